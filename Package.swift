@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+import Foundation
+
+// Our numeric kernels are written with SIMD types; without a target CPU the compiler may only use
+// SSE2 and the hot loops run several times slower. `native` is right for a build that runs where
+// it is built (CI, a user's own machine); set FNN_PAR_TARGET_CPU (e.g. x86-64-v3) for a binary
+// that must run on other machines.
+let targetCPU = ProcessInfo.processInfo.environment["FNN_PAR_TARGET_CPU"] ?? "native"
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked"]),
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "fnn-par",
+    products: [
+        .executable(name: "fnn-par", targets: ["CLI"]),
+        .library(name: "FNNCore", targets: ["Core"]),
+        .library(name: "FNNParallel", targets: ["Parallel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CNuma", path: "Sources/CNuma", pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]),
+        .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
+        .target(name: "Core", dependencies: ["COpenBLAS"], path: "Sources/Core", swiftSettings: fastMath),
+        .target(
+            name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
+            path: "Sources/Parallel", swiftSettings: fastMath),
+        .executableTarget(
+            name: "CLI",
+            dependencies: ["Core", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/CLI", swiftSettings: fastMath),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], path: "Tests/CoreTests", swiftSettings: fastMath),
+        .testTarget(name: "ParallelTests", dependencies: ["Core", "Parallel"], path: "Tests/ParallelTests", swiftSettings: fastMath),
+    ]
+)

@@ -1,0 +1,73 @@
+import Core
+import Foundation
+
+struct ModelReport: Encodable {
+    var testAUC: Double
+    var testLogLoss: Double
+    var epochs: Int
+    var bestEpoch: Int
+    var trainSeconds: Double
+    var samplesPerSecond: Double
+    var history: [EpochRecord]
+    /// The trained model, for the FNN-from-FM stage; not part of the report.
+    var trained: Model?
+
+    enum CodingKeys: String, CodingKey {
+        case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
+        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history
+    }
+}
+
+struct DatasetReport: Encodable {
+    var name: String
+    var rows: Int
+    var fieldDims: [Int]
+    var positives: Int
+    var trainRows: Int
+    var validationRows: Int
+    var testRows: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, rows, fieldDims = "field_dims", positives, trainRows = "train_rows"
+        case validationRows = "validation_rows", testRows = "test_rows"
+    }
+}
+
+struct RunReport: Encodable {
+    var dataset: DatasetReport
+    var threads: Int
+    var options: TrainingOptions
+    var models: [String: ModelReport]
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let bytes = try encoder.encode(self)
+        do {
+            try writeFileAtomically(path: path, bytes: Array(bytes) + [0x0A])
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+enum ResultsTable {
+    static func render(_ rows: [(String, ModelReport)]) -> String {
+        func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, width - text.count))
+            return left ? text + fill : fill + text
+        }
+        let header = [pad("model", 9, left: true), pad("test AUC", 9), pad("test logloss", 13), pad("epochs", 7),
+                      pad("best", 5), pad("train s", 9), pad("samples/s", 10)]
+        var lines = [header.joined(separator: " ")]
+        for (name, r) in rows {
+            let cells = [pad(name, 9, left: true), pad(String(format: "%.4f", r.testAUC), 9),
+                         pad(String(format: "%.4f", r.testLogLoss), 13), pad("\(r.epochs)", 7), pad("\(r.bestEpoch)", 5),
+                         pad(String(format: "%.2f", r.trainSeconds), 9), pad(formatRate(r.samplesPerSecond), 10)]
+            lines.append(cells.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

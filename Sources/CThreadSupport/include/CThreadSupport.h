@@ -1,0 +1,24 @@
+#ifndef FNN_PAR_THREAD_SUPPORT_H
+#define FNN_PAR_THREAD_SUPPORT_H
+#include <stdint.h>
+// What Swift cannot call directly: cpu_set_t macros, the variadic syscall() behind futexes, and
+// C11 atomics on a plain address that a futex can also wait on. One call each, no logic; the typed
+// Swift layer is Sources/Parallel/ThreadSupport.swift.
+
+/// 0 or an errno value.
+int fnnpar_pin_current_thread_to_cpu(int cpu);
+int fnnpar_current_cpu(void);
+
+uint32_t fnnpar_atomic_load(const uint32_t *address);
+void fnnpar_atomic_store(uint32_t *address, uint32_t value);
+/// Returns the previous value.
+uint32_t fnnpar_atomic_fetch_add(uint32_t *address, uint32_t value);
+uint32_t fnnpar_atomic_fetch_sub(uint32_t *address, uint32_t value);
+
+/// Sleeps while *address == expected (returns at once otherwise, or on a wake or a signal).
+void fnnpar_futex_wait(uint32_t *address, uint32_t expected);
+void fnnpar_futex_wake_all(uint32_t *address);
+
+/// The CPU's spin-wait hint (x86 PAUSE).
+void fnnpar_cpu_relax(void);
+#endif

@@ -1,0 +1,177 @@
+/// The input formats this loaders understand.
+public enum DataFormat: String, CaseIterable, Sendable {
+    /// Decide from the file's content.
+    case auto
+    /// MovieLens ratings: ML-1M `::`, ML-100K tab-separated, ML-latest CSV with header.
+    case movielens
+    /// Our interchange TSV: `label<TAB>id_1<TAB>...<TAB>id_F`, 0-based ids, `#` comments.
+    case fields
+}
+
+/// Loads a data set from a text file in the given (or detected) format.
+public func loadDataset(path: String, format: DataFormat = .auto) throws(InputError) -> Dataset {
+    let bytes = try readFileBytes(path)
+    return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Dataset in
+        let resolved = format == .auto ? try detectFormat(buffer, path: path) : format
+        switch resolved {
+        case .movielens: return try parseMovieLens(buffer, path: path)
+        case .fields: return try parseFieldsTSV(buffer, path: path)
+        case .auto: fatalError("unreachable: detection returns a concrete format")
+        }
+    }
+}
+
+/// Detection by content, not by file name: users rename files.
+///
+/// `#` comments or a first column that is 0/1 on every sampled line mean the fields format;
+/// `::`, a comma, or four tab-separated columns with a rating in the third mean MovieLens.
+func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> DataFormat {
+    var scanner = LineScanner(bytes)
+    var columns: [Range<Int>] = []
+    var sampled = 0
+    var allBinaryFirstColumn = true
+    var allMovieLensShaped = true
+    while let line = scanner.nextLine(), sampled < 1000 {
+        if bytes.isBlank(line) { continue }
+        if bytes[line.lowerBound] == 0x23 { return .fields }
+        if sampled == 0 {
+            bytes.splitColumns(line, by: .doubleColon, into: &columns)
+            if columns.count > 1 { return .movielens }
+            bytes.splitColumns(line, by: .comma, into: &columns)
+            if columns.count > 1 { return .movielens }
+        }
+        bytes.splitColumns(line, by: .tab, into: &columns)
+        if columns.count < 2 {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "cannot detect the format: no tab, ',' or '::' separated columns (use --format)")
+        }
+        if !(columns[0].count == 1 && (bytes[columns[0].lowerBound] == 0x30 || bytes[columns[0].lowerBound] == 0x31)) {
+            allBinaryFirstColumn = false
+        }
+        if columns.count != 4 || bytes.parseDecimal(columns[2]) == nil { allMovieLensShaped = false }
+        sampled += 1
+    }
+    if sampled == 0 { throw InputError(path: path, "empty file: no data rows") }
+    if allBinaryFirstColumn { return .fields }
+    if allMovieLensShaped { return .movielens }
+    throw InputError(path: path, "cannot detect the format: tab-separated, but neither 0/1 labels in the first column (fields) nor user, movie, rating, timestamp (MovieLens); use --format")
+}
+
+/// MovieLens ratings as pytorch-fm reads them: two fields (user, movie), index = id - 1, field
+/// size = largest id, label = rating > 3.
+func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> Dataset {
+    var scanner = LineScanner(bytes)
+    var columns: [Range<Int>] = []
+    columns.reserveCapacity(8)
+    var separator: Separator?
+    var ids: [UInt32] = []
+    var labels: [Float] = []
+    let estimatedRows = bytes.count / 20
+    ids.reserveCapacity(estimatedRows * 2)
+    labels.reserveCapacity(estimatedRows)
+    var maxUser: UInt64 = 0, maxMovie: UInt64 = 0
+    while let line = scanner.nextLine() {
+        if bytes.isBlank(line) { continue }
+        if separator == nil {
+            for candidate in [Separator.doubleColon, .tab, .comma] {
+                bytes.splitColumns(line, by: candidate, into: &columns)
+                if columns.count > 1 { separator = candidate; break }
+            }
+            guard separator != nil else {
+                throw InputError(path: path, line: scanner.lineNumber,
+                                 "expected MovieLens columns separated by '::', tab or ','")
+            }
+            // ML-latest's CSV starts with "userId,movieId,rating,timestamp".
+            if separator == .comma, bytes.parseUnsigned(columns[0]) == nil, labels.isEmpty { continue }
+        }
+        bytes.splitColumns(line, by: separator!, into: &columns)
+        guard columns.count == 4 else {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "expected 4 columns (user, movie, rating, timestamp) separated by \(separator!.display), found \(columns.count)")
+        }
+        guard let user = bytes.parseUnsigned(columns[0]), user > 0, user <= UInt64(UInt32.max) else {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "user id '\(bytes.text(columns[0]))' is not a positive integer")
+        }
+        guard let movie = bytes.parseUnsigned(columns[1]), movie > 0, movie <= UInt64(UInt32.max) else {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "movie id '\(bytes.text(columns[1]))' is not a positive integer")
+        }
+        guard let rating = bytes.parseDecimal(columns[2]) else {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "rating '\(bytes.text(columns[2]))' is not a number")
+        }
+        ids.append(UInt32(user - 1))
+        ids.append(UInt32(movie - 1))
+        labels.append(rating > 3 ? 1 : 0)
+        maxUser = max(maxUser, user)
+        maxMovie = max(maxMovie, movie)
+    }
+    if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    return Dataset(name: path, fieldDims: [Int(maxUser), Int(maxMovie)], ids: ids, labels: labels)
+}
+
+/// The fields TSV: field size = largest id + 1 per column.
+func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> Dataset {
+    var scanner = LineScanner(bytes)
+    var columns: [Range<Int>] = []
+    var fieldCount = -1
+    var ids: [UInt32] = []
+    var labels: [Float] = []
+    var maxIds: [UInt32] = []
+    while let line = scanner.nextLine() {
+        if bytes.isBlank(line) || bytes[line.lowerBound] == 0x23 { continue }
+        bytes.splitColumns(line, by: .tab, into: &columns)
+        if fieldCount < 0 {
+            fieldCount = columns.count - 1
+            guard fieldCount >= 1 else {
+                throw InputError(path: path, line: scanner.lineNumber,
+                                 "expected a label and at least one id separated by tabs, found 1 column")
+            }
+            maxIds = [UInt32](repeating: 0, count: fieldCount)
+            ids.reserveCapacity(bytes.count / (2 * fieldCount + 2) * fieldCount)
+        }
+        guard columns.count == fieldCount + 1 else {
+            throw InputError(path: path, line: scanner.lineNumber,
+                             "expected \(fieldCount + 1) columns (label and \(fieldCount) ids) like the first data line, found \(columns.count)")
+        }
+        let labelRange = columns[0]
+        guard labelRange.count == 1, bytes[labelRange.lowerBound] == 0x30 || bytes[labelRange.lowerBound] == 0x31 else {
+            throw InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1")
+        }
+        labels.append(bytes[labelRange.lowerBound] == 0x31 ? 1 : 0)
+        for f in 0..<fieldCount {
+            guard let id = bytes.parseUnsigned(columns[f + 1]), id < UInt64(UInt32.max) else {
+                throw InputError(path: path, line: scanner.lineNumber,
+                                 "id '\(bytes.text(columns[f + 1]))' in field \(f + 1) is not a non-negative integer below 2^32-1")
+            }
+            let v = UInt32(id)
+            ids.append(v)
+            if v > maxIds[f] { maxIds[f] = v }
+        }
+    }
+    if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    return Dataset(name: path, fieldDims: maxIds.map { Int($0) + 1 }, ids: ids, labels: labels)
+}
+
+extension Dataset {
+    /// Writes the fields TSV (for synthetic data and tests), atomically.
+    public func writeFieldsTSV(to path: String, comment: String? = nil) throws {
+        var out = [UInt8]()
+        out.reserveCapacity(rowCount * (fieldCount * 6 + 2))
+        if let comment { out.append(contentsOf: Array("# \(comment)\n".utf8)) }
+        var digits = [UInt8](repeating: 0, count: 12)
+        for r in 0..<rowCount {
+            out.append(labels[r] > 0.5 ? 0x31 : 0x30)
+            for f in 0..<fieldCount {
+                out.append(0x09)
+                var v = ids[r * fieldCount + f]
+                var n = 0
+                repeat { digits[n] = UInt8(v % 10) + 0x30; v /= 10; n += 1 } while v > 0
+                while n > 0 { n -= 1; out.append(digits[n]) }
+            }
+            out.append(0x0A)
+        }
+        try writeFileAtomically(path: path, bytes: out)
+    }
+}

@@ -1,0 +1,100 @@
+/// Table lookups and the FM's second-order term over a slice of a batch.
+public enum EmbeddingKernels {
+    /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f].
+    @inlinable public static func tableRows(
+        ids: UnsafePointer<UInt32>, examples: UnsafePointer<Int>, rows: Int, fieldCount: Int,
+        offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>
+    ) {
+        for i in 0..<rows {
+            let src = ids + examples[i] * fieldCount
+            let dst = rowIds + i * fieldCount
+            for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }
+        }
+    }
+
+    /// The MLP input of a slice: per field the embedding row, preceded by the linear weight when
+    /// `linear` is given (the paper's z_i = (w_i, v_i)).
+    @inlinable public static func gatherMLPInput(
+        rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
+    ) {
+        let fieldWidth = linear == nil ? embedDim : embedDim + 1
+        for i in 0..<rows {
+            var dst = x + i * fieldCount * fieldWidth
+            for f in 0..<fieldCount {
+                let r = Int(rowIds[i * fieldCount + f])
+                if let linear { dst[0] = linear[r]; dst += 1 }
+                dst.update(from: embedding + r * embedDim, count: embedDim)
+                dst += embedDim
+            }
+        }
+    }
+
+    /// FM logits of a slice: bias + sum_i w_i + 1/2 sum_k ((sum_i v_ik)^2 - sum_i v_ik^2).
+    /// `scratch` holds embedDim floats.
+    @inlinable public static func fmForward(
+        rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<rows {
+            let r = rowIds + i * fieldCount
+            logits[i] = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
+                                linear: linear, bias: bias, sum: scratch)
+        }
+    }
+
+    /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass.
+    @inlinable public static func fmLogit(
+        rowIds: UnsafePointer<UInt32>, fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
+    ) -> Float {
+        for k in 0..<embedDim { sum[k] = 0 }
+        var squares: Float = 0
+        var linearTerm: Float = 0
+        for f in 0..<fieldCount {
+            let row = Int(rowIds[f])
+            linearTerm += linear[row]
+            let v = embedding + row * embedDim
+            for k in 0..<embedDim {
+                sum[k] += v[k]
+                squares += v[k] * v[k]
+            }
+        }
+        var interaction: Float = 0
+        for k in 0..<embedDim { interaction += sum[k] * sum[k] }
+        return bias + linearTerm + 0.5 * (interaction - squares)
+    }
+
+    /// FM forward and backward for a slice. Per (example, field) position p it writes the
+    /// gradient of the mean loss with respect to that position's linear weight (dLinear[p]) and
+    /// embedding row (dEmbedding[p * embedDim ...]); returns the summed loss and this slice's bias
+    /// gradient. `scratch` holds embedDim floats.
+    @inlinable public static func fmTrain(
+        rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
+        fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        dLinear: UnsafeMutablePointer<Float>, dEmbedding: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) -> (loss: Double, dBias: Float) {
+        var total = 0.0
+        var dBias: Float = 0
+        let scale = 1 / Float(batchSize)
+        for i in 0..<rows {
+            let r = rowIds + i * fieldCount
+            let z = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
+                            linear: linear, bias: bias, sum: scratch)
+            total += BinaryCrossEntropy.loss(logit: z, label: labels[i])
+            let g = (BinaryCrossEntropy.sigmoid(z) - labels[i]) * scale
+            dBias += g
+            for f in 0..<fieldCount {
+                let p = i * fieldCount + f
+                dLinear[p] = g
+                let v = embedding + Int(r[f]) * embedDim
+                let d = dEmbedding + p * embedDim
+                for k in 0..<embedDim { d[k] = g * (scratch[k] - v[k]) }
+            }
+        }
+        return (total, dBias)
+    }
+}

@@ -1,0 +1,258 @@
+/// The FNN's layers as kernels over a slice of a batch (`rows` consecutive examples) writing into
+/// caller-owned buffers. Whole-batch quantities (BatchNorm statistics) enter as arguments, so a
+/// slice can be processed by any thread once those are known. No kernel allocates.
+///
+/// Layouts are row-major: an activation is rows x width, a weight is outputs x inputs (torch's).
+public enum MLPKernels {
+    public static let batchNormEpsilon: Float = 1e-5
+    public static let batchNormMomentum: Float = 0.1
+
+    /// y = x * W^T + b.
+    @inlinable public static func linearForward(
+        x: UnsafePointer<Float>, rows: Int, inputs: Int,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputs: Int,
+        y: UnsafeMutablePointer<Float>
+    ) {
+        guard rows > 0 else { return }
+        BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+                  a: x, lda: inputs, b: weight, ldb: inputs, c: y, ldc: outputs)
+        for i in 0..<rows {
+            let row = y + i * outputs
+            for j in 0..<outputs { row[j] += bias[j] }
+        }
+    }
+
+    /// Per-column sum and sum of squares of the slice, in Double, so that the batch statistics
+    /// assembled from slices do not lose precision: sums[j] and sums[width + j].
+    @inlinable public static func columnMoments(
+        _ y: UnsafePointer<Float>, rows: Int, width: Int, sums: UnsafeMutablePointer<Double>
+    ) {
+        for j in 0..<(2 * width) { sums[j] = 0 }
+        for i in 0..<rows {
+            let row = y + i * width
+            for j in 0..<width {
+                let v = Double(row[j])
+                sums[j] += v
+                sums[width + j] += v * v
+            }
+        }
+    }
+
+    /// Batch mean and 1/sqrt(biased variance + eps) from per-slice moments, always summed in slice
+    /// order so every caller gets the same bits. `unbiasedVariance`, when given, receives the
+    /// n/(n-1)-corrected variance that torch feeds into the running statistics.
+    @inlinable public static func batchStatistics(
+        sliceMoments: UnsafePointer<Double>, sliceCount: Int, stride: Int, width: Int, batchSize: Int,
+        mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
+        unbiasedVariance: UnsafeMutablePointer<Float>?
+    ) {
+        let n = Double(batchSize)
+        for j in 0..<width {
+            var s = 0.0, q = 0.0
+            for k in 0..<sliceCount {
+                s += sliceMoments[k * stride + j]
+                q += sliceMoments[k * stride + width + j]
+            }
+            let mu = s / n
+            let variance = max(q / n - mu * mu, 0)
+            mean[j] = Float(mu)
+            inverseStd[j] = Float(1 / (variance + Double(batchNormEpsilon)).squareRoot())
+            if let unbiasedVariance { unbiasedVariance[j] = Float(batchSize > 1 ? variance * n / (n - 1) : variance) }
+        }
+    }
+
+    /// Training-mode BatchNorm, ReLU and inverted dropout. `z` is replaced by x-hat (needed by the
+    /// backward pass); `a` receives the layer output; `gate` receives d a / d (BN output): 0 where
+    /// ReLU or dropout cut, 1/(1-p) elsewhere. Dropout draws are keyed by (seed, epoch, example,
+    /// layer) so they are the same whichever thread computes them.
+    @inlinable public static func batchNormReLUDropoutTrain(
+        z: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        dropout: Float, dropoutKeys: UnsafePointer<UInt64>,
+        a: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>
+    ) {
+        let keepScale: Float = dropout > 0 ? 1 / (1 - dropout) : 1
+        for i in 0..<rows {
+            let zr = z + i * width, ar = a + i * width, gr = gate + i * width
+            for j in 0..<width {
+                let xhat = (zr[j] - mean[j]) * inverseStd[j]
+                zr[j] = xhat
+                let y = gamma[j] * xhat + beta[j]
+                gr[j] = y > 0 ? keepScale : 0
+            }
+            if dropout > 0 {
+                let key = dropoutKeys[i]
+                for j in 0..<width where CounterRandom.uniform(key, j) < dropout { gr[j] = 0 }
+            }
+            for j in 0..<width {
+                let y = gamma[j] * zr[j] + beta[j]
+                ar[j] = y * gr[j]
+            }
+        }
+    }
+
+    /// Evaluation-mode BatchNorm (running statistics) and ReLU, in place; dropout is the identity.
+    @inlinable public static func batchNormReLUEval(
+        z: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+        runningMean: UnsafePointer<Float>, runningVariance: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        // scratch: 2 * width, the affine map folded: y = z * scale + shift.
+        for j in 0..<width {
+            let s = gamma[j] / (runningVariance[j] + batchNormEpsilon).squareRoot()
+            scratch[j] = s
+            scratch[width + j] = beta[j] - runningMean[j] * s
+        }
+        for i in 0..<rows {
+            let zr = z + i * width
+            for j in 0..<width { zr[j] = max(zr[j] * scratch[j] + scratch[width + j], 0) }
+        }
+    }
+
+    /// Output layer forward: one logit per row.
+    @inlinable public static func outputForward(
+        a: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, bias: Float,
+        logits: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<rows {
+            let ar = a + i * width
+            var s: Float = 0
+            for j in 0..<width { s += ar[j] * weight[j] }
+            logits[i] = s + bias
+        }
+    }
+
+    /// Output layer backward given d loss / d logit: accumulates nothing across slices, writes this
+    /// slice's weight gradient (width) and bias gradient, and d loss / d a.
+    @inlinable public static func outputBackward(
+        a: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
+        dLogits: UnsafePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+        dA: UnsafeMutablePointer<Float>
+    ) {
+        for j in 0..<width { dWeight[j] = 0 }
+        var db: Float = 0
+        for i in 0..<rows {
+            let g = dLogits[i]
+            let ar = a + i * width, dr = dA + i * width
+            for j in 0..<width {
+                dWeight[j] += g * ar[j]
+                dr[j] = g * weight[j]
+            }
+            db += g
+        }
+        dBias.pointee = db
+    }
+
+    /// First half of the BatchNorm backward pass: dA (in place) becomes d loss / d (BN output)
+    /// through the ReLU/dropout gate, and the slice's sums of that and of its product with x-hat
+    /// are written to sums[j] and sums[width + j].
+    @inlinable public static func batchNormBackwardPartials(
+        dA: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, xhat: UnsafePointer<Float>,
+        rows: Int, width: Int, sums: UnsafeMutablePointer<Double>
+    ) {
+        for j in 0..<(2 * width) { sums[j] = 0 }
+        for i in 0..<rows {
+            let d = dA + i * width, g = gate + i * width, x = xhat + i * width
+            for j in 0..<width {
+                let v = d[j] * g[j]
+                d[j] = v
+                sums[j] += Double(v)
+                sums[width + j] += Double(v) * Double(x[j])
+            }
+        }
+    }
+
+    /// Whole-batch sums from slice partials, in slice order: sumDY[j], sumDYXhat[j].
+    @inlinable public static func reduceSlicePartials(
+        _ partials: UnsafePointer<Double>, sliceCount: Int, stride: Int, width: Int,
+        sumDY: UnsafeMutablePointer<Float>, sumDYXhat: UnsafeMutablePointer<Float>
+    ) {
+        for j in 0..<width {
+            var s = 0.0, q = 0.0
+            for k in 0..<sliceCount {
+                s += partials[k * stride + j]
+                q += partials[k * stride + width + j]
+            }
+            sumDY[j] = Float(s)
+            sumDYXhat[j] = Float(q)
+        }
+    }
+
+    /// Second half: d loss / d z = gamma * invstd * (dY - mean(dY) - xhat * mean(dY * xhat)),
+    /// in place over dY.
+    @inlinable public static func batchNormBackwardApply(
+        dY: UnsafeMutablePointer<Float>, xhat: UnsafePointer<Float>, rows: Int, width: Int,
+        gamma: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>, batchSize: Int,
+        sumDY: UnsafePointer<Float>, sumDYXhat: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let invN = 1 / Float(batchSize)
+        for j in 0..<width {
+            scratch[j] = gamma[j] * inverseStd[j]
+            scratch[width + j] = sumDY[j] * invN
+            scratch[2 * width + j] = sumDYXhat[j] * invN
+        }
+        for i in 0..<rows {
+            let d = dY + i * width, x = xhat + i * width
+            for j in 0..<width {
+                d[j] = scratch[j] * (d[j] - scratch[width + j] - x[j] * scratch[2 * width + j])
+            }
+        }
+    }
+
+    /// Linear backward for a slice: dW = dZ^T x and db = column sums of dZ (this slice's
+    /// contribution only), and dX = dZ W when `dX` is given.
+    @inlinable public static func linearBackward(
+        x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: UnsafePointer<Float>, outputs: Int,
+        dZ: UnsafePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+        dX: UnsafeMutablePointer<Float>?
+    ) {
+        for j in 0..<outputs { dBias[j] = 0 }
+        guard rows > 0 else {
+            for j in 0..<(outputs * inputs) { dWeight[j] = 0 }
+            return
+        }
+        BLAS.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+                  a: dZ, lda: outputs, b: x, ldb: inputs, c: dWeight, ldc: inputs)
+        for i in 0..<rows {
+            let d = dZ + i * outputs
+            for j in 0..<outputs { dBias[j] += d[j] }
+        }
+        if let dX {
+            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: outputs,
+                      a: dZ, lda: outputs, b: weight, ldb: inputs, c: dX, ldc: inputs)
+        }
+    }
+}
+
+/// Binary cross-entropy on logits, computed without forming the probability so that it neither
+/// overflows nor takes log(0): loss = softplus(z) - y z, d loss / d z = sigmoid(z) - y.
+public enum BinaryCrossEntropy {
+    @inlinable public static func loss(logit z: Float, label y: Float) -> Double {
+        let zd = Double(z)
+        let softplus = zd > 0 ? zd + log1pExp(-zd) : log1pExp(zd)
+        return softplus - Double(y) * zd
+    }
+
+    @inlinable public static func sigmoid(_ z: Float) -> Float {
+        z >= 0 ? 1 / (1 + expf(-z)) : expf(z) / (1 + expf(z))
+    }
+
+    /// Writes d (mean loss) / d logit for each row and returns the slice's summed loss.
+    @inlinable public static func gradients(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
+        dLogits: UnsafeMutablePointer<Float>
+    ) -> Double {
+        let scale = 1 / Float(batchSize)
+        var total = 0.0
+        for i in 0..<rows {
+            total += loss(logit: logits[i], label: labels[i])
+            dLogits[i] = (sigmoid(logits[i]) - labels[i]) * scale
+        }
+        return total
+    }
+}
+
+@inlinable func log1pExp(_ x: Double) -> Double { log1p(exp(x)) }
+
+import Foundation

@@ -1,0 +1,218 @@
+import Foundation
+
+/// torch.optim.Adam's hyper-parameters. Weight decay is torch's coupled L2: `weightDecay * p` is
+/// added to the gradient before the moments (not AdamW).
+public struct AdamConfig: Sendable, Codable, Equatable {
+    public var learningRate: Float = 1e-3
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float = 1e-6
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                weightDecay: Float = 1e-6) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    /// The step size and sqrt of the second bias correction for step `t` (1-based), computed in
+    /// Double as torch does with Python floats.
+    @inlinable public func corrections(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
+        let bc1 = 1 - Foundation.pow(Double(beta1), Double(t))
+        let bc2 = 1 - Foundation.pow(Double(beta2), Double(t))
+        return (Float(Double(learningRate) / bc1), Float(bc2.squareRoot()))
+    }
+
+    /// One Adam update of `count` parameters with gradient `g` (weight decay not yet added), in
+    /// torch's operation order: m.lerp_(g, 1-b1); v = v*b2 + (1-b2) g^2; p -= step * m / (sqrt(v)/bc2 + eps).
+    @inlinable public func update(
+        parameters p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, step: Int
+    ) {
+        let (stepSize, bc2Sqrt) = corrections(step: step)
+        let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
+        let wd = weightDecay, b2 = beta2, eps = epsilon
+        for j in 0..<count {
+            let grad = g[j] + wd * p[j]
+            let mj = m[j] + oneMinusBeta1 * (grad - m[j])
+            let vj = v[j] * b2 + oneMinusBeta2 * grad * grad
+            m[j] = mj
+            v[j] = vj
+            p[j] -= stepSize * (mj / (vj.squareRoot() / bc2Sqrt + eps))
+        }
+    }
+}
+
+/// Adam over the flat dense parameter vector, one shared step count, as torch.
+public final class DenseAdam: @unchecked Sendable {
+    public let config: AdamConfig
+    public let m: AlignedBuffer<Float>
+    public let v: AlignedBuffer<Float>
+    public var step = 0
+
+    public init(config: AdamConfig, count: Int) {
+        self.config = config
+        m = AlignedBuffer(count: count)
+        v = AlignedBuffer(count: count)
+    }
+
+    /// Sums the per-slice gradients of parameters lo ..< hi in slice order into `scratch` (so the
+    /// sum does not depend on who computes it), then updates them at `step`.
+    public func update(
+        parameters: AlignedBuffer<Float>, slicePartials: AlignedBuffer<Float>, sliceCount: Int,
+        range: Range<Int>, step: Int, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let n = parameters.count
+        let count = range.count
+        guard count > 0 else { return }
+        let first = slicePartials.base + range.lowerBound
+        scratch.update(from: first, count: count)
+        for s in 1..<max(sliceCount, 1) {
+            let src = first + s * n
+            for j in 0..<count { scratch[j] += src[j] }
+        }
+        config.update(parameters: parameters.base + range.lowerBound, gradient: scratch,
+                      m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step)
+    }
+}
+
+/// The (example, field) positions of a batch grouped by table row: which rows the batch touched
+/// (in order of first occurrence) and, for each, its positions in increasing order. Summing a
+/// row's gradient over its positions in that order gives the same bits however the update work is
+/// split.
+public final class RowGrouping: @unchecked Sendable {
+    /// Per table row: its index among the last batch's unique rows, or -1.
+    @usableFromInline let slotOfRow: AlignedBuffer<Int32>
+    public let uniqueRows: AlignedBuffer<UInt32>
+    /// uniqueCount + 1 offsets into `positions`.
+    public let starts: AlignedBuffer<Int32>
+    public let positions: AlignedBuffer<Int32>
+    private let cursor: AlignedBuffer<Int32>
+    public private(set) var uniqueCount = 0
+
+    public init(tableRows: Int, maxPositions: Int) {
+        slotOfRow = AlignedBuffer(count: tableRows)
+        slotOfRow.fill(-1)
+        uniqueRows = AlignedBuffer(count: maxPositions)
+        starts = AlignedBuffer(count: maxPositions + 1)
+        positions = AlignedBuffer(count: maxPositions)
+        cursor = AlignedBuffer(count: maxPositions)
+    }
+
+    public func build(rowIds: UnsafePointer<UInt32>, count: Int) {
+        precondition(count <= positions.count)
+        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
+        var u = 0
+        starts[0] = 0
+        for p in 0..<count {
+            let r = Int(rowIds[p])
+            var s = slotOfRow[r]
+            if s < 0 {
+                s = Int32(u)
+                slotOfRow[r] = s
+                uniqueRows[u] = UInt32(r)
+                starts[u + 1] = 0
+                u += 1
+            }
+            starts[Int(s) + 1] += 1
+        }
+        for k in 0..<u { starts[k + 1] += starts[k] }
+        for k in 0..<u { cursor[k] = starts[k] }
+        for p in 0..<count {
+            let s = Int(slotOfRow[Int(rowIds[p])])
+            positions[Int(cursor[s])] = Int32(p)
+            cursor[s] += 1
+        }
+        uniqueCount = u
+    }
+
+    /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
+    @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+}
+
+/// Adam for a sparse table with lazy row updates: only rows present in the batch change, each with
+/// its own moments and its own step count.
+///
+/// How this differs from torch's dense Adam on the same table: torch updates every row every step;
+/// a row absent from the batch has gradient 0 there, yet its moments decay, its momentum keeps
+/// moving it, and weight decay pulls it to zero. Here an absent row is left exactly as it is
+/// (parameters and moments), weight decay is applied only when the row is touched, and the bias
+/// correction uses the row's own step count, so a rare row's first update has the full step size
+/// as in a fresh Adam. For a row present in every batch the two are identical.
+public final class LazyRowAdam: @unchecked Sendable {
+    public let config: AdamConfig
+    public let width: Int
+    public let m: AlignedBuffer<Float>
+    public let v: AlignedBuffer<Float>
+    public let steps: AlignedBuffer<UInt32>
+
+    public init(config: AdamConfig, rows: Int, width: Int) {
+        self.config = config
+        self.width = width
+        m = AlignedBuffer(count: rows * width)
+        v = AlignedBuffer(count: rows * width)
+        steps = AlignedBuffer(count: rows)
+    }
+
+    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
+    /// global `step`, with a zero gradient where the batch missed it.
+    public func updateAllRows(
+        table: AlignedBuffer<Float>, grouping: RowGrouping, rowRange: Range<Int>, step: Int,
+        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+    ) {
+        let width = self.width
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
+            let g = scratch.baseAddress!
+            for row in rowRange {
+                let u = grouping.slot(ofRow: row)
+                if u >= 0 {
+                    sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
+                                elementOffset: elementOffset, into: g)
+                } else {
+                    g.update(repeating: 0, count: width)
+                }
+                steps[row] = UInt32(step)
+                let base = row * width
+                config.update(parameters: table.base + base, gradient: g, m: m.base + base, v: v.base + base,
+                              count: width, step: step)
+            }
+        }
+    }
+
+    @inline(__always) func sumGradient(
+        of u: Int, grouping: RowGrouping, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int,
+        into g: UnsafeMutablePointer<Float>
+    ) {
+        let lo = Int(grouping.starts[u]), hi = Int(grouping.starts[u + 1])
+        g.update(from: gradients + Int(grouping.positions[lo]) * positionStride + elementOffset, count: width)
+        for k in (lo + 1)..<max(hi, lo + 1) {
+            let src = gradients + Int(grouping.positions[k]) * positionStride + elementOffset
+            for j in 0..<width { g[j] += src[j] }
+        }
+    }
+
+    /// Updates the unique rows `uniqueRange` of `grouping`. The gradient of position p is the
+    /// `width` floats at gradients + p * positionStride + elementOffset.
+    public func update(
+        table: AlignedBuffer<Float>, grouping: RowGrouping, uniqueRange: Range<Int>,
+        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+    ) {
+        let width = self.width
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
+            let g = scratch.baseAddress!
+            for u in uniqueRange {
+                let row = Int(grouping.uniqueRows[u])
+                sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
+                            elementOffset: elementOffset, into: g)
+                let t = Int(steps[row]) + 1
+                steps[row] = UInt32(t)
+                let base = row * width
+                config.update(parameters: table.base + base, gradient: g, m: m.base + base, v: v.base + base,
+                              count: width, step: t)
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// A fixed-size, 64-byte-aligned, zero-initialised array of trivial values that can be handed to
+/// worker threads.
+///
+/// Training shares large numeric buffers between threads that each write a disjoint slice; Swift
+/// arrays would copy on write and check exclusivity. This type is the one place that owns raw
+/// memory: callers get the base pointer and promise disjoint writes, which the phase structure of
+/// the trainer guarantees (every write happens in a phase that owns the slice, every read after
+/// the barrier that ends it).
+public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
+    public let count: Int
+    public let base: UnsafeMutablePointer<Element>
+
+    public init(count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        let bytes = max(1, count) * MemoryLayout<Element>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        base = raw.bindMemory(to: Element.self, capacity: max(1, count))
+    }
+
+    public convenience init(_ values: [Element]) {
+        self.init(count: values.count)
+        values.withUnsafeBufferPointer { source in
+            if let s = source.baseAddress { base.update(from: s, count: values.count) }
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+
+    @inlinable public subscript(index: Int) -> Element {
+        get { base[index] }
+        set { base[index] = newValue }
+    }
+
+    @inlinable public func pointer(at offset: Int) -> UnsafeMutablePointer<Element> { base + offset }
+
+    public var array: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    public func copy(from other: AlignedBuffer<Element>) {
+        precondition(other.count == count)
+        base.update(from: other.base, count: count)
+    }
+
+    public func fill(_ value: Element) { base.update(repeating: value, count: count) }
+
+    public func clone() -> AlignedBuffer<Element> {
+        let c = AlignedBuffer<Element>(count: count)
+        c.copy(from: self)
+        return c
+    }
+
+    /// Byte-exact comparison: the determinism contract is about bits, not tolerances.
+    public func bitwiseEqual(_ other: AlignedBuffer<Element>) -> Bool {
+        count == other.count
+            && memcmp(UnsafeRawPointer(base), UnsafeRawPointer(other.base), count * MemoryLayout<Element>.stride) == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,76 @@
+/// One model's training state (parameters, optimizer, batch workspace) and its step.
+public protocol TrainingEngine: AnyObject {
+    var model: Model { get }
+    /// Trains on one minibatch of `count` example ids; returns the batch's mean loss.
+    func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double
+    /// Evaluation-mode logits, in the order of `examples`.
+    func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
+}
+
+/// Examples per slice: the unit of work handed to a thread and of every floating-point partial
+/// sum. Fixed, so that the order of every sum, and so the trained model, does not depend on the
+/// thread count; a batch of 2048 has 32 slices, enough for 32 threads.
+public let defaultSliceRows = 64
+
+/// Sizes a step's slices.
+public struct SliceLayout: Sendable {
+    public let sliceRows: Int
+    public let capacity: Int
+    public var maxSlices: Int { (capacity + sliceRows - 1) / sliceRows }
+
+    public init(capacity: Int, sliceRows: Int = defaultSliceRows) {
+        self.capacity = capacity
+        self.sliceRows = sliceRows
+    }
+
+    public func slices(for count: Int) -> Int { (count + sliceRows - 1) / sliceRows }
+    public func rows(of slice: Int, count: Int) -> Range<Int> {
+        (slice * sliceRows)..<min(count, (slice + 1) * sliceRows)
+    }
+}
+
+extension LazyRowAdam {
+    /// Part `part` of `parts` of a step's table update, under either sparse-update mode.
+    func apply(
+        _ mode: SparseUpdate, table: AlignedBuffer<Float>, grouping: RowGrouping, part: Int, parts: Int, step: Int,
+        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+    ) {
+        switch mode {
+        case .lazy:
+            let range = partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
+            update(table: table, grouping: grouping, uniqueRange: range, gradients: gradients,
+                   positionStride: positionStride, elementOffset: elementOffset)
+        case .dense:
+            let rows = table.count / width
+            let range = partition(rows, parts: parts, alignment: 1)[part]
+            updateAllRows(table: table, grouping: grouping, rowRange: range, step: step, gradients: gradients,
+                          positionStride: positionStride, elementOffset: elementOffset)
+        }
+    }
+}
+
+/// A batch's full gradient in plain arrays, assembled from the workspace for tests.
+public struct BatchGradients {
+    public var dense: [Float]
+    /// tableRows x embedDim.
+    public var embedding: [Float]
+    /// tableRows, when the model has a linear table.
+    public var linear: [Float]?
+
+    static func collect(
+        dense: [Float], grouping: RowGrouping, tableRows: Int, width: Int, embedding: UnsafePointer<Float>,
+        linear: UnsafePointer<Float>?, positionStride: Int, embeddingOffset: Int, linearStride: Int
+    ) -> BatchGradients {
+        var e = [Float](repeating: 0, count: tableRows * width)
+        var l: [Float]? = linear == nil ? nil : [Float](repeating: 0, count: tableRows)
+        for u in 0..<grouping.uniqueCount {
+            let row = Int(grouping.uniqueRows[u])
+            for k in Int(grouping.starts[u])..<Int(grouping.starts[u + 1]) {
+                let p = Int(grouping.positions[k])
+                for j in 0..<width { e[row * width + j] += embedding[p * positionStride + embeddingOffset + j] }
+                if let linear { l![row] += linear[p * linearStride] }
+            }
+        }
+        return BatchGradients(dense: dense, embedding: e, linear: l)
+    }
+}

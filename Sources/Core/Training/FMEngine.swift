@@ -1,0 +1,143 @@
+/// FM training: each slice computes its examples' logits, loss and per-position gradients in one
+/// pass; the bias (the only dense parameter) and the touched table rows are then updated.
+public final class FMEngine: TrainingEngine {
+    public let model: Model
+    public let adam: AdamConfig
+    public let sparseUpdate: SparseUpdate
+    let layout: SliceLayout
+    let data: Dataset
+    let denseAdam: DenseAdam
+    let embeddingAdam: LazyRowAdam
+    let linearAdam: LazyRowAdam
+    let grouping: RowGrouping
+    let offsets: AlignedBuffer<Int>
+    let examples: AlignedBuffer<Int>
+    let rowIds: AlignedBuffer<UInt32>
+    let labels: AlignedBuffer<Float>
+    let dLinear: AlignedBuffer<Float>
+    let dEmbedding: AlignedBuffer<Float>
+    let logitBuffer: AlignedBuffer<Float>
+    let sliceScratch: AlignedBuffer<Float>
+    let slicePartials: AlignedBuffer<Float>
+    let sliceLoss: AlignedBuffer<Double>
+    var pendingCount = 0
+
+    public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
+                sparseUpdate: SparseUpdate = .lazy) {
+        self.sparseUpdate = sparseUpdate
+        precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
+        self.model = model
+        self.adam = adam
+        self.data = data
+        layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        let rows = model.config.tableRows
+        denseAdam = DenseAdam(config: adam, count: 1)
+        embeddingAdam = LazyRowAdam(config: adam, rows: rows, width: d)
+        linearAdam = LazyRowAdam(config: adam, rows: rows, width: 1)
+        grouping = RowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
+        offsets = AlignedBuffer(model.offsets)
+        examples = AlignedBuffer(count: batchCapacity)
+        rowIds = AlignedBuffer(count: batchCapacity * f)
+        labels = AlignedBuffer(count: batchCapacity)
+        dLinear = AlignedBuffer(count: batchCapacity * f)
+        dEmbedding = AlignedBuffer(count: batchCapacity * f * d)
+        logitBuffer = AlignedBuffer(count: batchCapacity)
+        sliceScratch = AlignedBuffer(count: layout.maxSlices * max(d, 16))
+        slicePartials = AlignedBuffer(count: layout.maxSlices)
+        sliceLoss = AlignedBuffer(count: layout.maxSlices)
+    }
+
+    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
+        applyUpdates(executor: executor)
+        return loss
+    }
+
+    /// Forward and backward passes of one batch: leaves every slice's gradients in the workspace
+    /// and returns the mean loss. `applyUpdates` then consumes them.
+    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        precondition(count > 0 && count <= layout.capacity)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        examples.base.update(from: batch, count: count)
+        EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
+                                   offsets: offsets.base, rowIds: rowIds.base)
+        grouping.build(rowIds: rowIds.base, count: count * f)
+        let slices = layout.slices(for: count)
+        let bias = model.dense[0]
+        let scratchStride = max(d, 16)
+        executor.run(tasks: slices) { s in
+            let r = layout.rows(of: s, count: count)
+            for i in r { labels[i] = data.labels[examples[i]] }
+            let result = EmbeddingKernels.fmTrain(
+                rowIds: rowIds.base + r.lowerBound * f, labels: labels.base + r.lowerBound, rows: r.count,
+                batchSize: count, fieldCount: f, embedDim: d,
+                embedding: model.embedding.base, linear: model.linear!.base, bias: bias,
+                dLinear: dLinear.base + r.lowerBound * f, dEmbedding: dEmbedding.base + r.lowerBound * f * d,
+                scratch: sliceScratch.base + s * scratchStride)
+            sliceLoss[s] = result.loss
+            slicePartials[s] = result.dBias
+        }
+        pendingCount = count
+        var loss = 0.0
+        for s in 0..<slices { loss += sliceLoss[s] }
+        return loss / Double(count)
+    }
+
+    /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
+    /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
+    public func lastGradients() -> BatchGradients {
+        let d = model.config.embedDim
+        let slices = layout.slices(for: pendingCount)
+        var bias: Float = 0
+        for s in 0..<slices { bias += slicePartials[s] }
+        return BatchGradients.collect(dense: [bias], grouping: grouping, tableRows: model.config.tableRows, width: d,
+                                      embedding: dEmbedding.base, linear: dLinear.base, positionStride: d,
+                                      embeddingOffset: 0, linearStride: 1)
+    }
+
+    /// The optimizer step for the batch of the last `forwardBackward`.
+    public func applyUpdates(executor: PhaseExecutor) {
+        let count = pendingCount
+        let slices = layout.slices(for: count)
+        let d = model.config.embedDim
+        denseAdam.step += 1
+        let step = denseAdam.step
+        let parts = executor.workerCount
+        executor.run(tasks: parts) { p in
+            if p == 0 {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
+                    denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
+                                     range: 0..<1, step: step, scratch: scratch.baseAddress!)
+                }
+            }
+            embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: parts,
+                                step: step, gradients: dEmbedding.base, positionStride: d, elementOffset: 0)
+            linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: parts,
+                             step: step, gradients: dLinear.base, positionStride: 1, elementOffset: 0)
+        }
+    }
+
+    public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
+        var out = [Float](repeating: 0, count: list.count)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        let scratchStride = max(d, 16)
+        var start = 0
+        while start < list.count {
+            let count = min(layout.capacity, list.count - start)
+            for i in 0..<count { examples[i] = list[start + i] }
+            executor.run(tasks: layout.slices(for: count)) { s in
+                let r = layout.rows(of: s, count: count)
+                EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
+                                           fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)
+                EmbeddingKernels.fmForward(rowIds: rowIds.base + r.lowerBound * f, rows: r.count, fieldCount: f,
+                                           embedDim: d, embedding: model.embedding.base, linear: model.linear!.base,
+                                           bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
+                                           scratch: sliceScratch.base + s * scratchStride)
+            }
+            for i in 0..<count { out[start + i] = logitBuffer[i] }
+            start += count
+        }
+        return out
+    }
+}

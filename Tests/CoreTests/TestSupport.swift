@@ -1,0 +1,38 @@
+import Core
+import Foundation
+
+/// The shared real data sets live beside the repository (never inside it: their terms forbid
+/// redistribution). FNN_PAR_DATA overrides the location.
+enum TestData {
+    static let root: String = {
+        if let override = ProcessInfo.processInfo.environment["FNN_PAR_DATA"] { return override }
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
+    }()
+
+    static func path(_ relative: String) -> String { root + "/" + relative }
+}
+
+/// A fresh temporary directory per call.
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "fnn-par-tests-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func writeText(_ text: String, to path: String) {
+    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+}
+
+/// A small random data set for numeric tests.
+func randomDataset(rows: Int, fieldDims: [Int], seed: UInt64) -> Dataset {
+    var rng = Xoshiro256(seed: seed)
+    var ids: [UInt32] = []
+    var labels: [Float] = []
+    for _ in 0..<rows {
+        for d in fieldDims { ids.append(UInt32(rng.nextInt(below: d))) }
+        labels.append(rng.nextDouble() < 0.4 ? 1 : 0)
+    }
+    return Dataset(name: "random", fieldDims: fieldDims, ids: ids, labels: labels)
+}

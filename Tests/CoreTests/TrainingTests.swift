@@ -1,0 +1,70 @@
+import Core
+import Testing
+
+@Suite struct TrainingTests {
+    /// A short run on the real ML-100K: both models must learn far more than chance.
+    @Test func shortRunOnMovieLens100KLearns() throws {
+        let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
+        let split = DataSplit(rowCount: data.rowCount, seed: 1)
+        var options = TrainingOptions()
+        options.epochs = 4
+        options.patience = 0
+        options.seed = 1
+        let executor = SerialExecutor()
+        let fnn = Model.initialized(config: ModelConfig(kind: .fnn, fieldDims: data.fieldDims), seed: 1)
+        let engine = makeEngine(model: fnn, data: data, options: options)
+        let result = train(engine: engine, data: data, split: split, options: options, executor: executor)
+        engine.model.copyParameters(from: result.model)
+        let test = evaluate(engine: engine, data: data, rows: split.test, executor: executor)
+        #expect(test.auc > 0.74, "FNN test AUC \(test.auc)")
+        #expect(result.history.count == 4)
+        #expect(result.history.last!.trainLoss < result.history.first!.trainLoss)
+
+        var fmOptions = options
+        fmOptions.epochs = 20
+        fmOptions.adam.learningRate = 1e-2
+        let fm = Model.initialized(config: ModelConfig(kind: .fm, fieldDims: data.fieldDims), seed: 1)
+        let fmEngine = makeEngine(model: fm, data: data, options: fmOptions)
+        let fmResult = train(engine: fmEngine, data: data, split: split, options: fmOptions, executor: executor)
+        fmEngine.model.copyParameters(from: fmResult.model)
+        let fmTest = evaluate(engine: fmEngine, data: data, rows: split.test, executor: executor)
+        #expect(fmTest.auc > 0.70, "FM test AUC \(fmTest.auc)")
+    }
+
+    @Test func earlyStoppingKeepsTheBestEpoch() {
+        // Random labels: validation AUC wanders around 0.5, so patience 1 stops early.
+        let data = randomDataset(rows: 3000, fieldDims: [50, 40], seed: 4)
+        let split = DataSplit(rowCount: data.rowCount, seed: 2)
+        var options = TrainingOptions()
+        options.epochs = 30
+        options.patience = 1
+        options.batchSize = 256
+        options.adam.learningRate = 0.05
+        let model = Model.initialized(config: ModelConfig(kind: .fnn, fieldDims: data.fieldDims, embedDim: 4), seed: 2)
+        let engine = makeEngine(model: model, data: data, options: options)
+        let result = train(engine: engine, data: data, split: split, options: options, executor: SerialExecutor())
+        #expect(result.history.count < 30)
+        let best = result.history.max { $0.validationAUC < $1.validationAUC }!
+        #expect(result.bestEpoch == best.epoch)
+        // The kept model reproduces the best epoch's validation AUC.
+        engine.model.copyParameters(from: result.model)
+        let again = evaluate(engine: engine, data: data, rows: split.validation, executor: SerialExecutor())
+        #expect(again.auc == best.validationAUC)
+    }
+
+    @Test func trainingIsReproducibleForASeed() {
+        let data = randomDataset(rows: 2000, fieldDims: [30, 20, 10], seed: 6)
+        let split = DataSplit(rowCount: data.rowCount, seed: 3)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.patience = 0
+        options.batchSize = 300
+        func run() -> Model {
+            let m = Model.initialized(config: ModelConfig(kind: .fnn, fieldDims: data.fieldDims, embedDim: 4, mlpDims: [8, 4]), seed: 9)
+            let e = makeEngine(model: m, data: data, options: options)
+            _ = train(engine: e, data: data, split: split, options: options, executor: SerialExecutor())
+            return e.model
+        }
+        #expect(run().bitwiseEqual(run()))
+    }
+}

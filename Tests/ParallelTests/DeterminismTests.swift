@@ -1,0 +1,77 @@
+import Core
+import Parallel
+import Testing
+
+/// The determinism contract: for a seed and data, the trained model is bit-for-bit the same for
+/// every thread count.
+@Suite(.serialized) struct DeterminismTests {
+    static let data: Dataset = {
+        // Skewed ids so that some rows are hit by many slices and others by one.
+        PlantedFMGenerator(fields: [.init(size: 300, zipfExponent: 1.1), .init(size: 120, zipfExponent: 0.5),
+                                    .init(size: 7, zipfExponent: 0)], latentDim: 4, seed: 12).generate(rows: 5000)
+    }()
+
+    func trained(_ config: ModelConfig, threads: Int, sparse: SparseUpdate = .lazy) -> (Model, [EpochRecord]) {
+        let data = Self.data
+        let split = DataSplit(rowCount: data.rowCount, seed: 4)
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.patience = 0
+        options.batchSize = 1000
+        options.seed = 4
+        options.sparseUpdate = sparse
+        let model = Model.initialized(config: config, seed: 4)
+        let engine = makeEngine(model: model, data: data, options: options)
+        let pool = WorkerPool(threads: threads)
+        let result = train(engine: engine, data: data, split: split, options: options, executor: pool)
+        return (engine.model, result.history)
+    }
+
+    func checkAllThreadCounts(_ config: ModelConfig, sparse: SparseUpdate = .lazy) {
+        let (reference, history) = trained(config, threads: 1, sparse: sparse)
+        for threads in [2, 3, 8, 17] {
+            let (model, h) = trained(config, threads: threads, sparse: sparse)
+            #expect(model.bitwiseEqual(reference), "\(config.kind) with \(threads) threads differs from 1 thread")
+            #expect(h.map(\.trainLoss) == history.map(\.trainLoss))
+            #expect(h.map(\.validationAUC) == history.map(\.validationAUC))
+        }
+    }
+
+    @Test func factorizationMachine() {
+        checkAllThreadCounts(ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 8))
+    }
+
+    @Test func fnn() {
+        checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2))
+    }
+
+    @Test func fnnWithLinearInputAndDenseTableUpdates() {
+        checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 5, mlpDims: [12],
+                                         dropout: 0.1, fnnInput: .embeddingPlusLinear), sparse: .dense)
+    }
+}
+
+@Suite struct WorkerPoolTests {
+    /// Many phases with more threads than CPUs: every task of every phase runs exactly once.
+    @Test(arguments: [1, 2, 5, 33])
+    func everyTaskOfEveryPhaseRunsOnce(threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        let counts = AlignedBuffer<Int>(count: 64)
+        for round in 0..<3000 {
+            let tasks = 1 + round % 64
+            pool.run(tasks: tasks) { t in counts[t] += 1 }
+        }
+        var expected = [Int](repeating: 0, count: 64)
+        for round in 0..<3000 { for t in 0..<(1 + round % 64) { expected[t] += 1 } }
+        #expect(counts.array == expected)
+    }
+
+    @Test func poolsComeAndGo() {
+        for threads in 1...6 {
+            let pool = WorkerPool(threads: threads)
+            let hits = AlignedBuffer<Int>(count: threads)
+            pool.run(tasks: threads) { t in hits[t] = 1 }
+            #expect(hits.array.allSatisfy { $0 == 1 })
+        }
+    }
+}
