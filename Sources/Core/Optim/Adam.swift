@@ -46,6 +46,31 @@ public struct AdamConfig: Sendable, Codable, Equatable {
     }
 }
 
+/// Adam's per-step factors (step size lr / (1 - b1^t) and sqrt(1 - b2^t)) for t = 1 ... n, computed
+/// once in Double: the lazy table update needs them for many different t in one step, and pow is
+/// far slower than a table lookup. Grown on the calling thread between phases, read by workers.
+public final class AdamSchedule: @unchecked Sendable {
+    public let config: AdamConfig
+    private(set) var stepSizes: [Float] = [0]
+    private(set) var biasCorrection2Sqrts: [Float] = [1]
+
+    public init(config: AdamConfig) { self.config = config }
+
+    public func ensure(upTo step: Int) {
+        guard step >= stepSizes.count else { return }
+        let target = max(step + 1, stepSizes.count * 2)
+        for t in stepSizes.count..<target {
+            let c = config.corrections(step: t)
+            stepSizes.append(c.stepSize)
+            biasCorrection2Sqrts.append(c.biasCorrection2Sqrt)
+        }
+    }
+
+    public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
+        (stepSizes[t], biasCorrection2Sqrts[t])
+    }
+}
+
 /// Adam over the flat dense parameter vector, one shared step count, as torch.
 public final class DenseAdam: @unchecked Sendable {
     public let config: AdamConfig
@@ -133,21 +158,34 @@ public final class RowGrouping: @unchecked Sendable {
     @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
 }
 
-/// Adam for a sparse table with lazy row updates: only rows present in the batch change, each with
-/// its own moments and its own step count.
+/// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,
+/// each row with its own moments and its own step count, which starts at the row's first touch.
 ///
-/// How this differs from torch's dense Adam on the same table: torch updates every row every step;
-/// a row absent from the batch has gradient 0 there, yet its moments decay, its momentum keeps
-/// moving it, and weight decay pulls it to zero. Here an absent row is left exactly as it is
-/// (parameters and moments), weight decay is applied only when the row is touched, and the bias
-/// correction uses the row's own step count, so a rare row's first update has the full step size
-/// as in a fresh Adam. For a row present in every batch the two are identical.
+/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row (its
+/// momentum keeps moving it while the moments decay). Those missed steps are replayed, in order,
+/// when the row is next touched, so the row follows dense Adam's trajectory from its first
+/// appearance; only the timing of the writes is lazy. Replay is exact for the last
+/// `maxReplayedSteps` missed steps' movement; beyond that only the moments' decay is applied in
+/// closed form (the movement there is below 0.9^64 of one step).
+///
+/// How this differs from torch's dense Adam on the same table:
+/// - a row's step count (and so its bias correction) starts at its first touch, not at step 1:
+///   a rare row's first update has the full step size of a fresh Adam;
+/// - a row not yet touched, or not touched since, keeps its stored value until its next touch
+///   (evaluation sees it without the pending momentum drift);
+/// - missed steps more than `maxReplayedSteps` back contribute moment decay but no movement or
+///   weight decay.
+/// A row present in every batch is updated exactly as by dense Adam.
 public final class LazyRowAdam: @unchecked Sendable {
+    public static let maxReplayedSteps = 64
     public let config: AdamConfig
     public let width: Int
     public let m: AlignedBuffer<Float>
     public let v: AlignedBuffer<Float>
+    /// The row's own Adam step count.
     public let steps: AlignedBuffer<UInt32>
+    /// The global step of the row's last update; 0 for never.
+    public let lastUpdate: AlignedBuffer<UInt32>
 
     public init(config: AdamConfig, rows: Int, width: Int) {
         self.config = config
@@ -155,31 +193,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         m = AlignedBuffer(count: rows * width)
         v = AlignedBuffer(count: rows * width)
         steps = AlignedBuffer(count: rows)
-    }
-
-    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
-    /// global `step`, with a zero gradient where the batch missed it.
-    public func updateAllRows(
-        table: AlignedBuffer<Float>, grouping: RowGrouping, rowRange: Range<Int>, step: Int,
-        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
-    ) {
-        let width = self.width
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
-            let g = scratch.baseAddress!
-            for row in rowRange {
-                let u = grouping.slot(ofRow: row)
-                if u >= 0 {
-                    sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
-                                elementOffset: elementOffset, into: g)
-                } else {
-                    g.update(repeating: 0, count: width)
-                }
-                steps[row] = UInt32(step)
-                let base = row * width
-                config.update(parameters: table.base + base, gradient: g, m: m.base + base, v: v.base + base,
-                              count: width, step: step)
-            }
-        }
+        lastUpdate = AlignedBuffer(count: rows)
     }
 
     @inline(__always) func sumGradient(
@@ -194,11 +208,29 @@ public final class LazyRowAdam: @unchecked Sendable {
         }
     }
 
-    /// Updates the unique rows `uniqueRange` of `grouping`. The gradient of position p is the
-    /// `width` floats at gradients + p * positionStride + elementOffset.
+    /// One Adam step of `width` parameters using the schedule's factors.
+    @inline(__always) func step(
+        _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>,
+        _ v: UnsafeMutablePointer<Float>, factors: (stepSize: Float, biasCorrection2Sqrt: Float)
+    ) {
+        let oneMinusBeta1 = 1 - config.beta1, oneMinusBeta2 = 1 - config.beta2
+        let wd = config.weightDecay, b2 = config.beta2, eps = config.epsilon
+        let (stepSize, bc2Sqrt) = factors
+        for j in 0..<width {
+            let grad = (g?[j] ?? 0) + wd * p[j]
+            let mj = m[j] + oneMinusBeta1 * (grad - m[j])
+            let vj = v[j] * b2 + oneMinusBeta2 * grad * grad
+            m[j] = mj
+            v[j] = vj
+            p[j] -= stepSize * (mj / (vj.squareRoot() / bc2Sqrt + eps))
+        }
+    }
+
+    /// Updates the unique rows `uniqueRange` of `grouping` at global step `globalStep`. The
+    /// gradient of position p is the `width` floats at gradients + p * positionStride + elementOffset.
     public func update(
-        table: AlignedBuffer<Float>, grouping: RowGrouping, uniqueRange: Range<Int>,
-        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+        table: AlignedBuffer<Float>, grouping: RowGrouping, uniqueRange: Range<Int>, globalStep: Int,
+        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
     ) {
         let width = self.width
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
@@ -207,11 +239,54 @@ public final class LazyRowAdam: @unchecked Sendable {
                 let row = Int(grouping.uniqueRows[u])
                 sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
                             elementOffset: elementOffset, into: g)
-                let t = Int(steps[row]) + 1
-                steps[row] = UInt32(t)
                 let base = row * width
-                config.update(parameters: table.base + base, gradient: g, m: m.base + base, v: v.base + base,
-                              count: width, step: t)
+                let p = table.base + base, mr = m.base + base, vr = v.base + base
+                var t = Int(steps[row])
+                let last = Int(lastUpdate[row])
+                if last > 0 {
+                    let missed = globalStep - last - 1
+                    let decayed = missed - min(missed, Self.maxReplayedSteps)
+                    if decayed > 0 {
+                        let d1 = Float(Foundation.pow(Double(config.beta1), Double(decayed)))
+                        let d2 = Float(Foundation.pow(Double(config.beta2), Double(decayed)))
+                        for j in 0..<width { mr[j] *= d1; vr[j] *= d2 }
+                        t += decayed
+                    }
+                    for _ in 0..<(missed - decayed) {
+                        t += 1
+                        step(p, nil, mr, vr, factors: schedule.factors(step: t))
+                    }
+                }
+                t += 1
+                step(p, g, mr, vr, factors: schedule.factors(step: t))
+                steps[row] = UInt32(t)
+                lastUpdate[row] = UInt32(globalStep)
+            }
+        }
+    }
+
+    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
+    /// global `step`, with a zero gradient where the batch missed it.
+    public func updateAllRows(
+        table: AlignedBuffer<Float>, grouping: RowGrouping, rowRange: Range<Int>, globalStep: Int,
+        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+    ) {
+        let width = self.width
+        let factors = schedule.factors(step: globalStep)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
+            let g = scratch.baseAddress!
+            for row in rowRange {
+                let u = grouping.slot(ofRow: row)
+                let base = row * width
+                if u >= 0 {
+                    sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
+                                elementOffset: elementOffset, into: g)
+                    step(table.base + base, g, m.base + base, v.base + base, factors: factors)
+                } else {
+                    step(table.base + base, nil, m.base + base, v.base + base, factors: factors)
+                }
+                steps[row] = UInt32(globalStep)
+                lastUpdate[row] = UInt32(globalStep)
             }
         }
     }

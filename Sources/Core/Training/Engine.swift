@@ -33,18 +33,18 @@ extension LazyRowAdam {
     /// Part `part` of `parts` of a step's table update, under either sparse-update mode.
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, grouping: RowGrouping, part: Int, parts: Int, step: Int,
-        gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
     ) {
         switch mode {
         case .lazy:
             let range = partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
-            update(table: table, grouping: grouping, uniqueRange: range, gradients: gradients,
-                   positionStride: positionStride, elementOffset: elementOffset)
+            update(table: table, grouping: grouping, uniqueRange: range, globalStep: step, schedule: schedule,
+                   gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
         case .dense:
             let rows = table.count / width
             let range = partition(rows, parts: parts, alignment: 1)[part]
-            updateAllRows(table: table, grouping: grouping, rowRange: range, step: step, gradients: gradients,
-                          positionStride: positionStride, elementOffset: elementOffset)
+            updateAllRows(table: table, grouping: grouping, rowRange: range, globalStep: step, schedule: schedule,
+                          gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
         }
     }
 }

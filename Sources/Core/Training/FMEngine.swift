@@ -7,6 +7,7 @@ public final class FMEngine: TrainingEngine {
     let layout: SliceLayout
     let data: Dataset
     let denseAdam: DenseAdam
+    let schedule: AdamSchedule
     let embeddingAdam: LazyRowAdam
     let linearAdam: LazyRowAdam
     let grouping: RowGrouping
@@ -32,6 +33,7 @@ public final class FMEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
+        schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: 1)
         embeddingAdam = LazyRowAdam(config: adam, rows: rows, width: d)
         linearAdam = LazyRowAdam(config: adam, rows: rows, width: 1)
@@ -103,6 +105,7 @@ public final class FMEngine: TrainingEngine {
         let d = model.config.embedDim
         denseAdam.step += 1
         let step = denseAdam.step
+        schedule.ensure(upTo: step)
         let parts = executor.workerCount
         executor.run(tasks: parts) { p in
             if p == 0 {
@@ -112,9 +115,9 @@ public final class FMEngine: TrainingEngine {
                 }
             }
             embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: parts,
-                                step: step, gradients: dEmbedding.base, positionStride: d, elementOffset: 0)
+                                step: step, schedule: schedule, gradients: dEmbedding.base, positionStride: d, elementOffset: 0)
             linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: parts,
-                             step: step, gradients: dLinear.base, positionStride: 1, elementOffset: 0)
+                             step: step, schedule: schedule, gradients: dLinear.base, positionStride: 1, elementOffset: 0)
         }
     }
 

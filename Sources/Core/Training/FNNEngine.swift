@@ -12,6 +12,7 @@ public final class FNNEngine: TrainingEngine {
     let data: Dataset
     let dense: DenseLayout
     let denseAdam: DenseAdam
+    let schedule: AdamSchedule
     let embeddingAdam: LazyRowAdam
     let linearAdam: LazyRowAdam?
     let grouping: RowGrouping
@@ -56,6 +57,7 @@ public final class FNNEngine: TrainingEngine {
         let config = model.config
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
+        schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: dense.count)
         embeddingAdam = LazyRowAdam(config: adam, rows: rows, width: d)
         linearAdam = config.hasLinearTable ? LazyRowAdam(config: adam, rows: rows, width: 1) : nil
@@ -233,6 +235,7 @@ public final class FNNEngine: TrainingEngine {
         // Dense parameters by partition, touched table rows by partition, then running statistics.
         denseAdam.step += 1
         let step = denseAdam.step
+        schedule.ensure(upTo: step)
         let workers = executor.workerCount
         let denseParts = partition(denseCount, parts: workers)
         let fieldWidth = config.fieldInputWidth
@@ -241,11 +244,11 @@ public final class FNNEngine: TrainingEngine {
             denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
                              range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
             embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: workers,
-                                step: step, gradients: dX0.base, positionStride: fieldWidth,
+                                step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
                                 elementOffset: embeddingOffset)
             if let linearAdam {
                 linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: workers,
-                                 step: step, gradients: dX0.base, positionStride: fieldWidth, elementOffset: 0)
+                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth, elementOffset: 0)
             }
         }
         updateRunningStatistics()
