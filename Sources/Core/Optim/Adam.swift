@@ -69,6 +69,24 @@ public final class AdamSchedule: @unchecked Sendable {
     public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
         (stepSizes[t], biasCorrection2Sqrts[t])
     }
+
+    /// sum_{i=1..k} s_{t+i} c_{t+i} (b1 / sqrt(b2))^i over k = min(missed, maxReplayedSteps): how far
+    /// dense Adam's zero-gradient steps t+1 ... t+missed move a parameter, in units of m / sqrt(v).
+    public func missedStepMovement(afterStep t: Int, missed: Int) -> Float {
+        let k = min(missed, LazyRowAdam.maxReplayedSteps)
+        let r = Double(config.beta1) / Double(config.beta2).squareRoot()
+        var power = 1.0, sum = 0.0
+        for i in 1...max(k, 1) where i <= k {
+            power *= r
+            sum += Double(stepSizes[t + i]) * Double(biasCorrection2Sqrts[t + i]) * power
+        }
+        return Float(sum)
+    }
+
+    /// (b1^k, b2^k).
+    public func momentDecay(missed k: Int) -> (Float, Float) {
+        (Float(Foundation.pow(Double(config.beta1), Double(k))), Float(Foundation.pow(Double(config.beta2), Double(k))))
+    }
 }
 
 /// Adam over the flat dense parameter vector, one shared step count, as torch.
@@ -161,20 +179,23 @@ public final class RowGrouping: @unchecked Sendable {
 /// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,
 /// each row with its own moments and its own step count, which starts at the row's first touch.
 ///
-/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row (its
-/// momentum keeps moving it while the moments decay). Those missed steps are replayed, in order,
-/// when the row is next touched, so the row follows dense Adam's trajectory from its first
-/// appearance; only the timing of the writes is lazy. Replay is exact for the last
-/// `maxReplayedSteps` missed steps' movement; beyond that only the moments' decay is applied in
-/// closed form (the movement there is below 0.9^64 of one step).
+/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row: its
+/// moments decay (m by b1, v by b2 per step) while its remaining momentum keeps moving it. When the
+/// row is next touched those k missed steps are applied at once, in closed form: the moments decay
+/// by b1^k and b2^k, and the row moves by
+///     sum_{i=1..k} s_i c_i (b1 / sqrt(b2))^i * m / sqrt(v)
+/// (s_i the step size and c_i the sqrt of the second bias correction at the row's step t + i),
+/// which is exactly dense Adam's movement over those steps when eps is negligible against
+/// sqrt(v)/c. The sum is a per-row scalar over at most `maxReplayedSteps` terms (further terms are
+/// below 0.9^64 of one step), so catching up costs O(width) per touched row, not per step missed.
 ///
 /// How this differs from torch's dense Adam on the same table:
-/// - a row's step count (and so its bias correction) starts at its first touch, not at step 1:
-///   a rare row's first update has the full step size of a fresh Adam;
-/// - a row not yet touched, or not touched since, keeps its stored value until its next touch
-///   (evaluation sees it without the pending momentum drift);
-/// - missed steps more than `maxReplayedSteps` back contribute moment decay but no movement or
-///   weight decay.
+/// - a row's step count, and so its bias correction, starts at its first touch: a rare row's
+///   first update has the full step size of a fresh Adam;
+/// - between touches a row keeps its stored value, so evaluation in mid-training sees it without
+///   the drift still pending;
+/// - during missed steps eps and weight decay are neglected, and movement more than
+///   `maxReplayedSteps` steps back is dropped.
 /// A row present in every batch is updated exactly as by dense Adam.
 public final class LazyRowAdam: @unchecked Sendable {
     public static let maxReplayedSteps = 64
@@ -240,25 +261,24 @@ public final class LazyRowAdam: @unchecked Sendable {
                 sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
                             elementOffset: elementOffset, into: g)
                 let base = row * width
-                let p = table.base + base, mr = m.base + base, vr = v.base + base
+                let pr = table.base + base, mr = m.base + base, vr = v.base + base
                 var t = Int(steps[row])
                 let last = Int(lastUpdate[row])
-                if last > 0 {
+                if last > 0 && globalStep - last > 1 {
                     let missed = globalStep - last - 1
-                    let decayed = missed - min(missed, Self.maxReplayedSteps)
-                    if decayed > 0 {
-                        let d1 = Float(Foundation.pow(Double(config.beta1), Double(decayed)))
-                        let d2 = Float(Foundation.pow(Double(config.beta2), Double(decayed)))
-                        for j in 0..<width { mr[j] *= d1; vr[j] *= d2 }
-                        t += decayed
+                    let movement = schedule.missedStepMovement(afterStep: t, missed: missed)
+                    let (d1, d2) = schedule.momentDecay(missed: missed)
+                    for j in 0..<width where vr[j] > 0 {
+                        pr[j] -= movement * mr[j] / vr[j].squareRoot()
                     }
-                    for _ in 0..<(missed - decayed) {
-                        t += 1
-                        step(p, nil, mr, vr, factors: schedule.factors(step: t))
+                    for j in 0..<width {
+                        mr[j] *= d1
+                        vr[j] *= d2
                     }
+                    t += missed
                 }
                 t += 1
-                step(p, g, mr, vr, factors: schedule.factors(step: t))
+                step(pr, g, mr, vr, factors: schedule.factors(step: t))
                 steps[row] = UInt32(t)
                 lastUpdate[row] = UInt32(globalStep)
             }
