@@ -28,6 +28,8 @@ struct FNNPar: ParsableCommand {
     var json: String?
     @Flag(help: "Print only the results table.")
     var quiet = false
+    @Flag(help: "Print each model's time per phase (prepare, forward, backward, dense and sparse update, evaluation), with time spent waiting at barriers.")
+    var profile = false
 
     func run() throws {
         let dataset = try data.load(quiet: quiet)
@@ -36,8 +38,8 @@ struct FNNPar: ParsableCommand {
         guard split.train.count >= 2, !split.validation.isEmpty, !split.test.isEmpty else {
             throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for an 80/10/10 split")
         }
-        let executor = training.makeExecutor(quiet: quiet)
         let log = Log(quiet: quiet)
+        let executor = training.makeExecutor(log: log)
         log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
             + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
             + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
@@ -77,17 +79,20 @@ struct FNNPar: ParsableCommand {
     func runModel(name: String, model: Model, dataset: Dataset, split: DataSplit, options: TrainingOptions,
                   executor: PhaseExecutor, log: Log) -> ModelReport {
         let engine = makeEngine(model: model, data: dataset, options: options)
+        executor.profile.reset()
         let result = train(engine: engine, data: dataset, split: split, options: options, executor: executor) { record in
             log.say(String(format: "%@ epoch %d: train loss %.4f, validation AUC %.4f, logloss %.4f, %.2f s, %@ samples/s",
                            name, record.epoch, record.trainLoss, record.validationAUC, record.validationLogLoss,
                            record.seconds, formatRate(record.samplesPerSecond)))
         }
+        let phases = executor.profile.entries
+        if profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
         engine.model.copyParameters(from: result.model)
         let test = evaluate(engine: engine, data: dataset, rows: split.test, executor: executor)
         log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
         var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
                                  bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
-                                 samplesPerSecond: result.samplesPerSecond, history: result.history)
+                                 samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
         report.trained = result.model
         return report
     }

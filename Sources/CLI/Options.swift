@@ -45,6 +45,8 @@ struct TrainingCommandOptions: ParsableArguments {
     var dropout: Float = 0.2
     @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
     var sparseUpdate: SparseUpdate = .lazy
+    @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a CPU, filling NUMA nodes one after another.")
+    var pin = true
     @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
     var seed: UInt64 = 42
 
@@ -78,8 +80,18 @@ struct TrainingCommandOptions: ParsableArguments {
         return options
     }
 
-    func makeExecutor(quiet: Bool) -> PhaseExecutor {
+    func makeExecutor(log: Log) -> PhaseExecutor {
         BLAS.useSingleThread()
-        return WorkerPool(threads: threads)
+        let online = WorkerPool.onlineCPUs
+        if threads > online {
+            log.say("note: \(threads) threads on \(online) CPUs: workers share CPUs and are left unpinned; the surplus sleeps until needed")
+        }
+        guard pin, threads <= online else { return WorkerPool(threads: threads) }
+        let (topology, problem) = Topology.detect()
+        guard let topology else {
+            log.say("note: \(problem ?? "NUMA topology unknown"); threads run unpinned")
+            return WorkerPool(threads: threads)
+        }
+        return WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
     }
 }

@@ -9,12 +9,13 @@ struct ModelReport: Encodable {
     var trainSeconds: Double
     var samplesPerSecond: Double
     var history: [EpochRecord]
+    var phases: [PhaseProfile.Entry]
     /// The trained model, for the FNN-from-FM stage; not part of the report.
     var trained: Model?
 
     enum CodingKeys: String, CodingKey {
         case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
-        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history
+        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases
     }
 }
 
@@ -67,6 +68,20 @@ enum ResultsTable {
                          pad(String(format: "%.4f", r.testLogLoss), 13), pad("\(r.epochs)", 7), pad("\(r.bestEpoch)", 5),
                          pad(String(format: "%.2f", r.trainSeconds), 9), pad(formatRate(r.samplesPerSecond), 10)]
             lines.append(cells.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+enum PhaseTable {
+    static func render(name: String, _ entries: [PhaseProfile.Entry]) -> String {
+        let total = entries.reduce(0.0) { $0 + $1.wallSeconds }
+        var lines = ["\(name): time per phase (busy and wait summed over workers)",
+                     "  phase          calls    wall s   share    busy s    wait s"]
+        for e in entries where e.calls > 0 {
+            lines.append(String(format: "  %@ %8d %9.3f %6.1f%% %9.3f %9.3f",
+                                e.phase.padding(toLength: 13, withPad: " ", startingAt: 0), e.calls, e.wallSeconds,
+                                100 * e.wallSeconds / max(total, 1e-12), e.busySeconds, e.waitSeconds))
         }
         return lines.joined(separator: "\n")
     }

@@ -33,12 +33,28 @@ uint32_t fnnpar_atomic_fetch_sub(uint32_t *address, uint32_t value) {
     return atomic_fetch_sub((_Atomic uint32_t *)address, value);
 }
 
+uint64_t fnnpar_atomic_load64(const uint64_t *address) {
+    return atomic_load((const _Atomic uint64_t *)address);
+}
+
+void fnnpar_atomic_store64(uint64_t *address, uint64_t value) {
+    atomic_store((_Atomic uint64_t *)address, value);
+}
+
+int fnnpar_atomic_compare_exchange64(uint64_t *address, uint64_t expected, uint64_t desired) {
+    return atomic_compare_exchange_strong((_Atomic uint64_t *)address, &expected, desired);
+}
+
 void fnnpar_futex_wait(uint32_t *address, uint32_t expected) {
     syscall(SYS_futex, address, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
 void fnnpar_futex_wake_all(uint32_t *address) {
     syscall(SYS_futex, address, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void fnnpar_futex_wake(uint32_t *address, int count) {
+    syscall(SYS_futex, address, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
 }
 
 void fnnpar_cpu_relax(void) {

@@ -59,7 +59,7 @@ import Testing
         let counts = AlignedBuffer<Int>(count: 64)
         for round in 0..<3000 {
             let tasks = 1 + round % 64
-            pool.run(tasks: tasks) { t in counts[t] += 1 }
+            pool.run(.forward, tasks: tasks) { t, _ in counts[t] += 1 }
         }
         var expected = [Int](repeating: 0, count: 64)
         for round in 0..<3000 { for t in 0..<(1 + round % 64) { expected[t] += 1 } }
@@ -70,7 +70,7 @@ import Testing
         for threads in 1...6 {
             let pool = WorkerPool(threads: threads)
             let hits = AlignedBuffer<Int>(count: threads)
-            pool.run(tasks: threads) { t in hits[t] = 1 }
+            pool.run(.forward, tasks: threads) { t, _ in hits[t] = 1 }
             #expect(hits.array.allSatisfy { $0 == 1 })
         }
     }

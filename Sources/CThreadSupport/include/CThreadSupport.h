@@ -15,9 +15,15 @@ void fnnpar_atomic_store(uint32_t *address, uint32_t value);
 uint32_t fnnpar_atomic_fetch_add(uint32_t *address, uint32_t value);
 uint32_t fnnpar_atomic_fetch_sub(uint32_t *address, uint32_t value);
 
+uint64_t fnnpar_atomic_load64(const uint64_t *address);
+void fnnpar_atomic_store64(uint64_t *address, uint64_t value);
+/// Returns 1 and stores `desired` if *address == expected, else returns 0.
+int fnnpar_atomic_compare_exchange64(uint64_t *address, uint64_t expected, uint64_t desired);
+
 /// Sleeps while *address == expected (returns at once otherwise, or on a wake or a signal).
 void fnnpar_futex_wait(uint32_t *address, uint32_t expected);
 void fnnpar_futex_wake_all(uint32_t *address);
+void fnnpar_futex_wake(uint32_t *address, int count);
 
 /// The CPU's spin-wait hint (x86 PAUSE).
 void fnnpar_cpu_relax(void);

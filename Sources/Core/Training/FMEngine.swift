@@ -61,14 +61,16 @@ public final class FMEngine: TrainingEngine {
     public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
         precondition(count > 0 && count <= layout.capacity)
         let f = model.config.fieldCount, d = model.config.embedDim
-        examples.base.update(from: batch, count: count)
-        EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
-                                   offsets: offsets.base, rowIds: rowIds.base)
-        grouping.build(rowIds: rowIds.base, count: count * f)
+        executor.serial(.prepare) {
+            examples.base.update(from: batch, count: count)
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
+                                       offsets: offsets.base, rowIds: rowIds.base)
+            grouping.build(rowIds: rowIds.base, count: count * f)
+        }
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
         let scratchStride = max(d, 16)
-        executor.run(tasks: slices) { s in
+        executor.run(.forward, tasks: slices) { s, _ in
             let r = layout.rows(of: s, count: count)
             for i in r { labels[i] = data.labels[examples[i]] }
             let result = EmbeddingKernels.fmTrain(
@@ -107,7 +109,7 @@ public final class FMEngine: TrainingEngine {
         let step = denseAdam.step
         schedule.ensure(upTo: step)
         let parts = executor.workerCount
-        executor.run(tasks: parts) { p in
+        executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
                     denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
@@ -129,7 +131,7 @@ public final class FMEngine: TrainingEngine {
         while start < list.count {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            executor.run(tasks: layout.slices(for: count)) { s in
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
                 EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
                                            fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)

@@ -43,6 +43,7 @@ public final class FNNEngine: TrainingEngine {
     let sliceLoss: AlignedBuffer<Double>
     var pendingCount = 0
     let updateScratch: AlignedBuffer<Float>
+    let replicas: DenseReplicas
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy) {
@@ -83,6 +84,7 @@ public final class FNNEngine: TrainingEngine {
         slicePartials = AlignedBuffer(count: slices * dense.count)
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
+        replicas = DenseReplicas(master: model.dense)
     }
 
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
@@ -103,17 +105,20 @@ public final class FNNEngine: TrainingEngine {
         let hidden = dense.hidden
         let layers = hidden.count
         let slices = layout.slices(for: count)
-        let params = model.dense.base
         let scratchStride = 5 * maxWidth
         let denseCount = dense.count
 
-        examples.base.update(from: batch, count: count)
-        EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
-                                   offsets: offsets.base, rowIds: rowIds.base)
-        grouping.build(rowIds: rowIds.base, count: count * f)
+        executor.serial(.prepare) {
+            examples.base.update(from: batch, count: count)
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
+                                       offsets: offsets.base, rowIds: rowIds.base)
+            grouping.build(rowIds: rowIds.base, count: count * f)
+        }
+        replicas.prepare(workers: executor.workerCount)
 
         // Forward: input gather and first linear layer.
-        executor.run(tasks: slices) { s in
+        executor.run(.forward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
             let r = layout.rows(of: s, count: count)
             let n = r.count
             for i in r {
@@ -139,7 +144,8 @@ public final class FNNEngine: TrainingEngine {
             let h = hidden[l]
             let w = h.outputs
             let isLast = l == layers - 1
-            executor.run(tasks: slices) { s in
+            executor.run(.forward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 let stats = sliceStats[l].base + s * 3 * w
@@ -179,7 +185,8 @@ public final class FNNEngine: TrainingEngine {
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let h = hidden[l]
             let w = h.outputs
-            executor.run(tasks: slices) { s in
+            executor.run(.backward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 let partial = slicePartials.base + s * denseCount
@@ -232,7 +239,7 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let config = model.config
         let denseCount = dense.count
-        // Dense parameters by partition, touched table rows by partition, then running statistics.
+        // Dense parameters by partition; then touched table rows by partition and running statistics.
         denseAdam.step += 1
         let step = denseAdam.step
         schedule.ensure(upTo: step)
@@ -240,18 +247,22 @@ public final class FNNEngine: TrainingEngine {
         let denseParts = partition(denseCount, parts: workers)
         let fieldWidth = config.fieldInputWidth
         let embeddingOffset = config.hasLinearTable ? 1 : 0
-        executor.run(tasks: workers) { p in
+        executor.run(.denseUpdate, tasks: workers) { p, _ in
             denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
                              range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
+        }
+        replicas.invalidate()
+        executor.run(.sparseUpdate, tasks: workers) { p, _ in
+            if p == 0 { updateRunningStatistics() }
             embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: workers,
                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
                                 elementOffset: embeddingOffset)
             if let linearAdam {
                 linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: workers,
-                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth, elementOffset: 0)
+                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
+                                 elementOffset: 0)
             }
         }
-        updateRunningStatistics()
     }
 
     /// Gates dA of `layer` through ReLU/dropout and publishes the slice's BatchNorm-backward sums.
@@ -287,16 +298,17 @@ public final class FNNEngine: TrainingEngine {
         let f = config.fieldCount, d = config.embedDim
         let inputWidth = config.mlpInputWidth
         let hidden = dense.hidden
-        let params = model.dense.base
         let scratchStride = 5 * maxWidth
         var statsOffsets: [Int] = []
         var acc = 0
         for h in hidden { statsOffsets.append(acc); acc += 2 * h.outputs }
+        replicas.prepare(workers: executor.workerCount)
         var start = 0
         while start < list.count {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            executor.run(tasks: layout.slices(for: count)) { s in
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
+                let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n,

@@ -1,0 +1,58 @@
+/// Each worker's private copy of the dense parameters, which the forward and backward kernels
+/// read. Workers read their own copy (on their own NUMA node: it is allocated and first written by
+/// the worker itself, after pinning) instead of all reading one shared vector across the
+/// interconnect. After each dense update the copies are marked stale and every worker refreshes its
+/// own at its next use, so no extra barrier is needed.
+///
+/// With one worker the master vector is used directly.
+public final class DenseReplicas: @unchecked Sendable {
+    let master: AlignedBuffer<Float>
+    private var workers = 0
+    /// Per worker: its copy (nil until first use), and the version it holds, a cache line apart.
+    private var copies: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
+    private var held: UnsafeMutablePointer<Int>?
+    private var version = 1
+
+    init(master: AlignedBuffer<Float>) { self.master = master }
+
+    deinit { release() }
+
+    private func release() {
+        guard let copies, let held else { return }
+        for w in 0..<workers { copies[w].map { UnsafeMutableRawPointer($0).deallocate() } }
+        copies.deallocate()
+        held.deallocate()
+        self.copies = nil
+        self.held = nil
+    }
+
+    /// Called on the calling thread before a step's phases.
+    func prepare(workers count: Int) {
+        guard count != workers else { return }
+        release()
+        workers = count
+        guard count > 1 else { return }
+        copies = .allocate(capacity: count)
+        copies!.initialize(repeating: nil, count: count)
+        held = .allocate(capacity: count * 8)
+        held!.initialize(repeating: 0, count: count * 8)
+    }
+
+    /// Called on the calling thread after the dense parameters changed.
+    func invalidate() { version += 1 }
+
+    /// The dense parameters as worker `worker` should read them. Only worker `worker` calls this
+    /// with its index, so its slot is never shared.
+    @inline(__always) func parameters(worker: Int) -> UnsafePointer<Float> {
+        guard let copies, let held else { return UnsafePointer(master.base) }
+        if held[worker * 8] != version {
+            if copies[worker] == nil {
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, master.count) * 4, alignment: 64)
+                copies[worker] = raw.bindMemory(to: Float.self, capacity: max(1, master.count))
+            }
+            copies[worker]!.update(from: master.base, count: master.count)
+            held[worker * 8] = version
+        }
+        return UnsafePointer(copies[worker]!)
+    }
+}
