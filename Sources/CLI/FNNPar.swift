@@ -9,14 +9,32 @@ struct FNNPar: ParsableCommand {
         commandName: "fnn-par",
         abstract: "Train FM and FNN click-through / rating models on multi-field categorical data, fast, on every core.",
         discussion: """
-            With no subcommand, runs the reference experiment of Zhang et al. (2016): trains a factorization \
-            machine, an FNN from random initialisation and an FNN whose embeddings start from that FM, then \
-            prints each model's test AUC and log loss.
+            With no subcommand, runs `experiment`: the reference experiment of Zhang et al. (2016). \
+            `fnn-par experiment --help` lists its options.
+
+            Examples:
+              fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
+              fnn-par --data ml-1m/ratings.dat --threads 8
+              fnn-par bench --threads 1,2,4
+            """,
+        subcommands: [Experiment.self, Bench.self],
+        defaultSubcommand: Experiment.self)
+}
+
+struct Experiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an FM, an FNN from random init and an FNN initialised from the FM; compare their test AUC.",
+        discussion: """
+            Trains, on a seeded 80/10/10 split, a factorization machine, an FNN from random initialisation and \
+            an FNN whose embedding table starts from that FM's, each with early stopping on validation AUC \
+            (the best epoch's model is kept), then prints each model's test AUC, test log loss, epochs, \
+            training seconds and samples/s. This is what `fnn-par` runs with no subcommand.
 
             Examples:
               fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
               fnn-par --data ml-1m/ratings.dat --threads 8
               fnn-par --data u.data --epochs 20 --patience 0 --seed 1 --json result.json
+              fnn-par --fnn-input embedding+linear --mlp 64,32 --dropout 0.5
             """)
 
     @OptionGroup var data: DataOptions

@@ -17,6 +17,13 @@ int fnnpar_pin_current_thread_to_cpu(int cpu) {
 
 int fnnpar_current_cpu(void) { return sched_getcpu(); }
 
+int fnnpar_allow_current_thread_on_cpus(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) CPU_SET(cpus[i], &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 uint32_t fnnpar_atomic_load(const uint32_t *address) {
     return atomic_load((const _Atomic uint32_t *)address);
 }

@@ -40,8 +40,13 @@ public struct Topology: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The machine's topology from libnuma, or nil with the reason where libnuma says NUMA is
-    /// unavailable (no kernel support, a container without the syscalls).
-    public static func detect() -> (topology: Topology?, problem: String?) {
+    /// unavailable (no kernel support, a container without the syscalls). Read once per process,
+    /// on first use, before any pool pins the calling thread (whose affinity mask it reflects).
+    public static func detect() -> (topology: Topology?, problem: String?) { detected }
+
+    private static let detected: (topology: Topology?, problem: String?) = readFromLibNUMA()
+
+    private static func readFromLibNUMA() -> (topology: Topology?, problem: String?) {
         guard LibNUMA.isAvailable else {
             return (nil, "NUMA is not available here (libnuma: numa_available() < 0)")
         }

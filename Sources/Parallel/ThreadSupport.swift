@@ -63,4 +63,10 @@ enum CPU {
     }
 
     static var current: Int { Int(fnnpar_current_cpu()) }
+
+    /// Undoes a pin: the calling thread (and threads it starts later) may run on any of `cpus`.
+    @discardableResult static func allowCurrentThread(on cpus: [Int]) -> Bool {
+        let values = cpus.map(Int32.init)
+        return values.withUnsafeBufferPointer { fnnpar_allow_current_thread_on_cpus($0.baseAddress, Int32($0.count)) } == 0
+    }
 }

@@ -64,7 +64,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             for w in 0..<threads { pinned[w] = cpus[w % cpus.count] }
         }
         placement = pinned
-        if let cpu = pinned[0] { CPU.pinCurrentThread(to: cpu) }
+        applyCallerAffinity()
         for w in 1..<threads {
             let context = Unmanaged.passRetained(WorkerStart(pool: self, index: w))
             var thread = pthread_t()
@@ -76,6 +76,21 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             precondition(rc == 0, "cannot start worker thread: error \(rc)")
             self.threads.append(thread)
         }
+    }
+
+    /// The pool whose placement the calling thread has now; several pools in one process (the
+    /// benchmark's) each re-apply theirs when they start running phases.
+    nonisolated(unsafe) private static var callerAffinityOwner: ObjectIdentifier?
+
+    /// Pins the calling thread as worker 0, or, for an unpinned pool, undoes any pin an earlier
+    /// pool left on it (threads started later inherit the caller's mask).
+    private func applyCallerAffinity() {
+        if let cpu = placement[0] {
+            CPU.pinCurrentThread(to: cpu)
+        } else if let topology = Topology.detect().topology {
+            CPU.allowCurrentThread(on: topology.nodes.flatMap { $0 })
+        }
+        Self.callerAffinityOwner = ObjectIdentifier(self)
     }
 
     public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
@@ -92,6 +107,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     public func run(_ phase: Phase, tasks: Int, _ body: (Int, Int) -> Void) {
         guard tasks > 0 else { return }
         precondition(tasks < TaskBlock.maxTasks)
+        if Self.callerAffinityOwner != ObjectIdentifier(self) { applyCallerAffinity() }
         let start = PhaseProfile.now()
         defer { profile.addWall(phase, PhaseProfile.now() - start) }
         if workerCount == 1 {

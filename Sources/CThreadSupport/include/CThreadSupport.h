@@ -8,6 +8,8 @@
 /// 0 or an errno value.
 int fnnpar_pin_current_thread_to_cpu(int cpu);
 int fnnpar_current_cpu(void);
+/// Lets the calling thread run on any of `cpus` (undoing an earlier pin); 0 or an errno value.
+int fnnpar_allow_current_thread_on_cpus(const int *cpus, int count);
 
 uint32_t fnnpar_atomic_load(const uint32_t *address);
 void fnnpar_atomic_store(uint32_t *address, uint32_t value);

@@ -15,7 +15,7 @@ public struct PlantedFMGenerator: Sendable {
     public let latentDim: Int
     public let seed: UInt64
     public var globalBias = 0.3
-    public var weightScale = 0.6
+    public var weightScale: Double
     /// Standard deviation of each planted latent component; chosen so the interaction term has
     /// a standard deviation of about 1.
     public var latentScale: Double
@@ -24,6 +24,7 @@ public struct PlantedFMGenerator: Sendable {
         self.fields = fields
         self.latentDim = latentDim
         self.seed = seed
+        weightScale = 0.6 * (2.0 / Double(max(fields.count, 1))).squareRoot()
         let pairs = Double(fields.count * (fields.count - 1) / 2)
         latentScale = (1.0 / (max(pairs, 1) * Double(latentDim)).squareRoot()).squareRoot()
     }
@@ -32,6 +33,19 @@ public struct PlantedFMGenerator: Sendable {
     public static func movieLens1MShape(seed: UInt64 = 2016) -> PlantedFMGenerator {
         PlantedFMGenerator(fields: [Field(size: 6040, zipfExponent: 0.6), Field(size: 3706, zipfExponent: 0.9)],
                            latentDim: 8, seed: seed)
+    }
+
+    /// Criteo-shaped: 13 integer-like fields of 64 values, then 26 categorical fields with
+    /// Zipf-skewed vocabularies from 10 to 200,000 values (12 of 200,000 and 14 log-spaced from 10
+    /// to 100,000): about 2.6M embedding rows, like Criteo after pytorch-fm's preprocessing.
+    public static func criteoShape(seed: UInt64 = 2014) -> PlantedFMGenerator {
+        var fields = (0..<13).map { _ in Field(size: 64, zipfExponent: 0.7) }
+        for i in 0..<14 {
+            let size = Int((10 * Foundation.pow(10_000.0, Double(i) / 13)).rounded())
+            fields.append(Field(size: size, zipfExponent: 1.05))
+        }
+        for _ in 0..<12 { fields.append(Field(size: 200_000, zipfExponent: 1.1)) }
+        return PlantedFMGenerator(fields: fields, latentDim: 4, seed: seed)
     }
 
     /// The built-in data set of the main job: 1,000,209 rows like ML-1M.

@@ -1,0 +1,234 @@
+import ArgumentParser
+import Core
+import Foundation
+import Parallel
+
+/// Training throughput per thread count, measured side by side in one process: rounds of every
+/// thread count in turn, so the machine's background noise hits them alike; medians are reported.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training samples/s and the per-phase time breakdown across thread counts.",
+        discussion: """
+            Each round trains every model at every thread count for the same number of steps, from the \
+            same initial model; the report gives the median samples/s over rounds, scaling against the \
+            first thread count, and the per-phase breakdown of the median run.
+
+            Examples:
+              fnn-par bench --threads 1,2,32
+              fnn-par bench --shape criteo --rows 200000 --mlp 400,400,400 --models fnn --threads 1,2
+              fnn-par bench --data u.data --json perf/out/ml100k.json
+            """)
+
+    @Option(help: ArgumentHelp("Training data; default: synthetic data of --shape.", valueName: "path"))
+    var data: String?
+    @Option(help: ArgumentHelp("Input format of --data.", valueName: "auto|movielens|fields"))
+    var format: DataFormat = .auto
+    @Option(help: ArgumentHelp("Synthetic data shape when no --data: ml1m (fields 6040, 3706) or criteo (39 fields, about 2.6M table rows).", valueName: "ml1m|criteo"))
+    var shape: SyntheticShape = .ml1m
+    @Option(help: "Rows of synthetic data (default: 1,000,209 for ml1m, 200,000 for criteo).")
+    var rows: Int?
+    @Option(help: ArgumentHelp("Models to measure.", valueName: "fm,fnn"))
+    var models = "fm,fnn"
+    @Option(help: ArgumentHelp("Thread counts, in the order run each round.", valueName: "1,2,4"))
+    var threads = "1,2"
+    @Option(help: "Rounds; the median is reported.")
+    var repeats = 5
+    @Option(help: "Training steps per measurement (default: one epoch of the training split).")
+    var steps: Int?
+    @Option(help: "Examples per minibatch.")
+    var batchSize = 2048
+    @Option(help: "Embedding dimension.")
+    var embedDim = 16
+    @Option(help: ArgumentHelp("FNN hidden widths.", valueName: "w1,w2,..."))
+    var mlp = "16,16"
+    @Option(help: "Dropout probability.")
+    var dropout: Float = 0.2
+    @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
+    var pin = true
+    @Option(help: ArgumentHelp("Write the results as JSON.", valueName: "path"))
+    var json: String?
+    @Option(help: ArgumentHelp("Write a plot of samples/s against threads as SVG.", valueName: "path"))
+    var svg: String?
+
+    func run() throws {
+        BLAS.useSingleThread()
+        let threadCounts = try parseList(threads, name: "--threads")
+        let modelKinds = try models.split(separator: ",").map { name -> ModelKind in
+            guard let kind = ModelKind(rawValue: String(name)) else { throw ValidationError("--models: unknown model '\(name)' (fm or fnn)") }
+            return kind
+        }
+        let mlpDims = try parseList(mlp, name: "--mlp")
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        let dataset: Dataset
+        let loadStart = PhaseProfile.now()
+        if let data {
+            do { dataset = try loadDataset(path: data, format: format) } catch { throw CLIError(error.description) }
+        } else {
+            switch shape {
+            case .ml1m: dataset = PlantedFMGenerator.movieLens1MShape().generate(rows: rows ?? 1_000_209, name: "synthetic ml1m")
+            case .criteo: dataset = PlantedFMGenerator.criteoShape().generate(rows: rows ?? 200_000, name: "synthetic criteo")
+            }
+        }
+        let loadSeconds = PhaseProfile.now() - loadStart
+        let split = DataSplit(rowCount: dataset.rowCount, seed: 1)
+        var options = TrainingOptions()
+        options.batchSize = batchSize
+        options.seed = 1
+        let stepCount = steps ?? (split.train.count + batchSize - 1) / batchSize
+        FileHandle.standardError.write(Data(("bench: \(dataset.name), \(dataset.rowCount) rows, \(dataset.fieldCount) fields, "
+            + "\(dataset.fieldDims.reduce(0, +)) table rows (prepared in \(String(format: "%.2f", loadSeconds)) s); "
+            + "\(stepCount) steps of \(batchSize) per measurement, \(repeats) rounds, \(WorkerPool.onlineCPUs) CPUs\n").utf8))
+
+        var order = split.train
+        var rng = Xoshiro256(seed: 7)
+        order.shuffleDeterministically(using: &rng)
+        let pools = threadCounts.map { t -> WorkerPool in
+            if pin && t <= WorkerPool.onlineCPUs, let topology = Topology.detect().topology {
+                return WorkerPool(threads: t, cpus: topology.placement(workers: t))
+            }
+            return WorkerPool(threads: t)
+        }
+        var results: [BenchPoint] = []
+        for kind in modelKinds {
+            let config = ModelConfig(kind: kind, fieldDims: dataset.fieldDims, embedDim: embedDim, mlpDims: mlpDims,
+                                     dropout: dropout)
+            let initial = Model.initialized(config: config, seed: 1)
+            var runs: [[BenchRun]] = Array(repeating: [], count: threadCounts.count)
+            for _ in 0..<repeats {
+                for (i, pool) in pools.enumerated() {
+                    runs[i].append(measure(initial: initial, dataset: dataset, options: options, order: order,
+                                           steps: stepCount, pool: pool))
+                }
+            }
+            let firstMedian = median(runs[0].map(\.samplesPerSecond))
+            for (i, t) in threadCounts.enumerated() {
+                let sorted = runs[i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
+                let mid = sorted[sorted.count / 2]
+                let point = BenchPoint(model: kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
+                                       minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
+                                       speedup: mid.samplesPerSecond / firstMedian,
+                                       efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
+                                       phases: mid.phases)
+                results.append(point)
+            }
+        }
+        let rss = peakResidentBytes()
+        print(BenchTable.render(results))
+        print(String(format: "peak RSS of the process: %.1f MB", Double(rss) / 1e6))
+        for point in results {
+            print(PhaseTable.render(name: "\(point.model) at \(point.threads) thread\(point.threads == 1 ? "" : "s") (median run)", point.phases))
+        }
+        if let json {
+            let report = BenchReport(dataset: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
+                                     batchSize: batchSize, embedDim: embedDim, mlp: mlpDims, steps: stepCount,
+                                     repeats: repeats, cpus: WorkerPool.onlineCPUs, peakRSSBytes: rss, points: results)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            do { try writeFileAtomically(path: json, bytes: Array(try encoder.encode(report)) + [0x0A]) } catch { throw CLIError("\(error)") }
+        }
+        if let svg {
+            var series: [LineChart.Series] = []
+            for kind in modelKinds {
+                let points = results.filter { $0.model == kind.rawValue }.map { (Double($0.threads), $0.samplesPerSecond / 1e6) }
+                series.append(LineChart.Series(name: kind.rawValue, points: points))
+            }
+            let chart = LineChart(title: "Training throughput: \(dataset.name)", xLabel: "threads",
+                                  yLabel: "million samples/s", series: series, logX: true)
+            do { try writeFileAtomically(path: svg, bytes: Array(chart.svg().utf8)) } catch { throw CLIError("\(error)") }
+        }
+    }
+
+    func measure(initial: Model, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
+                 pool: WorkerPool) -> BenchRun {
+        let model = initial.copy()
+        let engine = makeEngine(model: model, data: dataset, options: options)
+        // One untimed step touches the workspace (page faults, first-touch placement).
+        order.withUnsafeBufferPointer { ids in
+            _ = engine.trainStep(examples: ids.baseAddress!, count: min(options.batchSize, ids.count), epoch: 0, executor: pool)
+        }
+        pool.profile.reset()
+        let start = PhaseProfile.now()
+        var examples = 0
+        order.withUnsafeBufferPointer { ids in
+            var offset = 0
+            for _ in 0..<steps {
+                if offset >= ids.count { offset = 0 }
+                let n = min(options.batchSize, ids.count - offset)
+                if n >= 2 { _ = engine.trainStep(examples: ids.baseAddress! + offset, count: n, epoch: 1, executor: pool) }
+                examples += n
+                offset += n
+            }
+        }
+        let seconds = PhaseProfile.now() - start
+        return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries)
+    }
+}
+
+enum SyntheticShape: String, ExpressibleByArgument, CaseIterable {
+    case ml1m, criteo
+}
+
+struct BenchRun {
+    var samplesPerSecond: Double
+    var phases: [PhaseProfile.Entry]
+}
+
+struct BenchPoint: Encodable {
+    var model: String
+    var threads: Int
+    var samplesPerSecond: Double
+    var minimum: Double
+    var maximum: Double
+    var speedup: Double
+    var efficiency: Double
+    var phases: [PhaseProfile.Entry]
+}
+
+struct BenchReport: Encodable {
+    var dataset: String
+    var rows: Int
+    var fieldDims: [Int]
+    var batchSize: Int
+    var embedDim: Int
+    var mlp: [Int]
+    var steps: Int
+    var repeats: Int
+    var cpus: Int
+    var peakRSSBytes: Int
+    var points: [BenchPoint]
+}
+
+enum BenchTable {
+    static func render(_ points: [BenchPoint]) -> String {
+        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency"]
+        for p in points {
+            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%%",
+                                p.model.padding(toLength: 5, withPad: " ", startingAt: 0), p.threads,
+                                formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
+                                p.speedup, 100 * p.efficiency))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func parseList(_ text: String, name: String) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    let values = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.isEmpty, values.count == parts.count, values.allSatisfy({ $0 > 0 }) else {
+        throw ValidationError("\(name) must be a comma-separated list of positive integers (got '\(text)')")
+    }
+    return values
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
+}
+
+/// Peak resident set of this process (getrusage's ru_maxrss is in kilobytes on Linux).
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+}
