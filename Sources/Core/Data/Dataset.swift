@@ -71,7 +71,7 @@ public struct DataSplit: Sendable {
 extension Array {
     /// Fisher-Yates with our own generator: the standard library's `shuffle(using:)` does not
     /// promise the same permutation across Swift versions.
-    public mutating func shuffleDeterministically(using rng: inout Xoshiro256) {
+    @inlinable public mutating func shuffleDeterministically(using rng: inout Xoshiro256) {
         guard count > 1 else { return }
         for i in stride(from: count - 1, to: 0, by: -1) {
             let j = rng.nextInt(below: i + 1)

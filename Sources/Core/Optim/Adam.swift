@@ -28,21 +28,12 @@ public struct AdamConfig: Sendable, Codable, Equatable {
 
     /// One Adam update of `count` parameters with gradient `g` (weight decay not yet added), in
     /// torch's operation order: m.lerp_(g, 1-b1); v = v*b2 + (1-b2) g^2; p -= step * m / (sqrt(v)/bc2 + eps).
-    @inlinable public func update(
+    public func update(
         parameters p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
         m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, step: Int
     ) {
         let (stepSize, bc2Sqrt) = corrections(step: step)
-        let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
-        let wd = weightDecay, b2 = beta2, eps = epsilon
-        for j in 0..<count {
-            let grad = g[j] + wd * p[j]
-            let mj = m[j] + oneMinusBeta1 * (grad - m[j])
-            let vj = v[j] * b2 + oneMinusBeta2 * grad * grad
-            m[j] = mj
-            v[j] = vj
-            p[j] -= stepSize * (mj / (vj.squareRoot() / bc2Sqrt + eps))
-        }
+        AdamKernels.step(p, g, m, v, count: count, config: self, stepSize: stepSize, biasCorrection2Sqrt: bc2Sqrt)
     }
 }
 
@@ -53,8 +44,28 @@ public final class AdamSchedule: @unchecked Sendable {
     public let config: AdamConfig
     private(set) var stepSizes: [Float] = [0]
     private(set) var biasCorrection2Sqrts: [Float] = [1]
+    /// s_t * c_t in Double, the per-step factor of a zero-gradient step's movement.
+    private var movementFactors: [Double] = [0]
+    /// For each t: the movement of the full replay window after step t (see `missedStepMovement`),
+    /// filled as far as the factors reach.
+    private var windowMovements: [Float] = []
+    /// b1^k and b2^k for small k.
+    private let beta1Powers: [Float]
+    private let beta2Powers: [Float]
+    private let ratio: Double
 
-    public init(config: AdamConfig) { self.config = config }
+    public init(config: AdamConfig) {
+        self.config = config
+        ratio = Double(config.beta1) / Double(config.beta2).squareRoot()
+        var p1: [Float] = [], p2: [Float] = []
+        var a = 1.0, b = 1.0
+        for _ in 0..<4096 {
+            p1.append(Float(a)); p2.append(Float(b))
+            a *= Double(config.beta1); b *= Double(config.beta2)
+        }
+        beta1Powers = p1
+        beta2Powers = p2
+    }
 
     public func ensure(upTo step: Int) {
         guard step >= stepSizes.count else { return }
@@ -63,6 +74,11 @@ public final class AdamSchedule: @unchecked Sendable {
             let c = config.corrections(step: t)
             stepSizes.append(c.stepSize)
             biasCorrection2Sqrts.append(c.biasCorrection2Sqrt)
+            movementFactors.append(Double(c.stepSize) * Double(c.biasCorrection2Sqrt))
+        }
+        let window = LazyRowAdam.maxReplayedSteps
+        while windowMovements.count + window < movementFactors.count {
+            windowMovements.append(Float(partialMovement(after: windowMovements.count, steps: window)))
         }
     }
 
@@ -70,22 +86,29 @@ public final class AdamSchedule: @unchecked Sendable {
         (stepSizes[t], biasCorrection2Sqrts[t])
     }
 
+    private func partialMovement(after t: Int, steps k: Int) -> Double {
+        var power = 1.0, sum = 0.0
+        var i = 1
+        while i <= k {
+            power *= ratio
+            sum += movementFactors[t + i] * power
+            i += 1
+        }
+        return sum
+    }
+
     /// sum_{i=1..k} s_{t+i} c_{t+i} (b1 / sqrt(b2))^i over k = min(missed, maxReplayedSteps): how far
     /// dense Adam's zero-gradient steps t+1 ... t+missed move a parameter, in units of m / sqrt(v).
+    /// The full window comes from a table, so rare rows cost no more than frequent ones.
     public func missedStepMovement(afterStep t: Int, missed: Int) -> Float {
-        let k = min(missed, LazyRowAdam.maxReplayedSteps)
-        let r = Double(config.beta1) / Double(config.beta2).squareRoot()
-        var power = 1.0, sum = 0.0
-        for i in 1...max(k, 1) where i <= k {
-            power *= r
-            sum += Double(stepSizes[t + i]) * Double(biasCorrection2Sqrts[t + i]) * power
-        }
-        return Float(sum)
+        if missed >= LazyRowAdam.maxReplayedSteps { return windowMovements[t] }
+        return Float(partialMovement(after: t, steps: missed))
     }
 
     /// (b1^k, b2^k).
     public func momentDecay(missed k: Int) -> (Float, Float) {
-        (Float(Foundation.pow(Double(config.beta1), Double(k))), Float(Foundation.pow(Double(config.beta2), Double(k))))
+        if k < beta1Powers.count { return (beta1Powers[k], beta2Powers[k]) }
+        return (Float(Foundation.pow(Double(config.beta1), Double(k))), Float(Foundation.pow(Double(config.beta2), Double(k))))
     }
 }
 
@@ -114,8 +137,7 @@ public final class DenseAdam: @unchecked Sendable {
         let first = slicePartials.base + range.lowerBound
         scratch.update(from: first, count: count)
         for s in 1..<max(sliceCount, 1) {
-            let src = first + s * n
-            for j in 0..<count { scratch[j] += src[j] }
+            AdamKernels.add(first + s * n, into: scratch, count: count)
         }
         config.update(parameters: parameters.base + range.lowerBound, gradient: scratch,
                       m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step)
@@ -224,27 +246,16 @@ public final class LazyRowAdam: @unchecked Sendable {
         let lo = Int(grouping.starts[u]), hi = Int(grouping.starts[u + 1])
         g.update(from: gradients + Int(grouping.positions[lo]) * positionStride + elementOffset, count: width)
         for k in (lo + 1)..<max(hi, lo + 1) {
-            let src = gradients + Int(grouping.positions[k]) * positionStride + elementOffset
-            for j in 0..<width { g[j] += src[j] }
+            AdamKernels.add(gradients + Int(grouping.positions[k]) * positionStride + elementOffset, into: g, count: width)
         }
     }
 
-    /// One Adam step of `width` parameters using the schedule's factors.
     @inline(__always) func step(
         _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>,
         _ v: UnsafeMutablePointer<Float>, factors: (stepSize: Float, biasCorrection2Sqrt: Float)
     ) {
-        let oneMinusBeta1 = 1 - config.beta1, oneMinusBeta2 = 1 - config.beta2
-        let wd = config.weightDecay, b2 = config.beta2, eps = config.epsilon
-        let (stepSize, bc2Sqrt) = factors
-        for j in 0..<width {
-            let grad = (g?[j] ?? 0) + wd * p[j]
-            let mj = m[j] + oneMinusBeta1 * (grad - m[j])
-            let vj = v[j] * b2 + oneMinusBeta2 * grad * grad
-            m[j] = mj
-            v[j] = vj
-            p[j] -= stepSize * (mj / (vj.squareRoot() / bc2Sqrt + eps))
-        }
+        AdamKernels.step(p, g, m, v, count: width, config: config, stepSize: factors.stepSize,
+                         biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
     }
 
     /// Updates the unique rows `uniqueRange` of `grouping` at global step `globalStep`. The
@@ -268,13 +279,7 @@ public final class LazyRowAdam: @unchecked Sendable {
                     let missed = globalStep - last - 1
                     let movement = schedule.missedStepMovement(afterStep: t, missed: missed)
                     let (d1, d2) = schedule.momentDecay(missed: missed)
-                    for j in 0..<width where vr[j] > 0 {
-                        pr[j] -= movement * mr[j] / vr[j].squareRoot()
-                    }
-                    for j in 0..<width {
-                        mr[j] *= d1
-                        vr[j] *= d2
-                    }
+                    AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
                     t += missed
                 }
                 t += 1
