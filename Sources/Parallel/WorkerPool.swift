@@ -33,6 +33,8 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     private let blockMemory: UnsafeMutableRawPointer
     private var job: ((Int, Int) -> Void)?
     private var phase = Phase.forward
+    /// When set, each worker runs only its own block (one task per worker).
+    private var exclusive = false
     private var currentGeneration: UInt32 = 0
     private var stopping = false
     private let oversubscribed: Bool
@@ -105,6 +107,14 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     }
 
     public func run(_ phase: Phase, tasks: Int, _ body: (Int, Int) -> Void) {
+        dispatch(phase, tasks: tasks, exclusive: false, body)
+    }
+
+    public func runOnEachWorker(_ phase: Phase, _ body: (Int) -> Void) {
+        dispatch(phase, tasks: workerCount, exclusive: true) { _, w in body(w) }
+    }
+
+    private func dispatch(_ phase: Phase, tasks: Int, exclusive: Bool, _ body: (Int, Int) -> Void) {
         guard tasks > 0 else { return }
         precondition(tasks < TaskBlock.maxTasks)
         if Self.callerAffinityOwner != ObjectIdentifier(self) { applyCallerAffinity() }
@@ -118,6 +128,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             self.phase = phase
+            self.exclusive = exclusive
             completed.store(0)
             currentGeneration &+= 1
             let g = currentGeneration
@@ -127,7 +138,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             generation.store(g)
             let asleep = Int(sleepers.value)
             if asleep > 0 {
-                if oversubscribed {
+                if oversubscribed && !exclusive {
                     // Enough workers to fill the other CPUs; more only add context switches.
                     let wanted = cpuCount - 1 - Int(spinners.value)
                     if wanted > 0 { generation.wake(min(asleep, wanted)) }
@@ -166,7 +177,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     private func work(worker: Int, generation g: UInt32) {
         let start = PhaseProfile.now()
         var ran: UInt32 = 0
-        for k in 0..<workerCount {
+        for k in 0..<(exclusive ? 1 : workerCount) {
             let block = blocks[(worker + k) % workerCount]
             while let task = block.claim(generation: g) {
                 runTask(task, worker: worker)

@@ -66,6 +66,17 @@ import Testing
         #expect(counts.array == expected)
     }
 
+    /// Every worker runs its own task in every round, even with 33 threads on this machine.
+    @Test func everyRoundIsSeenByEveryWorker() {
+        let workers = 33, rounds = 500
+        let pool = WorkerPool(threads: workers)
+        let seen = AlignedBuffer<Int>(count: workers * rounds)
+        for round in 0..<rounds {
+            pool.runOnEachWorker(.forward) { w in seen[w * rounds + round] += 1 }
+        }
+        #expect(seen.array.allSatisfy { $0 == 1 })
+    }
+
     @Test func poolsComeAndGo() {
         for threads in 1...6 {
             let pool = WorkerPool(threads: threads)

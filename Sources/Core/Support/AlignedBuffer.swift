@@ -19,6 +19,15 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         base = raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
 
+    /// Memory left untouched, for workspace that is always written before it is read: its pages
+    /// are then placed on the NUMA node of the thread that first writes them.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Element>.stride, alignment: 64)
+        base = raw.bindMemory(to: Element.self, capacity: max(1, count))
+    }
+
     public convenience init(_ values: [Element]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { source in

@@ -26,16 +26,18 @@ public final class DenseReplicas: @unchecked Sendable {
         self.held = nil
     }
 
-    /// Called on the calling thread before a step's phases.
-    func prepare(workers count: Int) {
-        guard count != workers else { return }
+    /// Called on the calling thread before a step's phases; true when the worker count changed
+    /// (and each worker should now create its copy).
+    @discardableResult func prepare(workers count: Int) -> Bool {
+        guard count != workers else { return false }
         release()
         workers = count
-        guard count > 1 else { return }
+        guard count > 1 else { return false }
         copies = .allocate(capacity: count)
         copies!.initialize(repeating: nil, count: count)
         held = .allocate(capacity: count * 8)
         held!.initialize(repeating: 0, count: count * 8)
+        return true
     }
 
     /// Called on the calling thread after the dense parameters changed.

@@ -67,12 +67,12 @@ public final class FNNEngine: TrainingEngine {
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)
         labels = AlignedBuffer(count: batchCapacity)
-        x0 = AlignedBuffer(count: batchCapacity * config.mlpInputWidth)
-        dX0 = AlignedBuffer(count: batchCapacity * config.mlpInputWidth)
-        z = dense.hidden.map { AlignedBuffer(count: batchCapacity * $0.outputs) }
-        a = dense.hidden.map { AlignedBuffer(count: batchCapacity * $0.outputs) }
-        gate = dense.hidden.map { AlignedBuffer(count: batchCapacity * $0.outputs) }
-        dA = dense.hidden.map { AlignedBuffer(count: batchCapacity * $0.outputs) }
+        x0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
+        dX0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
+        z = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        a = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        gate = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        dA = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
         dropoutKeys = dense.hidden.map { _ in AlignedBuffer(count: batchCapacity) }
         logitBuffer = AlignedBuffer(count: batchCapacity)
         dLogits = AlignedBuffer(count: batchCapacity)
@@ -81,7 +81,7 @@ public final class FNNEngine: TrainingEngine {
         sliceStats = dense.hidden.map { AlignedBuffer(count: slices * 3 * $0.outputs) }
         let maxWidth = max(dense.hidden.map(\.outputs).max() ?? 1, 1)
         sliceScratch = AlignedBuffer(count: slices * 5 * maxWidth)
-        slicePartials = AlignedBuffer(count: slices * dense.count)
+        slicePartials = AlignedBuffer(uninitializedCount: slices * dense.count)
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
         replicas = DenseReplicas(master: model.dense)
@@ -114,7 +114,7 @@ public final class FNNEngine: TrainingEngine {
                                        offsets: offsets.base, rowIds: rowIds.base)
             grouping.build(rowIds: rowIds.base, count: count * f)
         }
-        replicas.prepare(workers: executor.workerCount)
+        prepareReplicas(executor)
 
         // Forward: input gather and first linear layer.
         executor.run(.forward, tasks: slices) { s, worker in
@@ -265,6 +265,14 @@ public final class FNNEngine: TrainingEngine {
         }
     }
 
+    /// Sizes the per-worker replicas for this executor; on a change, each worker allocates and
+    /// fills its own copy on its own thread, so the pages land on its NUMA node.
+    private func prepareReplicas(_ executor: PhaseExecutor) {
+        if replicas.prepare(workers: executor.workerCount) {
+            executor.runOnEachWorker(.prepare) { w in _ = replicas.parameters(worker: w) }
+        }
+    }
+
     /// Gates dA of `layer` through ReLU/dropout and publishes the slice's BatchNorm-backward sums.
     private func backwardPartials(layer l: Int, slice s: Int, rows r: Range<Int>) {
         let w = dense.hidden[l].outputs
@@ -302,7 +310,7 @@ public final class FNNEngine: TrainingEngine {
         var statsOffsets: [Int] = []
         var acc = 0
         for h in hidden { statsOffsets.append(acc); acc += 2 * h.outputs }
-        replicas.prepare(workers: executor.workerCount)
+        prepareReplicas(executor)
         var start = 0
         while start < list.count {
             let count = min(layout.capacity, list.count - start)

@@ -37,6 +37,9 @@ public protocol PhaseExecutor: AnyObject {
     func run(_ phase: Phase, tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void)
     /// Work done by the calling thread alone while the other workers wait.
     func serial(_ phase: Phase, _ body: () -> Void)
+    /// Runs `body(w)` on worker w itself, for every worker (no stealing): for work that must
+    /// happen on a particular thread, such as first-touching that worker's own buffers.
+    func runOnEachWorker(_ phase: Phase, _ body: (_ worker: Int) -> Void)
     var profile: PhaseProfile { get }
 }
 
@@ -111,6 +114,10 @@ public final class SerialExecutor: PhaseExecutor {
 
     public func serial(_ phase: Phase, _ body: () -> Void) {
         run(phase, tasks: 1) { _, _ in body() }
+    }
+
+    public func runOnEachWorker(_ phase: Phase, _ body: (Int) -> Void) {
+        run(phase, tasks: 1) { _, w in body(w) }
     }
 }
 
