@@ -141,6 +141,39 @@ struct ReferenceAdam {
         if longGaps { #expect(refSteps[4..<8].contains { $0 > 0 }) }
     }
 
+    /// Settling a row's pending catch-up early (at an epoch end) and then touching it lands where
+    /// catching up all at once at the touch does: the closed form splits exactly.
+    @Test func epochEndCatchUpSplitsTheSameWay() {
+        let config = AdamConfig(weightDecay: 0)
+        let schedule = AdamSchedule(config: config)
+        schedule.ensure(upTo: 200)
+        let settled = LazyRowAdam(config: config, rows: 1, width: 4), direct = LazyRowAdam(config: config, rows: 1, width: 4)
+        let a = AlignedBuffer<Float>([0.5, -1, 2, 0.1]), b = a.clone()
+        let grouping = RowGrouping(tableRows: 1, maxPositions: 1)
+        let row: [UInt32] = [0]
+        row.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: 1) }
+        let g: [Float] = [0.3, -0.2, 0.9, 1.5]
+        for (adam, table) in [(settled, a), (direct, b)] {
+            g.withUnsafeBufferPointer { gp in
+                adam.update(table: table, grouping: grouping, uniqueRange: 0..<1, globalStep: 1, schedule: schedule,
+                            gradients: gp.baseAddress!, positionStride: 4, elementOffset: 0)
+            }
+        }
+        settled.catchUp(table: a, rowRange: 0..<1, globalStep: 20, schedule: schedule)
+        #expect(settled.steps[0] == 20 && a[0] != 0.5)
+        for (adam, table) in [(settled, a), (direct, b)] {
+            g.withUnsafeBufferPointer { gp in
+                adam.update(table: table, grouping: grouping, uniqueRange: 0..<1, globalStep: 40, schedule: schedule,
+                            gradients: gp.baseAddress!, positionStride: 4, elementOffset: 0)
+            }
+        }
+        #expect(settled.steps[0] == direct.steps[0])
+        for j in 0..<4 {
+            #expect(abs(a[j] - b[j]) < 1e-6)
+            #expect(abs(settled.m[j] - direct.m[j]) < 1e-7 && abs(settled.v[j] - direct.v[j]) < 1e-9)
+        }
+    }
+
     /// A row present in every batch is updated exactly as dense Adam would.
     @Test func alwaysTouchedRowEqualsDenseAdam() {
         let config = AdamConfig(weightDecay: 1e-2)

@@ -214,8 +214,8 @@ public final class RowGrouping: @unchecked Sendable {
 /// How this differs from torch's dense Adam on the same table:
 /// - a row's step count, and so its bias correction, starts at its first touch: a rare row's
 ///   first update has the full step size of a fresh Adam;
-/// - between touches a row keeps its stored value, so evaluation in mid-training sees it without
-///   the drift still pending;
+/// - between touches a row keeps its stored value (`catchUp(table:rowRange:...)` settles every
+///   row at epoch ends);
 /// - during missed steps eps and weight decay are neglected, and movement more than
 ///   `maxReplayedSteps` steps back is dropped.
 /// A row present in every batch is updated exactly as by dense Adam.
@@ -287,6 +287,26 @@ public final class LazyRowAdam: @unchecked Sendable {
                 steps[row] = UInt32(t)
                 lastUpdate[row] = UInt32(globalStep)
             }
+        }
+    }
+
+    /// Brings rows `rowRange` up to date with global step `globalStep`: each row touched before
+    /// and not since takes the closed-form catch-up of the steps it missed, as if touched now
+    /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
+    /// and saved carries no pending drift.
+    public func catchUp(table: AlignedBuffer<Float>, rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule) {
+        for row in rowRange {
+            let last = Int(lastUpdate[row])
+            guard last > 0 && last < globalStep else { continue }
+            let missed = globalStep - last
+            let t = Int(steps[row])
+            let base = row * width
+            let movement = schedule.missedStepMovement(afterStep: t, missed: missed)
+            let (d1, d2) = schedule.momentDecay(missed: missed)
+            AdamKernels.catchUp(table.base + base, m.base + base, v.base + base, count: width, movement: movement,
+                                decay1: d1, decay2: d2)
+            steps[row] = UInt32(t + missed)
+            lastUpdate[row] = UInt32(globalStep)
         }
     }
 

@@ -3,6 +3,8 @@ public protocol TrainingEngine: AnyObject {
     var model: Model { get }
     /// Trains on one minibatch of `count` example ids; returns the batch's mean loss.
     func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double
+    /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
+    func synchronizeTables(executor: PhaseExecutor)
     /// Evaluation-mode logits, in the order of `examples`.
     func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
 }
@@ -30,6 +32,13 @@ public struct SliceLayout: Sendable {
 }
 
 extension LazyRowAdam {
+    func catchUpAll(table: AlignedBuffer<Float>, globalStep: Int, schedule: AdamSchedule, executor: PhaseExecutor) {
+        let parts = partition(table.count / width, parts: executor.workerCount, alignment: 1)
+        executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
+            catchUp(table: table, rowRange: parts[p], globalStep: globalStep, schedule: schedule)
+        }
+    }
+
     /// Part `part` of `parts` of a step's table update, under either sparse-update mode.
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, grouping: RowGrouping, part: Int, parts: Int, step: Int,

@@ -123,6 +123,13 @@ public final class FMEngine: TrainingEngine {
         }
     }
 
+    public func synchronizeTables(executor: PhaseExecutor) {
+        guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
+        schedule.ensure(upTo: denseAdam.step)
+        embeddingAdam.catchUpAll(table: model.embedding, globalStep: denseAdam.step, schedule: schedule, executor: executor)
+        linearAdam.catchUpAll(table: model.linear!, globalStep: denseAdam.step, schedule: schedule, executor: executor)
+    }
+
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
         let f = model.config.fieldCount, d = model.config.embedDim

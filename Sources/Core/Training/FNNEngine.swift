@@ -300,6 +300,15 @@ public final class FNNEngine: TrainingEngine {
         model.batchesTracked += 1
     }
 
+    public func synchronizeTables(executor: PhaseExecutor) {
+        guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
+        schedule.ensure(upTo: denseAdam.step)
+        embeddingAdam.catchUpAll(table: model.embedding, globalStep: denseAdam.step, schedule: schedule, executor: executor)
+        if let linearAdam {
+            linearAdam.catchUpAll(table: model.linear!, globalStep: denseAdam.step, schedule: schedule, executor: executor)
+        }
+    }
+
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
         let config = model.config

@@ -88,6 +88,9 @@ public func train(
                 i += n
             }
         }
+        // Rows not touched lately still owe their catch-up; settle it before evaluating (or keeping)
+        // this epoch's model.
+        engine.synchronizeTables(executor: executor)
         let trained = ContinuousClock.now
         let seconds = (trained - epochStart).seconds
         stepSeconds += seconds
