@@ -17,6 +17,9 @@ public final class Model: @unchecked Sendable {
     /// FNN BatchNorm running mean and variance per hidden layer: [mean (out), var (out)] per layer.
     public let runningStats: AlignedBuffer<Float>
     public var batchesTracked: Int64 = 0
+    /// Bumped whenever the dense parameters change, so cached copies (per-worker replicas) know
+    /// to refresh.
+    public internal(set) var revision = 1
 
     public init(config: ModelConfig) {
         self.config = config
@@ -71,6 +74,9 @@ public final class Model: @unchecked Sendable {
         layout.hidden[0..<l].reduce(0) { $0 + 2 * $1.outputs }
     }
 
+    /// Call after changing `dense` directly.
+    public func denseDidChange() { revision += 1 }
+
     public func copy() -> Model {
         let m = Model(config: config)
         m.embedding.copy(from: embedding)
@@ -83,6 +89,7 @@ public final class Model: @unchecked Sendable {
 
     public func copyParameters(from other: Model) {
         precondition(other.config == config)
+        revision += 1
         embedding.copy(from: other.embedding)
         if let linear { linear.copy(from: other.linear!) }
         dense.copy(from: other.dense)

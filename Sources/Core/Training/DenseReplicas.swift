@@ -1,19 +1,20 @@
 /// Each worker's private copy of the dense parameters, which the forward and backward kernels
 /// read. Workers read their own copy (on their own NUMA node: it is allocated and first written by
 /// the worker itself, after pinning) instead of all reading one shared vector across the
-/// interconnect. After each dense update the copies are marked stale and every worker refreshes its
-/// own at its next use, so no extra barrier is needed.
+/// interconnect. Each copy remembers the model revision it holds; after any change of the dense
+/// parameters (an update, a restore) every worker refreshes its own at its next use, so no extra
+/// barrier is needed.
 ///
 /// With one worker the master vector is used directly.
 public final class DenseReplicas: @unchecked Sendable {
-    let master: AlignedBuffer<Float>
+    let model: Model
+    var master: AlignedBuffer<Float> { model.dense }
     private var workers = 0
     /// Per worker: its copy (nil until first use), and the version it holds, a cache line apart.
     private var copies: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
     private var held: UnsafeMutablePointer<Int>?
-    private var version = 1
 
-    init(master: AlignedBuffer<Float>) { self.master = master }
+    init(model: Model) { self.model = model }
 
     deinit { release() }
 
@@ -40,13 +41,11 @@ public final class DenseReplicas: @unchecked Sendable {
         return true
     }
 
-    /// Called on the calling thread after the dense parameters changed.
-    func invalidate() { version += 1 }
-
     /// The dense parameters as worker `worker` should read them. Only worker `worker` calls this
     /// with its index, so its slot is never shared.
     @inline(__always) func parameters(worker: Int) -> UnsafePointer<Float> {
         guard let copies, let held else { return UnsafePointer(master.base) }
+        let version = model.revision
         if held[worker * 8] != version {
             if copies[worker] == nil {
                 let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, master.count) * 4, alignment: 64)

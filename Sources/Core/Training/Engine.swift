@@ -3,6 +3,10 @@ public protocol TrainingEngine: AnyObject {
     var model: Model { get }
     /// Trains on one minibatch of `count` example ids; returns the batch's mean loss.
     func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double
+    /// The optimizer's state (moments, step counts) as named tensors, for checkpoints.
+    func optimizerTensors() -> [String: SafeTensors.Tensor]
+    /// Restores what `optimizerTensors` saved.
+    func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
     func synchronizeTables(executor: PhaseExecutor)
     /// Evaluation-mode logits, in the order of `examples`.
@@ -82,4 +86,51 @@ public struct BatchGradients {
         }
         return BatchGradients(dense: dense, embedding: e, linear: l)
     }
+}
+
+/// Checkpoint tensors of the optimizers.
+extension DenseAdam {
+    func tensors(prefix: String) -> [String: SafeTensors.Tensor] {
+        [
+            "\(prefix).m": ModelFile.tensor(m, [m.count]), "\(prefix).v": ModelFile.tensor(v, [v.count]),
+            "\(prefix).step": SafeTensors.Tensor(int64: Int64(step)),
+        ]
+    }
+
+    func restore(prefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
+        try restoreFloats(file, "\(prefix).m", m, path: path)
+        try restoreFloats(file, "\(prefix).v", v, path: path)
+        guard let t = file.tensors["\(prefix).step"], t.dtype == .i64, t.elementCount == 1 else {
+            throw ModelFileError(path: path, "checkpoint lacks '\(prefix).step'")
+        }
+        step = Int(t.int64)
+    }
+}
+
+extension LazyRowAdam {
+    func tensors(prefix: String) -> [String: SafeTensors.Tensor] {
+        [
+            "\(prefix).m": ModelFile.tensor(m, [m.count]), "\(prefix).v": ModelFile.tensor(v, [v.count]),
+            "\(prefix).steps": SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: steps.base, count: steps.count), shape: [steps.count]),
+            "\(prefix).last_update": SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: lastUpdate.base, count: lastUpdate.count), shape: [lastUpdate.count]),
+        ]
+    }
+
+    func restore(prefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
+        try restoreFloats(file, "\(prefix).m", m, path: path)
+        try restoreFloats(file, "\(prefix).v", v, path: path)
+        for (name, buffer) in [("steps", steps), ("last_update", lastUpdate)] {
+            guard let t = file.tensors["\(prefix).\(name)"], t.dtype == .u32, t.elementCount == buffer.count else {
+                throw ModelFileError(path: path, "checkpoint lacks '\(prefix).\(name)' of \(buffer.count) values")
+            }
+            t.copyUInt32s(into: buffer.base)
+        }
+    }
+}
+
+func restoreFloats(_ file: SafeTensors, _ name: String, _ buffer: AlignedBuffer<Float>, path: String) throws(ModelFileError) {
+    guard let t = file.tensors[name], t.dtype == .f32, t.elementCount == buffer.count else {
+        throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(buffer.count) values")
+    }
+    t.copyFloats(into: buffer.base)
 }

@@ -123,6 +123,19 @@ public final class FMEngine: TrainingEngine {
         }
     }
 
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] {
+        var t = denseAdam.tensors(prefix: "adam.dense")
+        t.merge(embeddingAdam.tensors(prefix: "adam.embedding")) { a, _ in a }
+        t.merge(linearAdam.tensors(prefix: "adam.linear")) { a, _ in a }
+        return t
+    }
+
+    public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
+        try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
+        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path)
+        try linearAdam.restore(prefix: "adam.linear", from: file, path: path)
+    }
+
     public func synchronizeTables(executor: PhaseExecutor) {
         guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
         schedule.ensure(upTo: denseAdam.step)

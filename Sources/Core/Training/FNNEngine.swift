@@ -84,7 +84,7 @@ public final class FNNEngine: TrainingEngine {
         slicePartials = AlignedBuffer(uninitializedCount: slices * dense.count)
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
-        replicas = DenseReplicas(master: model.dense)
+        replicas = DenseReplicas(model: model)
     }
 
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
@@ -251,7 +251,7 @@ public final class FNNEngine: TrainingEngine {
             denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
                              range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
         }
-        replicas.invalidate()
+        model.denseDidChange()
         executor.run(.sparseUpdate, tasks: workers) { p, _ in
             if p == 0 { updateRunningStatistics() }
             embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: workers,
@@ -298,6 +298,19 @@ public final class FNNEngine: TrainingEngine {
             offset += 2 * w
         }
         model.batchesTracked += 1
+    }
+
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] {
+        var t = denseAdam.tensors(prefix: "adam.dense")
+        t.merge(embeddingAdam.tensors(prefix: "adam.embedding")) { a, _ in a }
+        if let linearAdam { t.merge(linearAdam.tensors(prefix: "adam.linear")) { a, _ in a } }
+        return t
+    }
+
+    public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
+        try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
+        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path)
+        try linearAdam?.restore(prefix: "adam.linear", from: file, path: path)
     }
 
     public func synchronizeTables(executor: PhaseExecutor) {

@@ -1,6 +1,13 @@
 import Foundation
 
 public struct TrainingOptions: Sendable, Codable, Equatable {
+    /// The options a resumed run must share with the run that wrote its checkpoint; the epoch
+    /// limit and patience may change (to extend a run).
+    public func sameTraining(as other: TrainingOptions) -> Bool {
+        batchSize == other.batchSize && adam == other.adam && seed == other.seed && sliceRows == other.sliceRows
+            && sparseUpdate == other.sparseUpdate
+    }
+
     /// Maximum number of epochs.
     public var epochs = 100
     /// Stop after this many epochs without a better validation AUC; 0 never stops early.
@@ -42,81 +49,184 @@ public struct TrainingResult {
     public let model: Model
     public let history: [EpochRecord]
     public let bestEpoch: Int
-    /// Wall time of the whole run, validation included.
+    /// Wall time of the whole run, validation included (summed over resumed parts).
     public let trainSeconds: Double
     /// Training examples per second of training steps alone (validation excluded).
     public let samplesPerSecond: Double
+    /// True when `shouldStop` ended the run before its last epoch.
+    public let interrupted: Bool
     public var epochsRun: Int { history.count }
 }
 
 /// Reports each finished epoch; the CLI prints it, tests ignore it.
 public typealias EpochObserver = (EpochRecord) -> Void
 
+/// Where a run is: everything besides the parameters and optimizer state that a resumed run
+/// needs to continue exactly as an uninterrupted one.
+public struct TrainingState: Codable, Equatable, Sendable {
+    /// The epoch in progress or next to run (1-based).
+    public var epoch = 1
+    /// Minibatches of `epoch` already trained.
+    public var stepInEpoch = 0
+    public var epochLossSum = 0.0
+    public var epochExamples = 0
+    public var epochStepSeconds = 0.0
+    public var history: [EpochRecord] = []
+    public var bestAUC = -Double.infinity
+    public var bestEpoch = 0
+    public var epochsWithoutImprovement = 0
+    public var stepSeconds = 0.0
+    public var stepExamples = 0
+    public var wallSeconds = 0.0
+    public var finished = false
+
+    public init() {}
+}
+
+/// Progress within an epoch, for live display.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var maxEpochs: Int
+    /// Fraction of this epoch's examples done.
+    public var fraction: Double
+    public var samplesPerSecond: Double
+    /// Mean training loss of this epoch so far.
+    public var runningLoss: Double
+    /// Estimated seconds to the end of the epoch.
+    public var epochETA: Double
+}
+
+/// A training run with early stopping on validation AUC that keeps the best epoch's model, can
+/// be stopped between any two steps, and resumed from its state to end bit-identical to an
+/// uninterrupted run.
+public final class TrainingRun {
+    public let engine: TrainingEngine
+    public let data: Dataset
+    public let split: DataSplit
+    public let options: TrainingOptions
+    public let executor: PhaseExecutor
+    public private(set) var state = TrainingState()
+    /// The best epoch's parameters so far.
+    public let best: Model
+    /// Polled between steps; true stops the run (the state then describes where).
+    public var shouldStop: (() -> Bool)?
+    public var onProgress: ((TrainingProgress) -> Void)?
+    public var onEpoch: EpochObserver?
+    /// Called after every epoch (and never mid-step), e.g. to write a checkpoint.
+    public var onEpochEnd: ((TrainingRun) throws -> Void)?
+
+    public init(engine: TrainingEngine, data: Dataset, split: DataSplit, options: TrainingOptions,
+                executor: PhaseExecutor) {
+        self.engine = engine
+        self.data = data
+        self.split = split
+        self.options = options
+        self.executor = executor
+        best = engine.model.copy()
+    }
+
+    /// Continues from a saved state (the engine must already hold the matching parameters and
+    /// optimizer state, `best` the best model's).
+    public func restore(state: TrainingState, best bestParameters: Model) {
+        self.state = state
+        best.copyParameters(from: bestParameters)
+    }
+
+    /// The training order of `epoch`: a permutation of the training split that depends on the
+    /// seed and the epoch only.
+    public func order(epoch: Int) -> [Int] {
+        var order = split.train
+        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
+        order.shuffleDeterministically(using: &rng)
+        return order
+    }
+
+    public func run() throws -> TrainingResult {
+        let validationLabels = split.validation.map { data.labels[$0] }
+        let minimumBatch = engine.model.config.kind == .fnn ? 2 : 1
+        var interrupted = false
+        var segmentStart = PhaseProfile.now()
+        defer { state.wallSeconds += PhaseProfile.now() - segmentStart }
+        while !state.finished && state.epoch <= max(options.epochs, 1) {
+            let epoch = state.epoch
+            let order = order(epoch: epoch)
+            let batches = (order.count + options.batchSize - 1) / options.batchSize
+            var stepStart = PhaseProfile.now()
+            order.withUnsafeBufferPointer { ids in
+                while state.stepInEpoch < batches {
+                    if let shouldStop, shouldStop() { interrupted = true; return }
+                    let i = state.stepInEpoch * options.batchSize
+                    let n = min(options.batchSize, ids.count - i)
+                    // A one-example batch has no BatchNorm statistics (torch raises); it is skipped.
+                    if n >= minimumBatch {
+                        let loss = engine.trainStep(examples: ids.baseAddress! + i, count: n, epoch: epoch, executor: executor)
+                        state.epochLossSum += loss * Double(n)
+                        state.epochExamples += n
+                    }
+                    state.stepInEpoch += 1
+                    let now = PhaseProfile.now()
+                    state.epochStepSeconds += now - stepStart
+                    stepStart = now
+                    if let onProgress {
+                        let rate = Double(state.epochExamples) / max(state.epochStepSeconds, 1e-9)
+                        let done = min(i + n, ids.count)
+                        onProgress(TrainingProgress(
+                            epoch: epoch, maxEpochs: options.epochs, fraction: Double(done) / Double(max(ids.count, 1)),
+                            samplesPerSecond: rate, runningLoss: state.epochLossSum / Double(max(state.epochExamples, 1)),
+                            epochETA: Double(ids.count - done) / max(rate, 1e-9)))
+                    }
+                }
+            }
+            if interrupted { break }
+            // Rows not touched lately still owe their catch-up; settle it before evaluating (or
+            // keeping) this epoch's model.
+            engine.synchronizeTables(executor: executor)
+            let evaluationStart = PhaseProfile.now()
+            let logits = engine.logits(examples: split.validation, executor: executor)
+            let auc = Metrics.auc(scores: logits, labels: validationLabels)
+            let logLoss = Metrics.logLoss(logits: logits, labels: validationLabels)
+            let record = EpochRecord(
+                epoch: epoch, trainLoss: state.epochLossSum / Double(max(state.epochExamples, 1)), validationAUC: auc,
+                validationLogLoss: logLoss, seconds: state.epochStepSeconds + PhaseProfile.now() - evaluationStart,
+                samplesPerSecond: Double(state.epochExamples) / max(state.epochStepSeconds, 1e-9))
+            state.history.append(record)
+            state.stepSeconds += state.epochStepSeconds
+            state.stepExamples += state.epochExamples
+            if auc > state.bestAUC || (state.bestAUC.isNaN && !auc.isNaN) || state.history.count == 1 {
+                state.bestAUC = auc
+                state.bestEpoch = epoch
+                best.copyParameters(from: engine.model)
+                state.epochsWithoutImprovement = 0
+            } else {
+                state.epochsWithoutImprovement += 1
+                if options.patience > 0 && state.epochsWithoutImprovement >= options.patience { state.finished = true }
+            }
+            state.epoch += 1
+            state.stepInEpoch = 0
+            state.epochLossSum = 0
+            state.epochExamples = 0
+            state.epochStepSeconds = 0
+            if state.epoch > max(options.epochs, 1) { state.finished = true }
+            onEpoch?(record)
+            state.wallSeconds += PhaseProfile.now() - segmentStart
+            segmentStart = PhaseProfile.now()
+            try onEpochEnd?(self)
+        }
+        return TrainingResult(model: best.copy(), history: state.history, bestEpoch: state.bestEpoch,
+                              trainSeconds: state.wallSeconds + PhaseProfile.now() - segmentStart,
+                              samplesPerSecond: Double(state.stepExamples) / max(state.stepSeconds, 1e-9),
+                              interrupted: interrupted)
+    }
+}
+
 /// Trains with early stopping on validation AUC, keeping the best epoch's model.
 public func train(
     engine: TrainingEngine, data: Dataset, split: DataSplit, options: TrainingOptions,
     executor: PhaseExecutor, observer: EpochObserver? = nil
 ) -> TrainingResult {
-    let start = ContinuousClock.now
-    var history: [EpochRecord] = []
-    var best = engine.model.copy()
-    var bestAUC = -Double.infinity
-    var bestEpoch = 0
-    var epochsWithoutImprovement = 0
-    var stepSeconds = 0.0
-    var stepExamples = 0
-    let validationLabels = split.validation.map { data.labels[$0] }
-    let minimumBatch = engine.model.config.kind == .fnn ? 2 : 1
-    var order = split.train
-    for epoch in 1...max(options.epochs, 1) {
-        let epochStart = ContinuousClock.now
-        order = split.train
-        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
-        order.shuffleDeterministically(using: &rng)
-        var lossSum = 0.0
-        var examples = 0
-        order.withUnsafeBufferPointer { ids in
-            var i = 0
-            while i < ids.count {
-                let n = min(options.batchSize, ids.count - i)
-                // A one-example batch has no BatchNorm statistics (torch raises); it is skipped.
-                if n >= minimumBatch {
-                    lossSum += engine.trainStep(examples: ids.baseAddress! + i, count: n, epoch: epoch,
-                                                executor: executor) * Double(n)
-                    examples += n
-                }
-                i += n
-            }
-        }
-        // Rows not touched lately still owe their catch-up; settle it before evaluating (or keeping)
-        // this epoch's model.
-        engine.synchronizeTables(executor: executor)
-        let trained = ContinuousClock.now
-        let seconds = (trained - epochStart).seconds
-        stepSeconds += seconds
-        stepExamples += examples
-        let logits = engine.logits(examples: split.validation, executor: executor)
-        let auc = Metrics.auc(scores: logits, labels: validationLabels)
-        let logLoss = Metrics.logLoss(logits: logits, labels: validationLabels)
-        let record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(examples, 1)), validationAUC: auc,
-                                 validationLogLoss: logLoss, seconds: (ContinuousClock.now - epochStart).seconds,
-                                 samplesPerSecond: Double(examples) / max(seconds, 1e-9))
-        history.append(record)
-        observer?(record)
-        if auc > bestAUC || (bestAUC.isNaN && !auc.isNaN) || history.count == 1 {
-            bestAUC = auc
-            bestEpoch = epoch
-            best.copyParameters(from: engine.model)
-            epochsWithoutImprovement = 0
-        } else {
-            epochsWithoutImprovement += 1
-            if options.patience > 0 && epochsWithoutImprovement >= options.patience { break }
-        }
-    }
-    if bestEpoch == history.count { best = engine.model.copy() }
-    return TrainingResult(model: best, history: history, bestEpoch: bestEpoch,
-                          trainSeconds: (ContinuousClock.now - start).seconds,
-                          samplesPerSecond: Double(stepExamples) / max(stepSeconds, 1e-9))
+    let run = TrainingRun(engine: engine, data: data, split: split, options: options, executor: executor)
+    run.onEpoch = observer
+    return try! run.run()
 }
 
 /// AUC and log loss of `model` on the given rows.

@@ -1,0 +1,195 @@
+import Foundation
+
+/// The safetensors container (Hugging Face's format, which `safetensors.torch.load_file` reads):
+/// an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and byte
+/// range, an optional `__metadata__` map of strings, then the raw little-endian tensor bytes.
+public struct SafeTensors {
+    public enum DType: String, Sendable {
+        case f32 = "F32"
+        case i64 = "I64"
+        case u32 = "U32"
+
+        var size: Int { self == .i64 ? 8 : 4 }
+    }
+
+    public struct Tensor {
+        public var dtype: DType
+        public var shape: [Int]
+        /// Raw little-endian bytes.
+        public var bytes: [UInt8]
+
+        public var elementCount: Int { shape.reduce(1, *) }
+
+        public init(floats: UnsafeBufferPointer<Float>, shape: [Int]) {
+            precondition(floats.count == shape.reduce(1, *))
+            dtype = .f32
+            self.shape = shape
+            bytes = Array(UnsafeRawBufferPointer(floats))
+        }
+
+        public init(floats: [Float], shape: [Int]) {
+            self = floats.withUnsafeBufferPointer { Tensor(floats: $0, shape: shape) }
+        }
+
+        public init(uint32s: UnsafeBufferPointer<UInt32>, shape: [Int]) {
+            precondition(uint32s.count == shape.reduce(1, *))
+            dtype = .u32
+            self.shape = shape
+            bytes = Array(UnsafeRawBufferPointer(uint32s))
+        }
+
+        /// Copies the values into `destination` (which must hold `elementCount` values).
+        public func copyUInt32s(into destination: UnsafeMutablePointer<UInt32>) {
+            precondition(dtype == .u32)
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
+            }
+        }
+
+        public init(int64 value: Int64, shape: [Int] = []) {
+            dtype = .i64
+            self.shape = shape
+            bytes = withUnsafeBytes(of: value.littleEndian) { Array($0) }
+        }
+
+        public var floats: [Float] {
+            precondition(dtype == .f32)
+            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+        }
+
+        /// Copies the values into `destination` (which must hold `elementCount` floats).
+        public func copyFloats(into destination: UnsafeMutablePointer<Float>) {
+            precondition(dtype == .f32)
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
+            }
+        }
+
+        public var int64: Int64 {
+            precondition(dtype == .i64 && elementCount == 1)
+            return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+        }
+    }
+
+    public var tensors: [String: Tensor] = [:]
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public func serialized() -> [UInt8] {
+        var header = "{"
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let entries = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(entries.joined(separator: ","))}")
+        }
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let t = tensors[name]!
+            parts.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
+            offset += t.bytes.count
+        }
+        header += parts.joined(separator: ",") + "}"
+        var headerBytes = Array(header.utf8)
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        var out = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
+        out.reserveCapacity(8 + headerBytes.count + offset)
+        out += headerBytes
+        for name in names { out += tensors[name]!.bytes }
+        return out
+    }
+
+    /// Parses and validates a whole file's bytes; every problem is a `ModelFileError` naming it.
+    public static func parse(_ bytes: [UInt8], path: String) throws(ModelFileError) -> SafeTensors {
+        guard bytes.count >= 8 else {
+            throw ModelFileError(path: path, bytes.isEmpty ? "empty file, not a model" : "truncated: \(bytes.count) bytes, too short for a safetensors header")
+        }
+        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength >= 2, headerLength <= 100_000_000 else {
+            throw ModelFileError(path: path, "not a safetensors model file (implausible header length \(headerLength))")
+        }
+        guard 8 + Int(headerLength) <= bytes.count else {
+            throw ModelFileError(path: path, "truncated: the header says \(headerLength) bytes, the file has \(bytes.count - 8) after its length")
+        }
+        let headerData = Data(bytes[8..<(8 + Int(headerLength))])
+        guard bytes[8] == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any]
+        else {
+            throw ModelFileError(path: path, "not a safetensors model file (its header is not a JSON object)")
+        }
+        var result = SafeTensors()
+        let dataStart = 8 + Int(headerLength)
+        let dataCount = bytes.count - dataStart
+        var covered = 0
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let map = value as? [String: Any] else { throw ModelFileError(path: path, "corrupt header: __metadata__ is not an object") }
+                for (k, v) in map {
+                    guard let s = v as? String else { throw ModelFileError(path: path, "corrupt header: metadata '\(k)' is not a string") }
+                    result.metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' lacks dtype, shape or data_offsets") }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw ModelFileError(path: path, "tensor '\(name)' has dtype \(dtypeName); fnn-par reads F32 and I64 tensors")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
+                  offsets[1] - offsets[0] == shape.reduce(1, *) * dtype.size
+            else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' has a shape that does not match its byte range") }
+            guard offsets[1] <= dataCount else {
+                throw ModelFileError(path: path, "truncated: tensor '\(name)' ends at byte \(offsets[1]) of a \(dataCount)-byte data section")
+            }
+            covered += offsets[1] - offsets[0]
+            let start = dataStart + offsets[0]
+            result.tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start..<(dataStart + offsets[1])]))
+        }
+        guard covered <= dataCount else { throw ModelFileError(path: path, "corrupt: tensors overlap") }
+        return result
+    }
+
+    public static func read(path: String) throws(ModelFileError) -> SafeTensors {
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path) } catch { throw ModelFileError(path: path, error.message) }
+        return try parse(bytes, path: path)
+    }
+
+    public func write(path: String) throws {
+        try writeFileAtomically(path: path, bytes: serialized())
+    }
+}
+
+extension SafeTensors.Tensor {
+    init(dtype: SafeTensors.DType, shape: [Int], bytes: [UInt8]) {
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+    }
+}
+
+/// A problem with a model or checkpoint file, in one line.
+public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let message: String
+    public init(path: String, _ message: String) { self.path = path; self.message = message }
+    public var description: String { "\(path): \(message)" }
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}
