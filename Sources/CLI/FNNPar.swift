@@ -9,15 +9,19 @@ struct FNNPar: ParsableCommand {
         commandName: "fnn-par",
         abstract: "Train FM and FNN click-through / rating models on multi-field categorical data, fast, on every core.",
         discussion: """
-            With no subcommand, runs `experiment`: the reference experiment of Zhang et al. (2016). \
+            With no subcommand, runs `experiment`: the reference experiment of Zhang et al. (2016). \\
             `fnn-par experiment --help` lists its options.
 
             Examples:
               fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
-              fnn-par --data ml-1m/ratings.dat --threads 8
+              fnn-par --data ml-1m/ratings.dat --threads 8 --save-dir models
+              fnn-par fm --data u.data --save fm.safetensors
+              fnn-par fnn --data u.data --init-from fm.safetensors --save fnn.safetensors
+              fnn-par eval --model fnn.safetensors --data test.tsv
+              fnn-par predict --model fnn.safetensors --data new.tsv --out scores.txt
               fnn-par bench --threads 1,2,4
             """,
-        subcommands: [Experiment.self, Bench.self],
+        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Bench.self],
         defaultSubcommand: Experiment.self)
 }
 
@@ -25,95 +29,215 @@ struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an FM, an FNN from random init and an FNN initialised from the FM; compare their test AUC.",
         discussion: """
-            Trains, on a seeded 80/10/10 split, a factorization machine, an FNN from random initialisation and \
-            an FNN whose embedding table starts from that FM's, each with early stopping on validation AUC \
-            (the best epoch's model is kept), then prints each model's test AUC, test log loss, epochs, \
+            Trains, on a seeded 80/10/10 split, a factorization machine, an FNN from random initialisation and \\
+            an FNN whose embedding table starts from that FM's, each with early stopping on validation AUC \\
+            (the best epoch's model is kept), then prints each model's test AUC, test log loss, epochs, \\
             training seconds and samples/s. This is what `fnn-par` runs with no subcommand.
 
             Examples:
               fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
               fnn-par --data ml-1m/ratings.dat --threads 8
-              fnn-par --data u.data --epochs 20 --patience 0 --seed 1 --json result.json
+              fnn-par --data u.data --epochs 20 --patience 0 --seed 1 --json result.json --plot curves.svg
+              fnn-par --data u.data --save-dir models   # keeps fm, fnn and fnn_init .safetensors
               fnn-par --fnn-input embedding+linear --mlp 64,32 --dropout 0.5
             """)
 
-    @OptionGroup var data: DataOptions
+    @OptionGroup var dataOptions: DataOptions
     @OptionGroup var training: TrainingCommandOptions
-    @Option(help: ArgumentHelp("What the FNN's MLP sees per field: the embedding, or the FM linear weight and the embedding (the paper's variant).",
-                               valueName: "embedding|embedding+linear"))
-    var fnnInput: FNNInput = .embedding
-    @Option(help: ArgumentHelp("Write the results as JSON to this file.", valueName: "path"))
-    var json: String?
-    @Flag(help: "Print only the results table.")
-    var quiet = false
-    @Flag(help: "Print each model's time per phase (prepare, forward, backward, dense and sparse update, evaluation), with time spent waiting at barriers.")
-    var profile = false
+    @OptionGroup var fnnOptions: FNNOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: ArgumentHelp("Keep the three trained models as fm.safetensors, fnn.safetensors and fnn_init.safetensors in this directory.", valueName: "dir"))
+    var saveDir: String?
 
     func run() throws {
-        let dataset = try data.load(quiet: quiet)
-        let options = try training.trainingOptions()
-        let split = DataSplit(rowCount: dataset.rowCount, seed: options.seed)
-        guard split.train.count >= 2, !split.validation.isEmpty, !split.test.isEmpty else {
-            throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for an 80/10/10 split")
-        }
-        let log = Log(quiet: quiet)
-        let executor = training.makeExecutor(log: log)
+        let log = Log(quiet: output.quiet)
+        let dataset = try dataOptions.load(log: log)
+        let options = training.trainingOptions()
+        let split = try makeSplit(dataset, seed: options.seed)
+        if let saveDir { try createDirectory(saveDir) }
+        let executor = training.threading.makeExecutor(log: log)
         log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
             + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
             + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
-
+        Interrupt.install()
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
-                                    mlpDims: try training.mlpDims(), dropout: training.dropout, fnnInput: fnnInput)
+                                    mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
+        func stage(_ name: String) -> ModelTraining {
+            ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
+                          log: log, checkpointPath: saveDir.map { "\($0)/\(name).ckpt" })
+        }
         var reports: [(String, ModelReport)] = []
-
-        let fm = Model.initialized(config: fmConfig, seed: options.seed)
-        let fmRun = runModel(name: "fm", model: fm, dataset: dataset, split: split, options: options, executor: executor, log: log)
-        reports.append(("fm", fmRun))
-
-        let fnn = Model.initialized(config: fnnConfig, seed: options.seed &+ 1)
-        reports.append(("fnn", runModel(name: "fnn", model: fnn, dataset: dataset, split: split, options: options,
-                                        executor: executor, log: log)))
-
+        let fm = try stage("fm").run(model: Model.initialized(config: fmConfig, seed: options.seed))
+        reports.append(("fm", fm))
+        let fnn = try stage("fnn").run(model: Model.initialized(config: fnnConfig, seed: options.seed &+ 1))
+        reports.append(("fnn", fnn))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
         let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1)
-        fnnInit.embedding.copy(from: fmRun.trained!.embedding)
-        if let linear = fnnInit.linear { linear.copy(from: fmRun.trained!.linear!) }
-        reports.append(("fnn_init", runModel(name: "fnn_init", model: fnnInit, dataset: dataset, split: split,
-                                             options: options, executor: executor, log: log)))
+        fnnInit.embedding.copy(from: fm.trained!.embedding)
+        if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
+        reports.append(("fnn_init", try stage("fnn_init").run(model: fnnInit)))
 
-        print(ResultsTable.render(reports.map { ($0.0, $0.1) }))
-        if let json {
-            let document = RunReport(
-                dataset: DatasetReport(name: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
-                                       positives: dataset.positiveCount, trainRows: split.train.count,
-                                       validationRows: split.validation.count, testRows: split.test.count),
-                threads: executor.workerCount, options: options,
-                models: Dictionary(uniqueKeysWithValues: reports))
-            try document.write(to: json)
+        print(ResultsTable.render(reports))
+        if let saveDir {
+            for (name, report) in reports {
+                try saveModel(report.trained!, to: "\(saveDir)/\(name).safetensors", dataset: dataset, options: options, report: report)
+                try? FileManager.default.removeItem(atPath: "\(saveDir)/\(name).ckpt")
+            }
+            log.say("saved fm, fnn and fnn_init .safetensors in \(saveDir)")
+        }
+        try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options, reports: reports)
+    }
+}
+
+struct TrainFM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fm",
+        abstract: "Train a factorization machine and save it.",
+        discussion: """
+            Trains on the 80% training part of a seeded 80/10/10 split with early stopping on validation AUC, \\
+            reports test AUC and log loss, and saves the best epoch's model (--save). A checkpoint is written \\
+            after every epoch (--checkpoint, default: the --save path plus .ckpt); Ctrl-C stops at the next \\
+            step, writes a checkpoint and prints the command that resumes it (--resume).
+
+            Examples:
+              fnn-par fm --data u.data --save fm.safetensors
+              fnn-par fm --data ratings.dat --threads 8 --epochs 30 --json fm.json --metrics-csv fm.csv
+              fnn-par fm --data ratings.dat --save fm.safetensors --resume fm.safetensors.ckpt
+            """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var training: TrainingCommandOptions
+    @OptionGroup var files: TrainingFileOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim) }
+        try trainOneModel(name: "fm", dataOptions: dataOptions, training: training, files: files, output: output,
+                          config: config) { config, _, options in
+            Model.initialized(config: config, seed: options.seed)
         }
     }
+}
 
-    func runModel(name: String, model: Model, dataset: Dataset, split: DataSplit, options: TrainingOptions,
-                  executor: PhaseExecutor, log: Log) -> ModelReport {
-        let engine = makeEngine(model: model, data: dataset, options: options)
-        executor.profile.reset()
-        let result = train(engine: engine, data: dataset, split: split, options: options, executor: executor) { record in
-            log.say(String(format: "%@ epoch %d: train loss %.4f, validation AUC %.4f, logloss %.4f, %.2f s, %@ samples/s",
-                           name, record.epoch, record.trainLoss, record.validationAUC, record.validationLogLoss,
-                           record.seconds, formatRate(record.samplesPerSecond)))
+struct TrainFNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fnn",
+        abstract: "Train an FNN, from random initialisation or from an FM's embeddings, and save it.",
+        discussion: """
+            Like `fnn-par fm`, for the FNN: embeddings -> [Linear -> BatchNorm1d -> ReLU -> Dropout] per hidden \\
+            layer -> Linear -> sigmoid. --init-from copies the embedding table of a saved FM (fnn-par's or a \\
+            PyTorch torchfm FactorizationMachineModel saved as safetensors) into the FNN before training \\
+            (and its linear weights too with --fnn-input embedding+linear).
+
+            Examples:
+              fnn-par fnn --data u.data --save fnn.safetensors
+              fnn-par fnn --data u.data --init-from fm.safetensors --save fnn_init.safetensors
+              fnn-par fnn --data u.data --mlp 64,32 --dropout 0.5 --threads 4 --plot fnn.svg
+            """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var training: TrainingCommandOptions
+    @OptionGroup var fnnOptions: FNNOptions
+    @Option(help: ArgumentHelp("Initialise the embedding table from this FM model file.", valueName: "path"))
+    var initFrom: String?
+    @OptionGroup var files: TrainingFileOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let mlp = try fnnOptions.mlpDims()
+        let config = { (dataset: Dataset) in
+            ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim, mlpDims: mlp,
+                        dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
         }
-        let phases = executor.profile.entries
-        if profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
-        engine.model.copyParameters(from: result.model)
-        let test = evaluate(engine: engine, data: dataset, rows: split.test, executor: executor)
-        log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
-        var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
-                                 bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
-                                 samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
-        report.trained = result.model
-        return report
+        try trainOneModel(name: "fnn", dataOptions: dataOptions, training: training, files: files, output: output,
+                          config: config) { config, dataset, options in
+            let model = Model.initialized(config: config, seed: options.seed &+ 1)
+            guard let initFrom else { return model }
+            let source: Model
+            do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch let error as ModelFileError { throw CLIError(error.description) }
+            guard source.config.embedDim == config.embedDim else {
+                throw CLIError("\(initFrom): its embedding dimension is \(source.config.embedDim), this FNN's is \(config.embedDim) (--embed-dim)")
+            }
+            model.embedding.copy(from: source.embedding)
+            if let linear = model.linear {
+                guard let sourceLinear = source.linear else {
+                    throw CLIError("\(initFrom): --fnn-input embedding+linear needs linear weights, and this model has none")
+                }
+                linear.copy(from: sourceLinear)
+            }
+            return model
+        }
     }
+}
+
+/// Model and checkpoint paths of the single-model training commands.
+struct TrainingFileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Save the best epoch's model here (safetensors, loadable by torchfm).", valueName: "path"))
+    var save: String?
+    @Option(help: ArgumentHelp("Write a checkpoint here after every epoch (default: the --save path plus .ckpt).", valueName: "path"))
+    var checkpoint: String?
+    @Option(help: ArgumentHelp("Continue the run this checkpoint was written by; it ends with exactly the model of an uninterrupted run.", valueName: "path"))
+    var resume: String?
+}
+
+/// The body of `fm` and `fnn`.
+func trainOneModel(
+    name: String, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
+    output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
+    initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
+) throws {
+    let log = Log(quiet: output.quiet)
+    let dataset = try dataOptions.load(log: log)
+    let options = training.trainingOptions()
+    let split = try makeSplit(dataset, seed: options.seed)
+    let executor = training.threading.makeExecutor(log: log)
+    log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
+        + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
+        + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
+    Interrupt.install()
+    let config = makeConfig(dataset)
+    let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
+    let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
+                              log: log, checkpointPath: files.checkpoint ?? files.save.map { $0 + ".ckpt" },
+                              resumePath: files.resume)
+    let report = try stage.run(model: model)
+    print(ResultsTable.render([(name, report)]))
+    if let save = files.save {
+        try saveModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
+        log.say("saved \(name) to \(save)")
+    }
+    try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,
+                     reports: [(name, report)])
+}
+
+func makeSplit(_ dataset: Dataset, seed: UInt64) throws -> DataSplit {
+    let split = DataSplit(rowCount: dataset.rowCount, seed: seed)
+    guard split.train.count >= 2, !split.validation.isEmpty, !split.test.isEmpty else {
+        throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for an 80/10/10 split")
+    }
+    return split
+}
+
+func createDirectory(_ path: String) throws {
+    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+        throw CLIError("\(path): cannot create directory: \(error.localizedDescription)")
+    }
+}
+
+/// Saves with what a later reader needs to know where the model came from.
+func saveModel(_ model: Model, to path: String, dataset: Dataset, options: TrainingOptions, report: ModelReport) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    var metadata = [
+        "training_options": String(decoding: try encoder.encode(options), as: UTF8.self),
+        "data_name": dataset.name, "data_rows": String(dataset.rowCount),
+        "data_fingerprint": String(dataset.fingerprint, radix: 16),
+        "test_auc": String(report.testAUC), "test_logloss": String(report.testLogLoss),
+        "created_by": "fnn-par",
+    ]
+    if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
+    do { try ModelFile.save(model, to: path, metadata: metadata) } catch { throw CLIError("cannot save the model: \(error)") }
 }
 
 /// Progress lines on stderr, so stdout carries only results.
@@ -135,7 +259,3 @@ func formatRate(_ value: Double) -> String {
     if value >= 1e3 { return String(format: "%.1fk", value / 1e3) }
     return String(format: "%.0f", value)
 }
-
-extension FNNInput: ExpressibleByArgument {}
-extension DataFormat: ExpressibleByArgument {}
-extension SparseUpdate: ExpressibleByArgument {}

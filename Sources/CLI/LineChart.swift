@@ -13,8 +13,33 @@ struct LineChart {
     var yLabel: String
     var series: [Series]
     var logX = false
+    /// Scale y to the data's range instead of starting at zero.
+    var fitY = false
     var width = 720.0
     var height = 440.0
+
+    init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, fitY: Bool = false) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+        self.logX = logX
+        self.fitY = fitY
+    }
+
+    /// Several charts in one SVG, left to right, under a common title.
+    static func sideBySide(_ charts: [LineChart], title: String) -> String {
+        let width = charts.reduce(0) { $0 + $1.width }, height = (charts.map(\.height).max() ?? 0) + 30
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+        out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        out += "<text x=\"\(width / 2)\" y=\"20\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(escapeXML(title))</text>\n"
+        var x = 0.0
+        for chart in charts {
+            out += chart.svg().replacingOccurrences(of: "<svg xmlns=\"http://www.w3.org/2000/svg\" ", with: "<svg x=\"\(x)\" y=\"30\" ")
+            x += chart.width
+        }
+        return out + "</svg>\n"
+    }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
@@ -25,7 +50,9 @@ struct LineChart {
         func tx(_ x: Double) -> Double { logX ? Foundation.log2(max(x, 1e-12)) : x }
         var xMin = tx(xs.min() ?? 0), xMax = tx(xs.max() ?? 1)
         if xMax == xMin { xMin -= 1; xMax += 1 }
-        let yTicks = niceTicks(min(0, ys.min() ?? 0), (ys.max() ?? 1) * 1.05)
+        let yLow = ys.min() ?? 0, yHigh = ys.max() ?? 1
+        let yTicks = fitY ? niceTicks(yLow - 0.05 * max(yHigh - yLow, 1e-3), yHigh + 0.05 * max(yHigh - yLow, 1e-3))
+            : niceTicks(min(0, yLow), yHigh * 1.05)
         let yMin = yTicks.first!, yMax = yTicks.last!
         func px(_ x: Double) -> Double { left + (tx(x) - xMin) / (xMax - xMin) * plotW }
         func py(_ y: Double) -> Double { top + plotH - (y - yMin) / (yMax - yMin) * plotH }
@@ -64,12 +91,10 @@ struct LineChart {
 
     private func q(_ v: Double) -> String { "\"\(String(format: "%.1f", v))\"" }
 
-    private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
-    }
+    private func escape(_ s: String) -> String { escapeXML(s) }
 
     private func format(_ v: Double) -> String {
+        if abs(v) < 1e-12 { return "0" }
         if v == v.rounded() && abs(v) < 1e6 { return String(Int(v)) }
         if abs(v) >= 0.01 { return String(format: "%.3g", v) }
         return String(format: "%.2e", v)
@@ -87,4 +112,9 @@ struct LineChart {
         while t < hi + step * 0.999 { ticks.append(t); t += step }
         return ticks
     }
+}
+
+func escapeXML(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;")
 }

@@ -4,16 +4,14 @@ import Foundation
 import Parallel
 
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Training data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv) or a fields TSV. Default: built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv) or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
     @Option(help: ArgumentHelp("Input format; auto recognises MovieLens and fields files by content.", valueName: "auto|movielens|fields"))
     var format: DataFormat = .auto
 
-    func load(quiet: Bool) throws -> Dataset {
+    func load(log: Log) throws -> Dataset {
         guard let data else {
-            if !quiet {
-                FileHandle.standardError.write(Data("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)\n".utf8))
-            }
+            log.say("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)")
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         do {
@@ -24,60 +22,15 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-struct TrainingCommandOptions: ParsableArguments {
+/// Threads and their placement: every command that trains or evaluates.
+struct ThreadOptions: ParsableArguments {
     @Option(help: "Worker threads (the calling thread included); more than the CPU count is allowed.")
     var threads = 1
-    @Option(help: "Maximum number of epochs.")
-    var epochs = 100
-    @Option(help: "Stop after this many epochs without a better validation AUC; 0 disables early stopping. The best epoch's model is kept either way.")
-    var patience = 2
-    @Option(help: "Examples per minibatch.")
-    var batchSize = 2048
-    @Option(help: "Adam learning rate.")
-    var lr: Float = 1e-3
-    @Option(help: "L2 weight decay added to the gradient (torch's Adam weight_decay).")
-    var weightDecay: Float = 1e-6
-    @Option(help: "Embedding dimension.")
-    var embedDim = 16
-    @Option(help: ArgumentHelp("Hidden layer widths of the FNN's MLP.", valueName: "w1,w2,..."))
-    var mlp = "16,16"
-    @Option(help: "Dropout probability after each hidden layer.")
-    var dropout: Float = 0.2
-    @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
-    var sparseUpdate: SparseUpdate = .lazy
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a CPU, filling NUMA nodes one after another.")
     var pin = true
-    @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
-    var seed: UInt64 = 42
 
-    func mlpDims() throws -> [Int] {
-        let parts = mlp.split(separator: ",", omittingEmptySubsequences: false)
-        let dims = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, dims.count == parts.count, dims.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--mlp must be a comma-separated list of positive widths, e.g. 16,16 (got '\(mlp)')")
-        }
-        return dims
-    }
-
-    func trainingOptions() throws -> TrainingOptions {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard threads <= 1024 else { throw ValidationError("--threads must be at most 1024") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more") }
-        guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more") }
-        guard embedDim >= 1 else { throw ValidationError("--embed-dim must be at least 1") }
-        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
-        _ = try mlpDims()
-        var options = TrainingOptions()
-        options.epochs = epochs
-        options.patience = patience
-        options.batchSize = batchSize
-        options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
-        options.seed = seed
-        options.sparseUpdate = sparseUpdate
-        return options
+    func validate() throws {
+        guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be between 1 and 1024") }
     }
 
     func makeExecutor(log: Log) -> PhaseExecutor {
@@ -95,3 +48,82 @@ struct TrainingCommandOptions: ParsableArguments {
         return WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
     }
 }
+
+/// Options of every training command.
+struct TrainingCommandOptions: ParsableArguments {
+    @OptionGroup var threading: ThreadOptions
+    @Option(help: "Maximum number of epochs.")
+    var epochs = 100
+    @Option(help: "Stop after this many epochs without a better validation AUC; 0 disables early stopping. The best epoch's model is kept either way.")
+    var patience = 2
+    @Option(help: "Examples per minibatch.")
+    var batchSize = 2048
+    @Option(help: "Adam learning rate.")
+    var lr: Float = 1e-3
+    @Option(help: "L2 weight decay added to the gradient (torch's Adam weight_decay).")
+    var weightDecay: Float = 1e-6
+    @Option(help: "Embedding dimension.")
+    var embedDim = 16
+    @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
+    var sparseUpdate: SparseUpdate = .lazy
+    @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
+    var seed: UInt64 = 42
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard patience >= 0 else { throw ValidationError("--patience must be 0 or more") }
+        guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more") }
+        guard embedDim >= 1, embedDim <= 4096 else { throw ValidationError("--embed-dim must be between 1 and 4096") }
+    }
+
+    func trainingOptions() -> TrainingOptions {
+        var options = TrainingOptions()
+        options.epochs = epochs
+        options.patience = patience
+        options.batchSize = batchSize
+        options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
+        options.seed = seed
+        options.sparseUpdate = sparseUpdate
+        return options
+    }
+}
+
+/// The FNN's shape.
+struct FNNOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Hidden layer widths of the FNN's MLP.", valueName: "w1,w2,..."))
+    var mlp = "16,16"
+    @Option(help: "Dropout probability after each hidden layer.")
+    var dropout: Float = 0.2
+    @Option(help: ArgumentHelp("What the MLP sees per field: the embedding, or the FM linear weight and the embedding (the paper's variant).",
+                               valueName: "embedding|embedding+linear"))
+    var fnnInput: FNNInput = .embedding
+
+    func validate() throws {
+        _ = try mlpDims()
+        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+    }
+
+    func mlpDims() throws -> [Int] {
+        do { return try parseList(mlp, name: "--mlp") } catch { throw ValidationError("--mlp must be a comma-separated list of positive widths, e.g. 16,16 (got '\(mlp)')") }
+    }
+}
+
+/// Where results go.
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write the results (and per-epoch metrics) as JSON to this file.", valueName: "path"))
+    var json: String?
+    @Option(help: ArgumentHelp("Write per-epoch metrics of every model as CSV to this file.", valueName: "path"))
+    var metricsCsv: String?
+    @Option(help: ArgumentHelp("Draw validation AUC and training loss per epoch as an SVG plot.", valueName: "path.svg"))
+    var plot: String?
+    @Flag(help: "Print only the results table: no progress, no notes.")
+    var quiet = false
+    @Flag(help: "Print each model's time per phase (prepare, forward, backward, dense and sparse update, evaluation), with time spent waiting at barriers.")
+    var profile = false
+}
+
+extension FNNInput: ExpressibleByArgument {}
+extension DataFormat: ExpressibleByArgument {}
+extension SparseUpdate: ExpressibleByArgument {}

@@ -4,18 +4,21 @@ import Foundation
 struct ModelReport: Encodable {
     var testAUC: Double
     var testLogLoss: Double
-    var epochs: Int
-    var bestEpoch: Int
-    var trainSeconds: Double
+    /// Training only.
+    var epochs: Int?
+    var bestEpoch: Int?
+    var trainSeconds: Double?
+    /// Training examples per second (evaluation: examples evaluated per second).
     var samplesPerSecond: Double
-    var history: [EpochRecord]
-    var phases: [PhaseProfile.Entry]
+    var history: [EpochRecord] = []
+    var phases: [PhaseProfile.Entry] = []
+    var rows: Int?
     /// The trained model, for the FNN-from-FM stage; not part of the report.
     var trained: Model?
 
     enum CodingKeys: String, CodingKey {
         case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
-        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases
+        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows
     }
 }
 
@@ -23,10 +26,10 @@ struct DatasetReport: Encodable {
     var name: String
     var rows: Int
     var fieldDims: [Int]
-    var positives: Int
-    var trainRows: Int
-    var validationRows: Int
-    var testRows: Int
+    var positives: Int?
+    var trainRows: Int?
+    var validationRows: Int?
+    var testRows: Int?
 
     enum CodingKeys: String, CodingKey {
         case name, rows, fieldDims = "field_dims", positives, trainRows = "train_rows"
@@ -37,7 +40,7 @@ struct DatasetReport: Encodable {
 struct RunReport: Encodable {
     var dataset: DatasetReport
     var threads: Int
-    var options: TrainingOptions
+    var options: TrainingOptions?
     var models: [String: ModelReport]
 
     func write(to path: String) throws {
@@ -65,8 +68,9 @@ enum ResultsTable {
         var lines = [header.joined(separator: " ")]
         for (name, r) in rows {
             let cells = [pad(name, 9, left: true), pad(String(format: "%.4f", r.testAUC), 9),
-                         pad(String(format: "%.4f", r.testLogLoss), 13), pad("\(r.epochs)", 7), pad("\(r.bestEpoch)", 5),
-                         pad(String(format: "%.2f", r.trainSeconds), 9), pad(formatRate(r.samplesPerSecond), 10)]
+                         pad(String(format: "%.4f", r.testLogLoss), 13), pad(r.epochs.map(String.init) ?? "-", 7),
+                         pad(r.bestEpoch.map(String.init) ?? "-", 5),
+                         pad(r.trainSeconds.map { String(format: "%.2f", $0) } ?? "-", 9), pad(formatRate(r.samplesPerSecond), 10)]
             lines.append(cells.joined(separator: " "))
         }
         return lines.joined(separator: "\n")

@@ -11,8 +11,24 @@ public struct Dataset: Sendable {
     public let ids: AlignedBuffer<UInt32>
     /// 0 or 1 per row.
     public let labels: AlignedBuffer<Float>
+    /// False for prediction input whose rows (some or all) came without labels.
+    public var hasLabels = true
 
     public var fieldCount: Int { fieldDims.count }
+
+    /// The same examples, indexed for a model with field sizes `modelDims`: every id must be
+    /// below its field's size there. The error names the first field that does not fit.
+    public func reindexed(for modelDims: [Int]) throws(InputError) -> Dataset {
+        guard modelDims.count == fieldCount else {
+            throw InputError(path: name, "the data has \(fieldCount) fields but the model has \(modelDims.count)")
+        }
+        for f in 0..<fieldCount where fieldDims[f] > modelDims[f] {
+            throw InputError(path: name, "field \(f + 1) has ids up to \(fieldDims[f] - 1) but the model's field size is \(modelDims[f]): the model does not fit this data")
+        }
+        var copy = Dataset(name: name, fieldDims: modelDims, rowCount: rowCount, ids: ids, labels: labels)
+        copy.hasLabels = hasLabels
+        return copy
+    }
     public var positiveCount: Int {
         var n = 0
         for r in 0..<rowCount where labels[r] > 0.5 { n += 1 }

@@ -9,13 +9,17 @@ public enum DataFormat: String, CaseIterable, Sendable {
 }
 
 /// Loads a data set from a text file in the given (or detected) format.
-public func loadDataset(path: String, format: DataFormat = .auto) throws(InputError) -> Dataset {
+///
+/// With `unlabeledFields` (prediction input for a model of that many fields), lines may also come
+/// without a label: `user::movie` (or tab / comma separated) for MovieLens, just the ids for the
+/// fields format. Such rows get label 0 and the data set reports `hasLabels == false`.
+public func loadDataset(path: String, format: DataFormat = .auto, unlabeledFields: Int? = nil) throws(InputError) -> Dataset {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Dataset in
         let resolved = format == .auto ? try detectFormat(buffer, path: path) : format
         switch resolved {
-        case .movielens: return try parseMovieLens(buffer, path: path)
-        case .fields: return try parseFieldsTSV(buffer, path: path)
+        case .movielens: return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil)
+        case .fields: return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields)
         case .auto: fatalError("unreachable: detection returns a concrete format")
         }
     }
@@ -59,7 +63,7 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
 
 /// MovieLens ratings as pytorch-fm reads them: two fields (user, movie), index = id - 1, field
 /// size = largest id, label = rating > 3.
-func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> Dataset {
+func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnlabeled: Bool = false) throws(InputError) -> Dataset {
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
     columns.reserveCapacity(8)
@@ -70,6 +74,7 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(In
     ids.reserveCapacity(estimatedRows * 2)
     labels.reserveCapacity(estimatedRows)
     var maxUser: UInt64 = 0, maxMovie: UInt64 = 0
+    var unlabeledRows = 0
     while let line = scanner.nextLine() {
         if bytes.isBlank(line) { continue }
         if separator == nil {
@@ -85,7 +90,8 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(In
             if separator == .comma, bytes.parseUnsigned(columns[0]) == nil, labels.isEmpty { continue }
         }
         bytes.splitColumns(line, by: separator!, into: &columns)
-        guard columns.count == 4 else {
+        let unlabeled = allowUnlabeled && columns.count == 2
+        guard columns.count == 4 || unlabeled else {
             throw InputError(path: path, line: scanner.lineNumber,
                              "expected 4 columns (user, movie, rating, timestamp) separated by \(separator!.display), found \(columns.count)")
         }
@@ -97,31 +103,44 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(In
             throw InputError(path: path, line: scanner.lineNumber,
                              "movie id '\(bytes.text(columns[1]))' is not a positive integer")
         }
-        guard let rating = bytes.parseDecimal(columns[2]) else {
-            throw InputError(path: path, line: scanner.lineNumber,
-                             "rating '\(bytes.text(columns[2]))' is not a number")
+        var label: Float = 0
+        if unlabeled {
+            unlabeledRows += 1
+        } else {
+            guard let rating = bytes.parseDecimal(columns[2]) else {
+                throw InputError(path: path, line: scanner.lineNumber,
+                                 "rating '\(bytes.text(columns[2]))' is not a number")
+            }
+            label = rating > 3 ? 1 : 0
         }
         ids.append(UInt32(user - 1))
         ids.append(UInt32(movie - 1))
-        labels.append(rating > 3 ? 1 : 0)
+        labels.append(label)
         maxUser = max(maxUser, user)
         maxMovie = max(maxMovie, movie)
     }
     if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-    return Dataset(name: path, fieldDims: [Int(maxUser), Int(maxMovie)], ids: ids, labels: labels)
+    var data = Dataset(name: path, fieldDims: [Int(maxUser), Int(maxMovie)], ids: ids, labels: labels)
+    data.hasLabels = unlabeledRows == 0
+    return data
 }
 
 /// The fields TSV: field size = largest id + 1 per column.
-func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> Dataset {
+func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeledFields: Int? = nil) throws(InputError) -> Dataset {
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
-    var fieldCount = -1
+    var fieldCount = unlabeledFields ?? -1
+    var unlabeledRows = 0
+
     var ids: [UInt32] = []
     var labels: [Float] = []
     var maxIds: [UInt32] = []
     while let line = scanner.nextLine() {
         if bytes.isBlank(line) || bytes[line.lowerBound] == 0x23 { continue }
         bytes.splitColumns(line, by: .tab, into: &columns)
+        if maxIds.isEmpty && fieldCount > 0 {
+            maxIds = [UInt32](repeating: 0, count: fieldCount)
+        }
         if fieldCount < 0 {
             fieldCount = columns.count - 1
             guard fieldCount >= 1 else {
@@ -131,19 +150,27 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(In
             maxIds = [UInt32](repeating: 0, count: fieldCount)
             ids.reserveCapacity(bytes.count / (2 * fieldCount + 2) * fieldCount)
         }
-        guard columns.count == fieldCount + 1 else {
-            throw InputError(path: path, line: scanner.lineNumber,
-                             "expected \(fieldCount + 1) columns (label and \(fieldCount) ids) like the first data line, found \(columns.count)")
+        let unlabeled = unlabeledFields != nil && columns.count == fieldCount
+        guard columns.count == fieldCount + 1 || unlabeled else {
+            let expected = unlabeledFields != nil ? "\(fieldCount + 1) columns (label and \(fieldCount) ids) or \(fieldCount) (ids only)"
+                : "\(fieldCount + 1) columns (label and \(fieldCount) ids) like the first data line"
+            throw InputError(path: path, line: scanner.lineNumber, "expected \(expected), found \(columns.count)")
         }
-        let labelRange = columns[0]
-        guard labelRange.count == 1, bytes[labelRange.lowerBound] == 0x30 || bytes[labelRange.lowerBound] == 0x31 else {
-            throw InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1")
+        let firstId = unlabeled ? 0 : 1
+        if unlabeled {
+            labels.append(0)
+            unlabeledRows += 1
+        } else {
+            let labelRange = columns[0]
+            guard labelRange.count == 1, bytes[labelRange.lowerBound] == 0x30 || bytes[labelRange.lowerBound] == 0x31 else {
+                throw InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1")
+            }
+            labels.append(bytes[labelRange.lowerBound] == 0x31 ? 1 : 0)
         }
-        labels.append(bytes[labelRange.lowerBound] == 0x31 ? 1 : 0)
         for f in 0..<fieldCount {
-            guard let id = bytes.parseUnsigned(columns[f + 1]), id < UInt64(UInt32.max) else {
+            guard let id = bytes.parseUnsigned(columns[f + firstId]), id < UInt64(UInt32.max) else {
                 throw InputError(path: path, line: scanner.lineNumber,
-                                 "id '\(bytes.text(columns[f + 1]))' in field \(f + 1) is not a non-negative integer below 2^32-1")
+                                 "id '\(bytes.text(columns[f + firstId]))' in field \(f + 1) is not a non-negative integer below 2^32-1")
             }
             let v = UInt32(id)
             ids.append(v)
@@ -151,7 +178,9 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(In
         }
     }
     if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-    return Dataset(name: path, fieldDims: maxIds.map { Int($0) + 1 }, ids: ids, labels: labels)
+    var data = Dataset(name: path, fieldDims: maxIds.map { Int($0) + 1 }, ids: ids, labels: labels)
+    data.hasLabels = unlabeledRows == 0
+    return data
 }
 
 extension Dataset {

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Core
+import Foundation
+import Parallel
+
+/// What eval and predict share: the model file, the data, the threads.
+struct ModelInputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Model file: fnn-par's, or a torchfm FM / FNN state_dict saved with safetensors.", valueName: "path"))
+    var model: String
+    @Option(help: ArgumentHelp("Data to score: MovieLens ratings or a fields TSV.", valueName: "path"))
+    var data: String
+    @Option(help: ArgumentHelp("Input format; auto recognises MovieLens and fields files by content.", valueName: "auto|movielens|fields"))
+    var format: DataFormat = .auto
+    @Option(help: ArgumentHelp("Field sizes of a PyTorch model file (which does not record them); default: from the data.", valueName: "n1,n2,..."))
+    var fieldDims: String?
+    @OptionGroup var threading: ThreadOptions
+
+    /// The model and the data indexed for it. `unlabeled` admits rows without labels.
+    func load(unlabeled: Bool) throws -> (Model, Dataset) {
+        let file: SafeTensors
+        do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
+        let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
+        var fieldCount: Int? = givenDims?.count
+        if fieldCount == nil, let text = file.metadata["field_dims"], let dims = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)) {
+            fieldCount = dims.count
+        }
+        let dataset: Dataset
+        do { dataset = try loadDataset(path: data, format: format, unlabeledFields: unlabeled ? fieldCount : nil) } catch {
+            throw CLIError(error.description)
+        }
+        let loaded: Model
+        do { loaded = try ModelFile.model(from: file, path: model, fieldDims: file.metadata["format"] == ModelFile.formatName ? nil : (givenDims ?? dataset.fieldDims), dropout: 0).0 } catch {
+            throw CLIError(error.description)
+        }
+        do { return (loaded, try dataset.reindexed(for: loaded.config.fieldDims)) } catch { throw CLIError(error.description) }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "AUC and log loss of a saved model on labelled data.",
+        discussion: """
+            Scores every row of --data (or one part of the seeded split with --split, to reproduce a \\
+            training run's test figures) and prints the same table and --json as training.
+
+            Examples:
+              fnn-par eval --model fnn.safetensors --data heldout.tsv
+              fnn-par eval --model fm.safetensors --data u.data --split test --seed 42 --json eval.json
+              fnn-par eval --model torch_fnn.safetensors --data u.data --field-dims 943,1682
+            """)
+
+    enum Part: String, ExpressibleByArgument, CaseIterable { case all, train, validation, test }
+
+    @OptionGroup var input: ModelInputOptions
+    @Option(help: ArgumentHelp("Rows to evaluate: all of --data, or one part of the 80/10/10 split made with --seed.", valueName: "all|train|validation|test"))
+    var split: Part = .all
+    @Option(help: "Seed of the split (as given to training).")
+    var seed: UInt64 = 42
+    @Option(help: ArgumentHelp("Write the results as JSON.", valueName: "path"))
+    var json: String?
+    @Flag(help: "Print only the results table.")
+    var quiet = false
+
+    func run() throws {
+        let log = Log(quiet: quiet)
+        let (model, dataset) = try input.load(unlabeled: false)
+        let rows: [Int]
+        switch split {
+        case .all: rows = Array(0..<dataset.rowCount)
+        case .train: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).train
+        case .validation: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).validation
+        case .test: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).test
+        }
+        let executor = input.threading.makeExecutor(log: log)
+        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
+        let start = PhaseProfile.now()
+        let result = evaluate(engine: engine, data: dataset, rows: rows, executor: executor)
+        let seconds = PhaseProfile.now() - start
+        let name = model.config.kind.rawValue
+        let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(rows.count) / max(seconds, 1e-9),
+                                 rows: rows.count)
+        log.say("\(name) model \(input.model) on \(rows.count) rows of \(dataset.name) (\(split.rawValue))")
+        print(ResultsTable.render([(name, report)]))
+        try writeOutputs(OutputPaths(json: json), dataset: dataset, split: nil, threads: executor.workerCount, options: nil, reports: [(name, report)])
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the model's click / like probability for every input row.",
+        discussion: """
+            One probability per line, in input order. Rows may come without labels: `user::movie` (or tab or \\
+            comma separated) for MovieLens input, the ids alone for the fields format.
+
+            Examples:
+              fnn-par predict --model fnn.safetensors --data candidates.tsv --out scores.txt
+              fnn-par predict --model fm.safetensors --data pairs.dat --format movielens --out - | head
+            """)
+
+    @OptionGroup var input: ModelInputOptions
+    @Option(help: ArgumentHelp("Output file, one probability per line; - for standard output.", valueName: "path"))
+    var out: String
+
+    func run() throws {
+        let log = Log(quiet: out == "-")
+        let (model, dataset) = try input.load(unlabeled: true)
+        let executor = input.threading.makeExecutor(log: log)
+        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
+        let logits = engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)
+        var text = ""
+        text.reserveCapacity(logits.count * 12)
+        for z in logits {
+            text += String(format: "%.8g", Double(BinaryCrossEntropy.sigmoid(z)))
+            text += "\n"
+        }
+        if out == "-" {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        } else {
+            do { try writeFileAtomically(path: out, bytes: Array(text.utf8)) } catch { throw CLIError("\(error)") }
+            log.say("wrote \(logits.count) probabilities to \(out)")
+        }
+    }
+}

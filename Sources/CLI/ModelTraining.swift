@@ -1,0 +1,188 @@
+import ArgumentParser
+import Core
+import Foundation
+import Parallel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ctrl-C: the first one asks the run to stop at the next step boundary (it then writes a
+/// checkpoint and says how to resume); a second one ends the process at once.
+enum Interrupt {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+
+    static func install() {
+        signal(SIGINT) { _ in
+            Interrupt.flag = 1
+            signal(SIGINT, SIG_DFL)
+        }
+    }
+
+    static var requested: Bool { flag != 0 }
+}
+
+/// One model's training as the commands run it: progress, checkpoints, interruption, test
+/// evaluation and the report.
+struct ModelTraining {
+    let name: String
+    let dataset: Dataset
+    let split: DataSplit
+    let options: TrainingOptions
+    let executor: PhaseExecutor
+    let output: OutputOptions
+    let log: Log
+    /// Written after every epoch and on interruption.
+    var checkpointPath: String?
+    var resumePath: String?
+
+    func run(model: Model) throws -> ModelReport {
+        let engine = makeEngine(model: model, data: dataset, options: options)
+        let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
+        if let resumePath {
+            do {
+                let loaded = try Checkpoint.read(path: resumePath)
+                try Checkpoint.resume(run, from: loaded, path: resumePath)
+            } catch {
+                throw CLIError(error.description)
+            }
+            log.say("\(name): resuming from \(resumePath) at epoch \(run.state.epoch), step \(run.state.stepInEpoch)")
+            if run.state.finished { log.say("\(name): that run had already finished; evaluating its best model") }
+        }
+        let progress = ProgressLine(name: name, log: log)
+        run.onProgress = { progress.update($0) }
+        run.onEpoch = { progress.epochDone($0) }
+        run.shouldStop = { Interrupt.requested }
+        if let checkpointPath {
+            run.onEpochEnd = { run in
+                do { try Checkpoint.write(run, to: checkpointPath) } catch { throw CLIError("cannot write checkpoint: \(error)") }
+            }
+        }
+        executor.profile.reset()
+        let result = try run.run()
+        progress.finish()
+        if result.interrupted {
+            let path = checkpointPath ?? "fnn-par-\(name).ckpt"
+            do { try Checkpoint.write(run, to: path) } catch { throw CLIError("interrupted, and cannot write a checkpoint: \(error)") }
+            FileHandle.standardError.write(Data((
+                "\ninterrupted: \(name) stopped in epoch \(run.state.epoch) after step \(run.state.stepInEpoch); checkpoint written to \(path)\n"
+                + "resume with: \(resumeCommand(checkpoint: path))\n").utf8))
+            throw ExitCode(130)
+        }
+        let phases = executor.profile.entries
+        if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
+        engine.model.copyParameters(from: result.model)
+        let test = evaluate(engine: engine, data: dataset, rows: split.test, executor: executor)
+        log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
+        var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
+                                 bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
+                                 samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
+        report.trained = result.model
+        return report
+    }
+
+    /// This process's command line with `--resume PATH` in place of any earlier one.
+    func resumeCommand(checkpoint: String) -> String {
+        var args = Array(CommandLine.arguments.dropFirst())
+        if let i = args.firstIndex(of: "--resume"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
+        args.removeAll { $0.hasPrefix("--resume=") }
+        args += ["--resume", checkpoint]
+        return (["fnn-par"] + args).map(shellQuoted).joined(separator: " ")
+    }
+}
+
+func shellQuoted(_ s: String) -> String {
+    if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=,:+".contains($0) }) { return s }
+    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// Training progress on stderr: a live line on a terminal, per-epoch lines otherwise.
+final class ProgressLine {
+    let name: String
+    let log: Log
+    let live: Bool
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    init(name: String, log: Log) {
+        self.name = name
+        self.log = log
+        live = !log.quiet && isatty(STDERR_FILENO) != 0
+    }
+
+    func update(_ p: TrainingProgress) {
+        guard live else { return }
+        let now = PhaseProfile.now()
+        guard now - lastDraw >= 0.2 else { return }
+        lastDraw = now
+        let line = String(format: "%@ epoch %d/%d %3.0f%%  %@ samples/s  loss %.4f  ETA %@",
+                          name, p.epoch, p.maxEpochs, 100 * p.fraction, formatRate(p.samplesPerSecond), p.runningLoss,
+                          formatDuration(p.epochETA))
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+        drawn = true
+    }
+
+    func epochDone(_ r: EpochRecord) {
+        clear()
+        log.say(String(format: "%@ epoch %d: train loss %.4f, validation AUC %.4f, logloss %.4f, %.2f s, %@ samples/s",
+                       name, r.epoch, r.trainLoss, r.validationAUC, r.validationLogLoss, r.seconds, formatRate(r.samplesPerSecond)))
+    }
+
+    func finish() { clear() }
+
+    private func clear() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)); drawn = false }
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds.rounded())
+    if s < 60 { return "\(s)s" }
+    if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+    return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m"
+}
+
+/// Where a command's results go (the plain values of `OutputOptions`).
+struct OutputPaths {
+    var json: String?
+    var metricsCsv: String?
+    var plot: String?
+}
+
+extension OutputOptions {
+    var paths: OutputPaths { OutputPaths(json: json, metricsCsv: metricsCsv, plot: plot) }
+}
+
+/// Writes the JSON, metrics CSV and plot that `output` asks for.
+func writeOutputs(_ output: OutputPaths, dataset: Dataset, split: DataSplit?, threads: Int, options: TrainingOptions?,
+                  reports: [(String, ModelReport)]) throws {
+    if let path = output.json {
+        let document = RunReport(
+            dataset: DatasetReport(name: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
+                                   positives: dataset.hasLabels ? dataset.positiveCount : nil,
+                                   trainRows: split?.train.count, validationRows: split?.validation.count,
+                                   testRows: split?.test.count),
+            threads: threads, options: options, models: Dictionary(uniqueKeysWithValues: reports))
+        try document.write(to: path)
+    }
+    if let path = output.metricsCsv {
+        var lines = ["model,epoch,train_loss,validation_auc,validation_logloss,seconds,samples_per_second"]
+        for (name, report) in reports {
+            for r in report.history {
+                lines.append("\(name),\(r.epoch),\(r.trainLoss),\(r.validationAUC),\(r.validationLogLoss),\(r.seconds),\(r.samplesPerSecond)")
+            }
+        }
+        do { try writeFileAtomically(path: path, bytes: Array((lines.joined(separator: "\n") + "\n").utf8)) } catch { throw CLIError("\(error)") }
+    }
+    if let path = output.plot {
+        let auc = LineChart(title: "Validation AUC", xLabel: "epoch", yLabel: "AUC",
+                            series: reports.map { LineChart.Series(name: $0.0, points: $0.1.history.map { (Double($0.epoch), $0.validationAUC) }) },
+                            fitY: true)
+        let loss = LineChart(title: "Training loss", xLabel: "epoch", yLabel: "binary cross-entropy",
+                             series: reports.map { LineChart.Series(name: $0.0, points: $0.1.history.map { (Double($0.epoch), $0.trainLoss) }) },
+                             fitY: true)
+        let svg = LineChart.sideBySide([auc, loss], title: "fnn-par training: \(URL(fileURLWithPath: dataset.name).lastPathComponent)")
+        do { try writeFileAtomically(path: path, bytes: Array(svg.utf8)) } catch { throw CLIError("\(error)") }
+    }
+}
