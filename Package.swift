@@ -38,7 +38,11 @@ let package = Package(
             name: "CLI",
             dependencies: ["Core", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/CLI", swiftSettings: fastMath),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], path: "Tests/CoreTests", swiftSettings: fastMath),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], path: "Tests/CoreTests",
+                    // Read from the source tree by path (#filePath), not bundled.
+                    exclude: ["Fixtures"], swiftSettings: fastMath),
         .testTarget(name: "ParallelTests", dependencies: ["Core", "Parallel"], path: "Tests/ParallelTests", swiftSettings: fastMath),
+        // Runs the built `fnn-par`; depending on the executable makes `swift test` build it first.
+        .testTarget(name: "CLITests", dependencies: ["CLI"], path: "Tests/CLITests", swiftSettings: fastMath),
     ]
 )

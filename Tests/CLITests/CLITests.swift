@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// The `fnn-par` executable end to end: exit codes, messages, files written or not.
+@Suite struct CLITests {
+    static let binary: String = {
+        // The test bundle sits in the build products directory, next to the executable.
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [products.appendingPathComponent("fnn-par").path,
+                          products.deletingLastPathComponent().appendingPathComponent("fnn-par").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }()
+
+    static let data: String = {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
+    }()
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    @discardableResult
+    func run(_ arguments: [String], in directory: String) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func scratch() -> String {
+        let path = NSTemporaryDirectory() + "fnn-par-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    @Test func malformedDataFailsCleanlyAndWritesNothing() throws {
+        let dir = scratch()
+        try "1::2::5::978300760\n1::x::4::978300761\n".write(toFile: dir + "/bad.dat", atomically: true, encoding: .utf8)
+        let r = try run(["fm", "--data", "bad.dat", "--save", "m.safetensors", "--json", "r.json"], in: dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bad.dat:2: movie id 'x' is not a positive integer"))
+        #expect(!exists(dir + "/m.safetensors") && !exists(dir + "/r.json"))
+        let missing = try run(["--data", "nope.dat"], in: dir)
+        #expect(missing.status != 0 && missing.stderr.contains("nope.dat: cannot open"))
+    }
+
+    @Test func trainSaveEvaluatePredict() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let trained = try run(["fnn", "--data", u, "--epochs", "2", "--threads", "2", "--save", "fnn.safetensors",
+                               "--json", "train.json", "--metrics-csv", "m.csv", "--plot", "p.svg", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stderr.isEmpty)
+        let train = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/train.json"))) as! [String: Any]
+        let fnn = (train["models"] as! [String: Any])["fnn"] as! [String: Any]
+        let auc = fnn["test_auc"] as! Double
+        #expect(auc > 0.7)
+        #expect(try String(contentsOfFile: dir + "/m.csv", encoding: .utf8).split(separator: "\n").count == 3)
+        #expect(try String(contentsOfFile: dir + "/p.svg", encoding: .utf8).contains("Validation AUC"))
+        // eval on the same split reproduces the test AUC of training.
+        let evaluated = try run(["eval", "--model", "fnn.safetensors", "--data", u, "--split", "test", "--json", "e.json"], in: dir)
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let e = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/e.json"))) as! [String: Any]
+        let again = ((e["models"] as! [String: Any])["fnn"] as! [String: Any])["test_auc"] as! Double
+        #expect(abs(again - auc) < 1e-12)
+        // predict: labelled and unlabelled rows, in input order.
+        try "196\t242\n1\t1\t5\t874965758\n943\t1682\n".write(toFile: dir + "/rows.tsv", atomically: true, encoding: .utf8)
+        let predicted = try run(["predict", "--model", "fnn.safetensors", "--data", "rows.tsv", "--format", "movielens", "--out", "p.txt"], in: dir)
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let values = try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        #expect(values.count == 3 && values.allSatisfy { $0 > 0 && $0 < 1 })
+    }
+
+    @Test func badModelFilesAndMisfitsGiveOneLineErrors() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        try "not a model".write(toFile: dir + "/junk.safetensors", atomically: true, encoding: .utf8)
+        let junk = try run(["predict", "--model", "junk.safetensors", "--data", u, "--out", "p.txt"], in: dir)
+        #expect(junk.status != 0 && junk.stderr.contains("junk.safetensors") && !exists(dir + "/p.txt"))
+        #expect(junk.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
+        #expect(try run(["fm", "--data", u, "--epochs", "1", "--save", "fm.safetensors", "--quiet"], in: dir).status == 0)
+        // Truncated.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/fm.safetensors"))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.safetensors"))
+        let cut = try run(["eval", "--model", "cut.safetensors", "--data", u], in: dir)
+        #expect(cut.status != 0 && cut.stderr.contains("truncated"))
+        // Data with ids beyond the model's field sizes.
+        try "1\t5000\t4\t874965758\n".write(toFile: dir + "/big.tsv", atomically: true, encoding: .utf8)
+        let misfit = try run(["eval", "--model", "fm.safetensors", "--data", "big.tsv", "--format", "movielens"], in: dir)
+        #expect(misfit.status != 0 && misfit.stderr.contains("does not fit"))
+        // A checkpoint from other options.
+        let other = try run(["fm", "--data", u, "--epochs", "2", "--lr", "0.01", "--resume", "fm.safetensors.ckpt"], in: dir)
+        #expect(other.status != 0 && other.stderr.contains("other training options"))
+    }
+
+    @Test(arguments: [[String](), ["experiment"], ["fm"], ["fnn"], ["eval"], ["predict"], ["bench"]])
+    func helpIsCompleteWithExamples(command: [String]) throws {
+        let r = try run(command + ["--help"], in: NSTemporaryDirectory())
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Examples:"))
+        #expect(r.stdout.contains("OPTIONS:"))
+    }
+}
