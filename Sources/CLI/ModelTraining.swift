@@ -13,6 +13,11 @@ enum Interrupt {
     nonisolated(unsafe) private static var flag: sig_atomic_t = 0
 
     static func install() {
+        // A parent (a test runner, a job system) may have left SIGINT blocked; we want it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in
             Interrupt.flag = 1
             signal(SIGINT, SIG_DFL)

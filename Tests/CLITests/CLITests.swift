@@ -101,6 +101,45 @@ import Testing
         #expect(other.status != 0 && other.stderr.contains("other training options"))
     }
 
+    /// Ctrl-C after the first epoch: exit 130, a checkpoint, a resume command; resuming it ends
+    /// with the same model file as a run never interrupted.
+    @Test func ctrlCWritesACheckpointThatResumesExactly() throws {
+        let dir = scratch()
+        let data = Self.data + "/ml-1m-sample/ratings_sample100k.dat"
+        let common = ["fnn", "--data", data, "--epochs", "12", "--patience", "0", "--mlp", "32,16"]
+        #expect(try run(common + ["--save", "whole.safetensors", "--quiet"], in: dir).status == 0)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = common + ["--save", "part.safetensors", "--threads", "2"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains("epoch 1:") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.interrupt()
+        seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(seen)")
+        #expect(seen.contains("checkpoint written to part.safetensors.ckpt"))
+        let resumeLine = seen.split(separator: "\n").first { $0.hasPrefix("resume with: fnn-par ") }
+        #expect(resumeLine != nil)
+        #expect(!exists(dir + "/part.safetensors"))
+        let arguments = resumeLine!.dropFirst("resume with: fnn-par ".count).split(separator: " ").map(String.init)
+        #expect(arguments.suffix(2) == ["--resume", "part.safetensors.ckpt"])
+        let resumed = try run(arguments.map { $0.replacingOccurrences(of: "'", with: "") } + ["--quiet"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/whole.safetensors"))
+        let part = try Data(contentsOf: URL(fileURLWithPath: dir + "/part.safetensors"))
+        #expect(whole == part)
+    }
+
     @Test(arguments: [[String](), ["experiment"], ["fm"], ["fnn"], ["eval"], ["predict"], ["bench"]])
     func helpIsCompleteWithExamples(command: [String]) throws {
         let r = try run(command + ["--help"], in: NSTemporaryDirectory())
