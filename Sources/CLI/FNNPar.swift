@@ -21,7 +21,7 @@ struct FNNPar: ParsableCommand {
               fnn-par predict --model fnn.safetensors --data new.tsv --out scores.txt
               fnn-par bench --threads 1,2,4
             """,
-        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Bench.self],
+        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, Bench.self],
         defaultSubcommand: Experiment.self)
 }
 
@@ -51,8 +51,8 @@ struct Experiment: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: output.quiet)
-        let dataset = try dataOptions.load(log: log)
         let options = training.trainingOptions()
+        let dataset = try dataOptions.load(log: log, seed: options.seed)
         let split = try makeSplit(dataset, seed: options.seed)
         if let saveDir { try createDirectory(saveDir) }
         let executor = training.threading.makeExecutor(log: log)
@@ -188,8 +188,8 @@ func trainOneModel(
     initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
-    let dataset = try dataOptions.load(log: log)
     let options = training.trainingOptions()
+    let dataset = try dataOptions.load(log: log, seed: options.seed)
     let split = try makeSplit(dataset, seed: options.seed)
     let executor = training.threading.makeExecutor(log: log)
     log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
@@ -237,6 +237,7 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         "created_by": "fnn-par",
     ]
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
+    if let vocabulary = dataset.vocabulary { metadata["vocabulary"] = vocabulary.serialized() }
     do { try ModelFile.save(model, to: path, metadata: metadata) } catch { throw CLIError("cannot save the model: \(error)") }
 }
 

@@ -4,18 +4,30 @@ import Foundation
 import Parallel
 
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv) or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
-    @Option(help: ArgumentHelp("Input format; auto recognises MovieLens and fields files by content.", valueName: "auto|movielens|fields"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu"))
     var format: DataFormat = .auto
+    @Option(help: "Criteo / Avazu: tokens seen fewer times fold into their field's rare/unseen id (default: 10 for Criteo, 4 for Avazu, as pytorch-fm).")
+    var minCount: Int?
+    @Option(help: ArgumentHelp("Criteo / Avazu: count vocabularies on the training split only (no leakage into validation and test) or on all rows (as pytorch-fm).", valueName: "train|all"))
+    var vocabFrom: VocabularySource = .train
 
-    func load(log: Log) throws -> Dataset {
+    func load(log: Log, seed: UInt64) throws -> Dataset {
         guard let data else {
             log.say("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)")
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         do {
-            return try loadDataset(path: data, format: format)
+            let resolved = format == .auto ? try detectFormat(path: data) : format
+            guard resolved == .criteo || resolved == .avazu else { return try loadDataset(path: data, format: resolved) }
+            let kind: CategoricalFormat = resolved == .criteo ? .criteo : .avazu
+            let raw = try loadRawCategorical(path: data, format: kind)
+            let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
+            let vocabulary = raw.vocabulary(minCount: minCount ?? kind.defaultMinCount, rows: rows)
+            log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
+                + "tokens seen under \(minCount ?? kind.defaultMinCount) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
+            return raw.dataset(vocabulary: vocabulary)
         } catch {
             throw CLIError(error.description)
         }
@@ -127,3 +139,4 @@ struct OutputOptions: ParsableArguments {
 extension FNNInput: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
 extension SparseUpdate: ExpressibleByArgument {}
+extension VocabularySource: ExpressibleByArgument {}

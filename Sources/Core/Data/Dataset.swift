@@ -13,6 +13,8 @@ public struct Dataset: Sendable {
     public let labels: AlignedBuffer<Float>
     /// False for prediction input whose rows (some or all) came without labels.
     public var hasLabels = true
+    /// How raw tokens became ids, for data read from Criteo or Avazu text.
+    public var vocabulary: Vocabulary?
 
     public var fieldCount: Int { fieldDims.count }
 

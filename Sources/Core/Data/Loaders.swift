@@ -6,6 +6,10 @@ public enum DataFormat: String, CaseIterable, Sendable {
     case movielens
     /// Our interchange TSV: `label<TAB>id_1<TAB>...<TAB>id_F`, 0-based ids, `#` comments.
     case fields
+    /// Criteo Display Advertising TSV (label, 13 integers, 26 hex categories).
+    case criteo
+    /// Avazu CSV (id, click, 22 categorical columns).
+    case avazu
 }
 
 /// Loads a data set from a text file in the given (or detected) format.
@@ -20,6 +24,8 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
         switch resolved {
         case .movielens: return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil)
         case .fields: return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields)
+        case .criteo, .avazu:
+            throw InputError(path: path, "\(resolved.rawValue) data needs a vocabulary: load it with loadCategorical")
         case .auto: fatalError("unreachable: detection returns a concrete format")
         }
     }
@@ -29,6 +35,11 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
 ///
 /// `#` comments or a first column that is 0/1 on every sampled line mean the fields format;
 /// `::`, a comma, or four tab-separated columns with a rating in the third mean MovieLens.
+public func detectFormat(path: String) throws(InputError) -> DataFormat {
+    let bytes = try readFileBytes(path)
+    return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }
+}
+
 func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(InputError) -> DataFormat {
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
@@ -42,7 +53,10 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
             bytes.splitColumns(line, by: .doubleColon, into: &columns)
             if columns.count > 1 { return .movielens }
             bytes.splitColumns(line, by: .comma, into: &columns)
+            if columns.count == 24 { return .avazu }
             if columns.count > 1 { return .movielens }
+            bytes.splitColumns(line, by: .tab, into: &columns)
+            if columns.count == 40 { return .criteo }
         }
         bytes.splitColumns(line, by: .tab, into: &columns)
         if columns.count < 2 {

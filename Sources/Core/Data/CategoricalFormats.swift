@@ -1,0 +1,178 @@
+import Foundation
+
+/// Per-field vocabularies for raw categorical tokens: how tokens become ids.
+///
+/// As pytorch-fm's Criteo and Avazu datasets: a token seen at least `minCount` times (in the rows
+/// the vocabulary is built from) gets its own id, in order of first appearance; every other
+/// token, and any token never seen, maps to the field's last id, its rare/unseen index. So a
+/// field of k kept tokens has size k + 1.
+public struct Vocabulary: Sendable, Equatable {
+    /// Per field: kept token -> id.
+    public var fields: [[String: UInt32]]
+
+    public var fieldDims: [Int] { fields.map { $0.count + 1 } }
+
+    public func id(field: Int, token: String) -> UInt32 {
+        fields[field][token] ?? UInt32(fields[field].count)
+    }
+
+    public init(fields: [[String: UInt32]]) { self.fields = fields }
+
+    /// JSON: per field, the kept tokens in id order (stored in model files' metadata, so that
+    /// `predict` can read raw rows).
+    public func serialized() -> String {
+        let ordered = fields.map { map in map.sorted { $0.value < $1.value }.map(\.key) }
+        return String(decoding: try! JSONEncoder().encode(ordered), as: UTF8.self)
+    }
+
+    public init?(serialized text: String) {
+        guard let ordered = try? JSONDecoder().decode([[String]].self, from: Data(text.utf8)) else { return nil }
+        fields = ordered.map { tokens in Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($0.element, UInt32($0.offset)) }) }
+    }
+}
+
+/// Which rows vocabularies are counted on.
+public enum VocabularySource: String, Sendable, CaseIterable, Codable {
+    /// The training split only: validation and test tokens the training rows never showed map to
+    /// the unseen index, as they will in production. The default.
+    case train
+    /// Every row, as pytorch-fm does (its counts include the test rows).
+    case all
+}
+
+/// The raw categorical formats.
+public enum CategoricalFormat: String, Sendable {
+    /// Criteo Display Advertising (Kaggle / DAC) `train.txt`: label, 13 integer columns, 26 hex
+    /// categorical columns, tab-separated, empty values allowed.
+    case criteo
+    /// Avazu `train.csv`: id, click, then 22 categorical columns; header line optional.
+    case avazu
+
+    public var defaultMinCount: Int { self == .criteo ? 10 : 4 }
+}
+
+/// Rows of raw tokens, interned per field, before a vocabulary turns them into ids.
+public struct RawCategoricalData: Sendable {
+    public let format: CategoricalFormat
+    public let path: String
+    public let rowCount: Int
+    public let labels: [Float]
+    /// Per field: distinct tokens in order of first appearance.
+    public let tokens: [[String]]
+    /// rowCount x fieldCount indices into `tokens[field]`.
+    public let tokenIds: [UInt32]
+
+    public var fieldCount: Int { tokens.count }
+
+    /// Vocabularies counted over `rows` (nil: every row).
+    public func vocabulary(minCount: Int, rows: [Int]? = nil) -> Vocabulary {
+        var counts = tokens.map { [Int](repeating: 0, count: $0.count) }
+        let f = fieldCount
+        if let rows {
+            for r in rows { for k in 0..<f { counts[k][Int(tokenIds[r * f + k])] += 1 } }
+        } else {
+            for i in 0..<(rowCount * f) { counts[i % f][Int(tokenIds[i])] += 1 }
+        }
+        // Ids in order of first appearance in the file, so the mapping does not depend on hashing.
+        return Vocabulary(fields: (0..<f).map { k in
+            var map: [String: UInt32] = [:]
+            for (t, token) in tokens[k].enumerated() where counts[k][t] >= minCount { map[token] = UInt32(map.count) }
+            return map
+        })
+    }
+
+    /// The data set under `vocabulary`.
+    public func dataset(vocabulary: Vocabulary) -> Dataset {
+        let f = fieldCount
+        // Per field: token index -> id.
+        let lookup = (0..<f).map { k in tokens[k].map { vocabulary.id(field: k, token: $0) } }
+        var ids = [UInt32](repeating: 0, count: rowCount * f)
+        for i in 0..<(rowCount * f) { ids[i] = lookup[i % f][Int(tokenIds[i])] }
+        var data = Dataset(name: path, fieldDims: vocabulary.fieldDims, ids: ids, labels: labels)
+        data.vocabulary = vocabulary
+        return data
+    }
+}
+
+/// pytorch-fm's treatment of Criteo's integer columns: empty is its own token, v > 2 becomes
+/// int(ln(v)^2), anything else v - 2.
+func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
+    if range.isEmpty { return "NULL" }
+    var i = range.lowerBound
+    var negative = false
+    if bytes[i] == 0x2D { negative = true; i += 1 }
+    guard i < range.upperBound, range.upperBound - i <= 18 else { return nil }
+    var v = 0
+    while i < range.upperBound {
+        let d = bytes[i] &- 0x30
+        if d > 9 { return nil }
+        v = v * 10 + Int(d)
+        i += 1
+    }
+    if negative { v = -v }
+    if v > 2 {
+        let l = Foundation.log(Double(v))
+        return String(Int(l * l))
+    }
+    return String(v - 2)
+}
+
+/// Reads Criteo or Avazu text into interned tokens.
+public func loadRawCategorical(path: String, format: CategoricalFormat) throws(InputError) -> RawCategoricalData {
+    let bytes = try readFileBytes(path)
+    return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
+        var scanner = LineScanner(b)
+        var columns: [Range<Int>] = []
+        let fieldCount = format == .criteo ? 39 : 22
+        let expectedColumns = format == .criteo ? 40 : 24
+        let separator: Separator = format == .criteo ? .tab : .comma
+        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
+        var tokens = [[String]](repeating: [], count: fieldCount)
+        var tokenIds: [UInt32] = []
+        var labels: [Float] = []
+        tokenIds.reserveCapacity(b.count / 6)
+        var first = true
+        while let line = scanner.nextLine() {
+            if b.isBlank(line) { continue }
+            b.splitColumns(line, by: separator, into: &columns)
+            if first {
+                first = false
+                // Avazu's header: "id,click,hour,...".
+                if format == .avazu, columns.count == expectedColumns, b.text(columns[1]) == "click" { continue }
+            }
+            guard columns.count == expectedColumns else {
+                throw InputError(path: path, line: scanner.lineNumber,
+                                 "expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)")
+            }
+            let labelColumn = format == .criteo ? columns[0] : columns[1]
+            guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
+                throw InputError(path: path, line: scanner.lineNumber, "label '\(b.text(labelColumn))' is not 0 or 1")
+            }
+            labels.append(b[labelColumn.lowerBound] == 0x31 ? 1 : 0)
+            for k in 0..<fieldCount {
+                let range = columns[format == .criteo ? k + 1 : k + 2]
+                let token: String
+                if format == .criteo && k < 13 {
+                    guard let t = criteoIntegerToken(b, range) else {
+                        throw InputError(path: path, line: scanner.lineNumber,
+                                         "integer column I\(k + 1) holds '\(b.text(range))', not an integer")
+                    }
+                    token = t
+                } else {
+                    token = String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
+                }
+                if let id = interners[k][token] {
+                    tokenIds.append(id)
+                } else {
+                    let id = UInt32(tokens[k].count)
+                    interners[k][token] = id
+                    tokens[k].append(token)
+                    tokenIds.append(id)
+                }
+            }
+        }
+        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
+                                  tokenIds: tokenIds)
+    }
+}

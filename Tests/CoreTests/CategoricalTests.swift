@@ -1,0 +1,101 @@
+import Core
+import Foundation
+import Testing
+
+/// Criteo and Avazu samples in ../shared/data: counts from its README, field sizes computed
+/// here independently with plain string handling.
+@Suite struct CategoricalFormatTests {
+    /// pytorch-fm's preprocessing written out again: per field, how many tokens occur >= minCount.
+    func independentFieldSizes(path: String, separator: Character, skipHeader: Bool, labelColumn: Int, firstFeature: Int,
+                               featureCount: Int, criteoIntegers: Bool, minCount: Int) throws -> [Int] {
+        var counts = [[String: Int]](repeating: [:], count: featureCount)
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        if skipHeader { lines.removeFirst() }
+        for line in lines {
+            let cols = line.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
+            for k in 0..<featureCount {
+                var token = cols[firstFeature + k]
+                if criteoIntegers && k < 13 {
+                    if token.isEmpty { token = "NULL" } else {
+                        let v = Int(token)!
+                        token = v > 2 ? String(Int(pow(log(Double(v)), 2))) : String(v - 2)
+                    }
+                }
+                counts[k][token, default: 0] += 1
+            }
+        }
+        return counts.map { $0.values.filter { $0 >= minCount }.count + 1 }
+    }
+
+    @Test func criteoSamples() throws {
+        let dir = TestData.path("criteo-dac-sample")
+        let train = try loadRawCategorical(path: dir + "/head8000_train.txt", format: .criteo)
+        let dev = try loadRawCategorical(path: dir + "/head8000_dev.txt", format: .criteo)
+        let test = try loadRawCategorical(path: dir + "/head8000_test.txt", format: .criteo)
+        #expect(train.rowCount == 7200 && dev.rowCount == 409 && test.rowCount == 391)
+        let clicks = [train, dev, test].reduce(0) { $0 + Int($1.labels.reduce(0, +)) }
+        #expect(clicks == 1728)
+        #expect(train.fieldCount == 39)
+        let expected = try independentFieldSizes(path: dir + "/head8000_train.txt", separator: "\t", skipHeader: false,
+                                                 labelColumn: 0, firstFeature: 1, featureCount: 39, criteoIntegers: true, minCount: 10)
+        #expect(train.vocabulary(minCount: 10).fieldDims == expected)
+        #expect(try detectFormat(path: dir + "/head8000_dev.txt") == .criteo)
+    }
+
+    @Test func avazuSamplesWithAndWithoutHeader() throws {
+        let dir = TestData.path("avazu-sample")
+        let train = try loadRawCategorical(path: dir + "/head9000_train.csv", format: .avazu)
+        let dev = try loadRawCategorical(path: dir + "/head9000_dev.csv", format: .avazu)
+        let test = try loadRawCategorical(path: dir + "/head9000_test.csv", format: .avazu)
+        #expect(train.rowCount == 8087 && Int(train.labels.reduce(0, +)) == 1397)
+        #expect(dev.rowCount == 480 && Int(dev.labels.reduce(0, +)) == 86)
+        #expect(test.rowCount == 432 && Int(test.labels.reduce(0, +)) == 80)
+        let expected = try independentFieldSizes(path: dir + "/head9000_train.csv", separator: ",", skipHeader: true,
+                                                 labelColumn: 1, firstFeature: 2, featureCount: 22, criteoIntegers: false, minCount: 4)
+        #expect(train.vocabulary(minCount: 4).fieldDims == expected)
+        #expect(try detectFormat(path: dir + "/head9000_train.csv") == .avazu)
+        #expect(try detectFormat(path: dir + "/head9000_dev.csv") == .avazu)
+    }
+
+    @Test func trainingSplitVocabularyMapsUnseenTokensToTheLastId() throws {
+        let raw = try loadRawCategorical(path: TestData.path("avazu-sample/head9000_train.csv"), format: .avazu)
+        let split = DataSplit(rowCount: raw.rowCount, seed: 3)
+        let vocabulary = raw.vocabulary(minCount: 1, rows: split.train)
+        let data = raw.dataset(vocabulary: vocabulary)
+        let trainTokens = (0..<raw.fieldCount).map { k in Set(split.train.map { raw.tokenIds[$0 * raw.fieldCount + k] }) }
+        var unseen = 0
+        for r in split.test {
+            for k in 0..<raw.fieldCount {
+                let token = raw.tokenIds[r * raw.fieldCount + k]
+                let id = data.ids[r * raw.fieldCount + k]
+                if trainTokens[k].contains(token) {
+                    #expect(Int(id) < vocabulary.fields[k].count)
+                    #expect(vocabulary.id(field: k, token: raw.tokens[k][Int(token)]) == id)
+                } else {
+                    #expect(Int(id) == vocabulary.fields[k].count)
+                    unseen += 1
+                }
+            }
+        }
+        #expect(unseen > 0)
+        // Counting all rows (pytorch-fm's way) knows more tokens.
+        #expect(raw.vocabulary(minCount: 1).fieldDims.reduce(0, +) > vocabulary.fieldDims.reduce(0, +))
+        #expect(Vocabulary(serialized: vocabulary.serialized()) == vocabulary)
+        #expect(vocabulary.id(field: 0, token: "never-seen") == UInt32(vocabulary.fields[0].count))
+    }
+
+    @Test func malformedRowsNameTheLine() {
+        let dir = temporaryDirectory()
+        let good = "0\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13" + String(repeating: "\tab12cd34", count: 26)
+        writeText(good + "\n" + good + "\n0\t1\t2\n", to: dir + "/short.txt")
+        writeText(good + "\n" + good.replacingOccurrences(of: "0\t1\t2\t3", with: "0\t1\tx\t3") + "\n", to: dir + "/int.txt")
+        writeText(good.replacingOccurrences(of: "0\t1\t2\t3", with: "7\t1\t2\t3") + "\n", to: dir + "/label.txt")
+        func failure(_ name: String) -> InputError? {
+            do { _ = try loadRawCategorical(path: dir + "/" + name, format: .criteo); return nil } catch { return error }
+        }
+        #expect(failure("short.txt")?.line == 3)
+        #expect(failure("short.txt")?.message.contains("expected 40 tab-separated columns") == true)
+        #expect(failure("int.txt")?.line == 2 && failure("int.txt")?.message.contains("I2 holds 'x'") == true)
+        #expect(failure("label.txt")?.line == 1 && failure("label.txt")?.message == "label '7' is not 0 or 1")
+    }
+}
