@@ -1,14 +1,19 @@
 /// Table lookups and the FM's second-order term over a slice of a batch.
 public enum EmbeddingKernels {
-    /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f].
+    /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
+    /// and, when given, the examples' labels. Examples come in shuffled order, so each is a cache
+    /// miss in a large data set: this tight loop, with nothing else in it, lets the CPU keep many
+    /// of them in flight.
     @inlinable public static func tableRows(
         ids: UnsafePointer<UInt32>, examples: UnsafePointer<Int>, rows: Int, fieldCount: Int,
-        offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>
+        offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>,
+        labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
         for i in 0..<rows {
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
             for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }
+            if let labels, let batchLabels { batchLabels[i] = labels[examples[i]] }
         }
     }
 

@@ -61,18 +61,15 @@ public final class FMEngine: TrainingEngine {
     public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
         precondition(count > 0 && count <= layout.capacity)
         let f = model.config.fieldCount, d = model.config.embedDim
-        executor.serial(.prepare) {
-            examples.base.update(from: batch, count: count)
-            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
-                                       offsets: offsets.base, rowIds: rowIds.base)
-            grouping.build(rowIds: rowIds.base, count: count * f)
-        }
+        examples.base.update(from: batch, count: count)
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
         let scratchStride = max(d, 16)
         executor.run(.forward, tasks: slices) { s, _ in
             let r = layout.rows(of: s, count: count)
-            for i in r { labels[i] = data.labels[examples[i]] }
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
+                                       fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
+                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
             let result = EmbeddingKernels.fmTrain(
                 rowIds: rowIds.base + r.lowerBound * f, labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
@@ -91,6 +88,7 @@ public final class FMEngine: TrainingEngine {
     /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
     /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
     public func lastGradients() -> BatchGradients {
+        grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
         let d = model.config.embedDim
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
@@ -103,6 +101,8 @@ public final class FMEngine: TrainingEngine {
     /// The optimizer step for the batch of the last `forwardBackward`.
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
+        let fields = model.config.fieldCount
+        executor.serial(.prepare) { grouping.build(rowIds: rowIds.base, count: count * fields) }
         let slices = layout.slices(for: count)
         let d = model.config.embedDim
         denseAdam.step += 1

@@ -108,12 +108,7 @@ public final class FNNEngine: TrainingEngine {
         let scratchStride = 5 * maxWidth
         let denseCount = dense.count
 
-        executor.serial(.prepare) {
-            examples.base.update(from: batch, count: count)
-            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base, rows: count, fieldCount: f,
-                                       offsets: offsets.base, rowIds: rowIds.base)
-            grouping.build(rowIds: rowIds.base, count: count * f)
-        }
+        examples.base.update(from: batch, count: count)
         prepareReplicas(executor)
 
         // Forward: input gather and first linear layer.
@@ -121,8 +116,10 @@ public final class FNNEngine: TrainingEngine {
             let params = replicas.parameters(worker: worker)
             let r = layout.rows(of: s, count: count)
             let n = r.count
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n, fieldCount: f,
+                                       offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
+                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
             for i in r {
-                labels[i] = data.labels[examples[i]]
                 for l in 0..<layers {
                     dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
                 }
@@ -220,6 +217,7 @@ public final class FNNEngine: TrainingEngine {
 
     /// The gradient of the last batch's mean loss, for tests and diagnostics.
     public func lastGradients() -> BatchGradients {
+        grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
         let config = model.config
         let slices = layout.slices(for: pendingCount)
         var sum = [Float](repeating: 0, count: dense.count)
@@ -236,6 +234,8 @@ public final class FNNEngine: TrainingEngine {
     /// The optimizer step for the batch of the last `forwardBackward`.
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
+        let fields = model.config.fieldCount
+        executor.serial(.prepare) { grouping.build(rowIds: rowIds.base, count: count * fields) }
         let slices = layout.slices(for: count)
         let config = model.config
         let denseCount = dense.count
