@@ -88,7 +88,7 @@ struct ReferenceModel {
                     var a = max(y, 0)
                     if config.dropout > 0 {
                         let key = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
-                        a = CounterRandom.uniform(key, o) < config.dropout ? 0 : a / (1 - Double(config.dropout))
+                        a = CounterRandom.uniform16(key, o) < config.dropout ? 0 : a / (1 - Double(config.dropout))
                     }
                     z[i][o] = a
                 }

@@ -89,7 +89,7 @@ public enum EmbeddingKernels {
             let r = rowIds + i * fieldCount
             let z = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
                             linear: linear, bias: bias, sum: scratch)
-            total += BinaryCrossEntropy.loss(logit: z, label: labels[i])
+            total += Double(BinaryCrossEntropy.fastLoss(logit: z, label: labels[i]))
             let g = (BinaryCrossEntropy.sigmoid(z) - labels[i]) * scale
             dBias += g
             for f in 0..<fieldCount {

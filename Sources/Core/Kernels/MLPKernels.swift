@@ -83,7 +83,15 @@ public enum MLPKernels {
             }
             if dropout > 0 {
                 let key = dropoutKeys[i]
-                for j in 0..<width where CounterRandom.uniform(key, j) < dropout { gr[j] = 0 }
+                var j = 0
+                while j < width {
+                    // Four units per hash, 16 bits each (as CounterRandom.uniform16).
+                    let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
+                    for k in 0..<min(4, width - j) where Float((bits >> (UInt64(k) << 4)) & 0xFFFF) * 0x1.0p-16 < dropout {
+                        gr[j + k] = 0
+                    }
+                    j += 4
+                }
             }
             for j in 0..<width {
                 let y = gamma[j] * zr[j] + beta[j]
@@ -228,6 +236,11 @@ public enum MLPKernels {
 /// Binary cross-entropy on logits, computed without forming the probability so that it neither
 /// overflows nor takes log(0): loss = softplus(z) - y z, d loss / d z = sigmoid(z) - y.
 public enum BinaryCrossEntropy {
+    /// The same in Float, for the running training loss (metrics use the Double one).
+    @inlinable public static func fastLoss(logit z: Float, label y: Float) -> Float {
+        max(z, 0) - y * z + log1pf(expf(-abs(z)))
+    }
+
     @inlinable public static func loss(logit z: Float, label y: Float) -> Double {
         let zd = Double(z)
         let softplus = zd > 0 ? zd + log1pExp(-zd) : log1pExp(zd)
@@ -246,7 +259,7 @@ public enum BinaryCrossEntropy {
         let scale = 1 / Float(batchSize)
         var total = 0.0
         for i in 0..<rows {
-            total += loss(logit: logits[i], label: labels[i])
+            total += Double(fastLoss(logit: logits[i], label: labels[i]))
             dLogits[i] = (sigmoid(logits[i]) - labels[i]) * scale
         }
         return total

@@ -63,6 +63,14 @@ public enum CounterRandom {
         return SplitMix64.mix(h ^ (d &* 0x27D4_EB2F_1656_67C5))
     }
 
+    /// Uniform in [0, 1) with 16 bits, for unit `index` under `key`: one 64-bit hash serves four
+    /// consecutive units, which makes dropout masks four times cheaper. Dropout needs no more
+    /// resolution (p is matched to 1/65536).
+    @inlinable public static func uniform16(_ key: UInt64, _ index: Int) -> Float {
+        let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index >> 2) &* 0x9E37_79B9_7F4A_7C15)
+        return Float((bits >> (UInt64(index & 3) << 4)) & 0xFFFF) * 0x1.0p-16
+    }
+
     /// Uniform in [0, 1) with 24 bits, for unit `index` under `key`.
     @inlinable public static func uniform(_ key: UInt64, _ index: Int) -> Float {
         let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
