@@ -73,29 +73,33 @@ public enum MLPKernels {
         a: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>
     ) {
         let keepScale: Float = dropout > 0 ? 1 / (1 - dropout) : 1
+        // A unit is dropped when its 16-bit draw u / 65536 < p, i.e. when u < p * 65536 (exact in Float).
+        let threshold = dropout * 65536
         for i in 0..<rows {
             let zr = z + i * width, ar = a + i * width, gr = gate + i * width
-            for j in 0..<width {
-                let xhat = (zr[j] - mean[j]) * inverseStd[j]
-                zr[j] = xhat
-                let y = gamma[j] * xhat + beta[j]
-                gr[j] = y > 0 ? keepScale : 0
-            }
+            // First the dropout multipliers (four units per hash, as CounterRandom.uniform16) ...
             if dropout > 0 {
                 let key = dropoutKeys[i]
                 var j = 0
                 while j < width {
-                    // Four units per hash, 16 bits each (as CounterRandom.uniform16).
                     let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
-                    for k in 0..<min(4, width - j) where Float((bits >> (UInt64(k) << 4)) & 0xFFFF) * 0x1.0p-16 < dropout {
-                        gr[j + k] = 0
+                    for k in 0..<min(4, width - j) {
+                        let u = Float((bits >> (UInt64(k) << 4)) & 0xFFFF)
+                        gr[j + k] = u >= threshold ? keepScale : 0
                     }
                     j += 4
                 }
+            } else {
+                for j in 0..<width { gr[j] = 1 }
             }
+            // ... then one branch-free pass: normalise, affine, ReLU and dropout.
             for j in 0..<width {
-                let y = gamma[j] * zr[j] + beta[j]
-                ar[j] = y * gr[j]
+                let xhat = (zr[j] - mean[j]) * inverseStd[j]
+                zr[j] = xhat
+                let y = gamma[j] * xhat + beta[j]
+                let g = y > 0 ? gr[j] : 0
+                gr[j] = g
+                ar[j] = y * g
             }
         }
     }
