@@ -30,7 +30,8 @@ let package = Package(
             name: "CNuma", path: "Sources/CNuma", pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]),
         .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
-        .target(name: "Core", dependencies: ["COpenBLAS"], path: "Sources/Core", swiftSettings: fastMath),
+        .target(name: "CMemoryHints", path: "Sources/CMemoryHints"),
+        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints"], path: "Sources/Core", swiftSettings: fastMath),
         .target(
             name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
             path: "Sources/Parallel", swiftSettings: fastMath),

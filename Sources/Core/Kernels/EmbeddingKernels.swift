@@ -1,3 +1,5 @@
+import CMemoryHints
+
 /// Table lookups and the FM's second-order term over a slice of a batch.
 public enum EmbeddingKernels {
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
@@ -10,6 +12,10 @@ public enum EmbeddingKernels {
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
         for i in 0..<rows {
+            if i + 8 < rows {
+                fnnpar_prefetch(ids + examples[i + 8] * fieldCount)
+                if let labels { fnnpar_prefetch(labels + examples[i + 8]) }
+            }
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
             for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }

@@ -1,3 +1,4 @@
+import CMemoryHints
 import Foundation
 
 /// torch.optim.Adam's hyper-parameters. Weight decay is torch's coupled L2: `weightDecay * p` is
@@ -267,7 +268,17 @@ public final class LazyRowAdam: @unchecked Sendable {
         let width = self.width
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
             let g = scratch.baseAddress!
+            // Rows are scattered over large tables: ask for the row two ahead while this one is
+            // updated, so its parameters and moments arrive before they are needed.
+            let ahead = 2
             for u in uniqueRange {
+                if u + ahead < uniqueRange.upperBound {
+                    let next = Int(grouping.uniqueRows[u + ahead]) * width
+                    fnnpar_prefetch_for_write(table.base + next)
+                    fnnpar_prefetch_for_write(m.base + next)
+                    fnnpar_prefetch_for_write(v.base + next)
+                    fnnpar_prefetch(gradients + Int(grouping.positions[Int(grouping.starts[u + ahead])]) * positionStride)
+                }
                 let row = Int(grouping.uniqueRows[u])
                 sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
                             elementOffset: elementOffset, into: g)
