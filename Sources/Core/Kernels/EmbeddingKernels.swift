@@ -35,7 +35,9 @@ public enum EmbeddingKernels {
             for f in 0..<fieldCount {
                 let r = Int(rowIds[i * fieldCount + f])
                 if let linear { dst[0] = linear[r]; dst += 1 }
-                dst.update(from: embedding + r * embedDim, count: embedDim)
+                // A plain loop: a memmove call per 16-float row costs more than the copy.
+                let src = embedding + r * embedDim
+                for k in 0..<embedDim { dst[k] = src[k] }
                 dst += embedDim
             }
         }

@@ -57,3 +57,59 @@ public final class DenseReplicas: @unchecked Sendable {
         return UnsafePointer(copies[worker]!)
     }
 }
+
+/// Each worker's copy of the current batch's BatchNorm statistics (mean, 1/std, unbiased
+/// variance per layer). Every slice needs them and all copies are bit-identical (the same slice
+/// moments summed in the same order), so a worker computes them at its first slice of a phase and
+/// reuses them for the rest, instead of every slice recomputing them.
+final class WorkerBatchStatistics: @unchecked Sendable {
+    let widths: [Int]
+    private var workers = 0
+    private var buffers: UnsafeMutablePointer<Float>?
+    /// Per worker and layer, the step whose statistics the buffer holds; a cache line per worker.
+    private var stamps: UnsafeMutablePointer<Int>?
+    private var step = 0
+    private let layerOffsets: [Int]
+    private let perWorker: Int
+
+    init(widths: [Int]) {
+        self.widths = widths
+        var offsets: [Int] = []
+        var total = 0
+        for w in widths { offsets.append(total); total += 3 * w }
+        layerOffsets = offsets
+        perWorker = (total + 15) / 16 * 16
+    }
+
+    deinit {
+        buffers?.deallocate()
+        stamps?.deallocate()
+    }
+
+    /// On the calling thread, before a step's phases.
+    func begin(workers count: Int) {
+        step += 1
+        guard count != workers else { return }
+        buffers?.deallocate()
+        stamps?.deallocate()
+        workers = count
+        buffers = .allocate(capacity: max(1, count * perWorker))
+        let stampStride = max(8, (widths.count + 7) / 8 * 8)
+        stamps = .allocate(capacity: count * stampStride)
+        stamps!.initialize(repeating: 0, count: count * stampStride)
+    }
+
+    /// Layer `l`'s statistics for this batch, as worker `worker` holds them.
+    @inline(__always) func statistics(layer l: Int, worker: Int, moments: AlignedBuffer<Double>, slices: Int,
+                                      batchSize: Int) -> UnsafeMutablePointer<Float> {
+        let w = widths[l]
+        let stats = buffers! + worker * perWorker + layerOffsets[l]
+        let stamp = stamps! + worker * max(8, (widths.count + 7) / 8 * 8) + l
+        if stamp.pointee != step {
+            MLPKernels.batchStatistics(sliceMoments: moments.base, sliceCount: slices, stride: 2 * w, width: w,
+                                       batchSize: batchSize, mean: stats, inverseStd: stats + w, unbiasedVariance: stats + 2 * w)
+            stamp.pointee = step
+        }
+        return stats
+    }
+}

@@ -34,8 +34,9 @@ public final class FNNEngine: TrainingEngine {
     /// backward sums.
     let moments: [AlignedBuffer<Double>]
     let backwardSums: [AlignedBuffer<Double>]
-    /// Per hidden layer, per slice: mean, inverse std, unbiased variance (3 * width).
-    let sliceStats: [AlignedBuffer<Float>]
+    /// Per hidden layer: the batch's mean, inverse std and unbiased variance, as each worker
+    /// computed them (all identical; computing them once per worker instead of once per slice).
+    let batchStats: WorkerBatchStatistics
     /// Per slice: 5 * max width of BatchNorm scratch.
     let sliceScratch: AlignedBuffer<Float>
     /// Per slice: this slice's gradient of every dense parameter.
@@ -78,7 +79,7 @@ public final class FNNEngine: TrainingEngine {
         dLogits = AlignedBuffer(count: batchCapacity)
         moments = dense.hidden.map { AlignedBuffer(count: slices * 2 * $0.outputs) }
         backwardSums = dense.hidden.map { AlignedBuffer(count: slices * 2 * $0.outputs) }
-        sliceStats = dense.hidden.map { AlignedBuffer(count: slices * 3 * $0.outputs) }
+        batchStats = WorkerBatchStatistics(widths: dense.hidden.map(\.outputs))
         let maxWidth = max(dense.hidden.map(\.outputs).max() ?? 1, 1)
         sliceScratch = AlignedBuffer(count: slices * 5 * maxWidth)
         slicePartials = AlignedBuffer(uninitializedCount: slices * dense.count)
@@ -110,6 +111,7 @@ public final class FNNEngine: TrainingEngine {
 
         examples.base.update(from: batch, count: count)
         prepareReplicas(executor)
+        batchStats.begin(workers: executor.workerCount)
 
         // Forward: input gather and first linear layer.
         executor.run(.forward, tasks: slices) { s, worker in
@@ -145,10 +147,8 @@ public final class FNNEngine: TrainingEngine {
             let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
-                let stats = sliceStats[l].base + s * 3 * w
-                MLPKernels.batchStatistics(sliceMoments: moments[l].base, sliceCount: slices, stride: 2 * w, width: w,
-                                           batchSize: count, mean: stats, inverseStd: stats + w,
-                                           unbiasedVariance: stats + 2 * w)
+                let stats = batchStats.statistics(layer: l, worker: worker, moments: moments[l], slices: slices,
+                                                  batchSize: count)
                 MLPKernels.batchNormReLUDropoutTrain(
                     z: z[l].base + r.lowerBound * w, rows: n, width: w, mean: stats, inverseStd: stats + w,
                     gamma: params + h.gamma, beta: params + h.beta, dropout: config.dropout,
@@ -187,7 +187,8 @@ public final class FNNEngine: TrainingEngine {
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 let partial = slicePartials.base + s * denseCount
-                let stats = sliceStats[l].base + s * 3 * w
+                let stats = batchStats.statistics(layer: l, worker: worker, moments: moments[l], slices: slices,
+                                                  batchSize: count)
                 let scratch = sliceScratch.base + s * scratchStride
                 let own = backwardSums[l].base + s * 2 * w
                 for j in 0..<w {
@@ -252,8 +253,8 @@ public final class FNNEngine: TrainingEngine {
                              range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
         }
         model.denseDidChange()
+        updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: workers) { p, _ in
-            if p == 0 { updateRunningStatistics() }
             embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: workers,
                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
                                 elementOffset: embeddingOffset)
@@ -282,18 +283,23 @@ public final class FNNEngine: TrainingEngine {
             sums: backwardSums[l].base + s * 2 * w)
     }
 
-    /// torch's BatchNorm1d running statistics with momentum 0.1 and the unbiased batch variance;
-    /// slice 0's copy of the batch statistics is as good as any (all are bit-identical).
-    private func updateRunningStatistics() {
+    /// torch's BatchNorm1d running statistics with momentum 0.1 and the unbiased batch variance,
+    /// from the same slice moments (so the same bits) the workers used.
+    private func updateRunningStatistics(slices: Int, batchSize: Int) {
         let m = MLPKernels.batchNormMomentum
         var offset = 0
         for (l, h) in dense.hidden.enumerated() {
             let w = h.outputs
-            let stats = sliceStats[l].base
-            for j in 0..<w {
-                let rm = model.runningStats.base + offset, rv = rm + w
-                rm[j] = (1 - m) * rm[j] + m * stats[j]
-                rv[j] = (1 - m) * rv[j] + m * stats[2 * w + j]
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w) { buffer in
+                let stats = buffer.baseAddress!
+                MLPKernels.batchStatistics(sliceMoments: moments[l].base, sliceCount: slices, stride: 2 * w, width: w,
+                                           batchSize: batchSize, mean: stats, inverseStd: stats + w,
+                                           unbiasedVariance: stats + 2 * w)
+                for j in 0..<w {
+                    let rm = model.runningStats.base + offset, rv = rm + w
+                    rm[j] = (1 - m) * rm[j] + m * stats[j]
+                    rv[j] = (1 - m) * rv[j] + m * stats[2 * w + j]
+                }
             }
             offset += 2 * w
         }
