@@ -31,6 +31,9 @@ public enum EmbeddingKernels {
     ) {
         let fieldWidth = linear == nil ? embedDim : embedDim + 1
         for i in 0..<rows {
+            if i + 4 < rows {
+                for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[(i + 4) * fieldCount + f]) * embedDim) }
+            }
             var dst = x + i * fieldCount * fieldWidth
             for f in 0..<fieldCount {
                 let r = Int(rowIds[i * fieldCount + f])

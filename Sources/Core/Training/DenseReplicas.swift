@@ -76,10 +76,27 @@ final class WorkerBatchStatistics: @unchecked Sendable {
         self.widths = widths
         var offsets: [Int] = []
         var total = 0
-        for w in widths { offsets.append(total); total += 3 * w }
+        // Per layer: forward statistics (3 * w), then the backward pass's sums (2 * w).
+        for w in widths { offsets.append(total); total += 5 * w }
         layerOffsets = offsets
         perWorker = (total + 15) / 16 * 16
     }
+
+    /// Layer `l`'s whole-batch BatchNorm-backward sums (sum dY, then sum dY * x-hat), reduced once
+    /// per worker from the slices' partials.
+    @inline(__always) func backwardSums(layer l: Int, worker: Int, partials: AlignedBuffer<Double>, slices: Int) -> UnsafeMutablePointer<Float> {
+        let w = widths[l]
+        let sums = buffers! + worker * perWorker + layerOffsets[l] + 3 * w
+        let stamp = stamps! + worker * stampStride + widths.count + l
+        if stamp.pointee != step {
+            MLPKernels.reduceSlicePartials(partials.base, sliceCount: slices, stride: 2 * w, width: w,
+                                           sumDY: sums, sumDYXhat: sums + w)
+            stamp.pointee = step
+        }
+        return sums
+    }
+
+    private var stampStride: Int { max(8, (2 * widths.count + 7) / 8 * 8) }
 
     deinit {
         buffers?.deallocate()
@@ -94,7 +111,6 @@ final class WorkerBatchStatistics: @unchecked Sendable {
         stamps?.deallocate()
         workers = count
         buffers = .allocate(capacity: max(1, count * perWorker))
-        let stampStride = max(8, (widths.count + 7) / 8 * 8)
         stamps = .allocate(capacity: count * stampStride)
         stamps!.initialize(repeating: 0, count: count * stampStride)
     }
@@ -104,7 +120,7 @@ final class WorkerBatchStatistics: @unchecked Sendable {
                                       batchSize: Int) -> UnsafeMutablePointer<Float> {
         let w = widths[l]
         let stats = buffers! + worker * perWorker + layerOffsets[l]
-        let stamp = stamps! + worker * max(8, (widths.count + 7) / 8 * 8) + l
+        let stamp = stamps! + worker * stampStride + l
         if stamp.pointee != step {
             MLPKernels.batchStatistics(sliceMoments: moments.base, sliceCount: slices, stride: 2 * w, width: w,
                                        batchSize: batchSize, mean: stats, inverseStd: stats + w, unbiasedVariance: stats + 2 * w)

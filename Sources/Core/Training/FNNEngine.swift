@@ -195,13 +195,11 @@ public final class FNNEngine: TrainingEngine {
                     partial[h.gamma + j] = Float(own[w + j])
                     partial[h.beta + j] = Float(own[j])
                 }
-                // scratch: the whole-batch sums (2 * w), then the BatchNorm backward's own (3 * w).
-                MLPKernels.reduceSlicePartials(backwardSums[l].base, sliceCount: slices, stride: 2 * w, width: w,
-                                               sumDY: scratch, sumDYXhat: scratch + w)
+                let sums = batchStats.backwardSums(layer: l, worker: worker, partials: backwardSums[l], slices: slices)
                 MLPKernels.batchNormBackwardApply(
                     dY: dA[l].base + r.lowerBound * w, xhat: z[l].base + r.lowerBound * w, rows: n, width: w,
                     gamma: params + h.gamma, inverseStd: stats + w, batchSize: count,
-                    sumDY: scratch, sumDYXhat: scratch + w, scratch: scratch + 2 * w)
+                    sumDY: sums, sumDYXhat: sums + w, scratch: scratch)
                 let input = l == 0 ? x0.base + r.lowerBound * inputWidth : a[l - 1].base + r.lowerBound * h.inputs
                 let dInput = l == 0 ? dX0.base + r.lowerBound * inputWidth : dA[l - 1].base + r.lowerBound * h.inputs
                 MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: w,
