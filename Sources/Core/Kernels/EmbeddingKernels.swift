@@ -97,6 +97,13 @@ public enum EmbeddingKernels {
         var dBias: Float = 0
         let scale = 1 / Float(batchSize)
         for i in 0..<rows {
+            if i + 4 < rows {
+                for f in 0..<fieldCount {
+                    let ahead = Int(rowIds[(i + 4) * fieldCount + f])
+                    fnnpar_prefetch(embedding + ahead * embedDim)
+                    fnnpar_prefetch(linear + ahead)
+                }
+            }
             let r = rowIds + i * fieldCount
             let z = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
                             linear: linear, bias: bias, sum: scratch)
