@@ -158,10 +158,16 @@ public final class RowGrouping: @unchecked Sendable {
     public let positions: AlignedBuffer<Int32>
     private let cursor: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
+    /// The unique indices in update order: by default 0 ..< uniqueCount; after `bucket`, grouped by
+    /// the worker that owns each row.
+    public let order: AlignedBuffer<Int32>
+    /// After `bucket(parts:tableRows:)`: part p updates order[partStarts[p] ..< partStarts[p + 1]].
+    public private(set) var partStarts: [Int] = []
 
     public init(tableRows: Int, maxPositions: Int) {
         slotOfRow = AlignedBuffer(count: tableRows)
         slotOfRow.fill(-1)
+        order = AlignedBuffer(count: maxPositions)
         uniqueRows = AlignedBuffer(count: maxPositions)
         starts = AlignedBuffer(count: maxPositions + 1)
         positions = AlignedBuffer(count: maxPositions)
@@ -193,6 +199,33 @@ public final class RowGrouping: @unchecked Sendable {
             cursor[s] += 1
         }
         uniqueCount = u
+        for k in 0..<u { order[k] = Int32(k) }
+        partStarts = [0, u]
+    }
+
+    /// Splits the touched rows among `parts` workers by contiguous ranges of the table, with
+    /// boundaries on multiples of 64 rows: neighbouring rows share cache lines in the narrow
+    /// arrays (linear weights, step counts), so each must have a single writer, or the workers
+    /// would fight over those lines. Which worker updates a row never changes the result.
+    public func bucket(parts: Int, tableRows: Int) {
+        // Parts of whole 64-row blocks; the owner by one multiplication (a division per row
+        // would cost more than the rest of this pass).
+        let rowsPerPart = max(64, ((tableRows + parts - 1) / parts + 63) / 64 * 64)
+        let scale = 1.0 / Double(rowsPerPart)
+        var counts = [Int](repeating: 0, count: parts + 1)
+        for k in 0..<uniqueCount {
+            let p = min(parts - 1, Int(Double(uniqueRows[k]) * scale))
+            cursor[k] = Int32(p)
+            counts[p + 1] += 1
+        }
+        for p in 0..<parts { counts[p + 1] += counts[p] }
+        partStarts = counts
+        var next = counts
+        for k in 0..<uniqueCount {
+            let p = Int(cursor[k])
+            order[next[p]] = Int32(k)
+            next[p] += 1
+        }
     }
 
     /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
@@ -259,8 +292,9 @@ public final class LazyRowAdam: @unchecked Sendable {
                          biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
     }
 
-    /// Updates the unique rows `uniqueRange` of `grouping` at global step `globalStep`. The
-    /// gradient of position p is the `width` floats at gradients + p * positionStride + elementOffset.
+    /// Updates the unique rows order[k] for k in `uniqueRange` of `grouping` at global step
+    /// `globalStep`. The gradient of position p is the `width` floats at
+    /// gradients + p * positionStride + elementOffset.
     public func update(
         table: AlignedBuffer<Float>, grouping: RowGrouping, uniqueRange: Range<Int>, globalStep: Int,
         schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
@@ -271,14 +305,16 @@ public final class LazyRowAdam: @unchecked Sendable {
             // Rows are scattered over large tables: ask for the row two ahead while this one is
             // updated, so its parameters and moments arrive before they are needed.
             let ahead = 2
-            for u in uniqueRange {
-                if u + ahead < uniqueRange.upperBound {
-                    let next = Int(grouping.uniqueRows[u + ahead]) * width
+            for k in uniqueRange {
+                if k + ahead < uniqueRange.upperBound {
+                    let ua = Int(grouping.order[k + ahead])
+                    let next = Int(grouping.uniqueRows[ua]) * width
                     fnnpar_prefetch_for_write(table.base + next)
                     fnnpar_prefetch_for_write(m.base + next)
                     fnnpar_prefetch_for_write(v.base + next)
-                    fnnpar_prefetch(gradients + Int(grouping.positions[Int(grouping.starts[u + ahead])]) * positionStride)
+                    fnnpar_prefetch(gradients + Int(grouping.positions[Int(grouping.starts[ua])]) * positionStride)
                 }
+                let u = Int(grouping.order[k])
                 let row = Int(grouping.uniqueRows[u])
                 sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
                             elementOffset: elementOffset, into: g)

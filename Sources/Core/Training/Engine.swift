@@ -37,7 +37,7 @@ public struct SliceLayout: Sendable {
 
 extension LazyRowAdam {
     func catchUpAll(table: AlignedBuffer<Float>, globalStep: Int, schedule: AdamSchedule, executor: PhaseExecutor) {
-        let parts = partition(table.count / width, parts: executor.workerCount, alignment: 1)
+        let parts = partition(table.count / width, parts: executor.workerCount, alignment: 64)
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
             catchUp(table: table, rowRange: parts[p], globalStep: globalStep, schedule: schedule)
         }
@@ -50,12 +50,14 @@ extension LazyRowAdam {
     ) {
         switch mode {
         case .lazy:
-            let range = partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
+            let range = grouping.partStarts.count == parts + 1
+                ? grouping.partStarts[part]..<grouping.partStarts[part + 1]
+                : partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
             update(table: table, grouping: grouping, uniqueRange: range, globalStep: step, schedule: schedule,
                    gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
         case .dense:
             let rows = table.count / width
-            let range = partition(rows, parts: parts, alignment: 1)[part]
+            let range = partition(rows, parts: parts, alignment: 64)[part]
             updateAllRows(table: table, grouping: grouping, rowRange: range, globalStep: step, schedule: schedule,
                           gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
         }

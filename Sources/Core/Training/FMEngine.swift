@@ -102,13 +102,18 @@ public final class FMEngine: TrainingEngine {
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
         let fields = model.config.fieldCount
-        executor.serial(.prepare) { grouping.build(rowIds: rowIds.base, count: count * fields) }
+        let workers = executor.workerCount
+        let tableRows = model.config.tableRows
+        executor.serial(.prepare) {
+            grouping.build(rowIds: rowIds.base, count: count * fields)
+            if workers > 1 { grouping.bucket(parts: workers, tableRows: tableRows) }
+        }
         let slices = layout.slices(for: count)
         let d = model.config.embedDim
         denseAdam.step += 1
         let step = denseAdam.step
         schedule.ensure(upTo: step)
-        let parts = executor.workerCount
+        let parts = workers
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in

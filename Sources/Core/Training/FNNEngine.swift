@@ -234,7 +234,12 @@ public final class FNNEngine: TrainingEngine {
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
         let fields = model.config.fieldCount
-        executor.serial(.prepare) { grouping.build(rowIds: rowIds.base, count: count * fields) }
+        let workers = executor.workerCount
+        let tableRows = model.config.tableRows
+        executor.serial(.prepare) {
+            grouping.build(rowIds: rowIds.base, count: count * fields)
+            if workers > 1 { grouping.bucket(parts: workers, tableRows: tableRows) }
+        }
         let slices = layout.slices(for: count)
         let config = model.config
         let denseCount = dense.count
@@ -242,7 +247,6 @@ public final class FNNEngine: TrainingEngine {
         denseAdam.step += 1
         let step = denseAdam.step
         schedule.ensure(upTo: step)
-        let workers = executor.workerCount
         let denseParts = partition(denseCount, parts: workers)
         let fieldWidth = config.fieldInputWidth
         let embeddingOffset = config.hasLinearTable ? 1 : 0
