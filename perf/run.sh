@@ -26,6 +26,20 @@ run() {
     fi
 }
 
+# Control: how much parallel capacity does this machine give right now? Two independent
+# one-thread processes side by side; on a shared host (SMT siblings, CPU quotas) their summed rate
+# can be far below 2x one process alone, and no trainer can scale past that.
+capacity() {
+    local solo pair
+    solo=$("$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-solo.json" >/dev/null 2>&1; grep -m1 '"samples_per_second"' "$out/capacity-solo.json" | tr -dc '0-9.')
+    "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-a.json" >/dev/null 2>&1 &
+    "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-b.json" >/dev/null 2>&1
+    wait
+    pair=$(for f in a b; do grep -m1 '"samples_per_second"' "$out/capacity-$f.json" | tr -dc '0-9.'; echo; done | awk '{s+=$1} END {print s}')
+    awk -v s="$solo" -v p="$pair" 'BEGIN {printf "== machine capacity: two 1-thread FNN processes together run %.2fx one alone (%.0f vs %.0f samples/s)\n", p/s, p, s}' | tee "$out/capacity.txt"
+}
+if [ "$want" = all ] || [ "$want" = capacity ]; then capacity; fi
+
 run ml1m --shape ml1m --repeats 5
 run criteo --shape criteo --rows 200000 --mlp 400,400,400 --repeats 3
 run ml100k --data "$data/ml-100k/u.data" --repeats 5

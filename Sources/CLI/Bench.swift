@@ -108,7 +108,7 @@ struct Bench: ParsableCommand {
                                        minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                        speedup: mid.samplesPerSecond / firstMedian,
                                        efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
-                                       phases: mid.phases)
+                                       phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes)
                 results.append(point)
             }
         }
@@ -141,6 +141,7 @@ struct Bench: ParsableCommand {
 
     func measure(initial: Model, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
                  pool: WorkerPool) -> BenchRun {
+        resetPeakResident()
         let model = initial.copy()
         let engine = makeEngine(model: model, data: dataset, options: options)
         // One untimed step touches the workspace (page faults, first-touch placement).
@@ -161,7 +162,17 @@ struct Bench: ParsableCommand {
             }
         }
         let seconds = PhaseProfile.now() - start
-        return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries)
+        return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries,
+                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(model: model, dataset: dataset))
+    }
+
+    /// What a run must hold: the data (ids and labels), the parameters and their optimizer state
+    /// (Adam's m and v, per-row step counts).
+    func stateBytes(model: Model, dataset: Dataset) -> Int {
+        let c = model.config
+        let tableFloats = c.tableRows * (c.embedDim + (c.hasLinearTable ? 1 : 0))
+        return dataset.ids.count * 4 + dataset.rowCount * 4 + tableFloats * 4 * 3 + c.tableRows * 8 * (c.hasLinearTable ? 2 : 1)
+            + model.dense.count * 4 * 3
     }
 }
 
@@ -172,6 +183,8 @@ enum SyntheticShape: String, ExpressibleByArgument, CaseIterable {
 struct BenchRun {
     var samplesPerSecond: Double
     var phases: [PhaseProfile.Entry]
+    var peakRSSBytes: Int?
+    var stateBytes: Int
 }
 
 struct BenchPoint: Encodable {
@@ -183,6 +196,10 @@ struct BenchPoint: Encodable {
     var speedup: Double
     var efficiency: Double
     var phases: [PhaseProfile.Entry]
+    /// Peak resident set during the median measurement (the process's, reset before it).
+    var peakRSSBytes: Int?
+    /// Data, parameters and optimizer state: what the run cannot do without.
+    var stateBytes: Int
 }
 
 struct BenchReport: Encodable {
@@ -201,12 +218,14 @@ struct BenchReport: Encodable {
 
 enum BenchTable {
     static func render(_ points: [BenchPoint]) -> String {
-        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency"]
+        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB"]
         for p in points {
-            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%%",
+            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f",
                                 p.model.padding(toLength: 5, withPad: " ", startingAt: 0), p.threads,
                                 formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
-                                p.speedup, 100 * p.efficiency))
+                                p.speedup, 100 * p.efficiency,
+                                p.peakRSSBytes.map { String(format: "%.1f", Double($0) / 1e6) } ?? "?",
+                                Double(p.stateBytes) / 1e6))
         }
         return lines.joined(separator: "\n")
     }
@@ -224,6 +243,24 @@ func parseList(_ text: String, name: String) throws -> [Int] {
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted[sorted.count / 2]
+}
+
+/// Resets the kernel's peak-RSS mark (VmHWM) so the next reading covers one measurement.
+func resetPeakResident() {
+    if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+        handle.write(Data("5".utf8))
+        try? handle.close()
+    }
+}
+
+/// VmHWM from /proc/self/status, the peak since the last reset; nil where unavailable.
+func currentPeakResident() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let digits = line.filter(\.isNumber)
+        return Int(digits).map { $0 * 1024 }
+    }
+    return nil
 }
 
 /// Peak resident set of this process (getrusage's ru_maxrss is in kilobytes on Linux).
