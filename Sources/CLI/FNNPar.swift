@@ -39,6 +39,7 @@ struct Experiment: ParsableCommand {
               fnn-par --data ml-1m/ratings.dat --threads 8
               fnn-par --data u.data --epochs 20 --patience 0 --seed 1 --json result.json --plot curves.svg
               fnn-par --data u.data --save-dir models   # keeps fm, fnn and fnn_init .safetensors
+              fnn-par --data u.data --save-dir models --resume   # after Ctrl-C: continue where it stopped
               fnn-par --fnn-input embedding+linear --mlp 64,32 --dropout 0.5
             """)
 
@@ -46,8 +47,14 @@ struct Experiment: ParsableCommand {
     @OptionGroup var training: TrainingCommandOptions
     @OptionGroup var fnnOptions: FNNOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: ArgumentHelp("Keep the three trained models as fm.safetensors, fnn.safetensors and fnn_init.safetensors in this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Keep the three trained models as fm.safetensors, fnn.safetensors and fnn_init.safetensors in this directory (each as soon as it is trained, with its report as .json), and per-epoch checkpoints while training.", valueName: "dir"))
     var saveDir: String?
+    @Flag(help: "Continue an interrupted experiment in --save-dir: finished models are read back, the interrupted one resumes from its checkpoint.")
+    var resume = false
+
+    func validate() throws {
+        if resume && saveDir == nil { throw ValidationError("--resume needs the --save-dir of the interrupted experiment") }
+    }
 
     func run() throws {
         let log = Log(quiet: output.quiet)
@@ -63,29 +70,55 @@ struct Experiment: ParsableCommand {
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
-        func stage(_ name: String) -> ModelTraining {
-            ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
-                          log: log, checkpointPath: saveDir.map { "\($0)/\(name).ckpt" })
+        var args = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--resume" }
+        args.append("--resume")
+        let hint = { (path: String) in
+            saveDir == nil
+                ? "the experiment resumes only with --save-dir; this stage's checkpoint is at \(path) (fnn-par fm / fnn --resume can continue it)"
+                : "resume with: " + (["fnn-par"] + args).map(shellQuoted).joined(separator: " ")
+        }
+        /// One model: read back when a resumed experiment already finished it, else trained (from
+        /// its checkpoint when resuming) and saved at once.
+        func stage(_ name: String, _ initial: @autoclosure () -> Model) throws -> ModelReport {
+            let modelPath = saveDir.map { "\($0)/\(name).safetensors" }, reportPath = saveDir.map { "\($0)/\(name).json" }
+            let checkpoint = saveDir.map { "\($0)/\(name).ckpt" }
+            if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
+               let data = FileManager.default.contents(atPath: reportPath),
+               var report = try? JSONDecoder().decode(ModelReport.self, from: data) {
+                do { report.trained = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims).0 } catch {
+                    throw CLIError(error.description)
+                }
+                log.say("\(name): already trained in \(saveDir!), read back")
+                return report
+            }
+            let resumeFrom = resume ? checkpoint.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } : nil
+            let training = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor,
+                                         output: output, log: log, checkpointPath: checkpoint, resumePath: resumeFrom,
+                                         resumeHint: hint)
+            let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: initial().config))
+            if let modelPath, let reportPath, let checkpoint {
+                try saveModel(report.trained!, to: modelPath, dataset: dataset, options: options, report: report)
+                let encoder = JSONEncoder()
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                do { try writeFileAtomically(path: reportPath, bytes: Array(try encoder.encode(report))) } catch {
+                    throw CLIError("cannot write \(reportPath): \(error)")
+                }
+                try? FileManager.default.removeItem(atPath: checkpoint)
+            }
+            return report
         }
         var reports: [(String, ModelReport)] = []
-        let fm = try stage("fm").run(model: Model.initialized(config: fmConfig, seed: options.seed))
+        let fm = try stage("fm", Model.initialized(config: fmConfig, seed: options.seed))
         reports.append(("fm", fm))
-        let fnn = try stage("fnn").run(model: Model.initialized(config: fnnConfig, seed: options.seed &+ 1))
-        reports.append(("fnn", fnn))
+        reports.append(("fnn", try stage("fnn", Model.initialized(config: fnnConfig, seed: options.seed &+ 1))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
         let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1)
         fnnInit.embedding.copy(from: fm.trained!.embedding)
         if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
-        reports.append(("fnn_init", try stage("fnn_init").run(model: fnnInit)))
+        reports.append(("fnn_init", try stage("fnn_init", fnnInit)))
 
         print(ResultsTable.render(reports))
-        if let saveDir {
-            for (name, report) in reports {
-                try saveModel(report.trained!, to: "\(saveDir)/\(name).safetensors", dataset: dataset, options: options, report: report)
-                try? FileManager.default.removeItem(atPath: "\(saveDir)/\(name).ckpt")
-            }
-            log.say("saved fm, fnn and fnn_init .safetensors in \(saveDir)")
-        }
+        if let saveDir { log.say("fm, fnn and fnn_init .safetensors are in \(saveDir)") }
         try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options, reports: reports)
     }
 }

@@ -40,6 +40,9 @@ struct ModelTraining {
     /// Written after every epoch and on interruption.
     var checkpointPath: String?
     var resumePath: String?
+    /// How to continue after Ctrl-C, given the checkpoint path; default: this command line with
+    /// `--resume PATH`.
+    var resumeHint: ((String) -> String)?
 
     func run(model: Model) throws -> ModelReport {
         let engine = makeEngine(model: model, data: dataset, options: options)
@@ -71,7 +74,7 @@ struct ModelTraining {
             do { try Checkpoint.write(run, to: path) } catch { throw CLIError("interrupted, and cannot write a checkpoint: \(error)") }
             FileHandle.standardError.write(Data((
                 "\ninterrupted: \(name) stopped in epoch \(run.state.epoch) after step \(run.state.stepInEpoch); checkpoint written to \(path)\n"
-                + "resume with: \(resumeCommand(checkpoint: path))\n").utf8))
+                + (resumeHint?(path) ?? "resume with: \(resumeCommand(checkpoint: path))") + "\n").utf8))
             throw ExitCode(130)
         }
         let phases = executor.profile.entries

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 
-struct ModelReport: Encodable {
+struct ModelReport: Codable {
     var testAUC: Double
     var testLogLoss: Double
     /// Training only.
