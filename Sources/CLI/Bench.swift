@@ -59,6 +59,10 @@ struct Bench: ParsableCommand {
         }
         let mlpDims = try parseList(mlp, name: "--mlp")
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
+        guard steps.map({ $0 >= 1 }) ?? true else { throw ValidationError("--steps must be at least 1") }
+        guard rows.map({ $0 >= 10 }) ?? true else { throw ValidationError("--rows must be at least 10") }
+        guard embedDim >= 1 else { throw ValidationError("--embed-dim must be at least 1") }
         let dataset: Dataset
         let loadStart = PhaseProfile.now()
         if let data {

@@ -70,6 +70,7 @@ struct Experiment: ParsableCommand {
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
+        try checkTrainingMemory(fmConfig, dataset: dataset)
         var args = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--resume" }
         args.append("--resume")
         let hint = { (path: String) in
@@ -84,9 +85,12 @@ struct Experiment: ParsableCommand {
             let checkpoint = saveDir.map { "\($0)/\(name).ckpt" }
             if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
                let data = FileManager.default.contents(atPath: reportPath),
-               var report = try? JSONDecoder().decode(ModelReport.self, from: data) {
+               var report = try? reportDecoder().decode(ModelReport.self, from: data) {
                 do { report.trained = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims).0 } catch {
                     throw CLIError(error.description)
+                }
+                guard report.trained!.config == initial().config else {
+                    throw CLIError("\(modelPath): that model was trained with other options than these; resume with the interrupted run's options, or use a fresh --save-dir")
                 }
                 log.say("\(name): already trained in \(saveDir!), read back")
                 return report
@@ -230,6 +234,7 @@ func trainOneModel(
         + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
     Interrupt.install()
     let config = makeConfig(dataset)
+    try checkTrainingMemory(config, dataset: dataset)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
                               log: log, checkpointPath: files.checkpoint ?? files.save.map { $0 + ".ckpt" },
@@ -292,4 +297,10 @@ func formatRate(_ value: Double) -> String {
     if value >= 1e6 { return String(format: "%.2fM", value / 1e6) }
     if value >= 1e3 { return String(format: "%.1fk", value / 1e3) }
     return String(format: "%.0f", value)
+}
+
+func reportDecoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return decoder
 }

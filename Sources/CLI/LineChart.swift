@@ -46,6 +46,8 @@ struct LineChart {
     func svg() -> String {
         let left = 70.0, right = 160.0, top = 40.0, bottom = 55.0
         let plotW = width - left - right, plotH = height - top - bottom
+        // Non-finite values (an AUC of one-class data, a diverged loss) are left out of the lines.
+        let series = self.series.map { Series(name: $0.name, points: $0.points.filter { $0.0.isFinite && $0.1.isFinite }) }
         let xs = series.flatMap { $0.points.map(\.0) }, ys = series.flatMap { $0.points.map(\.1) }
         func tx(_ x: Double) -> Double { logX ? Foundation.log2(max(x, 1e-12)) : x }
         var xMin = tx(xs.min() ?? 0), xMax = tx(xs.max() ?? 1)
@@ -53,7 +55,7 @@ struct LineChart {
         let yLow = ys.min() ?? 0, yHigh = ys.max() ?? 1
         let yTicks = fitY ? niceTicks(yLow - 0.05 * max(yHigh - yLow, 1e-3), yHigh + 0.05 * max(yHigh - yLow, 1e-3))
             : niceTicks(min(0, yLow), yHigh * 1.05)
-        let yMin = yTicks.first!, yMax = yTicks.last!
+        let yMin = yTicks.first ?? 0, yMax = yTicks.count > 1 ? yTicks.last! : yMin + 1
         func px(_ x: Double) -> Double { left + (tx(x) - xMin) / (xMax - xMin) * plotW }
         func py(_ y: Double) -> Double { top + plotH - (y - yMin) / (yMax - yMin) * plotH }
         var out = """

@@ -51,13 +51,22 @@ struct ThreadOptions: ParsableArguments {
         if threads > online {
             log.say("note: \(threads) threads on \(online) CPUs: workers share CPUs and are left unpinned; the surplus sleeps until needed")
         }
-        guard pin, threads <= online else { return WorkerPool(threads: threads) }
-        let (topology, problem) = Topology.detect()
-        guard let topology else {
-            log.say("note: \(problem ?? "NUMA topology unknown"); threads run unpinned")
-            return WorkerPool(threads: threads)
+        let pool: WorkerPool
+        if pin, threads <= online {
+            let (topology, problem) = Topology.detect()
+            if let topology {
+                pool = WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
+            } else {
+                log.say("note: \(problem ?? "NUMA topology unknown"); threads run unpinned")
+                pool = WorkerPool(threads: threads)
+            }
+        } else {
+            pool = WorkerPool(threads: threads)
         }
-        return WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
+        if pool.workerCount < threads {
+            log.say("note: the system started only \(pool.workerCount) of \(threads) threads (a thread limit); training goes on with \(pool.workerCount)")
+        }
+        return pool
     }
 }
 
@@ -140,3 +149,18 @@ extension FNNInput: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
 extension SparseUpdate: ExpressibleByArgument {}
 extension VocabularySource: ExpressibleByArgument {}
+
+/// Refuses, with the figures, a model whose tables cannot fit in this machine's memory, instead
+/// of letting the allocation fail. Counts the tables' parameters, Adam's two moments, the kept best
+/// epoch's copy and the per-row step counts.
+func checkTrainingMemory(_ config: ModelConfig, dataset: Dataset) throws {
+    let rows = Double(config.tableRows)
+    let floatsPerRow = Double(config.embedDim + (config.hasLinearTable ? 1 : 0))
+    let needed = rows * floatsPerRow * 4 * 4 + rows * 16 + Double(dataset.ids.count * 4 + dataset.rowCount * 4)
+    let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    guard physical <= 0 || needed < physical * 0.9 else {
+        throw CLIError(String(format: "%@: a %@ model of these %.0f table rows (fields %@) needs about %.1f GB for its tables and optimizer state; this machine has %.1f GB. Check for ids that are really hashes or timestamps, or use a format with vocabularies (criteo, avazu).",
+                              dataset.name, config.kind.rawValue, rows, dataset.fieldDims.map(String.init).joined(separator: ", "),
+                              needed / 1e9, physical / 1e9))
+    }
+}

@@ -17,6 +17,13 @@ int fnnpar_pin_current_thread_to_cpu(int cpu) {
 
 int fnnpar_current_cpu(void) { return sched_getcpu(); }
 
+int fnnpar_allowed_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
 int fnnpar_allow_current_thread_on_cpus(const int *cpus, int count) {
     cpu_set_t set;
     CPU_ZERO(&set);

@@ -1,3 +1,4 @@
+import CThreadSupport
 import Core
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,8 @@ import Glibc
 /// wakes just enough of them to fill the CPUs, so the threads never crowd out the ones doing the
 /// work.
 public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
-    public let workerCount: Int
+    /// Workers actually running (fewer than requested only if the system refused to start threads).
+    public private(set) var workerCount: Int
     /// Worker w's CPU, where it is pinned; nil where it runs unpinned.
     public let placement: [Int?]
     public let profile: PhaseProfile
@@ -75,7 +77,12 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
                 start.pool.workerLoop(start.index)
                 return nil
             }, context.toOpaque())
-            precondition(rc == 0, "cannot start worker thread: error \(rc)")
+            if rc != 0 {
+                // The system refused (a thread or process limit): run with the workers we have.
+                context.release()
+                workerCount = w
+                break
+            }
             self.threads.append(thread)
         }
     }
@@ -95,7 +102,12 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         Self.callerAffinityOwner = ObjectIdentifier(self)
     }
 
-    public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// The CPUs this process may use: its affinity mask (taskset, container cpusets), read once
+    /// before any pool pins the calling thread; the online count where the mask is unavailable.
+    public static let onlineCPUs: Int = {
+        let allowed = Int(fnnpar_allowed_cpu_count())
+        return allowed > 0 ? allowed : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }()
 
     deinit {
         stopping = true

@@ -174,6 +174,32 @@ struct ReferenceAdam {
         }
     }
 
+    /// Each part owns whole 64-row blocks of the table, in order, whatever the table size.
+    @Test(arguments: [(100, 2), (6272, 2), (128_000, 3), (9746, 32), (64, 5)])
+    func bucketsOwnAlignedRowRanges(tableRows: Int, parts: Int) {
+        var rng = Xoshiro256(seed: UInt64(tableRows))
+        let rowIds = (0..<3000).map { _ in UInt32(rng.nextInt(below: tableRows)) }
+        let grouping = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
+        rowIds.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: rowIds.count) }
+        grouping.bucket(parts: parts, tableRows: tableRows)
+        #expect(grouping.partStarts.count == parts + 1 && grouping.partStarts.last == grouping.uniqueCount)
+        var blockOwner: [Int: Int] = [:]
+        var seen = Set<Int32>()
+        for p in 0..<parts {
+            for k in grouping.partStarts[p]..<grouping.partStarts[p + 1] {
+                let u = grouping.order[k]
+                seen.insert(u)
+                let block = Int(grouping.uniqueRows[Int(u)]) / 64
+                #expect(blockOwner[block, default: p] == p, "block \(block) split between parts")
+                blockOwner[block] = p
+            }
+        }
+        #expect(seen.count == grouping.uniqueCount)
+        // Owners never decrease along the table.
+        let ordered = blockOwner.sorted { $0.key < $1.key }.map(\.value)
+        #expect(ordered == ordered.sorted())
+    }
+
     /// A row present in every batch is updated exactly as dense Adam would.
     @Test func alwaysTouchedRowEqualsDenseAdam() {
         let config = AdamConfig(weightDecay: 1e-2)

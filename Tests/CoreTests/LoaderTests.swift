@@ -134,6 +134,21 @@ import Testing
         #expect(e3?.line == 2 && e3?.message.contains("id '-1' in field 1") == true)
     }
 
+    @Test func strayHugeIdNamesItsLine() {
+        let e = failure("1\t3\t4\n0\t4000000000\t2\n1\t1\t1\n")
+        #expect(e?.line == 2)
+        #expect(e?.message.contains("id in field 1 4000000000") == true)
+    }
+
+    /// 40 tab columns of decimal ids with 0/1 labels is a 39-field fields file, not Criteo.
+    @Test func thirtyNineFieldTSVIsNotCriteo() throws {
+        let dir = temporaryDirectory()
+        let line = (0..<40).map { $0 == 0 ? "1" : String($0 % 7) }.joined(separator: "\t")
+        writeText(line + "\n" + line.replacingOccurrences(of: "1\t1", with: "0\t1") + "\n", to: dir + "/f.tsv")
+        #expect(try detectFormat(path: dir + "/f.tsv") == .fields)
+        #expect(try loadDataset(path: dir + "/f.tsv").fieldCount == 39)
+    }
+
     @Test func undetectableFormat() {
         #expect(failure("hello world\n")?.message.contains("cannot detect the format") == true)
     }

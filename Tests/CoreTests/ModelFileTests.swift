@@ -171,6 +171,33 @@ import Testing
         #expect(resumed.history.map(\.trainLoss) == wholeResult.history.map(\.trainLoss))
     }
 
+    /// A finished run's checkpoint, resumed with a larger epoch limit, continues to the model of a
+    /// run that had that limit from the start.
+    @Test func resumeExtendsAFinishedRun() throws {
+        let data = PlantedFMGenerator.movieLens1MShape(seed: 4).generate(rows: 3000)
+        let split = DataSplit(rowCount: data.rowCount, seed: 2)
+        let config = ModelConfig(kind: .fnn, fieldDims: data.fieldDims, embedDim: 4, mlpDims: [6], dropout: 0.1)
+        func makeRun(epochs: Int) -> TrainingRun {
+            var options = TrainingOptions()
+            options.epochs = epochs
+            options.patience = 0
+            options.batchSize = 400
+            return TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 5), data: data, options: options),
+                               data: data, split: split, options: options, executor: SerialExecutor())
+        }
+        let long = makeRun(epochs: 4)
+        _ = try long.run()
+        let short = makeRun(epochs: 2)
+        _ = try short.run()
+        let path = temporaryDirectory() + "/short.ckpt"
+        try Checkpoint.write(short, to: path)
+        let extended = makeRun(epochs: 4)
+        try Checkpoint.resume(extended, from: try Checkpoint.read(path: path), path: path)
+        let result = try extended.run()
+        #expect(result.epochsRun == 4)
+        #expect(extended.engine.model.bitwiseEqual(long.engine.model))
+    }
+
     @Test func checkpointFromOtherOptionsIsRefused() throws {
         let data = randomDataset(rows: 500, fieldDims: [9, 4], seed: 1)
         let split = DataSplit(rowCount: 500, seed: 1)

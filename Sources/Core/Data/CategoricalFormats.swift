@@ -27,7 +27,10 @@ public struct Vocabulary: Sendable, Equatable {
 
     public init?(serialized text: String) {
         guard let ordered = try? JSONDecoder().decode([[String]].self, from: Data(text.utf8)) else { return nil }
-        fields = ordered.map { tokens in Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($0.element, UInt32($0.offset)) }) }
+        let maps = ordered.map { tokens in Dictionary(tokens.enumerated().map { ($0.element, UInt32($0.offset)) }) { first, _ in first } }
+        // A token listed twice is a corrupt file, not a vocabulary.
+        guard zip(maps, ordered).allSatisfy({ $0.count == $1.count }) else { return nil }
+        fields = maps
     }
 }
 

@@ -35,6 +35,23 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
 ///
 /// `#` comments or a first column that is 0/1 on every sampled line mean the fields format;
 /// `::`, a comma, or four tab-separated columns with a rating in the third mean MovieLens.
+/// Criteo rows have empty values or hex categories (letters) among their 26 categorical columns;
+/// a 39-field fields TSV, all decimal ids, has 40 columns too and must not be taken for Criteo.
+func looksLikeCriteo(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var scanner = LineScanner(bytes)
+    var columns: [Range<Int>] = []
+    var sampled = 0
+    while let line = scanner.nextLine(), sampled < 200 {
+        if bytes.isBlank(line) { continue }
+        if bytes[line.lowerBound] == 0x23 { return false }
+        bytes.splitColumns(line, by: .tab, into: &columns)
+        guard columns.count == 40 else { return false }
+        for c in columns[14...] where c.isEmpty || bytes.parseUnsigned(c) == nil { return true }
+        sampled += 1
+    }
+    return false
+}
+
 public func detectFormat(path: String) throws(InputError) -> DataFormat {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }
@@ -56,7 +73,7 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
             if columns.count == 24 { return .avazu }
             if columns.count > 1 { return .movielens }
             bytes.splitColumns(line, by: .tab, into: &columns)
-            if columns.count == 40 { return .criteo }
+            if columns.count == 40 && looksLikeCriteo(bytes) { return .criteo }
         }
         bytes.splitColumns(line, by: .tab, into: &columns)
         if columns.count < 2 {
@@ -88,6 +105,7 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
     ids.reserveCapacity(estimatedRows * 2)
     labels.reserveCapacity(estimatedRows)
     var maxUser: UInt64 = 0, maxMovie: UInt64 = 0
+    var maxUserLine = 0, maxMovieLine = 0
     var unlabeledRows = 0
     while let line = scanner.nextLine() {
         if bytes.isBlank(line) { continue }
@@ -130,10 +148,12 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
         ids.append(UInt32(user - 1))
         ids.append(UInt32(movie - 1))
         labels.append(label)
-        maxUser = max(maxUser, user)
-        maxMovie = max(maxMovie, movie)
+        if user > maxUser { maxUser = user; maxUserLine = scanner.lineNumber }
+        if movie > maxMovie { maxMovie = movie; maxMovieLine = scanner.lineNumber }
     }
     if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    try checkTableSize([Int(maxUser), Int(maxMovie)], largest: [maxUser, maxMovie], lines: [maxUserLine, maxMovieLine],
+                       names: ["user id", "movie id"], path: path)
     var data = Dataset(name: path, fieldDims: [Int(maxUser), Int(maxMovie)], ids: ids, labels: labels)
     data.hasLabels = unlabeledRows == 0
     return data
@@ -149,11 +169,13 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
     var ids: [UInt32] = []
     var labels: [Float] = []
     var maxIds: [UInt32] = []
+    var maxLines: [Int] = []
     while let line = scanner.nextLine() {
         if bytes.isBlank(line) || bytes[line.lowerBound] == 0x23 { continue }
         bytes.splitColumns(line, by: .tab, into: &columns)
         if maxIds.isEmpty && fieldCount > 0 {
             maxIds = [UInt32](repeating: 0, count: fieldCount)
+            maxLines = [Int](repeating: 0, count: fieldCount)
         }
         if fieldCount < 0 {
             fieldCount = columns.count - 1
@@ -162,6 +184,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
                                  "expected a label and at least one id separated by tabs, found 1 column")
             }
             maxIds = [UInt32](repeating: 0, count: fieldCount)
+            maxLines = [Int](repeating: 0, count: fieldCount)
             ids.reserveCapacity(bytes.count / (2 * fieldCount + 2) * fieldCount)
         }
         let unlabeled = unlabeledFields != nil && columns.count == fieldCount
@@ -188,10 +211,12 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
             }
             let v = UInt32(id)
             ids.append(v)
-            if v > maxIds[f] { maxIds[f] = v }
+            if v > maxIds[f] { maxIds[f] = v; maxLines[f] = scanner.lineNumber }
         }
     }
     if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    try checkTableSize(maxIds.map { Int($0) + 1 }, largest: maxIds.map(UInt64.init), lines: maxLines,
+                       names: (1...fieldCount).map { "id in field \($0)" }, path: path)
     var data = Dataset(name: path, fieldDims: maxIds.map { Int($0) + 1 }, ids: ids, labels: labels)
     data.hasLabels = unlabeledRows == 0
     return data
@@ -217,4 +242,17 @@ extension Dataset {
         }
         try writeFileAtomically(path: path, bytes: out)
     }
+}
+
+/// The most table rows a model may have: row ids are 32-bit and batch positions are grouped with
+/// 32-bit indices.
+public let maximumTableRows = Int(Int32.max)
+
+/// Field sizes come from the largest id, so one stray huge id (a hash, a timestamp) makes a
+/// table no machine can hold; name the line it came from instead of failing to allocate.
+func checkTableSize(_ fieldDims: [Int], largest: [UInt64], lines: [Int], names: [String], path: String) throws(InputError) {
+    guard fieldDims.reduce(0, +) > maximumTableRows else { return }
+    let f = fieldDims.indices.max { fieldDims[$0] < fieldDims[$1] }!
+    throw InputError(path: path, line: lines[f],
+                     "\(names[f]) \(largest[f]) would make a table of \(fieldDims.reduce(0, +)) rows (at most \(maximumTableRows)): ids must be small consecutive integers; hashed ids need a vocabulary")
 }

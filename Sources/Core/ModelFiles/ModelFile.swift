@@ -95,6 +95,9 @@ public enum ModelFile {
                   let fileDropout = file.metadata["dropout"].flatMap(Float.init),
                   let input = file.metadata["fnn_input"].flatMap(FNNInput.init(rawValue:))
             else { throw fail("corrupt model metadata (model, field_dims, mlp_dims, dropout or fnn_input)") }
+            guard !dims.isEmpty, dims.allSatisfy({ $0 > 0 }), mlp.allSatisfy({ $0 > 0 }), kind == .fm || !mlp.isEmpty,
+                  fileDropout >= 0, fileDropout < 1, dims.reduce(0, +) <= maximumTableRows
+            else { throw fail("corrupt model metadata: impossible field sizes, MLP widths or dropout") }
             config = ModelConfig(kind: kind, fieldDims: dims, embedDim: d, mlpDims: mlp, dropout: fileDropout, fnnInput: input)
             guard config.tableRows == rows else {
                 throw fail("corrupt: field sizes add up to \(config.tableRows) rows but the embedding has \(rows)")
@@ -103,7 +106,7 @@ public enum ModelFile {
             guard let dims = fieldDims else {
                 throw fail("a PyTorch model file does not record field sizes; they are taken from the data (--data)")
             }
-            guard dims.reduce(0, +) == rows else {
+            guard dims.allSatisfy({ $0 > 0 }), dims.reduce(0, +) == rows else {
                 throw fail("the model's embedding has \(rows) rows but the data's fields \(dims) add up to \(dims.reduce(0, +)); it was trained on differently indexed data")
             }
             let hasMLP = file.tensors.keys.contains { $0.hasPrefix("mlp.mlp.") }

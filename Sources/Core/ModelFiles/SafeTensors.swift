@@ -137,8 +137,15 @@ public struct SafeTensors {
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw ModelFileError(path: path, "tensor '\(name)' has dtype \(dtypeName); fnn-par reads F32 and I64 tensors")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
-                  offsets[1] - offsets[0] == shape.reduce(1, *) * dtype.size
+            var elements = 1
+            var overflow = false
+            for d in shape {
+                let (product, o) = elements.multipliedReportingOverflow(by: d)
+                elements = product
+                overflow = overflow || o
+            }
+            guard !overflow, shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
+                  elements <= Int.max / 8, offsets[1] - offsets[0] == elements * dtype.size
             else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' has a shape that does not match its byte range") }
             guard offsets[1] <= dataCount else {
                 throw ModelFileError(path: path, "truncated: tensor '\(name)' ends at byte \(offsets[1]) of a \(dataCount)-byte data section")

@@ -208,13 +208,17 @@ public final class RowGrouping: @unchecked Sendable {
     /// arrays (linear weights, step counts), so each must have a single writer, or the workers
     /// would fight over those lines. Which worker updates a row never changes the result.
     public func bucket(parts: Int, tableRows: Int) {
-        // Parts of whole 64-row blocks; the owner by one multiplication (a division per row
-        // would cost more than the rest of this pass).
+        // Parts of whole 64-row blocks. The owner is estimated with a multiplication (a division
+        // per row would cost more than the rest of this pass) and corrected where the estimate
+        // rounded across a boundary.
         let rowsPerPart = max(64, ((tableRows + parts - 1) / parts + 63) / 64 * 64)
         let scale = 1.0 / Double(rowsPerPart)
         var counts = [Int](repeating: 0, count: parts + 1)
         for k in 0..<uniqueCount {
-            let p = min(parts - 1, Int(Double(uniqueRows[k]) * scale))
+            let row = Int(uniqueRows[k])
+            var p = Int(Double(row) * scale)
+            if (p + 1) * rowsPerPart <= row { p += 1 } else if p * rowsPerPart > row { p -= 1 }
+            p = min(parts - 1, p)
             cursor[k] = Int32(p)
             counts[p + 1] += 1
         }

@@ -102,8 +102,8 @@ extension DenseAdam {
     func restore(prefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
         try restoreFloats(file, "\(prefix).m", m, path: path)
         try restoreFloats(file, "\(prefix).v", v, path: path)
-        guard let t = file.tensors["\(prefix).step"], t.dtype == .i64, t.elementCount == 1 else {
-            throw ModelFileError(path: path, "checkpoint lacks '\(prefix).step'")
+        guard let t = file.tensors["\(prefix).step"], t.dtype == .i64, t.elementCount == 1, t.int64 >= 0, t.int64 < Int64(UInt32.max) else {
+            throw ModelFileError(path: path, "checkpoint lacks a valid '\(prefix).step'")
         }
         step = Int(t.int64)
     }
@@ -118,7 +118,8 @@ extension LazyRowAdam {
         ]
     }
 
-    func restore(prefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
+    /// `globalStep`: the optimizer's restored step; every row's counts must lie within it.
+    func restore(prefix: String, from file: SafeTensors, path: String, globalStep: Int) throws(ModelFileError) {
         try restoreFloats(file, "\(prefix).m", m, path: path)
         try restoreFloats(file, "\(prefix).v", v, path: path)
         for (name, buffer) in [("steps", steps), ("last_update", lastUpdate)] {
@@ -126,6 +127,9 @@ extension LazyRowAdam {
                 throw ModelFileError(path: path, "checkpoint lacks '\(prefix).\(name)' of \(buffer.count) values")
             }
             t.copyUInt32s(into: buffer.base)
+        }
+        for r in 0..<steps.count where Int(steps[r]) > Int(lastUpdate[r]) || Int(lastUpdate[r]) > globalStep {
+            throw ModelFileError(path: path, "corrupt checkpoint: row \(r)'s step counts are inconsistent")
         }
     }
 }

@@ -137,8 +137,8 @@ public final class FMEngine: TrainingEngine {
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
         try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
-        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path)
-        try linearAdam.restore(prefix: "adam.linear", from: file, path: path)
+        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path, globalStep: denseAdam.step)
+        try linearAdam.restore(prefix: "adam.linear", from: file, path: path, globalStep: denseAdam.step)
     }
 
     public func synchronizeTables(executor: PhaseExecutor) {

@@ -129,6 +129,9 @@ public final class TrainingRun {
     /// optimizer state, `best` the best model's).
     public func restore(state: TrainingState, best bestParameters: Model) {
         self.state = state
+        // Whether it is over follows from these options: a larger --epochs extends a finished run.
+        self.state.finished = state.epoch > max(options.epochs, 1)
+            || (options.patience > 0 && state.epochsWithoutImprovement >= options.patience)
         best.copyParameters(from: bestParameters)
     }
 
