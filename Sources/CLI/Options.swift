@@ -12,6 +12,10 @@ struct DataOptions: ParsableArguments {
     var minCount: Int?
     @Option(help: ArgumentHelp("Criteo / Avazu: count vocabularies on the training split only (no leakage into validation and test) or on all rows (as pytorch-fm).", valueName: "train|all"))
     var vocabFrom: VocabularySource = .train
+    @Option(help: ArgumentHelp("Keep the binary cache of parsed data here (default: beside the data, as DATA.fnnpar-cache).", valueName: "dir"))
+    var cacheDir: String?
+    @Flag(help: "Parse the text every time; neither read nor write the binary cache.")
+    var noCache = false
 
     func load(log: Log, seed: UInt64) throws -> Dataset {
         guard let data else {
@@ -19,18 +23,48 @@ struct DataOptions: ParsableArguments {
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         do {
-            let resolved = format == .auto ? try detectFormat(path: data) : format
-            guard resolved == .criteo || resolved == .avazu else { return try loadDataset(path: data, format: resolved) }
-            let kind: CategoricalFormat = resolved == .criteo ? .criteo : .avazu
-            let raw = try loadRawCategorical(path: data, format: kind)
-            let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
-            let vocabulary = raw.vocabulary(minCount: minCount ?? kind.defaultMinCount, rows: rows)
-            log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
-                + "tokens seen under \(minCount ?? kind.defaultMinCount) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
-            return raw.dataset(vocabulary: vocabulary)
+            return try read(data, log: log, seed: seed)
         } catch {
             throw CLIError(error.description)
         }
+    }
+
+    /// Through the binary cache when it is current, else parsing the text (and caching it).
+    private func read(_ data: String, log: Log, seed: UInt64) throws(InputError) -> Dataset {
+            let resolved = format == .auto ? try detectFormat(path: data) : format
+            let categorical = resolved == .criteo || resolved == .avazu
+            let kind: CategoricalFormat = resolved == .criteo ? .criteo : .avazu
+            let minimum = minCount ?? kind.defaultMinCount
+            var key: DatasetCache.Key?
+            var cachePath: String?
+            if !noCache {
+                let preprocessing = categorical
+                    ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)" + (vocabFrom == .train ? " seed \(seed)" : "")
+                    : resolved.rawValue
+                key = try DatasetCache.Key(source: data, preprocessing: preprocessing)
+                cachePath = DatasetCache.path(for: data, directory: cacheDir)
+                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
+                    log.say("read the binary cache \(cachePath!)")
+                    return cached
+                }
+            }
+            let dataset: Dataset
+            if categorical {
+                let raw = try loadRawCategorical(path: data, format: kind)
+                let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
+                let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
+                log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
+                    + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
+                dataset = raw.dataset(vocabulary: vocabulary)
+            } else {
+                dataset = try loadDataset(path: data, format: resolved)
+            }
+            if let key, let cachePath {
+                do { try DatasetCache.store(dataset, cache: cachePath, key: key) } catch {
+                    log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")
+                }
+            }
+            return dataset
     }
 }
 

@@ -9,6 +9,9 @@
 public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     public let count: Int
     public let base: UnsafeMutablePointer<Element>
+    /// Set when the memory belongs to someone else (a memory-mapped cache file), which this
+    /// buffer keeps alive instead of freeing.
+    private let owner: AnyObject?
 
     public init(count: Int) {
         precondition(count >= 0)
@@ -17,6 +20,14 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         base = raw.bindMemory(to: Element.self, capacity: max(1, count))
+        owner = nil
+    }
+
+    /// A view of `count` elements at `pointer`, valid as long as `owner` lives (which this keeps).
+    public init(viewing pointer: UnsafeMutablePointer<Element>, count: Int, owner: AnyObject) {
+        self.count = count
+        base = pointer
+        self.owner = owner
     }
 
     /// Memory left untouched, for workspace that is always written before it is read: its pages
@@ -26,6 +37,7 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Element>.stride, alignment: 64)
         base = raw.bindMemory(to: Element.self, capacity: max(1, count))
+        owner = nil
     }
 
     public convenience init(_ values: [Element]) {
@@ -35,7 +47,9 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         }
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit {
+        if owner == nil { UnsafeMutableRawPointer(base).deallocate() }
+    }
 
     @inlinable public subscript(index: Int) -> Element {
         get { base[index] }

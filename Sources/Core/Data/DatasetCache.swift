@@ -1,0 +1,105 @@
+import Foundation
+
+/// The binary cache of a text data set: the parsed examples (labels, then row-major 32-bit ids)
+/// and the vocabularies, in a safetensors container. The first read of a text file writes it; later
+/// runs map it into memory instead of parsing. It is tied to its source (size, modification time
+/// and a fingerprint of its content) and to the preprocessing options, and is ignored, then
+/// rewritten, when either changes. Written atomically, so a crash leaves no half cache.
+public enum DatasetCache {
+    public static let version = "1"
+
+    /// What the cache must match: the source as it is now and how it was read.
+    public struct Key: Equatable, Sendable {
+        public var sourceSize: Int
+        public var sourceModified: Int
+        public var sourceFingerprint: UInt64
+        /// Format and preprocessing options, e.g. "criteo min-count 10 vocab train seed 42".
+        public var preprocessing: String
+
+        public init(source path: String, preprocessing: String) throws(InputError) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw InputError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
+            sourceSize = Int(info.st_size)
+            sourceModified = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+            sourceFingerprint = try Self.fingerprint(path: path, size: sourceSize)
+            self.preprocessing = preprocessing
+        }
+
+        /// FNV-1a over the first and last 64 KiB and the size: catches edits that keep the size
+        /// and a restored modification time, without reading a large file.
+        static func fingerprint(path: String, size: Int) throws(InputError) -> UInt64 {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(size)
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            for offset in Set([0, max(0, size - 65536)]).sorted() {
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 65536, off_t(offset)) }
+                if n > 0 { for i in 0..<n { h = (h ^ UInt64(buffer[i])) &* 0x100_0000_01B3 } }
+            }
+            return h
+        }
+
+        var metadata: [String: String] {
+            ["source_size": String(sourceSize), "source_modified": String(sourceModified),
+             "source_fingerprint": String(sourceFingerprint, radix: 16), "preprocessing": preprocessing]
+        }
+    }
+
+    /// Where the cache of `source` lives: beside it, or in `directory` under a name derived from
+    /// the source's absolute path.
+    public static func path(for source: String, directory: String?) -> String {
+        guard let directory else { return source + ".fnnpar-cache" }
+        let absolute = URL(fileURLWithPath: source).standardizedFileURL.path
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in absolute.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return directory + "/" + URL(fileURLWithPath: source).lastPathComponent + "-" + String(h, radix: 16) + ".fnnpar-cache"
+    }
+
+    /// The cached data set, mapped, if the cache exists and matches `key`; nil otherwise (a stale
+    /// or unreadable cache is not an error: the caller parses the source again).
+    public static func load(cache: String, key: Key, name: String) -> Dataset? {
+        guard let mapped = try? MappedFile(path: cache), mapped.size >= 8 else { return nil }
+        let headerLength = Int(mapped.base.loadUnaligned(as: UInt64.self).littleEndian)
+        guard headerLength > 0, 8 + headerLength <= mapped.size,
+              let header = try? JSONSerialization.jsonObject(
+                with: Data(bytesNoCopy: mapped.base + 8, count: headerLength, deallocator: .none)) as? [String: Any],
+              let meta = header["__metadata__"] as? [String: String],
+              meta["format"] == "fnn-par-data-cache", meta["cache_version"] == version
+        else { return nil }
+        for (k, v) in key.metadata where meta[k] != v { return nil }
+        guard let dims = meta["field_dims"].flatMap({ try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }),
+              let rows = meta["rows"].flatMap(Int.init), !dims.isEmpty, rows > 0,
+              let labels = header["labels"] as? [String: Any], let ids = header["ids"] as? [String: Any],
+              let lo = labels["data_offsets"] as? [Int], let io = ids["data_offsets"] as? [Int],
+              lo.count == 2, io.count == 2, lo[1] - lo[0] == rows * 4, io[1] - io[0] == rows * dims.count * 4,
+              8 + headerLength + max(lo[1], io[1]) <= mapped.size
+        else { return nil }
+        let start = mapped.base + 8 + headerLength
+        guard (start + lo[0]).alignedUp(for: Float.self) == start + lo[0], (start + io[0]).alignedUp(for: UInt32.self) == start + io[0]
+        else { return nil }
+        let labelBuffer = AlignedBuffer<Float>(viewing: (start + lo[0]).assumingMemoryBound(to: Float.self), count: rows, owner: mapped)
+        let idBuffer = AlignedBuffer<UInt32>(viewing: (start + io[0]).assumingMemoryBound(to: UInt32.self), count: rows * dims.count,
+                                             owner: mapped)
+        var data = Dataset(name: name, fieldDims: dims, rowCount: rows, ids: idBuffer, labels: labelBuffer)
+        data.hasLabels = meta["has_labels"] != "false"
+        if let v = meta["vocabulary"] { data.vocabulary = Vocabulary(serialized: v) }
+        return data
+    }
+
+    public static func store(_ data: Dataset, cache: String, key: Key) throws {
+        var file = SafeTensors()
+        file.tensors["labels"] = SafeTensors.Tensor(floats: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount),
+                                                    shape: [data.rowCount])
+        file.tensors["ids"] = SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: data.ids.base, count: data.ids.count),
+                                                 shape: [data.rowCount, data.fieldCount])
+        file.metadata = key.metadata
+        file.metadata["format"] = "fnn-par-data-cache"
+        file.metadata["cache_version"] = version
+        file.metadata["rows"] = String(data.rowCount)
+        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
+        file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
+        if let v = data.vocabulary { file.metadata["vocabulary"] = v.serialized() }
+        try file.write(path: cache)
+    }
+}

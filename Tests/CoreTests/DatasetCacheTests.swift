@@ -1,0 +1,63 @@
+import Core
+import Foundation
+import Testing
+
+@Suite struct DatasetCacheTests {
+    @Test func roundTripIsExactAndMapped() throws {
+        let dir = temporaryDirectory()
+        let source = dir + "/data.tsv"
+        let original = randomDataset(rows: 777, fieldDims: [5, 9, 3], seed: 2)
+        try original.writeFieldsTSV(to: source)
+        let parsed = try loadDataset(path: source)
+        let key = try DatasetCache.Key(source: source, preprocessing: "fields")
+        let cache = DatasetCache.path(for: source, directory: nil)
+        #expect(DatasetCache.load(cache: cache, key: key, name: source) == nil)
+        try DatasetCache.store(parsed, cache: cache, key: key)
+        let cached = try #require(DatasetCache.load(cache: cache, key: key, name: source))
+        #expect(cached.fieldDims == parsed.fieldDims && cached.rowCount == 777)
+        #expect(cached.ids.bitwiseEqual(parsed.ids) && cached.labels.bitwiseEqual(parsed.labels))
+        #expect(cached.fingerprint == parsed.fingerprint)
+    }
+
+    @Test func vocabulariesTravelWithTheCache() throws {
+        let source = TestData.path("avazu-sample/head9000_dev.csv")
+        let raw = try loadRawCategorical(path: source, format: .avazu)
+        let data = raw.dataset(vocabulary: raw.vocabulary(minCount: 2))
+        let dir = temporaryDirectory()
+        let key = try DatasetCache.Key(source: source, preprocessing: "avazu min-count 2 vocab-from all")
+        let cache = DatasetCache.path(for: source, directory: dir)
+        #expect(cache.hasPrefix(dir + "/head9000_dev.csv-"))
+        try DatasetCache.store(data, cache: cache, key: key)
+        let cached = try #require(DatasetCache.load(cache: cache, key: key, name: source))
+        #expect(cached.vocabulary == data.vocabulary)
+        #expect(cached.ids.bitwiseEqual(data.ids))
+    }
+
+    /// A changed source (even of the same size), other preprocessing, or a damaged cache file:
+    /// the cache is not used.
+    @Test func staleOrDamagedCachesAreIgnored() throws {
+        let dir = temporaryDirectory()
+        let source = dir + "/d.tsv"
+        writeText("1\t3\t4\n0\t2\t1\n", to: source)
+        let key = try DatasetCache.Key(source: source, preprocessing: "fields")
+        let cache = DatasetCache.path(for: source, directory: nil)
+        try DatasetCache.store(try loadDataset(path: source), cache: cache, key: key)
+        #expect(DatasetCache.load(cache: cache, key: key, name: source) != nil)
+        // Same size, other content.
+        writeText("1\t3\t4\n0\t2\t2\n", to: source)
+        let changed = try DatasetCache.Key(source: source, preprocessing: "fields")
+        #expect(changed.sourceFingerprint != key.sourceFingerprint)
+        #expect(DatasetCache.load(cache: cache, key: changed, name: source) == nil)
+        // Other preprocessing of the same source.
+        var other = key
+        other.preprocessing = "criteo min-count 10"
+        #expect(DatasetCache.load(cache: cache, key: other, name: source) == nil)
+        // Damaged.
+        var bytes = try readFileBytes(cache)
+        bytes.removeLast(8)
+        FileManager.default.createFile(atPath: cache, contents: Data(bytes))
+        #expect(DatasetCache.load(cache: cache, key: key, name: source) == nil)
+        writeText("garbage", to: cache)
+        #expect(DatasetCache.load(cache: cache, key: key, name: source) == nil)
+    }
+}
