@@ -31,6 +31,7 @@ struct DataOptions: ParsableArguments {
 
     /// Through the binary cache when it is current, else parsing the text (and caching it).
     private func read(_ data: String, log: Log, seed: UInt64) throws(InputError) -> Dataset {
+            let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
             let categorical = resolved == .criteo || resolved == .avazu
             let kind: CategoricalFormat = resolved == .criteo ? .criteo : .avazu
@@ -44,7 +45,7 @@ struct DataOptions: ParsableArguments {
                 key = try DatasetCache.Key(source: data, preprocessing: preprocessing)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
                 if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
-                    log.say("read the binary cache \(cachePath!)")
+                    log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
                     return cached
                 }
             }
@@ -59,6 +60,10 @@ struct DataOptions: ParsableArguments {
             } else {
                 dataset = try loadDataset(path: data, format: resolved)
             }
+            let seconds = PhaseProfile.now() - start
+            let megabytes = Double(key?.sourceSize ?? 0) / 1e6
+            log.say(String(format: "parsed %@ in %.2f s%@", data, seconds,
+                           megabytes > 0 ? String(format: " (%.0f MB/s)", megabytes / max(seconds, 1e-9)) : ""))
             if let key, let cachePath {
                 do { try DatasetCache.store(dataset, cache: cachePath, key: key) } catch {
                     log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")
