@@ -16,6 +16,8 @@ struct DataOptions: ParsableArguments {
     var cacheDir: String?
     @Flag(help: "Parse the text every time; neither read nor write the binary cache.")
     var noCache = false
+    @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first.")
+    var skipBadLines = false
 
     func load(log: Log, seed: UInt64) throws -> Dataset {
         guard let data else {
@@ -42,7 +44,8 @@ struct DataOptions: ParsableArguments {
                 let preprocessing = categorical
                     ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)" + (vocabFrom == .train ? " seed \(seed)" : "")
                     : resolved.rawValue
-                key = try DatasetCache.Key(source: data, preprocessing: preprocessing)
+                let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
+                key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
                 if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
                     log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
@@ -51,14 +54,17 @@ struct DataOptions: ParsableArguments {
             }
             let dataset: Dataset
             if categorical {
-                let raw = try loadRawCategorical(path: data, format: kind)
+                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines)
                 let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
                 dataset = raw.dataset(vocabulary: vocabulary)
             } else {
-                dataset = try loadDataset(path: data, format: resolved)
+                dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
+            }
+            if dataset.skippedLines > 0, let first = dataset.firstSkipped {
+                log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")
             }
             let seconds = PhaseProfile.now() - start
             let megabytes = Double(key?.sourceSize ?? 0) / 1e6

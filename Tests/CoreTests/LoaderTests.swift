@@ -134,6 +134,25 @@ import Testing
         #expect(e3?.line == 2 && e3?.message.contains("id '-1' in field 1") == true)
     }
 
+    /// With skipBadLines, malformed lines are left out whole and counted; the rest loads as if
+    /// they had never been there.
+    @Test func skippingBadLinesKeepsTheGoodOnes() throws {
+        let dir = temporaryDirectory()
+        writeText("1\t2\t3\n0\t5\tx\n1\t9\n0\t1\t1\n2\t1\t1\n", to: dir + "/f.tsv")
+        let fields = try loadDataset(path: dir + "/f.tsv", format: .fields, skipBadLines: true)
+        #expect(fields.rowCount == 2 && fields.skippedLines == 3 && fields.firstSkipped?.line == 2)
+        // The bad line's 5 in field 1 must not have widened the field.
+        #expect(fields.fieldDims == [3, 4] && fields.ids.array == [2, 3, 1, 1])
+        writeText("1::2::5::1\n1::0::4::2\nfoo\n3::3::1::3\n", to: dir + "/m.dat")
+        let movielens = try loadDataset(path: dir + "/m.dat", skipBadLines: true)
+        #expect(movielens.rowCount == 2 && movielens.skippedLines == 2 && movielens.fieldDims == [3, 3])
+        let good = "0\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13" + String(repeating: "\tab12cd34", count: 26)
+        writeText(good + "\n0\t1\n" + good.replacingOccurrences(of: "0\t1\t2\t3", with: "1\t1\tq\t3") + "\n" + good + "\n", to: dir + "/c.txt")
+        let criteo = try loadRawCategorical(path: dir + "/c.txt", format: .criteo, skipBadLines: true)
+        #expect(criteo.rowCount == 2 && criteo.skippedLines == 2 && criteo.tokenIds.count == 2 * 39)
+        #expect(throws: InputError.self) { try loadRawCategorical(path: dir + "/c.txt", format: .criteo) }
+    }
+
     @Test func strayHugeIdNamesItsLine() {
         let e = failure("1\t3\t4\n0\t4000000000\t2\n1\t1\t1\n")
         #expect(e?.line == 2)

@@ -64,6 +64,9 @@ public struct RawCategoricalData: Sendable {
     public let tokens: [[String]]
     /// rowCount x fieldCount indices into `tokens[field]`.
     public let tokenIds: [UInt32]
+    /// Malformed lines left out under `skipBadLines`, and the first of them.
+    public var skippedLines = 0
+    public var firstSkipped: InputError?
 
     public var fieldCount: Int { tokens.count }
 
@@ -93,6 +96,8 @@ public struct RawCategoricalData: Sendable {
         for i in 0..<(rowCount * f) { ids[i] = lookup[i % f][Int(tokenIds[i])] }
         var data = Dataset(name: path, fieldDims: vocabulary.fieldDims, ids: ids, labels: labels)
         data.vocabulary = vocabulary
+        data.skippedLines = skippedLines
+        data.firstSkipped = firstSkipped
         return data
     }
 }
@@ -121,7 +126,8 @@ func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
 }
 
 /// Reads Criteo or Avazu text into interned tokens.
-public func loadRawCategorical(path: String, format: CategoricalFormat) throws(InputError) -> RawCategoricalData {
+public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false) throws(InputError) -> RawCategoricalData {
+    var policy = BadLinePolicy(skip: skipBadLines)
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         var scanner = LineScanner(b)
@@ -144,23 +150,26 @@ public func loadRawCategorical(path: String, format: CategoricalFormat) throws(I
                 if format == .avazu, columns.count == expectedColumns, b.text(columns[1]) == "click" { continue }
             }
             guard columns.count == expectedColumns else {
-                throw InputError(path: path, line: scanner.lineNumber,
-                                 "expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)")
+                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                             "expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)"))
+                continue
             }
             let labelColumn = format == .criteo ? columns[0] : columns[1]
             guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
-                throw InputError(path: path, line: scanner.lineNumber, "label '\(b.text(labelColumn))' is not 0 or 1")
+                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(labelColumn))' is not 0 or 1"))
+                continue
+            }
+            if format == .criteo, let k = (0..<13).first(where: { criteoIntegerToken(b, columns[$0 + 1]) == nil }) {
+                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                             "integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer"))
+                continue
             }
             labels.append(b[labelColumn.lowerBound] == 0x31 ? 1 : 0)
             for k in 0..<fieldCount {
                 let range = columns[format == .criteo ? k + 1 : k + 2]
                 let token: String
                 if format == .criteo && k < 13 {
-                    guard let t = criteoIntegerToken(b, range) else {
-                        throw InputError(path: path, line: scanner.lineNumber,
-                                         "integer column I\(k + 1) holds '\(b.text(range))', not an integer")
-                    }
-                    token = t
+                    token = criteoIntegerToken(b, range)!
                 } else {
                     token = String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
                 }
@@ -176,6 +185,6 @@ public func loadRawCategorical(path: String, format: CategoricalFormat) throws(I
         }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
         return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
-                                  tokenIds: tokenIds)
+                                  tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
     }
 }

@@ -15,6 +15,9 @@ public struct Dataset: Sendable {
     public var hasLabels = true
     /// How raw tokens became ids, for data read from Criteo or Avazu text.
     public var vocabulary: Vocabulary?
+    /// Malformed lines left out under `skipBadLines`, and the first of them.
+    public var skippedLines = 0
+    public var firstSkipped: InputError?
 
     public var fieldCount: Int { fieldDims.count }
 

@@ -17,13 +17,16 @@ public enum DataFormat: String, CaseIterable, Sendable {
 /// With `unlabeledFields` (prediction input for a model of that many fields), lines may also come
 /// without a label: `user::movie` (or tab / comma separated) for MovieLens, just the ids for the
 /// fields format. Such rows get label 0 and the data set reports `hasLabels == false`.
-public func loadDataset(path: String, format: DataFormat = .auto, unlabeledFields: Int? = nil) throws(InputError) -> Dataset {
+public func loadDataset(path: String, format: DataFormat = .auto, unlabeledFields: Int? = nil,
+                        skipBadLines: Bool = false) throws(InputError) -> Dataset {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Dataset in
         let resolved = format == .auto ? try detectFormat(buffer, path: path) : format
         switch resolved {
-        case .movielens: return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil)
-        case .fields: return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields)
+        case .movielens:
+            return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil, skipBadLines: skipBadLines)
+        case .fields:
+            return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines)
         case .criteo, .avazu:
             throw InputError(path: path, "\(resolved.rawValue) data needs a vocabulary: load it with loadCategorical")
         case .auto: fatalError("unreachable: detection returns a concrete format")
@@ -94,7 +97,9 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
 
 /// MovieLens ratings as pytorch-fm reads them: two fields (user, movie), index = id - 1, field
 /// size = largest id, label = rating > 3.
-func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnlabeled: Bool = false) throws(InputError) -> Dataset {
+func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnlabeled: Bool = false,
+                    skipBadLines: Bool = false) throws(InputError) -> Dataset {
+    var policy = BadLinePolicy(skip: skipBadLines)
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
     columns.reserveCapacity(8)
@@ -124,24 +129,28 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
         bytes.splitColumns(line, by: separator!, into: &columns)
         let unlabeled = allowUnlabeled && columns.count == 2
         guard columns.count == 4 || unlabeled else {
-            throw InputError(path: path, line: scanner.lineNumber,
-                             "expected 4 columns (user, movie, rating, timestamp) separated by \(separator!.display), found \(columns.count)")
+            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                         "expected 4 columns (user, movie, rating, timestamp) separated by \(separator!.display), found \(columns.count)"))
+            continue
         }
         guard let user = bytes.parseUnsigned(columns[0]), user > 0, user <= UInt64(UInt32.max) else {
-            throw InputError(path: path, line: scanner.lineNumber,
-                             "user id '\(bytes.text(columns[0]))' is not a positive integer")
+            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                         "user id '\(bytes.text(columns[0]))' is not a positive integer"))
+            continue
         }
         guard let movie = bytes.parseUnsigned(columns[1]), movie > 0, movie <= UInt64(UInt32.max) else {
-            throw InputError(path: path, line: scanner.lineNumber,
-                             "movie id '\(bytes.text(columns[1]))' is not a positive integer")
+            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                         "movie id '\(bytes.text(columns[1]))' is not a positive integer"))
+            continue
         }
         var label: Float = 0
         if unlabeled {
             unlabeledRows += 1
         } else {
             guard let rating = bytes.parseDecimal(columns[2]) else {
-                throw InputError(path: path, line: scanner.lineNumber,
-                                 "rating '\(bytes.text(columns[2]))' is not a number")
+                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                             "rating '\(bytes.text(columns[2]))' is not a number"))
+                continue
             }
             label = rating > 3 ? 1 : 0
         }
@@ -156,11 +165,16 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
                        names: ["user id", "movie id"], path: path)
     var data = Dataset(name: path, fieldDims: [Int(maxUser), Int(maxMovie)], ids: ids, labels: labels)
     data.hasLabels = unlabeledRows == 0
+    data.skippedLines = policy.skipped
+    data.firstSkipped = policy.first
     return data
 }
 
 /// The fields TSV: field size = largest id + 1 per column.
-func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeledFields: Int? = nil) throws(InputError) -> Dataset {
+func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeledFields: Int? = nil,
+                    skipBadLines: Bool = false) throws(InputError) -> Dataset {
+    var policy = BadLinePolicy(skip: skipBadLines)
+    var lineIds: [UInt32] = []
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
     var fieldCount = unlabeledFields ?? -1
@@ -191,25 +205,38 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
         guard columns.count == fieldCount + 1 || unlabeled else {
             let expected = unlabeledFields != nil ? "\(fieldCount + 1) columns (label and \(fieldCount) ids) or \(fieldCount) (ids only)"
                 : "\(fieldCount + 1) columns (label and \(fieldCount) ids) like the first data line"
-            throw InputError(path: path, line: scanner.lineNumber, "expected \(expected), found \(columns.count)")
+            try policy.reject(InputError(path: path, line: scanner.lineNumber, "expected \(expected), found \(columns.count)"))
+            continue
         }
         let firstId = unlabeled ? 0 : 1
-        if unlabeled {
-            labels.append(0)
-            unlabeledRows += 1
-        } else {
+        var label: Float = 0
+        if !unlabeled {
             let labelRange = columns[0]
             guard labelRange.count == 1, bytes[labelRange.lowerBound] == 0x30 || bytes[labelRange.lowerBound] == 0x31 else {
-                throw InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1")
+                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1"))
+                continue
             }
-            labels.append(bytes[labelRange.lowerBound] == 0x31 ? 1 : 0)
+            label = bytes[labelRange.lowerBound] == 0x31 ? 1 : 0
         }
+        // The whole line is checked before any of it is kept, so a skipped line leaves no trace.
+        lineIds.removeAll(keepingCapacity: true)
+        var bad: InputError?
         for f in 0..<fieldCount {
             guard let id = bytes.parseUnsigned(columns[f + firstId]), id < UInt64(UInt32.max) else {
-                throw InputError(path: path, line: scanner.lineNumber,
+                bad = InputError(path: path, line: scanner.lineNumber,
                                  "id '\(bytes.text(columns[f + firstId]))' in field \(f + 1) is not a non-negative integer below 2^32-1")
+                break
             }
-            let v = UInt32(id)
+            lineIds.append(UInt32(id))
+        }
+        if let bad {
+            try policy.reject(bad)
+            continue
+        }
+        if unlabeled { unlabeledRows += 1 }
+        labels.append(label)
+        for f in 0..<fieldCount {
+            let v = lineIds[f]
             ids.append(v)
             if v > maxIds[f] { maxIds[f] = v; maxLines[f] = scanner.lineNumber }
         }
@@ -219,6 +246,8 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
                        names: (1...fieldCount).map { "id in field \($0)" }, path: path)
     var data = Dataset(name: path, fieldDims: maxIds.map { Int($0) + 1 }, ids: ids, labels: labels)
     data.hasLabels = unlabeledRows == 0
+    data.skippedLines = policy.skipped
+    data.firstSkipped = policy.first
     return data
 }
 
@@ -255,4 +284,18 @@ func checkTableSize(_ fieldDims: [Int], largest: [UInt64], lines: [Int], names: 
     let f = fieldDims.indices.max { fieldDims[$0] < fieldDims[$1] }!
     throw InputError(path: path, line: lines[f],
                      "\(names[f]) \(largest[f]) would make a table of \(fieldDims.reduce(0, +)) rows (at most \(maximumTableRows)): ids must be small consecutive integers; hashed ids need a vocabulary")
+}
+
+/// `--skip-bad-lines`: without it the first malformed line stops the load with its error; with it,
+/// malformed lines are counted and left out whole, and the first one is kept for the report.
+struct BadLinePolicy {
+    let skip: Bool
+    var skipped = 0
+    var first: InputError?
+
+    mutating func reject(_ error: InputError) throws(InputError) {
+        guard skip else { throw error }
+        skipped += 1
+        if first == nil { first = error }
+    }
 }
