@@ -9,7 +9,7 @@ struct ModelInputOptions: ParsableArguments {
     var model: String
     @Option(help: ArgumentHelp("Data to score: MovieLens ratings or a fields TSV.", valueName: "path"))
     var data: String
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu rows are mapped with the vocabularies stored in the model.", valueName: "auto|movielens|fields|criteo|avazu"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu rows are mapped with the vocabularies stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm"))
     var format: DataFormat = .auto
     @Option(help: ArgumentHelp("Field sizes of a PyTorch model file (which does not record them); default: from the data.", valueName: "n1,n2,..."))
     var fieldDims: String?
@@ -27,12 +27,12 @@ struct ModelInputOptions: ParsableArguments {
         let dataset: Dataset
         do {
             let resolved = format == .auto ? try detectFormat(path: data) : format
-            if resolved == .criteo || resolved == .avazu {
+            if let kind = resolved.categorical {
                 // Raw rows: the model's own vocabularies map their tokens (unseen ones to each field's unseen id).
                 guard let text = file.metadata["vocabulary"], let vocabulary = Vocabulary(serialized: text) else {
                     throw CLIError("\(model): this model records no vocabularies, so it cannot read raw \(resolved.rawValue) rows")
                 }
-                let raw = try loadRawCategorical(path: data, format: resolved == .criteo ? .criteo : .avazu)
+                let raw = try loadRawCategorical(path: data, format: kind)
                 guard raw.fieldCount == vocabulary.fields.count else {
                     throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
                 }

@@ -6,7 +6,7 @@ import Parallel
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm"))
     var format: DataFormat = .auto
     @Option(help: "Criteo / Avazu: tokens seen fewer times fold into their field's rare/unseen id (default: 10 for Criteo, 4 for Avazu, as pytorch-fm).")
     var minCount: Int?
@@ -35,8 +35,8 @@ struct DataOptions: ParsableArguments {
     private func read(_ data: String, log: Log, seed: UInt64) throws(InputError) -> Dataset {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
-            let categorical = resolved == .criteo || resolved == .avazu
-            let kind: CategoricalFormat = resolved == .criteo ? .criteo : .avazu
+            let categorical = resolved.categorical != nil
+            let kind: CategoricalFormat = resolved.categorical ?? .criteo
             let minimum = minCount ?? kind.defaultMinCount
             var key: DatasetCache.Key?
             var cachePath: String?

@@ -84,6 +84,26 @@ import Testing
         #expect(vocabulary.id(field: 0, token: "never-seen") == UInt32(vocabulary.fields[0].count))
     }
 
+    @Test func libffmCategoricalFeatures() throws {
+        let dir = temporaryDirectory()
+        writeText("1 0:5:1 1:7:1 2:3:1\n0 0:5:1 2:9:1\n0 0:6:1 1:7:1 2:3:1\n", to: dir + "/a.ffm")
+        #expect(try detectFormat(path: dir + "/a.ffm") == .libffm)
+        let raw = try loadRawCategorical(path: dir + "/a.ffm", format: .libffm)
+        #expect(raw.rowCount == 3 && raw.fieldCount == 3 && Int(raw.labels.reduce(0, +)) == 1)
+        // Field 1 of row 2 is missing: its own token.
+        #expect(raw.tokens[1] == ["7", "missing"])
+        let data = raw.dataset(vocabulary: raw.vocabulary(minCount: 1))
+        #expect(data.fieldDims == [3, 3, 3])
+        func message(_ text: String) -> String? {
+            writeText(text, to: dir + "/b.ffm")
+            do { _ = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm); return nil } catch { return error.message }
+        }
+        #expect(message("1 0:5:0.5 1:2:1\n")?.contains("only categorical features (value 1)") == true)
+        #expect(message("1 0:5:1 0:6:1\n")?.contains("multi-hot") == true)
+        writeText("1 3:1 5:1\n", to: dir + "/c.svm")
+        #expect(throws: InputError.self) { try detectFormat(path: dir + "/c.svm") }
+    }
+
     @Test func malformedRowsNameTheLine() {
         let dir = temporaryDirectory()
         let good = "0\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13" + String(repeating: "\tab12cd34", count: 26)

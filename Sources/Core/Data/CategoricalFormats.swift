@@ -50,8 +50,18 @@ public enum CategoricalFormat: String, Sendable {
     case criteo
     /// Avazu `train.csv`: id, click, then 22 categorical columns; header line optional.
     case avazu
+    /// libffm text, `label field:index:value ...`, used categorically: each field's index is its
+    /// token, values must be 1, a field may appear at most once per row (one-hot), and a field a
+    /// row lacks gets the token "missing". Numeric values and multi-hot fields are not supported.
+    case libffm
 
-    public var defaultMinCount: Int { self == .criteo ? 10 : 4 }
+    public var defaultMinCount: Int {
+        switch self {
+        case .criteo: return 10
+        case .avazu: return 4
+        case .libffm: return 1
+        }
+    }
 }
 
 /// Rows of raw tokens, interned per field, before a vocabulary turns them into ids.
@@ -127,6 +137,7 @@ func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
 
 /// Reads Criteo or Avazu text into interned tokens.
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false) throws(InputError) -> RawCategoricalData {
+    if format == .libffm { return try loadLibFFM(path: path, skipBadLines: skipBadLines) }
     var policy = BadLinePolicy(skip: skipBadLines)
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
@@ -185,6 +196,97 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
         }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
         return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
+                                  tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
+    }
+}
+
+/// libffm text, categorically (see `CategoricalFormat.libffm`).
+func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCategoricalData {
+    let bytes = try readFileBytes(path)
+    return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
+        /// Space- or tab-separated items of a line.
+        func items(_ line: Range<Int>) -> [Range<Int>] {
+            var out: [Range<Int>] = []
+            var i = line.lowerBound
+            while i < line.upperBound {
+                while i < line.upperBound && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
+                let start = i
+                while i < line.upperBound && b[i] != 0x20 && b[i] != 0x09 { i += 1 }
+                if i > start { out.append(start..<i) }
+            }
+            return out
+        }
+        /// field:index:value split at the colons.
+        func parts(_ r: Range<Int>) -> [Range<Int>] {
+            var out: [Range<Int>] = []
+            var start = r.lowerBound
+            for i in r where b[i] == 0x3A { out.append(start..<i); start = i + 1 }
+            out.append(start..<r.upperBound)
+            return out
+        }
+        // First pass: the number of fields.
+        var scanner = LineScanner(b)
+        var maxField = -1
+        while let line = scanner.nextLine() {
+            if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
+            for item in items(line).dropFirst() {
+                let p = parts(item)
+                if p.count == 3, let f = b.parseUnsigned(p[0]), f < 100_000 { maxField = max(maxField, Int(f)) }
+            }
+        }
+        guard maxField >= 0 else {
+            throw InputError(path: path, "no field:index:value features found (libffm); libsvm's index:value needs fields, which fnn-par cannot infer")
+        }
+        let fieldCount = maxField + 1
+        var policy = BadLinePolicy(skip: skipBadLines)
+        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
+        var tokens = [[String]](repeating: [], count: fieldCount)
+        var tokenIds: [UInt32] = []
+        var labels: [Float] = []
+        var row = [String?](repeating: nil, count: fieldCount)
+        scanner = LineScanner(b)
+        lines: while let line = scanner.nextLine() {
+            if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
+            let list = items(line)
+            guard let label = b.parseDecimal(list[0]) else {
+                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(list[0]))' is not a number"))
+                continue
+            }
+            for k in 0..<fieldCount { row[k] = nil }
+            for item in list.dropFirst() {
+                let p = parts(item)
+                guard p.count == 3, let f = b.parseUnsigned(p[0]), f < UInt64(fieldCount), !p[1].isEmpty else {
+                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                 "'\(b.text(item))' is not field:index:value (libsvm's index:value is not supported: fields are needed)"))
+                    continue lines
+                }
+                guard let value = b.parseDecimal(p[2]), value == 1 else {
+                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                 "feature '\(b.text(item))' has value \(b.text(p[2])); only categorical features (value 1) are supported"))
+                    continue lines
+                }
+                guard row[Int(f)] == nil else {
+                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                 "field \(f) appears twice; multi-hot fields are not supported"))
+                    continue lines
+                }
+                row[Int(f)] = String(decoding: UnsafeBufferPointer(rebasing: b[p[1]]), as: UTF8.self)
+            }
+            labels.append(label > 0 ? 1 : 0)
+            for k in 0..<fieldCount {
+                let token = row[k] ?? "missing"
+                if let id = interners[k][token] {
+                    tokenIds.append(id)
+                } else {
+                    let id = UInt32(tokens[k].count)
+                    interners[k][token] = id
+                    tokens[k].append(token)
+                    tokenIds.append(id)
+                }
+            }
+        }
+        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: .libffm, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
                                   tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
     }
 }

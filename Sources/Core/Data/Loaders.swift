@@ -10,6 +10,18 @@ public enum DataFormat: String, CaseIterable, Sendable {
     case criteo
     /// Avazu CSV (id, click, 22 categorical columns).
     case avazu
+    /// libffm text (`label field:index:value ...`), categorical features only.
+    case libffm
+
+    /// Formats whose raw tokens need vocabularies.
+    public var categorical: CategoricalFormat? {
+        switch self {
+        case .criteo: return .criteo
+        case .avazu: return .avazu
+        case .libffm: return .libffm
+        default: return nil
+        }
+    }
 }
 
 /// Loads a data set from a text file in the given (or detected) format.
@@ -27,7 +39,7 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
             return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil, skipBadLines: skipBadLines)
         case .fields:
             return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines)
-        case .criteo, .avazu:
+        case .criteo, .avazu, .libffm:
             throw InputError(path: path, "\(resolved.rawValue) data needs a vocabulary: load it with loadCategorical")
         case .auto: fatalError("unreachable: detection returns a concrete format")
         }
@@ -70,6 +82,16 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
         if bytes.isBlank(line) { continue }
         if bytes[line.lowerBound] == 0x23 { return .fields }
         if sampled == 0 {
+            // libffm: "label field:index:value ..." (two colons in the second item).
+            if let space = (line.lowerBound..<line.upperBound).first(where: { bytes[$0] == 0x20 }) {
+                let rest = (space + 1)..<line.upperBound
+                let colons = rest.prefix { bytes[$0] != 0x20 }.filter { bytes[$0] == 0x3A }.count
+                if colons == 2 { return .libffm }
+                if colons == 1 {
+                    throw InputError(path: path, line: scanner.lineNumber,
+                                     "this looks like libsvm (index:value); fnn-par needs fields: use libffm's field:index:value")
+                }
+            }
             bytes.splitColumns(line, by: .doubleColon, into: &columns)
             if columns.count > 1 { return .movielens }
             bytes.splitColumns(line, by: .comma, into: &columns)
