@@ -59,10 +59,10 @@ struct Experiment: ParsableCommand {
     func run() throws {
         let log = Log(quiet: output.quiet)
         let options = training.trainingOptions()
-        let dataset = try dataOptions.load(log: log, seed: options.seed)
+        let executor = training.threading.makeExecutor(log: log)
+        let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
         let split = try makeSplit(dataset, seed: options.seed)
         if let saveDir { try createDirectory(saveDir) }
-        let executor = training.threading.makeExecutor(log: log)
         log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
             + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
             + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
@@ -226,9 +226,9 @@ func trainOneModel(
 ) throws {
     let log = Log(quiet: output.quiet)
     let options = training.trainingOptions()
-    let dataset = try dataOptions.load(log: log, seed: options.seed)
-    let split = try makeSplit(dataset, seed: options.seed)
     let executor = training.threading.makeExecutor(log: log)
+    let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
+    let split = try makeSplit(dataset, seed: options.seed)
     log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
         + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
         + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")

@@ -19,20 +19,20 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first.")
     var skipBadLines = false
 
-    func load(log: Log, seed: UInt64) throws -> Dataset {
+    func load(log: Log, seed: UInt64, executor: PhaseExecutor? = nil) throws -> Dataset {
         guard let data else {
             log.say("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)")
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         do {
-            return try read(data, log: log, seed: seed)
+            return try read(data, log: log, seed: seed, executor: executor)
         } catch {
             throw CLIError(error.description)
         }
     }
 
     /// Through the binary cache when it is current, else parsing the text (and caching it).
-    private func read(_ data: String, log: Log, seed: UInt64) throws(InputError) -> Dataset {
+    private func read(_ data: String, log: Log, seed: UInt64, executor: PhaseExecutor?) throws(InputError) -> Dataset {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
             let categorical = resolved.categorical != nil
@@ -54,7 +54,7 @@ struct DataOptions: ParsableArguments {
             }
             let dataset: Dataset
             if categorical {
-                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines)
+                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor)
                 let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
@@ -68,8 +68,10 @@ struct DataOptions: ParsableArguments {
             }
             let seconds = PhaseProfile.now() - start
             let megabytes = Double(key?.sourceSize ?? 0) / 1e6
+            let threads = categorical && kind != .libffm ? executor?.workerCount ?? 1 : 1
             log.say(String(format: "parsed %@ in %.2f s%@", data, seconds,
-                           megabytes > 0 ? String(format: " (%.0f MB/s)", megabytes / max(seconds, 1e-9)) : ""))
+                           megabytes > 0 ? String(format: " (%.0f MB/s on %d thread%@)", megabytes / max(seconds, 1e-9), threads,
+                                                  threads == 1 ? "" : "s") : ""))
             if let key, let cachePath {
                 do { try DatasetCache.store(dataset, cache: cachePath, key: key) } catch {
                     log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")

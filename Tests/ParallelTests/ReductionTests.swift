@@ -111,3 +111,38 @@ struct ReferenceAdam {
         }
     }
 }
+
+/// Parallel parsing merges its chunks into exactly what a sequential parse gives, and reports
+/// errors with their line number in the whole file.
+@Suite struct ParallelParsingTests {
+    static let sample: String = {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
+        return data + "/criteo-dac-sample/head8000_train.txt"
+    }()
+
+    @Test(arguments: [2, 3, 8])
+    func chunksMergeToTheSequentialResult(workers: Int) throws {
+        let serial = try loadRawCategorical(path: Self.sample, format: .criteo)
+        let parallel = try loadRawCategorical(path: Self.sample, format: .criteo, executor: WorkerPool(threads: workers),
+                                              minimumChunkBytes: 64 << 10)
+        #expect(parallel.rowCount == serial.rowCount && parallel.labels == serial.labels)
+        #expect(parallel.tokens == serial.tokens && parallel.tokenIds == serial.tokenIds)
+    }
+
+    @Test func errorLinesCountFromTheStartOfTheFile() throws {
+        var lines = try String(contentsOfFile: Self.sample, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[6000] = "1\tbroken"
+        let path = NSTemporaryDirectory() + "fnn-par-chunks-\(UUID().uuidString).txt"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try loadRawCategorical(path: path, format: .criteo, executor: WorkerPool(threads: 4), minimumChunkBytes: 64 << 10)
+            Issue.record("a broken line was accepted")
+        } catch {
+            #expect(error.line == 6001)
+        }
+        let skipped = try loadRawCategorical(path: path, format: .criteo, skipBadLines: true, executor: WorkerPool(threads: 4),
+                                             minimumChunkBytes: 64 << 10)
+        #expect(skipped.skippedLines == 1 && skipped.firstSkipped?.line == 6001 && skipped.rowCount == lines.count - 1)
+    }
+}

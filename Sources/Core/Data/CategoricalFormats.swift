@@ -136,22 +136,97 @@ func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
 }
 
 /// Reads Criteo or Avazu text into interned tokens.
-public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false) throws(InputError) -> RawCategoricalData {
+/// Criteo or Avazu text, parsed in parallel when an executor is given: the file is cut into
+/// chunks at line ends, each chunk is parsed on its own (tokens interned per chunk), and the chunks
+/// are merged in file order, so tokens get ids in order of first appearance in the file and the
+/// result is identical to a sequential parse. Errors carry the line number in the whole file.
+public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
+                               executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20) throws(InputError) -> RawCategoricalData {
     if format == .libffm { return try loadLibFFM(path: path, skipBadLines: skipBadLines) }
-    var policy = BadLinePolicy(skip: skipBadLines)
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
+        let workers = executor?.workerCount ?? 1
+        // At least 4 MB per chunk, a few chunks per worker so uneven chunks even out.
+        let chunkCount = max(1, min(workers * 4, b.count / max(minimumChunkBytes, 1)))
+        var bounds = [0]
+        for k in 1..<chunkCount {
+            var i = max(bounds.last!, b.count * k / chunkCount)
+            while i < b.count && b[i - 1] != 0x0A { i += 1 }
+            bounds.append(i)
+        }
+        bounds.append(b.count)
+        let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
+        let parse = { (k: Int) in
+            let chunk = UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
+            boxes[k].parse(chunk, format: format, headerAllowed: k == 0, path: path, skipBadLines: skipBadLines)
+        }
+        if let executor, chunkCount > 1 {
+            executor.run(.prepare, tasks: chunkCount) { k, _ in parse(k) }
+        } else {
+            for k in 0..<chunkCount { parse(k) }
+        }
+        let fieldCount = format == .criteo ? 39 : 22
+        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
+        var tokens = [[String]](repeating: [], count: fieldCount)
+        var tokenIds: [UInt32] = []
+        var labels: [Float] = []
+        var skipped = 0
+        var firstSkipped: InputError?
+        var linesBefore = 0
+        func global(_ e: InputError) -> InputError { InputError(path: e.path, line: e.line.map { $0 + linesBefore }, e.message) }
+        for box in boxes {
+            if let failure = box.failure { throw global(failure) }
+            if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f) }
+            skipped += box.skipped
+            // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance.
+            let maps = (0..<fieldCount).map { k in
+                box.tokens[k].map { token -> UInt32 in
+                    if let id = interners[k][token] { return id }
+                    let id = UInt32(tokens[k].count)
+                    interners[k][token] = id
+                    tokens[k].append(token)
+                    return id
+                }
+            }
+            for (i, local) in box.tokenIds.enumerated() { tokenIds.append(maps[i % fieldCount][Int(local)]) }
+            labels += box.labels
+            linesBefore += box.lines
+        }
+        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
+                                  tokenIds: tokenIds, skippedLines: skipped, firstSkipped: firstSkipped)
+    }
+}
+
+/// One chunk's parse: its rows with chunk-local token ids, or where it failed.
+final class CategoricalChunk: @unchecked Sendable {
+    var labels: [Float] = []
+    var tokenIds: [UInt32] = []
+    var tokens: [[String]] = []
+    /// Lines scanned (all of the chunk unless it failed).
+    var lines = 0
+    var skipped = 0
+    var firstSkipped: InputError?
+    var failure: InputError?
+
+    func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool) {
         var scanner = LineScanner(b)
         var columns: [Range<Int>] = []
         let fieldCount = format == .criteo ? 39 : 22
         let expectedColumns = format == .criteo ? 40 : 24
         let separator: Separator = format == .criteo ? .tab : .comma
         var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
-        var tokens = [[String]](repeating: [], count: fieldCount)
-        var tokenIds: [UInt32] = []
-        var labels: [Float] = []
+        tokens = [[String]](repeating: [], count: fieldCount)
         tokenIds.reserveCapacity(b.count / 6)
-        var first = true
+        var first = headerAllowed
+        defer { lines = scanner.lineNumber }
+        func reject(_ message: String) -> Bool {
+            let e = InputError(path: path, line: scanner.lineNumber, message)
+            guard skipBadLines else { failure = e; return false }
+            skipped += 1
+            if firstSkipped == nil { firstSkipped = e }
+            return true
+        }
         while let line = scanner.nextLine() {
             if b.isBlank(line) { continue }
             b.splitColumns(line, by: separator, into: &columns)
@@ -161,29 +236,24 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
                 if format == .avazu, columns.count == expectedColumns, b.text(columns[1]) == "click" { continue }
             }
             guard columns.count == expectedColumns else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                             "expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)"))
-                continue
+                if reject("expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)") { continue }
+                return
             }
             let labelColumn = format == .criteo ? columns[0] : columns[1]
             guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(labelColumn))' is not 0 or 1"))
-                continue
+                if reject("label '\(b.text(labelColumn))' is not 0 or 1") { continue }
+                return
             }
             if format == .criteo, let k = (0..<13).first(where: { criteoIntegerToken(b, columns[$0 + 1]) == nil }) {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                             "integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer"))
-                continue
+                if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer") { continue }
+                return
             }
             labels.append(b[labelColumn.lowerBound] == 0x31 ? 1 : 0)
             for k in 0..<fieldCount {
                 let range = columns[format == .criteo ? k + 1 : k + 2]
-                let token: String
-                if format == .criteo && k < 13 {
-                    token = criteoIntegerToken(b, range)!
-                } else {
-                    token = String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
-                }
+                let token = format == .criteo && k < 13
+                    ? criteoIntegerToken(b, range)!
+                    : String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
                 if let id = interners[k][token] {
                     tokenIds.append(id)
                 } else {
@@ -194,9 +264,6 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
                 }
             }
         }
-        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
-                                  tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
     }
 }
 
