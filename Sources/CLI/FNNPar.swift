@@ -58,9 +58,11 @@ struct Experiment: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: output.quiet)
-        let options = training.trainingOptions()
+        var options = training.trainingOptions()
         let executor = training.threading.makeExecutor(log: log)
         let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
+        options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
+                                                                  window: options.streamWindow, log: log)
         let split = try makeSplit(dataset, seed: options.seed)
         if let saveDir { try createDirectory(saveDir) }
         log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
@@ -225,9 +227,11 @@ func trainOneModel(
     initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
-    let options = training.trainingOptions()
+    var options = training.trainingOptions()
     let executor = training.threading.makeExecutor(log: log)
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
+    options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
+                                                              window: options.streamWindow, log: log)
     let split = try makeSplit(dataset, seed: options.seed)
     log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
         + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "

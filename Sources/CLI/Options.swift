@@ -18,6 +18,39 @@ struct DataOptions: ParsableArguments {
     var noCache = false
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first.")
     var skipBadLines = false
+    @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so about 5 chunks are resident. Default: half of the machine's memory.", valueName: "size"))
+    var memoryBudget: String?
+
+    func validate() throws { _ = try memoryBudgetBytes() }
+
+    /// The budget in bytes.
+    func memoryBudgetBytes() throws -> Int {
+        guard let text = memoryBudget?.uppercased() else {
+            return Int(Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE))) / 2)
+        }
+        let units: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12]
+        var number = Substring(text)
+        var scale = 1.0
+        if let last = number.last, let unit = units[last] { scale = unit; number = number.dropLast() }
+        guard let value = Double(number), value > 0 else {
+            throw ValidationError("--memory-budget must be a size such as 4G, 512M or 100000000 (got '\(memoryBudget!)')")
+        }
+        return Int(value * scale)
+    }
+
+    /// Streaming chunk size for `dataset` when it exceeds the memory budget (nil: in memory).
+    func streamChunkRows(for dataset: Dataset, batchSize: Int, window: Int, log: Log) throws -> Int? {
+        let budget = try memoryBudgetBytes()
+        guard dataset.binaryBytes > budget else { return nil }
+        guard dataset.isMapped else {
+            log.say("note: the data (\(dataset.binaryBytes / 1_000_000) MB) exceeds --memory-budget but is held in memory (no binary cache); training goes on in memory")
+            return nil
+        }
+        let bytesPerRow = (dataset.fieldCount + 1) * 4
+        let rows = max(batchSize, budget / bytesPerRow / (window + 1))
+        log.say("data of \(dataset.binaryBytes / 1_000_000) MB exceeds the \(budget / 1_000_000) MB memory budget: streaming from the mapped cache in chunks of \(rows) rows, shuffled by chunk and within windows of \(window) chunks")
+        return rows
+    }
 
     func load(log: Log, seed: UInt64, executor: PhaseExecutor? = nil) throws -> Dataset {
         guard let data else {
@@ -73,7 +106,14 @@ struct DataOptions: ParsableArguments {
                            megabytes > 0 ? String(format: " (%.0f MB/s on %d thread%@)", megabytes / max(seconds, 1e-9), threads,
                                                   threads == 1 ? "" : "s") : ""))
             if let key, let cachePath {
-                do { try DatasetCache.store(dataset, cache: cachePath, key: key) } catch {
+                do {
+                    try DatasetCache.store(dataset, cache: cachePath, key: key)
+                    // Over budget, train from the mapped cache, not the parsed copy.
+                    if let budget = try? memoryBudgetBytes(), dataset.binaryBytes > budget,
+                       let mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
+                        return mapped
+                    }
+                } catch {
                     log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")
                 }
             }

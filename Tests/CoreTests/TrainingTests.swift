@@ -31,6 +31,33 @@ import Testing
         #expect(fmTest.auc > 0.70, "FM test AUC \(fmTest.auc)")
     }
 
+    /// Streaming order: a permutation of the training rows per epoch, in which every window of
+    /// `streamWindow` chunks' worth of positions draws from that many chunks of file order only.
+    @Test func streamingOrderKeepsWindowsLocal() {
+        let data = randomDataset(rows: 5000, fieldDims: [20, 10], seed: 3)
+        let split = DataSplit(rowCount: data.rowCount, seed: 4)
+        var options = TrainingOptions()
+        options.streamChunkRows = 400  // 4000 training rows: ten full chunks
+        options.streamWindow = 2
+        let engine = makeEngine(model: Model.initialized(config: ModelConfig(kind: .fm, fieldDims: data.fieldDims, embedDim: 4), seed: 1),
+                                data: data, options: options)
+        let run = TrainingRun(engine: engine, data: data, split: split, options: options, executor: SerialExecutor())
+        let sortedTrain = split.train.sorted()
+        let chunkOf = Dictionary(uniqueKeysWithValues: sortedTrain.enumerated().map { ($0.element, $0.offset / 400) })
+        for epoch in 1...3 {
+            let order = run.order(epoch: epoch)
+            #expect(order.sorted() == sortedTrain)
+            #expect(order == run.order(epoch: epoch))
+            var position = 0
+            while position < order.count {
+                let window = order[position..<min(position + 800, order.count)]
+                #expect(Set(window.map { chunkOf[$0]! }).count <= 2)
+                position += 800
+            }
+        }
+        #expect(run.order(epoch: 1) != run.order(epoch: 2))
+    }
+
     @Test func earlyStoppingKeepsTheBestEpoch() {
         // Random labels: validation AUC wanders around 0.5, so patience 1 stops early.
         let data = randomDataset(rows: 3000, fieldDims: [50, 40], seed: 4)

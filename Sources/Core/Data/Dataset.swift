@@ -21,6 +21,18 @@ public struct Dataset: Sendable {
 
     public var fieldCount: Int { fieldDims.count }
 
+    /// Whether the examples are a memory-mapped cache file rather than in memory.
+    public var isMapped: Bool { ids.isMapped }
+
+    /// Bytes of ids and labels: what has to be resident to touch every example.
+    public var binaryBytes: Int { ids.count * 4 + rowCount * 4 }
+
+    /// Lets the kernel drop the pages of examples `rows` (file order) when mapped.
+    public func releasePages(rows: Range<Int>) {
+        ids.releasePages((rows.lowerBound * fieldCount)..<(rows.upperBound * fieldCount))
+        labels.releasePages(rows)
+    }
+
     /// The same examples, indexed for a model with field sizes `modelDims`: every id must be
     /// below its field's size there. The error names the first field that does not fit.
     public func reindexed(for modelDims: [Int]) throws(InputError) -> Dataset {

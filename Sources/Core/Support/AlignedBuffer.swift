@@ -73,6 +73,21 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         return c
     }
 
+    /// Whether this views a memory-mapped file.
+    public var isMapped: Bool { owner is MappedFile }
+
+    /// Gives the pages wholly inside elements `range` back to the kernel when this views a
+    /// mapped file (they are read again from the file if touched later); nothing otherwise.
+    public func releasePages(_ range: Range<Int>) {
+        guard owner is MappedFile, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: UnsafeRawPointer(base + range.lowerBound))
+        let end = Int(bitPattern: UnsafeRawPointer(base + range.upperBound))
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(p, last - first, MADV_DONTNEED)
+    }
+
     /// Byte-exact comparison: the determinism contract is about bits, not tolerances.
     public func bitwiseEqual(_ other: AlignedBuffer<Element>) -> Bool {
         count == other.count

@@ -5,7 +5,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
         batchSize == other.batchSize && adam == other.adam && seed == other.seed && sliceRows == other.sliceRows
-            && sparseUpdate == other.sparseUpdate
+            && sparseUpdate == other.sparseUpdate && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
 
     /// Maximum number of epochs.
@@ -17,6 +17,12 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 42
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
+    /// Streaming order for data larger than memory: training rows are taken in file order, cut
+    /// into chunks of this many rows; each epoch shuffles the chunk order and then the rows within
+    /// each window of `streamWindow` consecutive chunks, so only a window's pages need be resident.
+    /// nil: one shuffle over the whole training split.
+    public var streamChunkRows: Int?
+    public var streamWindow = 4
 
     public init() {}
 }
@@ -136,23 +142,74 @@ public final class TrainingRun {
     }
 
     /// The training order of `epoch`: a permutation of the training split that depends on the
-    /// seed and the epoch only.
-    public func order(epoch: Int) -> [Int] {
-        var order = split.train
+    /// seed and the epoch only (and, streaming, on the chunking).
+    public func order(epoch: Int) -> [Int] { plan(epoch: epoch).order }
+
+    /// The order and, streaming, where each window of chunks ends in it (and which chunks it
+    /// holds), so their pages can be handed back once training has passed them.
+    func plan(epoch: Int) -> (order: [Int], windows: [(end: Int, chunks: [Int])]) {
         var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
-        order.shuffleDeterministically(using: &rng)
-        return order
+        guard let chunkRows = options.streamChunkRows else {
+            var order = split.train
+            order.shuffleDeterministically(using: &rng)
+            return (order, [])
+        }
+        var chunkOrder = Array(0..<streamChunks.count)
+        chunkOrder.shuffleDeterministically(using: &rng)
+        var order: [Int] = []
+        order.reserveCapacity(split.train.count)
+        var windows: [(end: Int, chunks: [Int])] = []
+        var w = 0
+        while w < chunkOrder.count {
+            let chunks = Array(chunkOrder[w..<min(w + options.streamWindow, chunkOrder.count)])
+            var window: [Int] = []
+            for c in chunks { window += trainInFileOrder[(c * chunkRows)..<min((c + 1) * chunkRows, trainInFileOrder.count)] }
+            window.shuffleDeterministically(using: &rng)
+            order += window
+            windows.append((order.count, chunks))
+            w += options.streamWindow
+        }
+        return (order, windows)
     }
 
+    /// Streaming: the training rows in file order, and each chunk's span of file rows.
+    private lazy var trainInFileOrder: [Int] = split.train.sorted()
+    private lazy var streamChunks: [ClosedRange<Int>] = {
+        guard let chunkRows = options.streamChunkRows else { return [] }
+        return stride(from: 0, to: trainInFileOrder.count, by: chunkRows).map { start in
+            trainInFileOrder[start]...trainInFileOrder[min(start + chunkRows, trainInFileOrder.count) - 1]
+        }
+    }()
+
+    /// Validation logits; streaming, in file order block by block, handing pages back as it goes.
+    private func validationLogits() -> (logits: [Float], labels: [Float]) {
+        guard let chunkRows = options.streamChunkRows else {
+            return (engine.logits(examples: split.validation, executor: executor), validationLabels)
+        }
+        let rows = split.validation.sorted()
+        var logits: [Float] = []
+        logits.reserveCapacity(rows.count)
+        var start = 0
+        while start < rows.count {
+            let block = Array(rows[start..<min(start + chunkRows, rows.count)])
+            logits += engine.logits(examples: block, executor: executor)
+            if data.isMapped { data.releasePages(rows: block.first!..<(block.last! + 1)) }
+            start += chunkRows
+        }
+        return (logits, rows.map { data.labels[$0] })
+    }
+
+    private lazy var validationLabels: [Float] = split.validation.map { data.labels[$0] }
+
     public func run() throws -> TrainingResult {
-        let validationLabels = split.validation.map { data.labels[$0] }
         let minimumBatch = engine.model.config.kind == .fnn ? 2 : 1
         var interrupted = false
         var segmentStart = PhaseProfile.now()
         defer { state.wallSeconds += PhaseProfile.now() - segmentStart }
         while !state.finished && state.epoch <= max(options.epochs, 1) {
             let epoch = state.epoch
-            let order = order(epoch: epoch)
+            let (order, windows) = plan(epoch: epoch)
+            var nextWindow = 0
             let batches = (order.count + options.batchSize - 1) / options.batchSize
             var stepStart = PhaseProfile.now()
             order.withUnsafeBufferPointer { ids in
@@ -167,6 +224,15 @@ public final class TrainingRun {
                         state.epochExamples += n
                     }
                     state.stepInEpoch += 1
+                    // Streaming: hand back the pages of every window this batch finished.
+                    while nextWindow < windows.count && windows[nextWindow].end <= i + n {
+                        if data.isMapped {
+                            for c in windows[nextWindow].chunks {
+                                data.releasePages(rows: streamChunks[c].lowerBound..<(streamChunks[c].upperBound + 1))
+                            }
+                        }
+                        nextWindow += 1
+                    }
                     let now = PhaseProfile.now()
                     state.epochStepSeconds += now - stepStart
                     stepStart = now
@@ -185,9 +251,9 @@ public final class TrainingRun {
             // keeping) this epoch's model.
             engine.synchronizeTables(executor: executor)
             let evaluationStart = PhaseProfile.now()
-            let logits = engine.logits(examples: split.validation, executor: executor)
-            let auc = Metrics.auc(scores: logits, labels: validationLabels)
-            let logLoss = Metrics.logLoss(logits: logits, labels: validationLabels)
+            let (logits, labels) = validationLogits()
+            let auc = Metrics.auc(scores: logits, labels: labels)
+            let logLoss = Metrics.logLoss(logits: logits, labels: labels)
             let record = EpochRecord(
                 epoch: epoch, trainLoss: state.epochLossSum / Double(max(state.epochExamples, 1)), validationAUC: auc,
                 validationLogLoss: logLoss, seconds: state.epochStepSeconds + PhaseProfile.now() - evaluationStart,
@@ -234,7 +300,24 @@ public func train(
 
 /// AUC and log loss of `model` on the given rows.
 public func evaluate(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor) -> EvaluationResult {
-    let logits = engine.logits(examples: rows, executor: executor)
+    var rows = rows
+    var logits: [Float]
+    if data.isMapped {
+        // A mapped data set may be larger than memory: go through it in file order, block by
+        // block, handing each block's pages back (AUC and log loss do not depend on the order).
+        rows.sort()
+        logits = []
+        logits.reserveCapacity(rows.count)
+        var start = 0
+        while start < rows.count {
+            let block = Array(rows[start..<min(start + 65536, rows.count)])
+            logits += engine.logits(examples: block, executor: executor)
+            data.releasePages(rows: block.first!..<(block.last! + 1))
+            start += 65536
+        }
+    } else {
+        logits = engine.logits(examples: rows, executor: executor)
+    }
     let labels = rows.map { data.labels[$0] }
     return EvaluationResult(auc: Metrics.auc(scores: logits, labels: labels),
                             logLoss: Metrics.logLoss(logits: logits, labels: labels), rows: rows.count)
