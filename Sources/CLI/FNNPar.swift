@@ -65,9 +65,7 @@ struct Experiment: ParsableCommand {
                                                                   window: options.streamWindow, log: log)
         let split = try makeSplit(dataset, seed: options.seed)
         if let saveDir { try createDirectory(saveDir) }
-        log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
-            + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
-            + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
+        log.describe(dataset, split: split, threads: executor.workerCount)
         Interrupt.install()
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
@@ -233,9 +231,7 @@ func trainOneModel(
     options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
                                                               window: options.streamWindow, log: log)
     let split = try makeSplit(dataset, seed: options.seed)
-    log.say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
-        + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
-        + "\(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s")")
+    log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     let config = makeConfig(dataset)
     try checkTrainingMemory(config, dataset: dataset)
@@ -289,6 +285,12 @@ struct Log {
     func say(_ line: String) {
         guard !quiet else { return }
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    func describe(_ dataset: Dataset, split: DataSplit, threads: Int) {
+        say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
+            + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
+            + "\(threads) thread\(threads == 1 ? "" : "s")")
     }
 }
 

@@ -166,8 +166,7 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
             for k in 0..<chunkCount { parse(k) }
         }
         let fieldCount = format == .criteo ? 39 : 22
-        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
-        var tokens = [[String]](repeating: [], count: fieldCount)
+        var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         var tokenIds: [UInt32] = []
         var labels: [Float] = []
         var skipped = 0
@@ -179,22 +178,15 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
             if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f) }
             skipped += box.skipped
             // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance.
-            let maps = (0..<fieldCount).map { k in
-                box.tokens[k].map { token -> UInt32 in
-                    if let id = interners[k][token] { return id }
-                    let id = UInt32(tokens[k].count)
-                    interners[k][token] = id
-                    tokens[k].append(token)
-                    return id
-                }
-            }
+            let maps = (0..<fieldCount).map { k in box.tokens[k].map { interners[k].intern($0) } }
             for (i, local) in box.tokenIds.enumerated() { tokenIds.append(maps[i % fieldCount][Int(local)]) }
             labels += box.labels
             linesBefore += box.lines
         }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
-                                  tokenIds: tokenIds, skippedLines: skipped, firstSkipped: firstSkipped)
+        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
+                                  tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
+                                  firstSkipped: firstSkipped)
     }
 }
 
@@ -215,9 +207,9 @@ final class CategoricalChunk: @unchecked Sendable {
         let fieldCount = format == .criteo ? 39 : 22
         let expectedColumns = format == .criteo ? 40 : 24
         let separator: Separator = format == .criteo ? .tab : .comma
-        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
-        tokens = [[String]](repeating: [], count: fieldCount)
+        var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         tokenIds.reserveCapacity(b.count / 6)
+        defer { tokens = interners.map(\.tokens) }
         var first = headerAllowed
         defer { lines = scanner.lineNumber }
         func reject(_ message: String) -> Bool {
@@ -254,14 +246,7 @@ final class CategoricalChunk: @unchecked Sendable {
                 let token = format == .criteo && k < 13
                     ? criteoIntegerToken(b, range)!
                     : String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
-                if let id = interners[k][token] {
-                    tokenIds.append(id)
-                } else {
-                    let id = UInt32(tokens[k].count)
-                    interners[k][token] = id
-                    tokens[k].append(token)
-                    tokenIds.append(id)
-                }
+                tokenIds.append(interners[k].intern(token))
             }
         }
     }
@@ -306,8 +291,7 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
         }
         let fieldCount = maxField + 1
         var policy = BadLinePolicy(skip: skipBadLines)
-        var interners = [[String: UInt32]](repeating: [:], count: fieldCount)
-        var tokens = [[String]](repeating: [], count: fieldCount)
+        var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         var tokenIds: [UInt32] = []
         var labels: [Float] = []
         var row = [String?](repeating: nil, count: fieldCount)
@@ -342,18 +326,25 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
             labels.append(label > 0 ? 1 : 0)
             for k in 0..<fieldCount {
                 let token = row[k] ?? "missing"
-                if let id = interners[k][token] {
-                    tokenIds.append(id)
-                } else {
-                    let id = UInt32(tokens[k].count)
-                    interners[k][token] = id
-                    tokens[k].append(token)
-                    tokenIds.append(id)
-                }
+                tokenIds.append(interners[k].intern(token))
             }
         }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: .libffm, path: path, rowCount: labels.count, labels: labels, tokens: tokens,
+        return RawCategoricalData(format: .libffm, path: path, rowCount: labels.count, labels: labels, tokens: interners.map(\.tokens),
                                   tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
+    }
+}
+
+/// One field's distinct tokens, numbered in order of first appearance.
+struct TokenInterner {
+    private var ids: [String: UInt32] = [:]
+    private(set) var tokens: [String] = []
+
+    mutating func intern(_ token: String) -> UInt32 {
+        if let id = ids[token] { return id }
+        let id = UInt32(tokens.count)
+        ids[token] = id
+        tokens.append(token)
+        return id
     }
 }
