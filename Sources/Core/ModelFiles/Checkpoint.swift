@@ -20,7 +20,7 @@ public enum Checkpoint {
         file.metadata["config"] = try json(run.engine.model.config)
         file.metadata["options"] = try json(run.options)
         file.metadata["state"] = try json(run.state)
-        file.metadata["data_fingerprint"] = String(run.data.fingerprint, radix: 16)
+        file.metadata["data_fingerprint"] = String(run.dataFingerprint, radix: 16)
         file.metadata["split_sizes"] = try json([run.split.train.count, run.split.validation.count, run.split.test.count])
         for (k, v) in extra { file.metadata[k] = v }
         try file.write(path: path)
@@ -72,7 +72,7 @@ public enum Checkpoint {
     /// same model, same training options (the epoch limit and patience may differ).
     public static func resume(_ run: TrainingRun, from loaded: Loaded, path: String) throws(ModelFileError) {
         func fail(_ m: String) -> ModelFileError { ModelFileError(path: path, m) }
-        guard loaded.metadata["data_fingerprint"] == String(run.data.fingerprint, radix: 16) else {
+        guard loaded.metadata["data_fingerprint"] == String(run.dataFingerprint, radix: 16) else {
             throw fail("the checkpoint was written for different data (its fingerprint does not match this data's)")
         }
         guard loaded.config == run.engine.model.config else {

@@ -172,6 +172,10 @@ public final class TrainingRun {
         return (order, windows)
     }
 
+    /// The data's fingerprint, for checkpoints: computed once (it reads every example), not at
+    /// every epoch's checkpoint.
+    public private(set) lazy var dataFingerprint: UInt64 = data.fingerprint
+
     /// Streaming: the training rows in file order, and each chunk's span of file rows.
     private lazy var trainInFileOrder: [Int] = split.train.sorted()
     private lazy var streamChunks: [ClosedRange<Int>] = {
