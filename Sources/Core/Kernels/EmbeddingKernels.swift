@@ -107,8 +107,9 @@ public enum EmbeddingKernels {
             let r = rowIds + i * fieldCount
             let z = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
                             linear: linear, bias: bias, sum: scratch)
-            total += Double(BinaryCrossEntropy.fastLoss(logit: z, label: labels[i]))
-            let g = (BinaryCrossEntropy.sigmoid(z) - labels[i]) * scale
+            let (loss, d) = BinaryCrossEntropy.lossAndGradient(logit: z, label: labels[i])
+            total += Double(loss)
+            let g = d * scale
             dBias += g
             for f in 0..<fieldCount {
                 let p = i * fieldCount + f

@@ -240,9 +240,13 @@ public enum MLPKernels {
 /// Binary cross-entropy on logits, computed without forming the probability so that it neither
 /// overflows nor takes log(0): loss = softplus(z) - y z, d loss / d z = sigmoid(z) - y.
 public enum BinaryCrossEntropy {
-    /// The same in Float, for the running training loss (metrics use the Double one).
-    @inlinable public static func fastLoss(logit z: Float, label y: Float) -> Float {
-        max(z, 0) - y * z + log1pf(expf(-abs(z)))
+    /// The same in Float, with d loss / d z, from one exponential: e = exp(-|z|) gives both
+    /// softplus(z) = max(z, 0) + log1p(e) and sigmoid(z) = 1 / (1 + e) (z >= 0) or e / (1 + e).
+    /// For the training loop (metrics use the Double loss).
+    @inlinable public static func lossAndGradient(logit z: Float, label y: Float) -> (loss: Float, dLogit: Float) {
+        let e = expf(-abs(z))
+        let sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e)
+        return (max(z, 0) - y * z + log1pf(e), sigmoid - y)
     }
 
     @inlinable public static func loss(logit z: Float, label y: Float) -> Double {
@@ -263,8 +267,9 @@ public enum BinaryCrossEntropy {
         let scale = 1 / Float(batchSize)
         var total = 0.0
         for i in 0..<rows {
-            total += Double(fastLoss(logit: logits[i], label: labels[i]))
-            dLogits[i] = (sigmoid(logits[i]) - labels[i]) * scale
+            let (loss, d) = lossAndGradient(logit: logits[i], label: labels[i])
+            total += Double(loss)
+            dLogits[i] = d * scale
         }
         return total
     }
