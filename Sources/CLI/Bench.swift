@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
 
             Examples:
               fnn-par bench --threads 1,2,32
-              fnn-par bench --shape criteo --rows 200000 --mlp 400,400,400 --models fnn --threads 1,2
+              fnn-par bench --shape criteo --mlp 400,400,400 --threads 1,2
               fnn-par bench --data u.data --json perf/out/ml100k.json
             """)
 

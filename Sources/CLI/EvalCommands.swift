@@ -56,12 +56,12 @@ struct Evaluate: ParsableCommand {
         commandName: "eval",
         abstract: "AUC and log loss of a saved model on labelled data.",
         discussion: """
-            Scores every row of --data (or one part of the seeded split with --split, to reproduce a \\
+            Scores every row of --data (or one part of the seeded split with --split, to reproduce a \
             training run's test figures) and prints the same table and --json as training.
 
             Examples:
               fnn-par eval --model fnn.safetensors --data heldout.tsv
-              fnn-par eval --model fm.safetensors --data u.data --split test --seed 42 --json eval.json
+              fnn-par eval --model fm.safetensors --data u.data --split test
               fnn-par eval --model torch_fnn.safetensors --data u.data --field-dims 943,1682
             """)
 
@@ -105,12 +105,12 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the model's click / like probability for every input row.",
         discussion: """
-            One probability per line, in input order. Rows may come without labels: `user::movie` (or tab or \\
+            One probability per line, in input order. Rows may come without labels: `user::movie` (or tab or \
             comma separated) for MovieLens input, the ids alone for the fields format.
 
             Examples:
-              fnn-par predict --model fnn.safetensors --data candidates.tsv --out scores.txt
-              fnn-par predict --model fm.safetensors --data pairs.dat --format movielens --out - | head
+              fnn-par predict --model fnn.safetensors --data new.tsv --out p.txt
+              fnn-par predict --model fm.safetensors --data pairs.dat --out - | head
             """)
 
     @OptionGroup var input: ModelInputOptions

@@ -9,11 +9,11 @@ struct FNNPar: ParsableCommand {
         commandName: "fnn-par",
         abstract: "Train FM and FNN click-through / rating models on multi-field categorical data, fast, on every core.",
         discussion: """
-            With no subcommand, runs `experiment`: the reference experiment of Zhang et al. (2016). \\
+            With no subcommand, runs `experiment`: the reference experiment of Zhang et al. (2016). \
             `fnn-par experiment --help` lists its options.
 
             Examples:
-              fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
+              fnn-par                          # built-in synthetic data
               fnn-par --data ml-1m/ratings.dat --threads 8 --save-dir models
               fnn-par fm --data u.data --save fm.safetensors
               fnn-par fnn --data u.data --init-from fm.safetensors --save fnn.safetensors
@@ -29,17 +29,17 @@ struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an FM, an FNN from random init and an FNN initialised from the FM; compare their test AUC.",
         discussion: """
-            Trains, on a seeded 80/10/10 split, a factorization machine, an FNN from random initialisation and \\
-            an FNN whose embedding table starts from that FM's, each with early stopping on validation AUC \\
-            (the best epoch's model is kept), then prints each model's test AUC, test log loss, epochs, \\
+            Trains, on a seeded 80/10/10 split, a factorization machine, an FNN from random initialisation and \
+            an FNN whose embedding table starts from that FM's, each with early stopping on validation AUC \
+            (the best epoch's model is kept), then prints each model's test AUC, test log loss, epochs, \
             training seconds and samples/s. This is what `fnn-par` runs with no subcommand.
 
             Examples:
-              fnn-par                                   # built-in synthetic MovieLens-1M-shaped data
+              fnn-par                          # built-in synthetic data
               fnn-par --data ml-1m/ratings.dat --threads 8
-              fnn-par --data u.data --epochs 20 --patience 0 --seed 1 --json result.json --plot curves.svg
-              fnn-par --data u.data --save-dir models   # keeps fm, fnn and fnn_init .safetensors
-              fnn-par --data u.data --save-dir models --resume   # after Ctrl-C: continue where it stopped
+              fnn-par --data u.data --epochs 20 --patience 0 --json r.json
+              fnn-par --data u.data --save-dir models  # keeps the 3 models
+              fnn-par --data u.data --save-dir models --resume  # after Ctrl-C
               fnn-par --fnn-input embedding+linear --mlp 64,32 --dropout 0.5
             """)
 
@@ -132,15 +132,15 @@ struct TrainFM: ParsableCommand {
         commandName: "fm",
         abstract: "Train a factorization machine and save it.",
         discussion: """
-            Trains on the 80% training part of a seeded 80/10/10 split with early stopping on validation AUC, \\
-            reports test AUC and log loss, and saves the best epoch's model (--save). A checkpoint is written \\
-            after every epoch (--checkpoint, default: the --save path plus .ckpt); Ctrl-C stops at the next \\
+            Trains on the 80% training part of a seeded 80/10/10 split with early stopping on validation AUC, \
+            reports test AUC and log loss, and saves the best epoch's model (--save). A checkpoint is written \
+            after every epoch (--checkpoint, default: the --save path plus .ckpt); Ctrl-C stops at the next \
             step, writes a checkpoint and prints the command that resumes it (--resume).
 
             Examples:
               fnn-par fm --data u.data --save fm.safetensors
-              fnn-par fm --data ratings.dat --threads 8 --epochs 30 --json fm.json --metrics-csv fm.csv
-              fnn-par fm --data ratings.dat --save fm.safetensors --resume fm.safetensors.ckpt
+              fnn-par fm --data ratings.dat --threads 8 --metrics-csv fm.csv
+              fnn-par fm --data u.data --save fm.safetensors --resume fm.safetensors.ckpt
             """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -162,14 +162,14 @@ struct TrainFNN: ParsableCommand {
         commandName: "fnn",
         abstract: "Train an FNN, from random initialisation or from an FM's embeddings, and save it.",
         discussion: """
-            Like `fnn-par fm`, for the FNN: embeddings -> [Linear -> BatchNorm1d -> ReLU -> Dropout] per hidden \\
-            layer -> Linear -> sigmoid. --init-from copies the embedding table of a saved FM (fnn-par's or a \\
-            PyTorch torchfm FactorizationMachineModel saved as safetensors) into the FNN before training \\
+            Like `fnn-par fm`, for the FNN: embeddings -> [Linear -> BatchNorm1d -> ReLU -> Dropout] per hidden \
+            layer -> Linear -> sigmoid. --init-from copies the embedding table of a saved FM (fnn-par's or a \
+            PyTorch torchfm FactorizationMachineModel saved as safetensors) into the FNN before training \
             (and its linear weights too with --fnn-input embedding+linear).
 
             Examples:
               fnn-par fnn --data u.data --save fnn.safetensors
-              fnn-par fnn --data u.data --init-from fm.safetensors --save fnn_init.safetensors
+              fnn-par fnn --data u.data --init-from fm.safetensors --save fi.safetensors
               fnn-par fnn --data u.data --mlp 64,32 --dropout 0.5 --threads 4 --plot fnn.svg
             """)
 

@@ -6,8 +6,8 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write synthetic data drawn from a planted factorization machine, as a fields TSV.",
         discussion: """
-            Deterministic for a seed. ml1m: fields of 6040 and 3706 values with Zipf-like popularity; criteo: \\
-            39 fields, 13 of 64 values and 26 with Zipf-skewed vocabularies from 10 to 200,000 values (about \\
+            Deterministic for a seed. ml1m: fields of 6040 and 3706 values with Zipf-like popularity; criteo: \
+            39 fields, 13 of 64 values and 26 with Zipf-skewed vocabularies from 10 to 200,000 values (about \
             2.6M embedding rows). Labels are Bernoulli(sigmoid(planted FM score)).
 
             Examples:
