@@ -185,22 +185,9 @@ public final class TrainingRun {
         }
     }()
 
-    /// Validation logits; streaming, in file order block by block, handing pages back as it goes.
+    /// Validation logits, in the split's order (streaming: read in file order, as `evaluate`).
     private func validationLogits() -> (logits: [Float], labels: [Float]) {
-        guard let chunkRows = options.streamChunkRows else {
-            return (engine.logits(examples: split.validation, executor: executor), validationLabels)
-        }
-        let rows = split.validation.sorted()
-        var logits: [Float] = []
-        logits.reserveCapacity(rows.count)
-        var start = 0
-        while start < rows.count {
-            let block = Array(rows[start..<min(start + chunkRows, rows.count)])
-            logits += engine.logits(examples: block, executor: executor)
-            if data.isMapped { data.releasePages(rows: block.first!..<(block.last! + 1)) }
-            start += chunkRows
-        }
-        return (logits, rows.map { data.labels[$0] })
+        (logitsInFileOrder(engine: engine, data: data, rows: split.validation, executor: executor), validationLabels)
     }
 
     private lazy var validationLabels: [Float] = split.validation.map { data.labels[$0] }
@@ -304,27 +291,29 @@ public func train(
 
 /// AUC and log loss of `model` on the given rows.
 public func evaluate(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor) -> EvaluationResult {
-    var rows = rows
-    var logits: [Float]
-    if data.isMapped {
-        // A mapped data set may be larger than memory: go through it in file order, block by
-        // block, handing each block's pages back (AUC and log loss do not depend on the order).
-        rows.sort()
-        logits = []
-        logits.reserveCapacity(rows.count)
-        var start = 0
-        while start < rows.count {
-            let block = Array(rows[start..<min(start + 65536, rows.count)])
-            logits += engine.logits(examples: block, executor: executor)
-            data.releasePages(rows: block.first!..<(block.last! + 1))
-            start += 65536
-        }
-    } else {
-        logits = engine.logits(examples: rows, executor: executor)
-    }
+    let logits = logitsInFileOrder(engine: engine, data: data, rows: rows, executor: executor)
     let labels = rows.map { data.labels[$0] }
     return EvaluationResult(auc: Metrics.auc(scores: logits, labels: labels),
                             logLoss: Metrics.logLoss(logits: logits, labels: labels), rows: rows.count)
+}
+
+/// Logits of `rows`, in the order given, computed in file order, block by block: a mapped data
+/// set may be larger than memory, and each block's pages are handed back after it. In memory the
+/// same blocks are used, because a logit's last bit can depend on which rows share its GEMM
+/// (the kernel differs with the matrix size), and the result must not depend on where the data
+/// lives. The logits are put back in the given order, so metrics sum in the same order too.
+func logitsInFileOrder(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor, blockRows: Int = 65536) -> [Float] {
+    let permutation = rows.indices.sorted { rows[$0] < rows[$1] }
+    var logits = [Float](repeating: 0, count: rows.count)
+    var start = 0
+    while start < permutation.count {
+        let block = permutation[start..<min(start + blockRows, permutation.count)]
+        let blockLogits = engine.logits(examples: block.map { rows[$0] }, executor: executor)
+        for (k, position) in block.enumerated() { logits[position] = blockLogits[k] }
+        if data.isMapped { data.releasePages(rows: rows[block.first!]..<(rows[block.last!] + 1)) }
+        start += blockRows
+    }
+    return logits
 }
 
 /// Builds the engine for a model's kind.
