@@ -55,7 +55,7 @@ import Testing
     @Test func trainSaveEvaluatePredict() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        let trained = try run(["fnn", "--data", u, "--epochs", "2", "--threads", "2", "--save", "fnn.safetensors",
+        let trained = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "2", "--threads", "2", "--save", "fnn.safetensors",
                                "--json", "train.json", "--metrics-csv", "m.csv", "--plot", "p.svg", "--quiet"], in: dir)
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stderr.isEmpty)
@@ -86,7 +86,7 @@ import Testing
         let junk = try run(["predict", "--model", "junk.safetensors", "--data", u, "--out", "p.txt"], in: dir)
         #expect(junk.status != 0 && junk.stderr.contains("junk.safetensors") && !exists(dir + "/p.txt"))
         #expect(junk.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
-        #expect(try run(["fm", "--data", u, "--epochs", "1", "--save", "fm.safetensors", "--quiet"], in: dir).status == 0)
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--quiet"], in: dir).status == 0)
         // Truncated.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/fm.safetensors"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.safetensors"))
@@ -97,7 +97,7 @@ import Testing
         let misfit = try run(["eval", "--model", "fm.safetensors", "--data", "big.tsv", "--format", "movielens"], in: dir)
         #expect(misfit.status != 0 && misfit.stderr.contains("does not fit"))
         // A checkpoint from other options.
-        let other = try run(["fm", "--data", u, "--epochs", "2", "--lr", "0.01", "--resume", "fm.safetensors.ckpt"], in: dir)
+        let other = try run(["fm", "--data", u, "--no-cache", "--epochs", "2", "--lr", "0.01", "--resume", "fm.safetensors.ckpt"], in: dir)
         #expect(other.status != 0 && other.stderr.contains("other training options"))
     }
 
@@ -106,7 +106,8 @@ import Testing
     @Test func ctrlCWritesACheckpointThatResumesExactly() throws {
         let dir = scratch()
         let data = Self.data + "/ml-1m-sample/ratings_sample100k.dat"
-        let common = ["fnn", "--data", data, "--epochs", "12", "--patience", "0", "--mlp", "32,16"]
+        // The cache goes to the scratch directory, not beside the shared data.
+        let common = ["fnn", "--data", data, "--cache-dir", dir, "--epochs", "12", "--patience", "0", "--mlp", "32,16"]
         #expect(try run(common + ["--save", "whole.safetensors", "--quiet"], in: dir).status == 0)
 
         let process = Process()
