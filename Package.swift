@@ -39,10 +39,13 @@ let package = Package(
             name: "CLI",
             dependencies: ["Core", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/CLI", swiftSettings: fastMath),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], path: "Tests/CoreTests",
+        // Reference implementations shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: fastMath),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests",
                     // Read from the source tree by path (#filePath), not bundled.
                     exclude: ["Fixtures"], swiftSettings: fastMath),
-        .testTarget(name: "ParallelTests", dependencies: ["Core", "Parallel"], path: "Tests/ParallelTests", swiftSettings: fastMath),
+        .testTarget(name: "ParallelTests", dependencies: ["Core", "Parallel", "TestSupport"], path: "Tests/ParallelTests",
+                    swiftSettings: fastMath),
         // Runs the built `fnn-par`; depending on the executable makes `swift test` build it first.
         .testTarget(name: "CLITests", dependencies: ["CLI"], path: "Tests/CLITests", swiftSettings: fastMath),
     ]

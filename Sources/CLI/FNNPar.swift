@@ -58,15 +58,8 @@ struct Experiment: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: output.quiet)
-        var options = training.trainingOptions()
-        let executor = training.threading.makeExecutor(log: log)
-        let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
-        options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
-                                                                  window: options.streamWindow, log: log)
-        let split = try makeSplit(dataset, seed: options.seed)
+        let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, log: log)
         if let saveDir { try createDirectory(saveDir) }
-        log.describe(dataset, split: split, threads: executor.workerCount)
-        Interrupt.install()
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
@@ -225,14 +218,7 @@ func trainOneModel(
     initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
-    var options = training.trainingOptions()
-    let executor = training.threading.makeExecutor(log: log)
-    let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
-    options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
-                                                              window: options.streamWindow, log: log)
-    let split = try makeSplit(dataset, seed: options.seed)
-    log.describe(dataset, split: split, threads: executor.workerCount)
-    Interrupt.install()
+    let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, log: log)
     let config = makeConfig(dataset)
     try checkTrainingMemory(config, dataset: dataset)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
@@ -247,6 +233,22 @@ func trainOneModel(
     }
     try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,
                      reports: [(name, report)])
+}
+
+/// What every training command does first: options, workers, data (streamed when over the
+/// memory budget), the split, a summary line, and the Ctrl-C handler.
+func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions, log: Log) throws
+    -> (TrainingOptions, PhaseExecutor, Dataset, DataSplit)
+{
+    var options = training.trainingOptions()
+    let executor = training.threading.makeExecutor(log: log)
+    let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
+    options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
+                                                              window: options.streamWindow, log: log)
+    let split = try makeSplit(dataset, seed: options.seed)
+    log.describe(dataset, split: split, threads: executor.workerCount)
+    Interrupt.install()
+    return (options, executor, dataset, split)
 }
 
 func makeSplit(_ dataset: Dataset, seed: UInt64) throws -> DataSplit {

@@ -1,26 +1,6 @@
+import TestSupport
 import Core
 import Testing
-
-/// A plain Double Adam for one parameter vector, straight from torch's documented algorithm.
-struct ReferenceAdam {
-    var m: [Double], v: [Double]
-    let lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd: Double
-
-    init(count: Int, weightDecay: Double) {
-        m = Array(repeating: 0, count: count); v = m; wd = weightDecay
-    }
-
-    mutating func step(_ p: inout [Double], _ g: [Double], t: Int) {
-        for j in p.indices {
-            let grad = g[j] + wd * p[j]
-            m[j] = b1 * m[j] + (1 - b1) * grad
-            v[j] = b2 * v[j] + (1 - b2) * grad * grad
-            let mhat = m[j] / (1 - Foundation.pow(b1, Double(t)))
-            let vhat = v[j] / (1 - Foundation.pow(b2, Double(t)))
-            p[j] -= lr * mhat / (vhat.squareRoot() + eps)
-        }
-    }
-}
 
 @Suite struct AdamTests {
     @Test func denseAdamMatchesReferenceOverManySteps() {
