@@ -47,17 +47,21 @@ public protocol PhaseExecutor: AnyObject {
 /// rest: wall * workers - busy, i.e. what the barriers cost.
 public final class PhaseProfile: @unchecked Sendable {
     public let workers: Int
-    /// Per phase: wall seconds, and busy seconds per worker (each worker writes only its own slot).
+    /// Per phase: wall seconds and calls (written by the calling thread), and busy seconds per
+    /// worker, each worker writing only its own slots: raw memory, since workers write at once.
     private var wall: [Double]
-    private var busy: [Double]
+    private let busy: UnsafeMutablePointer<Double>
     private var calls: [Int]
 
     public init(workers: Int) {
         self.workers = workers
         wall = Array(repeating: 0, count: Phase.allCases.count)
-        busy = Array(repeating: 0, count: Phase.allCases.count * workers)
+        busy = .allocate(capacity: Phase.allCases.count * workers)
+        busy.initialize(repeating: 0, count: Phase.allCases.count * workers)
         calls = Array(repeating: 0, count: Phase.allCases.count)
     }
+
+    deinit { busy.deallocate() }
 
     @inline(__always) public static func now() -> Double {
         var ts = timespec()
@@ -72,12 +76,12 @@ public final class PhaseProfile: @unchecked Sendable {
 
     /// Called by worker `worker` only, for its own slot.
     public func addBusy(_ phase: Phase, worker: Int, _ seconds: Double) {
-        busy.withUnsafeMutableBufferPointer { $0[phase.rawValue * workers + worker] += seconds }
+        busy[phase.rawValue * workers + worker] += seconds
     }
 
     public func reset() {
         for i in wall.indices { wall[i] = 0; calls[i] = 0 }
-        for i in busy.indices { busy[i] = 0 }
+        busy.update(repeating: 0, count: Phase.allCases.count * workers)
     }
 
     public struct Entry: Sendable, Codable, Equatable {
