@@ -42,4 +42,4 @@ if [ "$want" = all ] || [ "$want" = capacity ]; then capacity; fi
 
 run ml1m --shape ml1m --repeats 5
 run criteo --shape criteo --rows 200000 --mlp 400,400,400 --repeats 3
-run ml100k --data "$data/ml-100k/u.data" --repeats 5
+run ml100k --data "$data/ml-100k/u.data" --cache-dir "$out" --repeats 5

@@ -19,10 +19,9 @@ struct Bench: ParsableCommand {
               fnn-par bench --data u.data --json perf/out/ml100k.json
             """)
 
-    @Option(help: ArgumentHelp("Training data; default: synthetic data of --shape.", valueName: "path"))
-    var data: String?
-    @Option(help: ArgumentHelp("Input format of --data.", valueName: "auto|movielens|fields"))
-    var format: DataFormat = .auto
+    /// Any format training reads, through the same path (cache, vocabularies); without --data,
+    /// synthetic data of --shape.
+    @OptionGroup var dataOptions: DataOptions
     @Option(help: ArgumentHelp("Synthetic data shape when no --data: ml1m (fields 6040, 3706) or criteo (39 fields, about 2.6M table rows).", valueName: "ml1m|criteo"))
     var shape: SyntheticShape = .ml1m
     @Option(help: "Rows of synthetic data (default: 1,000,209 for ml1m, 200,000 for criteo).")
@@ -65,8 +64,8 @@ struct Bench: ParsableCommand {
         guard embedDim >= 1 else { throw ValidationError("--embed-dim must be at least 1") }
         let dataset: Dataset
         let loadStart = PhaseProfile.now()
-        if let data {
-            do { dataset = try loadDataset(path: data, format: format) } catch { throw CLIError(error.description) }
+        if dataOptions.data != nil {
+            dataset = try dataOptions.load(log: Log(quiet: true), seed: 1)
         } else {
             switch shape {
             case .ml1m: dataset = PlantedFMGenerator.movieLens1MShape().generate(rows: rows ?? 1_000_209, name: "synthetic ml1m")

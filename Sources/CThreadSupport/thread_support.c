@@ -15,8 +15,6 @@ int fnnpar_pin_current_thread_to_cpu(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-int fnnpar_current_cpu(void) { return sched_getcpu(); }
-
 int fnnpar_allowed_cpu_count(void) {
     cpu_set_t set;
     CPU_ZERO(&set);

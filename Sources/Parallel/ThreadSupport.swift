@@ -62,8 +62,6 @@ enum CPU {
         fnnpar_pin_current_thread_to_cpu(Int32(cpu)) == 0
     }
 
-    static var current: Int { Int(fnnpar_current_cpu()) }
-
     /// Undoes a pin: the calling thread (and threads it starts later) may run on any of `cpus`.
     @discardableResult static func allowCurrentThread(on cpus: [Int]) -> Bool {
         let values = cpus.map(Int32.init)

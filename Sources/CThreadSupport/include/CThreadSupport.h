@@ -7,7 +7,6 @@
 
 /// 0 or an errno value.
 int fnnpar_pin_current_thread_to_cpu(int cpu);
-int fnnpar_current_cpu(void);
 /// CPUs in the calling thread's affinity mask (taskset, cpusets), or -1.
 int fnnpar_allowed_cpu_count(void);
 /// Lets the calling thread run on any of `cpus` (undoing an earlier pin); 0 or an errno value.

@@ -70,10 +70,4 @@ public enum CounterRandom {
         let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index >> 2) &* 0x9E37_79B9_7F4A_7C15)
         return Float((bits >> (UInt64(index & 3) << 4)) & 0xFFFF) * 0x1.0p-16
     }
-
-    /// Uniform in [0, 1) with 24 bits, for unit `index` under `key`.
-    @inlinable public static func uniform(_ key: UInt64, _ index: Int) -> Float {
-        let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
-        return Float(bits >> 40) * 0x1.0p-24
-    }
 }

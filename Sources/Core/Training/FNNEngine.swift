@@ -37,7 +37,7 @@ public final class FNNEngine: TrainingEngine {
     /// Per hidden layer: the batch's mean, inverse std and unbiased variance, as each worker
     /// computed them (all identical; computing them once per worker instead of once per slice).
     let batchStats: WorkerBatchStatistics
-    /// Per slice: 5 * max width of BatchNorm scratch.
+    /// Per slice: 3 * max width of BatchNorm scratch.
     let sliceScratch: AlignedBuffer<Float>
     /// Per slice: this slice's gradient of every dense parameter.
     let slicePartials: AlignedBuffer<Float>
@@ -81,7 +81,7 @@ public final class FNNEngine: TrainingEngine {
         backwardSums = dense.hidden.map { AlignedBuffer(count: slices * 2 * $0.outputs) }
         batchStats = WorkerBatchStatistics(widths: dense.hidden.map(\.outputs))
         let maxWidth = max(dense.hidden.map(\.outputs).max() ?? 1, 1)
-        sliceScratch = AlignedBuffer(count: slices * 5 * maxWidth)
+        sliceScratch = AlignedBuffer(count: slices * 3 * maxWidth)
         slicePartials = AlignedBuffer(uninitializedCount: slices * dense.count)
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
@@ -106,7 +106,7 @@ public final class FNNEngine: TrainingEngine {
         let hidden = dense.hidden
         let layers = hidden.count
         let slices = layout.slices(for: count)
-        let scratchStride = 5 * maxWidth
+        let scratchStride = 3 * maxWidth
         let denseCount = dense.count
 
         examples.base.update(from: batch, count: count)
@@ -336,7 +336,7 @@ public final class FNNEngine: TrainingEngine {
         let f = config.fieldCount, d = config.embedDim
         let inputWidth = config.mlpInputWidth
         let hidden = dense.hidden
-        let scratchStride = 5 * maxWidth
+        let scratchStride = 3 * maxWidth
         var statsOffsets: [Int] = []
         var acc = 0
         for h in hidden { statsOffsets.append(acc); acc += 2 * h.outputs }
