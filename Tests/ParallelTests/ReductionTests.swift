@@ -69,11 +69,11 @@ import Testing
             let parts = partition(grouping.uniqueCount, parts: workers, alignment: 1)
             pool.run(.sparseUpdate, tasks: workers) { p, _ in
                 adam.update(table: table, grouping: grouping, uniqueRange: parts[p], globalStep: step, schedule: schedule,
-                            gradients: grads.base, positionStride: width, elementOffset: 0)
+                            gradients: RowGradients(embedding: grads.base, embeddingStride: width))
             }
             serialAdam.update(table: serialTable, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
-                              globalStep: step, schedule: schedule, gradients: grads.base, positionStride: width,
-                              elementOffset: 0)
+                              globalStep: step, schedule: schedule, gradients:
+                              RowGradients(embedding: grads.base, embeddingStride: width))
             // Every touched row is touched every step here, so no catch-up is involved.
             for r in Set(rowIds.map(Int.init)) {
                 var g = [Double](repeating: 0, count: width)

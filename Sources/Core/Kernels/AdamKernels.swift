@@ -34,14 +34,23 @@ public enum AdamKernels {
             j += 8
         }
         while j < count {
-            let grad = (g?[j] ?? 0) + wd * p[j]
-            let mNew = m[j] + oneMinusBeta1 * (grad - m[j])
-            let vNew = v[j] * b2 + oneMinusBeta2 * grad * grad
-            m[j] = mNew
-            v[j] = vNew
-            p[j] -= stepSize * (mNew / (vNew.squareRoot() / biasCorrection2Sqrt + eps))
+            step(&p[j], g?[j] ?? 0, &m[j], &v[j], config: config, stepSize: stepSize,
+                 biasCorrection2Sqrt: biasCorrection2Sqrt)
             j += 1
         }
+    }
+
+    /// One element of `step`, in the same operations as its vector lanes.
+    @inline(__always) public static func step(
+        _ p: inout Float, _ g: Float, _ m: inout Float, _ v: inout Float, config: AdamConfig, stepSize: Float,
+        biasCorrection2Sqrt: Float
+    ) {
+        let grad = g + config.weightDecay * p
+        let mNew = m + (1 - config.beta1) * (grad - m)
+        let vNew = v * config.beta2 + (1 - config.beta2) * grad * grad
+        m = mNew
+        v = vNew
+        p -= stepSize * (mNew / (vNew.squareRoot() / biasCorrection2Sqrt + config.epsilon))
     }
 
     /// The closed-form catch-up of missed zero-gradient steps (see `LazyRowAdam`):
@@ -63,11 +72,18 @@ public enum AdamKernels {
             j += 8
         }
         while j < count {
-            p[j] -= movement * m[j] / max(v[j], .leastNormalMagnitude).squareRoot()
-            m[j] *= decay1
-            v[j] *= decay2
+            catchUp(&p[j], &m[j], &v[j], movement: movement, decay1: decay1, decay2: decay2)
             j += 1
         }
+    }
+
+    /// One element of `catchUp`.
+    @inline(__always) public static func catchUp(
+        _ p: inout Float, _ m: inout Float, _ v: inout Float, movement: Float, decay1: Float, decay2: Float
+    ) {
+        p -= movement * m / max(v, .leastNormalMagnitude).squareRoot()
+        m *= decay1
+        v *= decay2
     }
 
     /// accumulator += source, element-wise.

@@ -12,9 +12,9 @@ public enum EmbeddingKernels {
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
         for i in 0..<rows {
-            if i + 8 < rows {
-                fnnpar_prefetch(ids + examples[i + 8] * fieldCount)
-                if let labels { fnnpar_prefetch(labels + examples[i + 8]) }
+            if i + 16 < rows {
+                fnnpar_prefetch(ids + examples[i + 16] * fieldCount)
+                if let labels { fnnpar_prefetch(labels + examples[i + 16]) }
             }
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
@@ -60,26 +60,56 @@ public enum EmbeddingKernels {
         }
     }
 
-    /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass.
+    public typealias Lanes = SIMD8<Float>
+
+    @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    }
+
+    @inlinable @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+    }
+
+    /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass. The sums of
+    /// squares are kept per lane and added across lanes once at the end: one running scalar sum
+    /// would chain every addition behind the previous one.
     @inlinable public static func fmLogit(
         rowIds: UnsafePointer<UInt32>, fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
     ) -> Float {
+        let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
         for k in 0..<embedDim { sum[k] = 0 }
-        var squares: Float = 0
+        var squares = Lanes(repeating: 0)
+        var squaresTail: Float = 0
         var linearTerm: Float = 0
         for f in 0..<fieldCount {
             let row = Int(rowIds[f])
             linearTerm += linear[row]
             let v = embedding + row * embedDim
-            for k in 0..<embedDim {
+            var k = 0
+            while k < vectorEnd {
+                let x = load(v + k)
+                store(load(sum + k) + x, sum + k)
+                squares += x * x
+                k += Lanes.scalarCount
+            }
+            while k < embedDim {
                 sum[k] += v[k]
-                squares += v[k] * v[k]
+                squaresTail += v[k] * v[k]
+                k += 1
             }
         }
-        var interaction: Float = 0
-        for k in 0..<embedDim { interaction += sum[k] * sum[k] }
-        return bias + linearTerm + 0.5 * (interaction - squares)
+        var interaction = Lanes(repeating: 0)
+        var interactionTail: Float = 0
+        var k = 0
+        while k < vectorEnd {
+            let s = load(sum + k)
+            interaction += s * s
+            k += Lanes.scalarCount
+        }
+        while k < embedDim { interactionTail += sum[k] * sum[k]; k += 1 }
+        return bias + linearTerm
+            + 0.5 * ((interaction.sum() + interactionTail) - (squares.sum() + squaresTail))
     }
 
     /// FM forward and backward for a slice. Per (example, field) position p it writes the
@@ -111,12 +141,18 @@ public enum EmbeddingKernels {
             total += Double(loss)
             let g = d * scale
             dBias += g
+            let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
             for f in 0..<fieldCount {
                 let p = i * fieldCount + f
                 dLinear[p] = g
                 let v = embedding + Int(r[f]) * embedDim
                 let d = dEmbedding + p * embedDim
-                for k in 0..<embedDim { d[k] = g * (scratch[k] - v[k]) }
+                var k = 0
+                while k < vectorEnd {
+                    store(g * (load(scratch + k) - load(v + k)), d + k)
+                    k += Lanes.scalarCount
+                }
+                while k < embedDim { d[k] = g * (scratch[k] - v[k]); k += 1 }
             }
         }
         return (total, dBias)

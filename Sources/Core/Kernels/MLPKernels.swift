@@ -246,7 +246,9 @@ public enum BinaryCrossEntropy {
     @inlinable public static func lossAndGradient(logit z: Float, label y: Float) -> (loss: Float, dLogit: Float) {
         let e = expf(-abs(z))
         let sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e)
-        return (max(z, 0) - y * z + log1pf(e), sigmoid - y)
+        // log(1 + e) rather than log1p(e): e <= 1, so the difference is below an ulp of the
+        // loss, and glibc's log1pf costs several times logf.
+        return (max(z, 0) - y * z + logf(1 + e), sigmoid - y)
     }
 
     @inlinable public static func loss(logit z: Float, label y: Float) -> Double {

@@ -38,6 +38,20 @@ public struct SafeTensors {
             bytes = Array(UnsafeRawBufferPointer(uint32s))
         }
 
+        /// A tensor whose `byteCount` bytes `fill` writes in place: for values that must be gathered
+        /// from another layout, without an intermediate array as large as the tensor.
+        public init(dtype: DType, shape: [Int], fill: (UnsafeMutableRawBufferPointer) -> Void) {
+            self.dtype = dtype
+            self.shape = shape
+            let byteCount = shape.reduce(1, *) * dtype.size
+            bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                raw.initializeMemory(as: UInt8.self, repeating: 0)
+                fill(raw)
+                initialized = byteCount
+            }
+        }
+
         /// Copies the values into `destination` (which must hold `elementCount` values).
         public func copyUInt32s(into destination: UnsafeMutablePointer<UInt32>) {
             precondition(dtype == .u32)

@@ -38,78 +38,114 @@ public struct AdamConfig: Sendable, Codable, Equatable {
     }
 }
 
-/// Adam's per-step factors (step size lr / (1 - b1^t) and sqrt(1 - b2^t)) for t = 1 ... n, computed
-/// once in Double: the lazy table update needs them for many different t in one step, and pow is
-/// far slower than a table lookup. Grown on the calling thread between phases, read by workers.
+/// Adam's per-step factors, computed once in Double and read from tables: the lazy table update
+/// needs them for many different steps t in one global step, and pow is far slower than a lookup.
+/// Grown on the calling thread between phases (`ensure`), read by workers through `view`.
+///
+/// The catch-up of k missed zero-gradient steps after step t moves a parameter by
+///     M(t, k) = sum_{i=1..k} f(t+i) r^i   (in units of m / sqrt(v))
+/// with f(n) = s_n c_n (step size times sqrt of the second bias correction) and r = b1 / sqrt(b2).
+/// With the tail sums H(t) = sum_{i>=1} f(t+i) r^i this is H(t) - r^k H(t+k): two lookups, for any
+/// gap. H is summed over `horizonTerms` terms, each entry on its own and in a fixed order, so its
+/// bits do not depend on how far or in what steps the tables were grown (a resumed run grows them
+/// differently); the dropped terms are below r^512, about 1e-23 of one step.
 public final class AdamSchedule: @unchecked Sendable {
+    public static let horizonTerms = 512
+    static let powerTableSize = 4096
     public let config: AdamConfig
-    private(set) var stepSizes: [Float] = [0]
-    private(set) var biasCorrection2Sqrts: [Float] = [1]
-    /// s_t * c_t in Double, the per-step factor of a zero-gradient step's movement.
-    private var movementFactors: [Double] = [0]
-    /// For each t: the movement of the full replay window after step t (see `missedStepMovement`),
-    /// filled as far as the factors reach.
-    private var windowMovements: [Float] = []
-    /// b1^k and b2^k for small k.
-    private let beta1Powers: [Float]
-    private let beta2Powers: [Float]
-    private let ratio: Double
+    /// Steps 0 ..< `factorCount` have step sizes and bias corrections; 0 ..< factorCount - horizonTerms
+    /// have tail sums.
+    private var factorCount = 1
+    private var stepSizes = AlignedBuffer<Float>(count: 1)
+    private var biasCorrection2Sqrts = AlignedBuffer<Float>([1])
+    private var movementFactors = AlignedBuffer<Double>(count: 1)
+    private var tailSums = AlignedBuffer<Double>(count: 0)
+    private let ratioPowers: AlignedBuffer<Double>
+    private let beta1Powers: AlignedBuffer<Float>
+    private let beta2Powers: AlignedBuffer<Float>
 
     public init(config: AdamConfig) {
         self.config = config
-        ratio = Double(config.beta1) / Double(config.beta2).squareRoot()
-        var p1: [Float] = [], p2: [Float] = []
-        var a = 1.0, b = 1.0
-        for _ in 0..<4096 {
-            p1.append(Float(a)); p2.append(Float(b))
-            a *= Double(config.beta1); b *= Double(config.beta2)
+        let ratio = Double(config.beta1) / Double(config.beta2).squareRoot()
+        var r: [Double] = [], p1: [Float] = [], p2: [Float] = []
+        var a = 1.0, b = 1.0, c = 1.0
+        for _ in 0..<Self.powerTableSize {
+            p1.append(Float(a)); p2.append(Float(b)); r.append(c)
+            a *= Double(config.beta1); b *= Double(config.beta2); c *= ratio
         }
-        beta1Powers = p1
-        beta2Powers = p2
+        beta1Powers = AlignedBuffer(p1)
+        beta2Powers = AlignedBuffer(p2)
+        ratioPowers = AlignedBuffer(r)
     }
 
+    /// Makes every table reach global step `step`.
     public func ensure(upTo step: Int) {
-        guard step >= stepSizes.count else { return }
-        let target = max(step + 1, stepSizes.count * 2)
-        for t in stepSizes.count..<target {
+        let neededTails = step + 1
+        guard tailSums.count < neededTails else { return }
+        let tails = max(neededTails, tailSums.count * 2)
+        let factors = tails + Self.horizonTerms
+        let sizes = AlignedBuffer<Float>(count: factors), corrections = AlignedBuffer<Float>(count: factors)
+        let movement = AlignedBuffer<Double>(count: factors)
+        sizes.base.update(from: stepSizes.base, count: factorCount)
+        corrections.base.update(from: biasCorrection2Sqrts.base, count: factorCount)
+        movement.base.update(from: movementFactors.base, count: factorCount)
+        for t in factorCount..<factors {
             let c = config.corrections(step: t)
-            stepSizes.append(c.stepSize)
-            biasCorrection2Sqrts.append(c.biasCorrection2Sqrt)
-            movementFactors.append(Double(c.stepSize) * Double(c.biasCorrection2Sqrt))
+            sizes[t] = c.stepSize
+            corrections[t] = c.biasCorrection2Sqrt
+            movement[t] = Double(c.stepSize) * Double(c.biasCorrection2Sqrt)
         }
-        let window = LazyRowAdam.maxReplayedSteps
-        while windowMovements.count + window < movementFactors.count {
-            windowMovements.append(Float(partialMovement(after: windowMovements.count, steps: window)))
+        let sums = AlignedBuffer<Double>(count: tails)
+        sums.base.update(from: tailSums.base, count: tailSums.count)
+        for t in tailSums.count..<tails {
+            var sum = 0.0
+            for i in 1...Self.horizonTerms { sum += movement[t + i] * ratioPowers[i] }
+            sums[t] = sum
         }
+        stepSizes = sizes
+        biasCorrection2Sqrts = corrections
+        movementFactors = movement
+        tailSums = sums
+        factorCount = factors
     }
 
     public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
         (stepSizes[t], biasCorrection2Sqrts[t])
     }
 
-    private func partialMovement(after t: Int, steps k: Int) -> Double {
-        var power = 1.0, sum = 0.0
-        var i = 1
-        while i <= k {
-            power *= ratio
-            sum += movementFactors[t + i] * power
-            i += 1
+    /// The tables as pointers for the update loops; valid until the next `ensure`.
+    public var view: View {
+        View(stepSizes: stepSizes.base, biasCorrection2Sqrts: biasCorrection2Sqrts.base, tailSums: tailSums.base,
+             ratioPowers: ratioPowers.base, beta1Powers: beta1Powers.base, beta2Powers: beta2Powers.base,
+             config: config)
+    }
+
+    public struct View {
+        let stepSizes: UnsafePointer<Float>
+        let biasCorrection2Sqrts: UnsafePointer<Float>
+        let tailSums: UnsafePointer<Double>
+        let ratioPowers: UnsafePointer<Double>
+        let beta1Powers: UnsafePointer<Float>
+        let beta2Powers: UnsafePointer<Float>
+        let config: AdamConfig
+
+        @inline(__always) public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
+            (stepSizes[t], biasCorrection2Sqrts[t])
         }
-        return sum
-    }
 
-    /// sum_{i=1..k} s_{t+i} c_{t+i} (b1 / sqrt(b2))^i over k = min(missed, maxReplayedSteps): how far
-    /// dense Adam's zero-gradient steps t+1 ... t+missed move a parameter, in units of m / sqrt(v).
-    /// The full window comes from a table, so rare rows cost no more than frequent ones.
-    public func missedStepMovement(afterStep t: Int, missed: Int) -> Float {
-        if missed >= LazyRowAdam.maxReplayedSteps { return windowMovements[t] }
-        return Float(partialMovement(after: t, steps: missed))
-    }
+        /// M(t, k): how far dense Adam's zero-gradient steps t+1 ... t+k move a parameter, in units
+        /// of m / sqrt(v) (see `AdamSchedule`).
+        @inline(__always) public func missedStepMovement(afterStep t: Int, missed k: Int) -> Float {
+            let rest = k < AdamSchedule.powerTableSize ? ratioPowers[k] * tailSums[t + k] : 0
+            return Float(tailSums[t] - rest)
+        }
 
-    /// (b1^k, b2^k).
-    public func momentDecay(missed k: Int) -> (Float, Float) {
-        if k < beta1Powers.count { return (beta1Powers[k], beta2Powers[k]) }
-        return (Float(Foundation.pow(Double(config.beta1), Double(k))), Float(Foundation.pow(Double(config.beta2), Double(k))))
+        /// (b1^k, b2^k).
+        @inline(__always) public func momentDecay(missed k: Int) -> (Float, Float) {
+            if k < AdamSchedule.powerTableSize { return (beta1Powers[k], beta2Powers[k]) }
+            return (Float(Foundation.pow(Double(config.beta1), Double(k))),
+                    Float(Foundation.pow(Double(config.beta2), Double(k))))
+        }
     }
 }
 
@@ -142,248 +178,5 @@ public final class DenseAdam: @unchecked Sendable {
         }
         config.update(parameters: parameters.base + range.lowerBound, gradient: scratch,
                       m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step)
-    }
-}
-
-/// The (example, field) positions of a batch grouped by table row: which rows the batch touched
-/// (in order of first occurrence) and, for each, its positions in increasing order. Summing a
-/// row's gradient over its positions in that order gives the same bits however the update work is
-/// split.
-public final class RowGrouping: @unchecked Sendable {
-    /// Per table row: its index among the last batch's unique rows, or -1.
-    @usableFromInline let slotOfRow: AlignedBuffer<Int32>
-    public let uniqueRows: AlignedBuffer<UInt32>
-    /// uniqueCount + 1 offsets into `positions`.
-    public let starts: AlignedBuffer<Int32>
-    public let positions: AlignedBuffer<Int32>
-    private let cursor: AlignedBuffer<Int32>
-    public private(set) var uniqueCount = 0
-    /// The unique indices in update order: by default 0 ..< uniqueCount; after `bucket`, grouped by
-    /// the worker that owns each row.
-    public let order: AlignedBuffer<Int32>
-    /// After `bucket(parts:tableRows:)`: part p updates order[partStarts[p] ..< partStarts[p + 1]].
-    public private(set) var partStarts: [Int] = []
-
-    public init(tableRows: Int, maxPositions: Int) {
-        slotOfRow = AlignedBuffer(count: tableRows)
-        slotOfRow.fill(-1)
-        order = AlignedBuffer(count: maxPositions)
-        uniqueRows = AlignedBuffer(count: maxPositions)
-        starts = AlignedBuffer(count: maxPositions + 1)
-        positions = AlignedBuffer(count: maxPositions)
-        cursor = AlignedBuffer(count: maxPositions)
-    }
-
-    public func build(rowIds: UnsafePointer<UInt32>, count: Int) {
-        precondition(count <= positions.count)
-        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
-        var u = 0
-        starts[0] = 0
-        for p in 0..<count {
-            let r = Int(rowIds[p])
-            var s = slotOfRow[r]
-            if s < 0 {
-                s = Int32(u)
-                slotOfRow[r] = s
-                uniqueRows[u] = UInt32(r)
-                starts[u + 1] = 0
-                u += 1
-            }
-            starts[Int(s) + 1] += 1
-        }
-        for k in 0..<u { starts[k + 1] += starts[k] }
-        for k in 0..<u { cursor[k] = starts[k] }
-        for p in 0..<count {
-            let s = Int(slotOfRow[Int(rowIds[p])])
-            positions[Int(cursor[s])] = Int32(p)
-            cursor[s] += 1
-        }
-        uniqueCount = u
-        for k in 0..<u { order[k] = Int32(k) }
-        partStarts = [0, u]
-    }
-
-    /// Splits the touched rows among `parts` workers by contiguous ranges of the table, with
-    /// boundaries on multiples of 64 rows: neighbouring rows share cache lines in the narrow
-    /// arrays (linear weights, step counts), so each must have a single writer, or the workers
-    /// would fight over those lines. Which worker updates a row never changes the result.
-    public func bucket(parts: Int, tableRows: Int) {
-        // Parts of whole 64-row blocks. The owner is estimated with a multiplication (a division
-        // per row would cost more than the rest of this pass) and corrected where the estimate
-        // rounded across a boundary.
-        let rowsPerPart = max(64, ((tableRows + parts - 1) / parts + 63) / 64 * 64)
-        let scale = 1.0 / Double(rowsPerPart)
-        var counts = [Int](repeating: 0, count: parts + 1)
-        for k in 0..<uniqueCount {
-            let row = Int(uniqueRows[k])
-            var p = Int(Double(row) * scale)
-            if (p + 1) * rowsPerPart <= row { p += 1 } else if p * rowsPerPart > row { p -= 1 }
-            p = min(parts - 1, p)
-            cursor[k] = Int32(p)
-            counts[p + 1] += 1
-        }
-        for p in 0..<parts { counts[p + 1] += counts[p] }
-        partStarts = counts
-        var next = counts
-        for k in 0..<uniqueCount {
-            let p = Int(cursor[k])
-            order[next[p]] = Int32(k)
-            next[p] += 1
-        }
-    }
-
-    /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
-    @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
-}
-
-/// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,
-/// each row with its own moments and its own step count, which starts at the row's first touch.
-///
-/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row: its
-/// moments decay (m by b1, v by b2 per step) while its remaining momentum keeps moving it. When the
-/// row is next touched those k missed steps are applied at once, in closed form: the moments decay
-/// by b1^k and b2^k, and the row moves by
-///     sum_{i=1..k} s_i c_i (b1 / sqrt(b2))^i * m / sqrt(v)
-/// (s_i the step size and c_i the sqrt of the second bias correction at the row's step t + i),
-/// which is exactly dense Adam's movement over those steps when eps is negligible against
-/// sqrt(v)/c. The sum is a per-row scalar over at most `maxReplayedSteps` terms (further terms are
-/// below 0.9^64 of one step), so catching up costs O(width) per touched row, not per step missed.
-///
-/// How this differs from torch's dense Adam on the same table:
-/// - a row's step count, and so its bias correction, starts at its first touch: a rare row's
-///   first update has the full step size of a fresh Adam;
-/// - between touches a row keeps its stored value (`catchUp(table:rowRange:...)` settles every
-///   row at epoch ends);
-/// - during missed steps eps and weight decay are neglected, and movement more than
-///   `maxReplayedSteps` steps back is dropped.
-/// A row present in every batch is updated exactly as by dense Adam.
-public final class LazyRowAdam: @unchecked Sendable {
-    public static let maxReplayedSteps = 64
-    public let config: AdamConfig
-    public let width: Int
-    public let m: AlignedBuffer<Float>
-    public let v: AlignedBuffer<Float>
-    /// The row's own Adam step count.
-    public let steps: AlignedBuffer<UInt32>
-    /// The global step of the row's last update; 0 for never.
-    public let lastUpdate: AlignedBuffer<UInt32>
-
-    public init(config: AdamConfig, rows: Int, width: Int) {
-        self.config = config
-        self.width = width
-        m = AlignedBuffer(count: rows * width)
-        v = AlignedBuffer(count: rows * width)
-        steps = AlignedBuffer(count: rows)
-        lastUpdate = AlignedBuffer(count: rows)
-    }
-
-    @inline(__always) func sumGradient(
-        of u: Int, grouping: RowGrouping, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int,
-        into g: UnsafeMutablePointer<Float>
-    ) {
-        let lo = Int(grouping.starts[u]), hi = Int(grouping.starts[u + 1])
-        g.update(from: gradients + Int(grouping.positions[lo]) * positionStride + elementOffset, count: width)
-        for k in (lo + 1)..<max(hi, lo + 1) {
-            AdamKernels.add(gradients + Int(grouping.positions[k]) * positionStride + elementOffset, into: g, count: width)
-        }
-    }
-
-    @inline(__always) func step(
-        _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>,
-        _ v: UnsafeMutablePointer<Float>, factors: (stepSize: Float, biasCorrection2Sqrt: Float)
-    ) {
-        AdamKernels.step(p, g, m, v, count: width, config: config, stepSize: factors.stepSize,
-                         biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
-    }
-
-    /// Updates the unique rows order[k] for k in `uniqueRange` of `grouping` at global step
-    /// `globalStep`. The gradient of position p is the `width` floats at
-    /// gradients + p * positionStride + elementOffset.
-    public func update(
-        table: AlignedBuffer<Float>, grouping: RowGrouping, uniqueRange: Range<Int>, globalStep: Int,
-        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
-    ) {
-        let width = self.width
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
-            let g = scratch.baseAddress!
-            // Rows are scattered over large tables: ask for the row two ahead while this one is
-            // updated, so its parameters and moments arrive before they are needed.
-            let ahead = 2
-            for k in uniqueRange {
-                if k + ahead < uniqueRange.upperBound {
-                    let ua = Int(grouping.order[k + ahead])
-                    let next = Int(grouping.uniqueRows[ua]) * width
-                    fnnpar_prefetch_for_write(table.base + next)
-                    fnnpar_prefetch_for_write(m.base + next)
-                    fnnpar_prefetch_for_write(v.base + next)
-                    fnnpar_prefetch(gradients + Int(grouping.positions[Int(grouping.starts[ua])]) * positionStride)
-                }
-                let u = Int(grouping.order[k])
-                let row = Int(grouping.uniqueRows[u])
-                sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
-                            elementOffset: elementOffset, into: g)
-                let base = row * width
-                let pr = table.base + base, mr = m.base + base, vr = v.base + base
-                var t = Int(steps[row])
-                let last = Int(lastUpdate[row])
-                if last > 0 && globalStep - last > 1 {
-                    let missed = globalStep - last - 1
-                    let movement = schedule.missedStepMovement(afterStep: t, missed: missed)
-                    let (d1, d2) = schedule.momentDecay(missed: missed)
-                    AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
-                    t += missed
-                }
-                t += 1
-                step(pr, g, mr, vr, factors: schedule.factors(step: t))
-                steps[row] = UInt32(t)
-                lastUpdate[row] = UInt32(globalStep)
-            }
-        }
-    }
-
-    /// Brings rows `rowRange` up to date with global step `globalStep`: each row touched before
-    /// and not since takes the closed-form catch-up of the steps it missed, as if touched now
-    /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
-    /// and saved carries no pending drift.
-    public func catchUp(table: AlignedBuffer<Float>, rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule) {
-        for row in rowRange {
-            let last = Int(lastUpdate[row])
-            guard last > 0 && last < globalStep else { continue }
-            let missed = globalStep - last
-            let t = Int(steps[row])
-            let base = row * width
-            let movement = schedule.missedStepMovement(afterStep: t, missed: missed)
-            let (d1, d2) = schedule.momentDecay(missed: missed)
-            AdamKernels.catchUp(table.base + base, m.base + base, v.base + base, count: width, movement: movement,
-                                decay1: d1, decay2: d2)
-            steps[row] = UInt32(t + missed)
-            lastUpdate[row] = UInt32(globalStep)
-        }
-    }
-
-    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
-    /// global `step`, with a zero gradient where the batch missed it.
-    public func updateAllRows(
-        table: AlignedBuffer<Float>, grouping: RowGrouping, rowRange: Range<Int>, globalStep: Int,
-        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
-    ) {
-        let width = self.width
-        let factors = schedule.factors(step: globalStep)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
-            let g = scratch.baseAddress!
-            for row in rowRange {
-                let u = grouping.slot(ofRow: row)
-                let base = row * width
-                if u >= 0 {
-                    sumGradient(of: u, grouping: grouping, gradients: gradients, positionStride: positionStride,
-                                elementOffset: elementOffset, into: g)
-                    step(table.base + base, g, m.base + base, v.base + base, factors: factors)
-                } else {
-                    step(table.base + base, nil, m.base + base, v.base + base, factors: factors)
-                }
-                steps[row] = UInt32(globalStep)
-                lastUpdate[row] = UInt32(globalStep)
-            }
-        }
     }
 }

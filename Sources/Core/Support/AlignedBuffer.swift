@@ -17,10 +17,25 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         precondition(count >= 0)
         self.count = count
         let bytes = max(1, count) * MemoryLayout<Element>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let raw = Self.allocate(bytes: bytes)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         base = raw.bindMemory(to: Element.self, capacity: max(1, count))
         owner = nil
+    }
+
+    /// Large buffers (embedding tables, their moments) are read at random rows: with 4 KiB pages
+    /// nearly every row access also misses the TLB and walks page tables that are themselves out
+    /// of cache. They are placed on 2 MiB boundaries and asked for transparent huge pages, which
+    /// cover them with a few hundred TLB entries instead of tens of thousands.
+    private static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        guard bytes >= MemoryAdvice.hugePageThreshold else {
+            return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        }
+        let huge = MemoryAdvice.hugePageBytes
+        let rounded = (bytes + huge - 1) / huge * huge
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: huge)
+        MemoryAdvice.preferHugePages(raw, byteCount: rounded)
+        return raw
     }
 
     /// A view of `count` elements at `pointer`, valid as long as `owner` lives (which this keeps).
@@ -35,7 +50,7 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
     public init(uninitializedCount count: Int) {
         precondition(count >= 0)
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Element>.stride, alignment: 64)
+        let raw = Self.allocate(bytes: max(1, count) * MemoryLayout<Element>.stride)
         base = raw.bindMemory(to: Element.self, capacity: max(1, count))
         owner = nil
     }
@@ -85,7 +100,7 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
         let end = Int(bitPattern: UnsafeRawPointer(base + range.upperBound))
         let first = (start + page - 1) / page * page, last = end / page * page
         guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        madvise(p, last - first, MADV_DONTNEED)
+        MemoryAdvice.dropPages(p, byteCount: last - first)
     }
 
     /// Byte-exact comparison: the determinism contract is about bits, not tolerances.

@@ -36,30 +36,30 @@ public struct SliceLayout: Sendable {
 }
 
 extension LazyRowAdam {
-    func catchUpAll(table: AlignedBuffer<Float>, globalStep: Int, schedule: AdamSchedule, executor: PhaseExecutor) {
-        let parts = partition(table.count / width, parts: executor.workerCount, alignment: 64)
+    func catchUpAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, globalStep: Int, schedule: AdamSchedule,
+                    executor: PhaseExecutor) {
+        let parts = partition(rows, parts: executor.workerCount, alignment: 64)
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
-            catchUp(table: table, rowRange: parts[p], globalStep: globalStep, schedule: schedule)
+            catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule)
         }
     }
 
     /// Part `part` of `parts` of a step's table update, under either sparse-update mode.
     func apply(
-        _ mode: SparseUpdate, table: AlignedBuffer<Float>, grouping: RowGrouping, part: Int, parts: Int, step: Int,
-        schedule: AdamSchedule, gradients: UnsafePointer<Float>, positionStride: Int, elementOffset: Int
+        _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping,
+        part: Int, parts: Int, step: Int, schedule: AdamSchedule, gradients: RowGradients
     ) {
         switch mode {
         case .lazy:
             let range = grouping.partStarts.count == parts + 1
                 ? grouping.partStarts[part]..<grouping.partStarts[part + 1]
                 : partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
-            update(table: table, grouping: grouping, uniqueRange: range, globalStep: step, schedule: schedule,
-                   gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
+            update(table: table, linear: linear, grouping: grouping, uniqueRange: range, globalStep: step,
+                   schedule: schedule, gradients: gradients)
         case .dense:
-            let rows = table.count / width
             let range = partition(rows, parts: parts, alignment: 64)[part]
-            updateAllRows(table: table, grouping: grouping, rowRange: range, globalStep: step, schedule: schedule,
-                          gradients: gradients, positionStride: positionStride, elementOffset: elementOffset)
+            updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: range, globalStep: step,
+                          schedule: schedule, gradients: gradients)
         }
     }
 }
@@ -110,25 +110,74 @@ extension DenseAdam {
 }
 
 extension LazyRowAdam {
-    func tensors(prefix: String) -> [String: SafeTensors.Tensor] {
-        [
-            "\(prefix).m": ModelFile.tensor(m, [m.count]), "\(prefix).v": ModelFile.tensor(v, [v.count]),
-            "\(prefix).steps": SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: steps.base, count: steps.count), shape: [steps.count]),
-            "\(prefix).last_update": SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: lastUpdate.base, count: lastUpdate.count), shape: [lastUpdate.count]),
+    /// The checkpoint tensors, in torch-like separate arrays: `prefix`.m / .v (rows x width),
+    /// .steps / .last_update, and `linearPrefix`.m / .v for the linear weights.
+    func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
+        let rows = self.rows, width = self.width
+        let moments = self.moments, states = self.states
+        func momentTensor(_ half: Int) -> SafeTensors.Tensor {
+            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { raw in
+                let out = raw.baseAddress!
+                for r in 0..<rows {
+                    (out + r * width * 4).copyMemory(from: moments.base + (r * 2 + half) * width, byteCount: width * 4)
+                }
+            }
+        }
+        func stateTensor(_ field: KeyPath<LazyRowState, UInt32>) -> SafeTensors.Tensor {
+            SafeTensors.Tensor(dtype: .u32, shape: [rows]) { raw in
+                for r in 0..<rows { raw.storeBytes(of: states[r][keyPath: field], toByteOffset: r * 4, as: UInt32.self) }
+            }
+        }
+        var t = [
+            "\(prefix).m": momentTensor(0), "\(prefix).v": momentTensor(1),
+            "\(prefix).steps": stateTensor(\.steps), "\(prefix).last_update": stateTensor(\.lastUpdate),
         ]
+        if hasLinear {
+            for (name, field) in [("m", \LazyRowState.linearM), ("v", \LazyRowState.linearV)] {
+                t["\(linearPrefix).\(name)"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) { raw in
+                    for r in 0..<rows { raw.storeBytes(of: states[r][keyPath: field], toByteOffset: r * 4, as: Float.self) }
+                }
+            }
+        }
+        return t
     }
 
     /// `globalStep`: the optimizer's restored step; every row's counts must lie within it.
-    func restore(prefix: String, from file: SafeTensors, path: String, globalStep: Int) throws(ModelFileError) {
-        try restoreFloats(file, "\(prefix).m", m, path: path)
-        try restoreFloats(file, "\(prefix).v", v, path: path)
-        for (name, buffer) in [("steps", steps), ("last_update", lastUpdate)] {
-            guard let t = file.tensors["\(prefix).\(name)"], t.dtype == .u32, t.elementCount == buffer.count else {
-                throw ModelFileError(path: path, "checkpoint lacks '\(prefix).\(name)' of \(buffer.count) values")
+    func restore(prefix: String, linearPrefix: String, from file: SafeTensors, path: String,
+                 globalStep: Int) throws(ModelFileError) {
+        var names = [("\(prefix).m", SafeTensors.DType.f32, width), ("\(prefix).v", .f32, width),
+                     ("\(prefix).steps", .u32, 1), ("\(prefix).last_update", .u32, 1)]
+        if hasLinear { names += [("\(linearPrefix).m", .f32, 1), ("\(linearPrefix).v", .f32, 1)] }
+        for (name, dtype, perRow) in names {
+            guard let t = file.tensors[name], t.dtype == dtype, t.elementCount == rows * perRow else {
+                throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(rows * perRow) values")
             }
-            t.copyUInt32s(into: buffer.base)
         }
-        for r in 0..<steps.count where Int(steps[r]) > Int(lastUpdate[r]) || Int(lastUpdate[r]) > globalStep {
+        func bytes(_ name: String, _ body: (UnsafeRawBufferPointer) -> Void) { file.tensors[name]!.bytes.withUnsafeBytes(body) }
+        let rows = self.rows, width = self.width
+        for half in 0..<2 {
+            bytes(half == 0 ? "\(prefix).m" : "\(prefix).v") { raw in
+                for r in 0..<rows {
+                    UnsafeMutableRawPointer(moments.base + (r * 2 + half) * width)
+                        .copyMemory(from: raw.baseAddress! + r * width * 4, byteCount: width * 4)
+                }
+            }
+        }
+        bytes("\(prefix).steps") { raw in
+            for r in 0..<rows { states[r].steps = raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self) }
+        }
+        bytes("\(prefix).last_update") { raw in
+            for r in 0..<rows { states[r].lastUpdate = raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self) }
+        }
+        if hasLinear {
+            bytes("\(linearPrefix).m") { raw in
+                for r in 0..<rows { states[r].linearM = raw.loadUnaligned(fromByteOffset: r * 4, as: Float.self) }
+            }
+            bytes("\(linearPrefix).v") { raw in
+                for r in 0..<rows { states[r].linearV = raw.loadUnaligned(fromByteOffset: r * 4, as: Float.self) }
+            }
+        }
+        for r in 0..<rows where states[r].steps > states[r].lastUpdate || Int(states[r].lastUpdate) > globalStep {
             throw ModelFileError(path: path, "corrupt checkpoint: row \(r)'s step counts are inconsistent")
         }
     }

@@ -8,8 +8,8 @@ public final class FMEngine: TrainingEngine {
     let data: Dataset
     let denseAdam: DenseAdam
     let schedule: AdamSchedule
-    let embeddingAdam: LazyRowAdam
-    let linearAdam: LazyRowAdam
+    /// The embedding rows and their linear weights, updated together.
+    let tableAdam: LazyRowAdam
     let grouping: RowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -35,8 +35,7 @@ public final class FMEngine: TrainingEngine {
         let rows = model.config.tableRows
         schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: 1)
-        embeddingAdam = LazyRowAdam(config: adam, rows: rows, width: d)
-        linearAdam = LazyRowAdam(config: adam, rows: rows, width: 1)
+        tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: true)
         grouping = RowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -121,31 +120,30 @@ public final class FMEngine: TrainingEngine {
                                      range: 0..<1, step: step, scratch: scratch.baseAddress!)
                 }
             }
-            embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: parts,
-                                step: step, schedule: schedule, gradients: dEmbedding.base, positionStride: d, elementOffset: 0)
-            linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: parts,
-                             step: step, schedule: schedule, gradients: dLinear.base, positionStride: 1, elementOffset: 0)
+            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear!, grouping: grouping, part: p,
+                            parts: parts, step: step, schedule: schedule,
+                            gradients: RowGradients(embedding: dEmbedding.base, embeddingStride: d,
+                                                    linear: dLinear.base, linearStride: 1))
         }
     }
 
     public func optimizerTensors() -> [String: SafeTensors.Tensor] {
         var t = denseAdam.tensors(prefix: "adam.dense")
-        t.merge(embeddingAdam.tensors(prefix: "adam.embedding")) { a, _ in a }
-        t.merge(linearAdam.tensors(prefix: "adam.linear")) { a, _ in a }
+        t.merge(tableAdam.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
         return t
     }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
         try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
-        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path, globalStep: denseAdam.step)
-        try linearAdam.restore(prefix: "adam.linear", from: file, path: path, globalStep: denseAdam.step)
+        try tableAdam.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
+                              globalStep: denseAdam.step)
     }
 
     public func synchronizeTables(executor: PhaseExecutor) {
         guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
         schedule.ensure(upTo: denseAdam.step)
-        embeddingAdam.catchUpAll(table: model.embedding, globalStep: denseAdam.step, schedule: schedule, executor: executor)
-        linearAdam.catchUpAll(table: model.linear!, globalStep: denseAdam.step, schedule: schedule, executor: executor)
+        tableAdam.catchUpAll(table: model.embedding, linear: model.linear, globalStep: denseAdam.step, schedule: schedule,
+                             executor: executor)
     }
 
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {

@@ -13,8 +13,8 @@ public final class FNNEngine: TrainingEngine {
     let dense: DenseLayout
     let denseAdam: DenseAdam
     let schedule: AdamSchedule
-    let embeddingAdam: LazyRowAdam
-    let linearAdam: LazyRowAdam?
+    /// The embedding rows, with their linear weights under the embedding+linear input.
+    let tableAdam: LazyRowAdam
     let grouping: RowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -61,8 +61,7 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.maxSlices
         schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: dense.count)
-        embeddingAdam = LazyRowAdam(config: adam, rows: rows, width: d)
-        linearAdam = config.hasLinearTable ? LazyRowAdam(config: adam, rows: rows, width: 1) : nil
+        tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: config.hasLinearTable)
         grouping = RowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -257,14 +256,12 @@ public final class FNNEngine: TrainingEngine {
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: workers) { p, _ in
-            embeddingAdam.apply(sparseUpdate, table: model.embedding, grouping: grouping, part: p, parts: workers,
-                                step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
-                                elementOffset: embeddingOffset)
-            if let linearAdam {
-                linearAdam.apply(sparseUpdate, table: model.linear!, grouping: grouping, part: p, parts: workers,
-                                 step: step, schedule: schedule, gradients: dX0.base, positionStride: fieldWidth,
-                                 elementOffset: 0)
-            }
+            let hasLinear = config.hasLinearTable
+            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear, grouping: grouping, part: p,
+                            parts: workers, step: step, schedule: schedule,
+                            gradients: RowGradients(embedding: dX0.base + embeddingOffset, embeddingStride: fieldWidth,
+                                                    linear: hasLinear ? UnsafePointer(dX0.base) : nil,
+                                                    linearStride: fieldWidth))
         }
     }
 
@@ -310,24 +307,21 @@ public final class FNNEngine: TrainingEngine {
 
     public func optimizerTensors() -> [String: SafeTensors.Tensor] {
         var t = denseAdam.tensors(prefix: "adam.dense")
-        t.merge(embeddingAdam.tensors(prefix: "adam.embedding")) { a, _ in a }
-        if let linearAdam { t.merge(linearAdam.tensors(prefix: "adam.linear")) { a, _ in a } }
+        t.merge(tableAdam.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
         return t
     }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
         try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
-        try embeddingAdam.restore(prefix: "adam.embedding", from: file, path: path, globalStep: denseAdam.step)
-        try linearAdam?.restore(prefix: "adam.linear", from: file, path: path, globalStep: denseAdam.step)
+        try tableAdam.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
+                              globalStep: denseAdam.step)
     }
 
     public func synchronizeTables(executor: PhaseExecutor) {
         guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
         schedule.ensure(upTo: denseAdam.step)
-        embeddingAdam.catchUpAll(table: model.embedding, globalStep: denseAdam.step, schedule: schedule, executor: executor)
-        if let linearAdam {
-            linearAdam.catchUpAll(table: model.linear!, globalStep: denseAdam.step, schedule: schedule, executor: executor)
-        }
+        tableAdam.catchUpAll(table: model.embedding, linear: model.linear, globalStep: denseAdam.step, schedule: schedule,
+                             executor: executor)
     }
 
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {

@@ -1,0 +1,241 @@
+import CMemoryHints
+
+/// Where a batch's table gradients are: position p's embedding gradient is the `width` floats at
+/// embedding + p * embeddingStride, its linear-weight gradient (when the table has one) the float
+/// at linear + p * linearStride.
+public struct RowGradients {
+    public var embedding: UnsafePointer<Float>
+    public var embeddingStride: Int
+    public var linear: UnsafePointer<Float>?
+    public var linearStride: Int
+
+    public init(embedding: UnsafePointer<Float>, embeddingStride: Int, linear: UnsafePointer<Float>? = nil,
+                linearStride: Int = 0) {
+        self.embedding = embedding
+        self.embeddingStride = embeddingStride
+        self.linear = linear
+        self.linearStride = linearStride
+    }
+}
+
+/// A table row's step bookkeeping, and the moments of its linear weight, in one 16-byte record:
+/// the update reads all of it for every touched row, so one cache line serves four rows.
+public struct LazyRowState: BitwiseCopyable {
+    /// The row's own Adam step count.
+    public var steps: UInt32 = 0
+    /// The global step of the row's last update; 0 for never.
+    public var lastUpdate: UInt32 = 0
+    public var linearM: Float = 0
+    public var linearV: Float = 0
+}
+
+/// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,
+/// each row with its own moments and its own step count, which starts at the row's first touch.
+/// A table may carry one linear weight per row (FM's first-order term), updated with its row.
+///
+/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row: its
+/// moments decay (m by b1, v by b2 per step) while its remaining momentum keeps moving it. When the
+/// row is next touched those k missed steps are applied at once, in closed form: the moments decay
+/// by b1^k and b2^k, and the row moves by
+///     sum_{i=1..k} s_i c_i (b1 / sqrt(b2))^i * m / sqrt(v)
+/// (s_i the step size and c_i the sqrt of the second bias correction at the row's step t + i),
+/// which is exactly dense Adam's movement over those steps when eps is negligible against
+/// sqrt(v)/c. The sum is a difference of two table lookups (`AdamSchedule`), so catching up costs
+/// O(width) per touched row whatever the gap.
+///
+/// How this differs from torch's dense Adam on the same table:
+/// - a row's step count, and so its bias correction, starts at its first touch: a rare row's
+///   first update has the full step size of a fresh Adam;
+/// - between touches a row keeps its stored value (`catchUp(table:rowRange:...)` settles every
+///   row at epoch ends);
+/// - during missed steps eps and weight decay are neglected.
+/// A row present in every batch is updated exactly as by dense Adam.
+///
+/// Memory layout, chosen for the random row access of large tables: a row's m and v sit side by
+/// side (for width 16, two adjacent cache lines), and its step counts and linear moments share a
+/// 16-byte record, so a touched row costs its parameter line, its moment lines and a quarter line.
+public final class LazyRowAdam: @unchecked Sendable {
+    public let config: AdamConfig
+    public let width: Int
+    public let rows: Int
+    public let hasLinear: Bool
+    /// Per row: m (width floats), then v (width floats).
+    let moments: AlignedBuffer<Float>
+    let states: AlignedBuffer<LazyRowState>
+
+    public init(config: AdamConfig, rows: Int, width: Int, hasLinear: Bool = false) {
+        self.config = config
+        self.width = width
+        self.rows = rows
+        self.hasLinear = hasLinear
+        moments = AlignedBuffer(count: rows * 2 * width)
+        states = AlignedBuffer(count: rows)
+    }
+
+    public func steps(row: Int) -> Int { Int(states[row].steps) }
+    public func lastUpdate(row: Int) -> Int { Int(states[row].lastUpdate) }
+    public func m(row: Int, element j: Int) -> Float { moments[row * 2 * width + j] }
+    public func v(row: Int, element j: Int) -> Float { moments[row * 2 * width + width + j] }
+    public func linearMoments(row: Int) -> (m: Float, v: Float) { (states[row].linearM, states[row].linearV) }
+
+    @inline(__always) func sumGradient(
+        of u: Int, grouping: RowGrouping, gradients: RowGradients, into g: UnsafeMutablePointer<Float>
+    ) -> Float {
+        let lo = Int(grouping.starts[u]), hi = Int(grouping.starts[u + 1])
+        let first = Int(grouping.positions[lo])
+        g.update(from: gradients.embedding + first * gradients.embeddingStride, count: width)
+        for k in (lo + 1)..<max(hi, lo + 1) {
+            AdamKernels.add(gradients.embedding + Int(grouping.positions[k]) * gradients.embeddingStride, into: g,
+                            count: width)
+        }
+        guard let linear = gradients.linear else { return 0 }
+        var sum = linear[first * gradients.linearStride]
+        for k in (lo + 1)..<max(hi, lo + 1) { sum += linear[Int(grouping.positions[k]) * gradients.linearStride] }
+        return sum
+    }
+
+    /// Asks for everything the update of unique row `u` will touch, so that it arrives while
+    /// earlier rows are updated: its parameter and moment lines, its state record, its linear
+    /// weight and the gradients of its first few positions.
+    @inline(__always) func prefetch(
+        unique u: Int, grouping: RowGrouping, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
+        gradients: RowGradients
+    ) {
+        let row = Int(grouping.uniqueRows[u])
+        let rowBytes = width * MemoryLayout<Float>.stride
+        let p = UnsafeRawPointer(table.base + row * width)
+        var offset = 0
+        while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
+        let mv = UnsafeRawPointer(moments.base + row * 2 * width)
+        offset = 0
+        while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
+        fnnpar_prefetch_for_write(states.base + row)
+        if let linear { fnnpar_prefetch_for_write(linear.base + row) }
+        let lo = Int(grouping.starts[u]), hi = min(Int(grouping.starts[u + 1]), Int(grouping.starts[u]) + 4)
+        for k in lo..<hi {
+            let position = Int(grouping.positions[k])
+            fnnpar_prefetch(gradients.embedding + position * gradients.embeddingStride)
+            if let l = gradients.linear { fnnpar_prefetch(l + position * gradients.linearStride) }
+        }
+    }
+
+    /// Updates the unique rows order[k] for k in `uniqueRange` of `grouping` at global step
+    /// `globalStep`. `linear` (with `gradients.linear`) is required exactly when the table has
+    /// linear weights.
+    public func update(
+        table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
+        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, gradients: RowGradients
+    ) {
+        precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
+        let width = self.width, config = self.config
+        let tables = schedule.view
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
+            let g = scratch.baseAddress!
+            // Rows are scattered over large tables: each row's lines are requested a few rows
+            // ahead of its update, to keep several cache misses in flight.
+            let ahead = 8
+            for k in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
+                prefetch(unique: Int(grouping.order[k]), grouping: grouping, table: table, linear: linear,
+                         gradients: gradients)
+            }
+            for k in uniqueRange {
+                if k + ahead < uniqueRange.upperBound {
+                    prefetch(unique: Int(grouping.order[k + ahead]), grouping: grouping, table: table, linear: linear,
+                             gradients: gradients)
+                }
+                let u = Int(grouping.order[k])
+                let row = Int(grouping.uniqueRows[u])
+                let linearGradient = sumGradient(of: u, grouping: grouping, gradients: gradients, into: g)
+                let pr = table.base + row * width
+                let mr = moments.base + row * 2 * width, vr = mr + width
+                var state = states[row]
+                var t = Int(state.steps)
+                let last = Int(state.lastUpdate)
+                if last > 0 && globalStep - last > 1 {
+                    let missed = globalStep - last - 1
+                    let movement = tables.missedStepMovement(afterStep: t, missed: missed)
+                    let (d1, d2) = tables.momentDecay(missed: missed)
+                    AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
+                    if let linear {
+                        AdamKernels.catchUp(&linear.base[row], &state.linearM, &state.linearV, movement: movement,
+                                            decay1: d1, decay2: d2)
+                    }
+                    t += missed
+                }
+                t += 1
+                let factors = tables.factors(step: t)
+                AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: factors.stepSize,
+                                 biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                if let linear {
+                    AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                     stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                }
+                state.steps = UInt32(t)
+                state.lastUpdate = UInt32(globalStep)
+                states[row] = state
+            }
+        }
+    }
+
+    /// Brings rows `rowRange` up to date with global step `globalStep`: each row touched before
+    /// and not since takes the closed-form catch-up of the steps it missed, as if touched now
+    /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
+    /// and saved carries no pending drift.
+    public func catchUp(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, rowRange: Range<Int>,
+                        globalStep: Int, schedule: AdamSchedule) {
+        precondition(hasLinear == (linear != nil))
+        let tables = schedule.view
+        for row in rowRange {
+            var state = states[row]
+            let last = Int(state.lastUpdate)
+            guard last > 0 && last < globalStep else { continue }
+            let missed = globalStep - last
+            let t = Int(state.steps)
+            let movement = tables.missedStepMovement(afterStep: t, missed: missed)
+            let (d1, d2) = tables.momentDecay(missed: missed)
+            let mr = moments.base + row * 2 * width
+            AdamKernels.catchUp(table.base + row * width, mr, mr + width, count: width, movement: movement,
+                                decay1: d1, decay2: d2)
+            if let linear {
+                AdamKernels.catchUp(&linear.base[row], &state.linearM, &state.linearV, movement: movement,
+                                    decay1: d1, decay2: d2)
+            }
+            state.steps = UInt32(t + missed)
+            state.lastUpdate = UInt32(globalStep)
+            states[row] = state
+        }
+    }
+
+    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
+    /// global `step`, with a zero gradient where the batch missed it.
+    public func updateAllRows(
+        table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
+        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, gradients: RowGradients
+    ) {
+        precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
+        let width = self.width, config = self.config
+        let factors = schedule.view.factors(step: globalStep)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
+            let g = scratch.baseAddress!
+            for row in rowRange {
+                let u = grouping.slot(ofRow: row)
+                let mr = moments.base + row * 2 * width
+                var linearGradient: Float = 0
+                if u >= 0 {
+                    linearGradient = sumGradient(of: u, grouping: grouping, gradients: gradients, into: g)
+                }
+                AdamKernels.step(table.base + row * width, u >= 0 ? UnsafePointer(g) : nil, mr, mr + width,
+                                 count: width, config: config, stepSize: factors.stepSize,
+                                 biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                var state = states[row]
+                if let linear {
+                    AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                     stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                }
+                state.steps = UInt32(globalStep)
+                state.lastUpdate = UInt32(globalStep)
+                states[row] = state
+            }
+        }
+    }
+}
