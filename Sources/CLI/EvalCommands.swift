@@ -29,7 +29,9 @@ struct ModelInputOptions: ParsableArguments {
             let resolved = format == .auto ? try detectFormat(path: data) : format
             if let kind = resolved.categorical {
                 // Raw rows: the model's own vocabularies map their tokens (unseen ones to each field's unseen id).
-                guard let text = file.metadata["vocabulary"], let vocabulary = Vocabulary(serialized: text) else {
+                let stored: Vocabulary?
+                do { stored = try Vocabulary(file: file, path: model) } catch { throw CLIError(error.description) }
+                guard let vocabulary = stored else {
                     throw CLIError("\(model): this model records no vocabularies, so it cannot read raw \(resolved.rawValue) rows")
                 }
                 let raw = try loadRawCategorical(path: data, format: kind)

@@ -141,6 +141,26 @@ import Testing
         #expect(whole == part)
     }
 
+    /// A model trained on Criteo text carries its vocabularies (as tensors), so `predict` and
+    /// `eval` read raw Criteo rows of other files (sample files of about 400 rows), unseen tokens
+    /// included.
+    @Test func criteoModelPredictsRawRows() throws {
+        let dir = scratch()
+        let criteo = Self.data + "/criteo-dac-sample"
+        let trained = try run(["fm", "--data", criteo + "/head8000_train.txt", "--cache-dir", dir, "--epochs", "1",
+                               "--save", "fm.safetensors", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let file = try String(decoding: Data(contentsOf: URL(fileURLWithPath: dir + "/fm.safetensors")).prefix(4096), as: UTF8.self)
+        #expect(file.contains("\"vocabulary.tokens\"") && file.contains("\"vocabulary.field_sizes\""))
+        let predicted = try run(["predict", "--model", "fm.safetensors", "--data", criteo + "/head8000_dev.txt", "--out", "p.txt"], in: dir)
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let lines = try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n")
+        let rows = try String(contentsOfFile: criteo + "/head8000_dev.txt", encoding: .utf8).split(separator: "\n").count
+        #expect(lines.count == rows && lines.allSatisfy { Float($0).map { $0 >= 0 && $0 <= 1 } ?? false })
+        let evaluated = try run(["eval", "--model", "fm.safetensors", "--data", criteo + "/head8000_test.txt", "--split", "all"], in: dir)
+        #expect(evaluated.status == 0 && evaluated.stdout.contains("AUC"), "\(evaluated.stderr)")
+    }
+
     @Test(arguments: [[String](), ["experiment"], ["fm"], ["fnn"], ["eval"], ["predict"], ["bench"]])
     func helpIsCompleteWithExamples(command: [String]) throws {
         let r = try run(command + ["--help"], in: NSTemporaryDirectory())

@@ -81,6 +81,15 @@ import Testing
         // Counting all rows (pytorch-fm's way) knows more tokens.
         #expect(raw.vocabulary(minCount: 1).fieldDims.reduce(0, +) > vocabulary.fieldDims.reduce(0, +))
         #expect(Vocabulary(serialized: vocabulary.serialized()) == vocabulary)
+        // Stored as tensors, through a file's bytes, it reads back the same; damage is an error.
+        var file = SafeTensors()
+        file.tensors = vocabulary.tensors()
+        let parsed = try SafeTensors.parse(file.serialized(), path: "v")
+        #expect(try Vocabulary(file: parsed, path: "v") == vocabulary)
+        var damaged = parsed
+        damaged.tensors["vocabulary.field_sizes"] = SafeTensors.Tensor(int64s: vocabulary.fields.map { Int64($0.count) + 1 })
+        #expect(throws: ModelFileError.self) { _ = try Vocabulary(file: damaged, path: "v") }
+        #expect(try Vocabulary(file: SafeTensors(), path: "v") == nil)
         #expect(vocabulary.id(field: 0, token: "never-seen") == UInt32(vocabulary.fields[0].count))
     }
 

@@ -18,11 +18,72 @@ public struct Vocabulary: Sendable, Equatable {
 
     public init(fields: [[String: UInt32]]) { self.fields = fields }
 
-    /// JSON: per field, the kept tokens in id order (stored in model files' metadata, so that
-    /// `predict` can read raw rows).
+    /// Per field, the kept tokens in id order.
+    public var orderedTokens: [[String]] { fields.map { map in map.sorted { $0.value < $1.value }.map(\.key) } }
+
+    /// JSON: per field, the kept tokens in id order. Read for files written before vocabularies
+    /// became tensors.
     public func serialized() -> String {
-        let ordered = fields.map { map in map.sorted { $0.value < $1.value }.map(\.key) }
-        return String(decoding: try! JSONEncoder().encode(ordered), as: UTF8.self)
+        String(decoding: try! JSONEncoder().encode(orderedTokens), as: UTF8.self)
+    }
+
+    /// Tensor names, under a prefix: the UTF-8 bytes of every kept token back to back (U8), the
+    /// byte offset where each token starts plus the end (I64), and each field's number of kept
+    /// tokens (I64). Tensors, not header metadata: a full Criteo or Avazu vocabulary runs to tens
+    /// of millions of tokens, past what a safetensors header (JSON, at most 100 MB) may hold.
+    public static let tensorPrefix = "vocabulary."
+
+    public func tensors() -> [String: SafeTensors.Tensor] {
+        let ordered = orderedTokens
+        var bytes: [UInt8] = []
+        var offsets: [Int64] = [0]
+        for field in ordered {
+            for token in field {
+                bytes.append(contentsOf: token.utf8)
+                offsets.append(Int64(bytes.count))
+            }
+        }
+        let p = Self.tensorPrefix
+        return [
+            p + "tokens": SafeTensors.Tensor(dtype: .u8, shape: [bytes.count]) { $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) },
+            p + "token_offsets": SafeTensors.Tensor(int64s: offsets),
+            p + "field_sizes": SafeTensors.Tensor(int64s: ordered.map { Int64($0.count) }),
+        ]
+    }
+
+    /// The vocabulary stored in `file` as tensors, or, in older files, as JSON metadata; nil when
+    /// there is none. A malformed one is an error naming `path`.
+    public init?(file: SafeTensors, path: String) throws(ModelFileError) {
+        let p = Self.tensorPrefix
+        guard let tokens = file.tensors[p + "tokens"] else {
+            guard let text = file.metadata["vocabulary"] else { return nil }
+            guard let v = Vocabulary(serialized: text) else { throw ModelFileError(path: path, "corrupt vocabulary metadata") }
+            self = v
+            return
+        }
+        guard tokens.dtype == .u8, tokens.shape.count == 1,
+              let offsets = file.tensors[p + "token_offsets"]?.int64s, let sizes = file.tensors[p + "field_sizes"]?.int64s,
+              offsets.count == Int(sizes.reduce(0, +)) + 1, sizes.allSatisfy({ $0 >= 0 }), offsets.first == 0,
+              offsets.last == Int64(tokens.bytes.count), zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 })
+        else { throw ModelFileError(path: path, "corrupt vocabulary tensors") }
+        var maps: [[String: UInt32]] = []
+        var next = 0
+        tokens.bytes.withUnsafeBufferPointer { raw in
+            for size in sizes {
+                var map: [String: UInt32] = [:]
+                map.reserveCapacity(Int(size))
+                for id in 0..<Int(size) {
+                    let token = String(decoding: raw[Int(offsets[next])..<Int(offsets[next + 1])], as: UTF8.self)
+                    if map[token] == nil { map[token] = UInt32(id) }
+                    next += 1
+                }
+                maps.append(map)
+            }
+        }
+        guard zip(maps, sizes).allSatisfy({ $0.count == Int($1) }) else {
+            throw ModelFileError(path: path, "corrupt vocabulary: a token is listed twice")
+        }
+        fields = maps
     }
 
     public init?(serialized text: String) {

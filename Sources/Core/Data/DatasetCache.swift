@@ -6,7 +6,7 @@ import Foundation
 /// and a fingerprint of its content) and to the preprocessing options, and is ignored, then
 /// rewritten, when either changes. Written atomically, so a crash leaves no half cache.
 public enum DatasetCache {
-    public static let version = "1"
+    public static let version = "2"
 
     /// What the cache must match: the source as it is now and how it was read.
     public struct Key: Equatable, Sendable {
@@ -83,7 +83,19 @@ public enum DatasetCache {
                                              owner: mapped)
         var data = Dataset(name: name, fieldDims: dims, rowCount: rows, ids: idBuffer, labels: labelBuffer)
         data.hasLabels = meta["has_labels"] != "false"
-        if let v = meta["vocabulary"] { data.vocabulary = Vocabulary(serialized: v) }
+        // The vocabulary tensors are copied out of the mapping (they become dictionaries anyway).
+        var vocabularyFile = SafeTensors()
+        for (name, value) in header where name.hasPrefix(Vocabulary.tensorPrefix) {
+            guard let entry = value as? [String: Any], let dtype = (entry["dtype"] as? String).flatMap(SafeTensors.DType.init),
+                  let shape = entry["shape"] as? [Int], let o = entry["data_offsets"] as? [Int], o.count == 2,
+                  o[0] >= 0, o[0] <= o[1], 8 + headerLength + o[1] <= mapped.size,
+                  o[1] - o[0] == shape.reduce(1, *) * dtype.size
+            else { return nil }
+            vocabularyFile.tensors[name] = SafeTensors.Tensor(dtype: dtype, shape: shape) { raw in
+                raw.copyMemory(from: UnsafeRawBufferPointer(start: start + o[0], count: o[1] - o[0]))
+            }
+        }
+        do { data.vocabulary = try Vocabulary(file: vocabularyFile, path: cache) } catch { return nil }
         return data
     }
 
@@ -99,7 +111,7 @@ public enum DatasetCache {
         file.metadata["rows"] = String(data.rowCount)
         file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
         file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
-        if let v = data.vocabulary { file.metadata["vocabulary"] = v.serialized() }
+        if let v = data.vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
         try file.write(path: cache)
     }
 }

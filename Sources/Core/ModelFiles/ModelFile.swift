@@ -59,9 +59,14 @@ public enum ModelFile {
     }
 
     /// Writes `model` atomically, with `metadata` (training options, data fingerprint, ...) added.
-    public static func save(_ model: Model, to path: String, metadata: [String: String] = [:]) throws {
+    /// `vocabulary`: the data's token vocabularies, stored as tensors beside the parameters (see
+    /// `Vocabulary.tensors`), so that `predict` can read raw rows. torch's strict
+    /// `load_state_dict` rejects them as unexpected keys; drop the `vocabulary.` names first.
+    public static func save(_ model: Model, to path: String, metadata: [String: String] = [:],
+                            vocabulary: Vocabulary? = nil) throws {
         var file = tensors(of: model)
         for (k, v) in metadata { file.metadata[k] = v }
+        if let vocabulary { file.tensors.merge(vocabulary.tensors()) { a, _ in a } }
         try file.write(path: path)
     }
 

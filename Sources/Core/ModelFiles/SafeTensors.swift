@@ -8,8 +8,15 @@ public struct SafeTensors {
         case f32 = "F32"
         case i64 = "I64"
         case u32 = "U32"
+        case u8 = "U8"
 
-        var size: Int { self == .i64 ? 8 : 4 }
+        var size: Int {
+            switch self {
+            case .i64: return 8
+            case .f32, .u32: return 4
+            case .u8: return 1
+            }
+        }
     }
 
     public struct Tensor {
@@ -77,6 +84,18 @@ public struct SafeTensors {
             bytes.withUnsafeBytes { raw in
                 UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
             }
+        }
+
+        public init(int64s values: [Int64]) {
+            dtype = .i64
+            shape = [values.count]
+            bytes = values.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+        }
+
+        /// The values of a 1-D I64 tensor; nil for any other.
+        public var int64s: [Int64]? {
+            guard dtype == .i64, shape.count == 1 else { return nil }
+            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
         }
 
         public var int64: Int64 {
@@ -149,7 +168,7 @@ public struct SafeTensors {
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
             else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' lacks dtype, shape or data_offsets") }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw ModelFileError(path: path, "tensor '\(name)' has dtype \(dtypeName); fnn-par reads F32 and I64 tensors")
+                throw ModelFileError(path: path, "tensor '\(name)' has dtype \(dtypeName); fnn-par reads F32, I64, U32 and U8 tensors")
             }
             var elements = 1
             var overflow = false
