@@ -9,7 +9,7 @@ struct ModelInputOptions: ParsableArguments {
     var model: String
     @Option(help: ArgumentHelp("Data to score: MovieLens ratings or a fields TSV.", valueName: "path"))
     var data: String
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu rows are mapped with the vocabularies stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu / libffm / libsvm rows are mapped with the vocabularies (and libsvm field map) stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm"))
     var format: DataFormat = .auto
     @Option(help: ArgumentHelp("Field sizes of a PyTorch model file (which does not record them); default: from the data.", valueName: "n1,n2,..."))
     var fieldDims: String?
@@ -34,7 +34,12 @@ struct ModelInputOptions: ParsableArguments {
                 guard let vocabulary = stored else {
                     throw CLIError("\(model): this model records no vocabularies, so it cannot read raw \(resolved.rawValue) rows")
                 }
-                let raw = try loadRawCategorical(path: data, format: kind)
+                let fieldMap: FieldMap?
+                do { fieldMap = try FieldMap(file: file, path: model) } catch { throw CLIError(error.description) }
+                if kind == .libsvm && fieldMap == nil {
+                    throw CLIError("\(model): this model records no libsvm field map, so it cannot read libsvm rows")
+                }
+                let raw = try loadRawCategorical(path: data, format: kind, fieldMap: fieldMap)
                 guard raw.fieldCount == vocabulary.fields.count else {
                     throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
                 }

@@ -277,7 +277,8 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         "created_by": "fnn-par",
     ]
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
-    do { try ModelFile.save(model, to: path, metadata: metadata, vocabulary: dataset.vocabulary) } catch { throw CLIError("cannot save the model: \(error)") }
+    do { try ModelFile.save(model, to: path, metadata: metadata, vocabulary: dataset.vocabulary,
+                                 fieldMap: dataset.fieldMap) } catch { throw CLIError("cannot save the model: \(error)") }
 }
 
 /// Progress lines on stderr, so stdout carries only results.

@@ -6,8 +6,10 @@ import Parallel
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm"))
     var format: DataFormat = .auto
+    @Option(help: ArgumentHelp("libsvm data: the field of each feature index, one 'INDEX FIELD' or 'FIRST-LAST FIELD' per line (fields from 0). Stored with the model.", valueName: "file"))
+    var fieldMap: String?
     @Option(help: "Criteo / Avazu: tokens seen fewer times fold into their field's rare/unseen id (default: 10 for Criteo, 4 for Avazu, as pytorch-fm).")
     var minCount: Int?
     @Option(help: ArgumentHelp("Criteo / Avazu: count vocabularies on the training split only (no leakage into validation and test) or on all rows (as pytorch-fm).", valueName: "train|all"))
@@ -71,6 +73,8 @@ struct DataOptions: ParsableArguments {
             let categorical = resolved.categorical != nil
             let kind: CategoricalFormat = resolved.categorical ?? .criteo
             let minimum = minCount ?? kind.defaultMinCount
+            let map = try fieldMap.map { (path) throws(InputError) in try FieldMap.read(path: path) }
+            if map != nil && kind != .libsvm { log.say("note: --field-map applies to libsvm data only; ignored") }
             var key: DatasetCache.Key?
             var cachePath: String?
             if !noCache {
@@ -78,21 +82,25 @@ struct DataOptions: ParsableArguments {
                     ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)" + (vocabFrom == .train ? " seed \(seed)" : "")
                     : resolved.rawValue
                 let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
+                    + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
                 key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
-                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
+                if var cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
+                    if kind == .libsvm { cached.fieldMap = map }
                     log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
                     return cached
                 }
             }
-            let dataset: Dataset
+            var dataset: Dataset
             if categorical {
-                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor)
+                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
+                                                 fieldMap: map)
                 let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
                 dataset = raw.dataset(vocabulary: vocabulary)
+                if kind == .libsvm { dataset.fieldMap = map }
             } else {
                 dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
             }
@@ -101,7 +109,7 @@ struct DataOptions: ParsableArguments {
             }
             let seconds = PhaseProfile.now() - start
             let megabytes = Double(key?.sourceSize ?? 0) / 1e6
-            let threads = categorical && kind != .libffm ? executor?.workerCount ?? 1 : 1
+            let threads = categorical && kind != .libffm && kind != .libsvm ? executor?.workerCount ?? 1 : 1
             log.say(String(format: "parsed %@ in %.2f s%@", data, seconds,
                            megabytes > 0 ? String(format: " (%.0f MB/s on %d thread%@)", megabytes / max(seconds, 1e-9), threads,
                                                   threads == 1 ? "" : "s") : ""))
@@ -110,7 +118,8 @@ struct DataOptions: ParsableArguments {
                     try DatasetCache.store(dataset, cache: cachePath, key: key)
                     // Over budget, train from the mapped cache, not the parsed copy.
                     if let budget = try? memoryBudgetBytes(), dataset.binaryBytes > budget,
-                       let mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
+                       var mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
+                        mapped.fieldMap = dataset.fieldMap
                         return mapped
                     }
                 } catch {

@@ -161,6 +161,29 @@ import Testing
         #expect(evaluated.status == 0 && evaluated.stdout.contains("AUC"), "\(evaluated.stderr)")
     }
 
+    /// libsvm data trains with --field-map; the model keeps the map, so predict reads raw rows.
+    @Test func libsvmTrainsWithAFieldMapAndPredicts() throws {
+        let dir = scratch()
+        var rows = ""
+        var state: UInt64 = 7
+        for _ in 0..<3000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let user = Int(state >> 33) % 50, item = 100 + Int(state >> 20) % 40
+            rows += "\((user + item) % 3 == 0 ? 1 : 0) \(user):1 \(item):1\n"
+        }
+        try rows.write(toFile: dir + "/d.svm", atomically: true, encoding: .utf8)
+        try "0-99 0\n100-199 1\n".write(toFile: dir + "/map.txt", atomically: true, encoding: .utf8)
+        let refused = try run(["fm", "--data", "d.svm", "--no-cache", "--epochs", "1"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("--field-map"))
+        let trained = try run(["fm", "--data", "d.svm", "--field-map", "map.txt", "--cache-dir", dir, "--epochs", "2",
+                               "--save", "fm.safetensors", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        try "1 3:1 150:1\n0 42:1 199:1\n".write(toFile: dir + "/new.svm", atomically: true, encoding: .utf8)
+        let predicted = try run(["predict", "--model", "fm.safetensors", "--data", "new.svm", "--out", "p.txt"], in: dir)
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").count == 2)
+    }
+
     @Test(arguments: [[String](), ["experiment"], ["fm"], ["fnn"], ["eval"], ["predict"], ["bench"]])
     func helpIsCompleteWithExamples(command: [String]) throws {
         let r = try run(command + ["--help"], in: NSTemporaryDirectory())

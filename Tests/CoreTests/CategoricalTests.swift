@@ -110,7 +110,43 @@ import Testing
         #expect(message("1 0:5:0.5 1:2:1\n")?.contains("only categorical features (value 1)") == true)
         #expect(message("1 0:5:1 0:6:1\n")?.contains("multi-hot") == true)
         writeText("1 3:1 5:1\n", to: dir + "/c.svm")
-        #expect(throws: InputError.self) { try detectFormat(path: dir + "/c.svm") }
+        #expect(try detectFormat(path: dir + "/c.svm") == .libsvm)
+    }
+
+    /// libsvm rows take their fields from a field map; a field a row lacks is "missing", and
+    /// unmapped indices, numeric values and two features of one field are errors with the line.
+    @Test func libsvmWithAFieldMap() throws {
+        let dir = temporaryDirectory()
+        writeText("# users, items, a flag\n0-99 0\n100-199 1  # items\n500 2\n", to: dir + "/map.txt")
+        let map = try FieldMap.read(path: dir + "/map.txt")
+        #expect(map.fieldCount == 3 && map.field(of: 0) == 0 && map.field(of: 99) == 0 && map.field(of: 100) == 1)
+        #expect(map.field(of: 200) == nil && map.field(of: 500) == 2 && map.field(of: 501) == nil)
+        writeText("1 3:1 150:1 500:1\n0 7:1 150:1\n1 3:1 120:1\n", to: dir + "/a.svm")
+        #expect(throws: InputError.self) { try loadRawCategorical(path: dir + "/a.svm", format: .libsvm) }
+        let raw = try loadRawCategorical(path: dir + "/a.svm", format: .libsvm, fieldMap: map)
+        #expect(raw.format == .libsvm && raw.rowCount == 3 && raw.fieldCount == 3 && raw.labels == [1, 0, 1])
+        #expect(raw.tokens[0] == ["3", "7"] && raw.tokens[1] == ["150", "120"] && raw.tokens[2] == ["500", "missing"])
+        #expect(raw.dataset(vocabulary: raw.vocabulary(minCount: 1)).fieldDims == [3, 3, 3])
+        func failure(_ text: String) -> InputError? {
+            writeText(text, to: dir + "/b.svm")
+            do { _ = try loadRawCategorical(path: dir + "/b.svm", format: .libsvm, fieldMap: map); return nil } catch { return error }
+        }
+        #expect(failure("1 3:1\n1 300:1\n")?.message.contains("feature index 300 is in no field") == true)
+        #expect(failure("1 3:1\n1 300:1\n")?.line == 2)
+        #expect(failure("1 3:1 4:1\n")?.message.contains("multi-hot") == true)
+        #expect(failure("1 3:0.5\n")?.message.contains("value 1") == true)
+        // Maps that cannot be right.
+        func mapFailure(_ text: String) -> InputError? {
+            writeText(text, to: dir + "/bad.txt")
+            do { _ = try FieldMap.read(path: dir + "/bad.txt"); return nil } catch { return error }
+        }
+        #expect(mapFailure("0-9 0\n5-20 1\n")?.message.contains("overlap") == true)
+        #expect(mapFailure("0-9 0\n10-20 2\n")?.message.contains("field 1 has no features") == true)
+        #expect(mapFailure("0-9 0\nten 1\n")?.line == 2)
+        // Stored in a file, it reads back the same.
+        var file = SafeTensors()
+        file.tensors = map.tensors()
+        #expect(try FieldMap(file: try SafeTensors.parse(file.serialized(), path: "m"), path: "m") == map)
     }
 
     @Test func malformedRowsNameTheLine() {

@@ -115,12 +115,15 @@ public enum CategoricalFormat: String, Sendable {
     /// token, values must be 1, a field may appear at most once per row (one-hot), and a field a
     /// row lacks gets the token "missing". Numeric values and multi-hot fields are not supported.
     case libffm
+    /// libsvm text, `label index:value ...`, with a `FieldMap` that assigns each feature index to
+    /// a field; then as libffm.
+    case libsvm
 
     public var defaultMinCount: Int {
         switch self {
         case .criteo: return 10
         case .avazu: return 4
-        case .libffm: return 1
+        case .libffm, .libsvm: return 1
         }
     }
 }
@@ -201,9 +204,17 @@ func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
 /// chunks at line ends, each chunk is parsed on its own (tokens interned per chunk), and the chunks
 /// are merged in file order, so tokens get ids in order of first appearance in the file and the
 /// result is identical to a sequential parse. Errors carry the line number in the whole file.
+/// libsvm needs `fieldMap`.
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
-                               executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20) throws(InputError) -> RawCategoricalData {
-    if format == .libffm { return try loadLibFFM(path: path, skipBadLines: skipBadLines) }
+                               executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
+                               fieldMap: FieldMap? = nil) throws(InputError) -> RawCategoricalData {
+    if format == .libffm { return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil) }
+    if format == .libsvm {
+        guard let fieldMap else {
+            throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
+        }
+        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap)
+    }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         let workers = executor?.workerCount ?? 1
@@ -313,8 +324,9 @@ final class CategoricalChunk: @unchecked Sendable {
     }
 }
 
-/// libffm text, categorically (see `CategoricalFormat.libffm`).
-func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCategoricalData {
+/// libffm text, categorically (see `CategoricalFormat.libffm`); with a field map, libsvm text,
+/// each feature's field taken from the map.
+func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         /// Space- or tab-separated items of a line.
@@ -339,8 +351,8 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
         }
         // First pass: the number of fields.
         var scanner = LineScanner(b)
-        var maxField = -1
-        while let line = scanner.nextLine() {
+        var maxField = (fieldMap?.fieldCount ?? 0) - 1
+        while fieldMap == nil, let line = scanner.nextLine() {
             if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
             for item in items(line).dropFirst() {
                 let p = parts(item)
@@ -348,7 +360,7 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
             }
         }
         guard maxField >= 0 else {
-            throw InputError(path: path, "no field:index:value features found (libffm); libsvm's index:value needs fields, which fnn-par cannot infer")
+            throw InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
         }
         let fieldCount = maxField + 1
         var policy = BadLinePolicy(skip: skipBadLines)
@@ -366,11 +378,27 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
             }
             for k in 0..<fieldCount { row[k] = nil }
             for item in list.dropFirst() {
-                let p = parts(item)
-                guard p.count == 3, let f = b.parseUnsigned(p[0]), f < UInt64(fieldCount), !p[1].isEmpty else {
-                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                 "'\(b.text(item))' is not field:index:value (libsvm's index:value is not supported: fields are needed)"))
-                    continue lines
+                var p = parts(item)
+                let f: UInt64
+                if let fieldMap {
+                    guard p.count == 2, let index = b.parseUnsigned(p[0]), index < 1 << 62 else {
+                        try policy.reject(InputError(path: path, line: scanner.lineNumber, "'\(b.text(item))' is not index:value (libsvm)"))
+                        continue lines
+                    }
+                    guard let mapped = fieldMap.field(of: Int(index)) else {
+                        try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                     "feature index \(index) is in no field of the field map"))
+                        continue lines
+                    }
+                    f = UInt64(mapped)
+                    p = [p[0], p[0], p[1]]
+                } else {
+                    guard p.count == 3, let field = b.parseUnsigned(p[0]), field < UInt64(fieldCount), !p[1].isEmpty else {
+                        try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                     "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)"))
+                        continue lines
+                    }
+                    f = field
                 }
                 guard let value = b.parseDecimal(p[2]), value == 1 else {
                     try policy.reject(InputError(path: path, line: scanner.lineNumber,
@@ -391,7 +419,7 @@ func loadLibFFM(path: String, skipBadLines: Bool) throws(InputError) -> RawCateg
             }
         }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: .libffm, path: path, rowCount: labels.count, labels: labels, tokens: interners.map(\.tokens),
+        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: labels.count, labels: labels, tokens: interners.map(\.tokens),
                                   tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
     }
 }

@@ -15,6 +15,8 @@ public struct Dataset: Sendable {
     public var hasLabels = true
     /// How raw tokens became ids, for data read from Criteo or Avazu text.
     public var vocabulary: Vocabulary?
+    /// libsvm data: which field each feature index belongs to.
+    public var fieldMap: FieldMap?
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?

@@ -12,6 +12,8 @@ public enum DataFormat: String, CaseIterable, Sendable {
     case avazu
     /// libffm text (`label field:index:value ...`), categorical features only.
     case libffm
+    /// libsvm text (`label index:value ...`) with a field map, categorical features only.
+    case libsvm
 
     /// Formats whose raw tokens need vocabularies.
     public var categorical: CategoricalFormat? {
@@ -19,6 +21,7 @@ public enum DataFormat: String, CaseIterable, Sendable {
         case .criteo: return .criteo
         case .avazu: return .avazu
         case .libffm: return .libffm
+        case .libsvm: return .libsvm
         default: return nil
         }
     }
@@ -39,7 +42,7 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
             return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil, skipBadLines: skipBadLines)
         case .fields:
             return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines)
-        case .criteo, .avazu, .libffm:
+        case .criteo, .avazu, .libffm, .libsvm:
             throw InputError(path: path, "\(resolved.rawValue) data needs a vocabulary: load it with loadCategorical")
         case .auto: fatalError("unreachable: detection returns a concrete format")
         }
@@ -87,10 +90,7 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
                 let rest = (space + 1)..<line.upperBound
                 let colons = rest.prefix { bytes[$0] != 0x20 }.filter { bytes[$0] == 0x3A }.count
                 if colons == 2 { return .libffm }
-                if colons == 1 {
-                    throw InputError(path: path, line: scanner.lineNumber,
-                                     "this looks like libsvm (index:value); fnn-par needs fields: use libffm's field:index:value")
-                }
+                if colons == 1 { return .libsvm }
             }
             bytes.splitColumns(line, by: .doubleColon, into: &columns)
             if columns.count > 1 { return .movielens }

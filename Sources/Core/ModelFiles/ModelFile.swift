@@ -63,10 +63,11 @@ public enum ModelFile {
     /// `Vocabulary.tensors`), so that `predict` can read raw rows. torch's strict
     /// `load_state_dict` rejects them as unexpected keys; drop the `vocabulary.` names first.
     public static func save(_ model: Model, to path: String, metadata: [String: String] = [:],
-                            vocabulary: Vocabulary? = nil) throws {
+                            vocabulary: Vocabulary? = nil, fieldMap: FieldMap? = nil) throws {
         var file = tensors(of: model)
         for (k, v) in metadata { file.metadata[k] = v }
         if let vocabulary { file.tensors.merge(vocabulary.tensors()) { a, _ in a } }
+        if let fieldMap { file.tensors.merge(fieldMap.tensors()) { a, _ in a } }
         try file.write(path: path)
     }
 

@@ -23,7 +23,8 @@ if meta["model"] == "fm":
     model = FactorizationMachineModel(field_dims, embed_dim)
 else:
     model = FactorizationSupportedNeuralNetworkModel(field_dims, embed_dim, tuple(json.loads(meta["mlp_dims"])), float(meta["dropout"]))
-model.load_state_dict(load_file(model_path))
+# Vocabulary tensors (models trained on raw Criteo/Avazu/libffm tokens) are not parameters.
+model.load_state_dict({k: v for k, v in load_file(model_path).items() if not k.startswith(("vocabulary.", "field_map."))})
 model.eval()
 rows = [line.split("\t")[:2] for line in open(data_path) if line.strip()]
 x = torch.tensor([[int(u) - 1, int(m) - 1] for u, m in rows], dtype=torch.long)
