@@ -95,11 +95,10 @@ struct Bench: ParsableCommand {
         for kind in modelKinds {
             let config = ModelConfig(kind: kind, fieldDims: dataset.fieldDims, embedDim: embedDim, mlpDims: mlpDims,
                                      dropout: dropout)
-            let initial = Model.initialized(config: config, seed: 1)
             var runs: [[BenchRun]] = Array(repeating: [], count: threadCounts.count)
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
-                    runs[i].append(measure(initial: initial, dataset: dataset, options: options, order: order,
+                    runs[i].append(measure(config: config, dataset: dataset, options: options, order: order,
                                            steps: stepCount, pool: pool))
                 }
             }
@@ -142,10 +141,12 @@ struct Bench: ParsableCommand {
         }
     }
 
-    func measure(initial: Model, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
+    /// Every measurement starts from the same freshly initialised model (initialised here rather
+    /// than copied from a kept one, so the peak RSS counts one model, as a training run does).
+    func measure(config: ModelConfig, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
                  pool: WorkerPool) -> BenchRun {
         resetPeakResident()
-        let model = initial.copy()
+        let model = Model.initialized(config: config, seed: 1)
         let engine = makeEngine(model: model, data: dataset, options: options)
         // One untimed step touches the workspace (page faults, first-touch placement).
         order.withUnsafeBufferPointer { ids in

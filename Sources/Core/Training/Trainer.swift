@@ -192,6 +192,9 @@ public final class TrainingRun {
 
     private lazy var validationLabels: [Float] = split.validation.map { data.labels[$0] }
 
+    /// Trains to the end (or an interruption). Call once: the result's model is this run's own
+    /// best-epoch model, handed over rather than copied (a copy of large tables would raise the
+    /// peak memory by a third model).
     public func run() throws -> TrainingResult {
         let minimumBatch = engine.model.config.kind == .fnn ? 2 : 1
         var interrupted = false
@@ -272,7 +275,7 @@ public final class TrainingRun {
             segmentStart = PhaseProfile.now()
             try onEpochEnd?(self)
         }
-        return TrainingResult(model: best.copy(), history: state.history, bestEpoch: state.bestEpoch,
+        return TrainingResult(model: best, history: state.history, bestEpoch: state.bestEpoch,
                               trainSeconds: state.wallSeconds + PhaseProfile.now() - segmentStart,
                               samplesPerSecond: Double(state.stepExamples) / max(state.stepSeconds, 1e-9),
                               interrupted: interrupted)
