@@ -110,7 +110,8 @@ struct Bench: ParsableCommand {
                                        minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                        speedup: mid.samplesPerSecond / firstMedian,
                                        efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
-                                       phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes)
+                                       phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes,
+                                       workspaceBytes: mid.workspaceBytes)
                 results.append(point)
             }
         }
@@ -167,16 +168,17 @@ struct Bench: ParsableCommand {
         }
         let seconds = PhaseProfile.now() - start
         return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries,
-                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(model: model, dataset: dataset))
+                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(model: model, dataset: dataset),
+                        workspaceBytes: engine.workspaceBytes)
     }
 
     /// What a run must hold: the data (ids and labels), the parameters and their optimizer state
-    /// (Adam's m and v, per-row step counts).
+    /// (Adam's m and v, each table row's 16-byte step and linear-moment record).
     func stateBytes(model: Model, dataset: Dataset) -> Int {
         let c = model.config
-        let tableFloats = c.tableRows * (c.embedDim + (c.hasLinearTable ? 1 : 0))
-        return dataset.ids.count * 4 + dataset.rowCount * 4 + tableFloats * 4 * 3 + c.tableRows * 8 * (c.hasLinearTable ? 2 : 1)
-            + model.dense.count * 4 * 3
+        let parameters = (c.tableRows * (c.embedDim + (c.hasLinearTable ? 1 : 0)) + model.dense.count) * 4
+        let optimizer = c.tableRows * (c.embedDim * 2 * 4 + MemoryLayout<LazyRowState>.stride) + model.dense.count * 2 * 4
+        return dataset.ids.byteCount + dataset.rowCount * 4 + parameters + optimizer
     }
 }
 
@@ -189,6 +191,7 @@ struct BenchRun {
     var phases: [PhaseProfile.Entry]
     var peakRSSBytes: Int?
     var stateBytes: Int
+    var workspaceBytes: Int
 }
 
 struct BenchPoint: Encodable {
@@ -204,6 +207,8 @@ struct BenchPoint: Encodable {
     var peakRSSBytes: Int?
     /// Data, parameters and optimizer state: what the run cannot do without.
     var stateBytes: Int
+    /// The engine's batch workspace at this thread count.
+    var workspaceBytes: Int
 }
 
 struct BenchReport: Encodable {
@@ -222,14 +227,14 @@ struct BenchReport: Encodable {
 
 enum BenchTable {
     static func render(_ points: [BenchPoint]) -> String {
-        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB"]
+        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
         for p in points {
-            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f",
+            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f %13.1f",
                                 p.model.padding(toLength: 5, withPad: " ", startingAt: 0), p.threads,
                                 formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
                                 p.speedup, 100 * p.efficiency,
                                 p.peakRSSBytes.map { String(format: "%.1f", Double($0) / 1e6) } ?? "?",
-                                Double(p.stateBytes) / 1e6))
+                                Double(p.stateBytes) / 1e6, Double(p.workspaceBytes) / 1e6))
         }
         return lines.joined(separator: "\n")
     }

@@ -17,6 +17,10 @@ public final class RowGrouping: @unchecked Sendable {
     /// After `bucket(parts:tableRows:)`: part p updates order[partStarts[p] ..< partStarts[p + 1]].
     public private(set) var partStarts: [Int] = []
 
+    public var byteCount: Int {
+        slotOfRow.byteCount + uniqueRows.byteCount + starts.byteCount + positions.byteCount + cursor.byteCount + order.byteCount
+    }
+
     public init(tableRows: Int, maxPositions: Int) {
         slotOfRow = AlignedBuffer(count: tableRows)
         slotOfRow.fill(-1)

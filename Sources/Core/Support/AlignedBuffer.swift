@@ -73,6 +73,8 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
 
     @inlinable public func pointer(at offset: Int) -> UnsafeMutablePointer<Element> { base + offset }
 
+    public var byteCount: Int { count * MemoryLayout<Element>.stride }
+
     public var array: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     public func copy(from other: AlignedBuffer<Element>) {

@@ -16,6 +16,8 @@ public final class DenseReplicas: @unchecked Sendable {
 
     init(model: Model) { self.model = model }
 
+    var byteCount: Int { workers > 1 ? workers * model.dense.count * MemoryLayout<Float>.stride : 0 }
+
     deinit { release() }
 
     private func release() {

@@ -9,6 +9,9 @@ public protocol TrainingEngine: AnyObject {
     func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
     func synchronizeTables(executor: PhaseExecutor)
+    /// Bytes of the batch workspace (activations, per-position and per-slice gradients, row
+    /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
+    var workspaceBytes: Int { get }
     /// Evaluation-mode logits, in the order of `examples`.
     func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
 }

@@ -49,6 +49,11 @@ public final class FMEngine: TrainingEngine {
         sliceLoss = AlignedBuffer(count: layout.maxSlices)
     }
 
+    public var workspaceBytes: Int {
+        grouping.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLinear.byteCount
+            + dEmbedding.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
+    }
+
     public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
         let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
         applyUpdates(executor: executor)

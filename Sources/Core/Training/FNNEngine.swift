@@ -89,6 +89,17 @@ public final class FNNEngine: TrainingEngine {
 
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
 
+    public var workspaceBytes: Int {
+        var total = grouping.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount
+        total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
+        total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
+        total += replicas.byteCount
+        for layer in [z, a, gate, dA] { for buffer in layer { total += buffer.byteCount } }
+        for buffer in dropoutKeys { total += buffer.byteCount }
+        for buffer in moments + backwardSums { total += buffer.byteCount }
+        return total
+    }
+
     public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
         let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
         applyUpdates(executor: executor)
