@@ -32,8 +32,10 @@ run() {
 capacity() {
     local solo pair
     solo=$("$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-solo.json" >/dev/null 2>&1; grep -m1 '"samples_per_second"' "$out/capacity-solo.json" | tr -dc '0-9.')
-    "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-a.json" >/dev/null 2>&1 &
-    "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-b.json" >/dev/null 2>&1
+    # Each process on its own CPU: bench pins its first worker to the first CPU it may use, so
+    # without taskset both would share CPU 0 and the control would measure one core.
+    taskset -c 0 "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-a.json" >/dev/null 2>&1 &
+    taskset -c 1 "$bin" bench --shape ml1m --models fnn --threads 1 --repeats 3 --steps 200 --json "$out/capacity-b.json" >/dev/null 2>&1
     wait
     pair=$(for f in a b; do grep -m1 '"samples_per_second"' "$out/capacity-$f.json" | tr -dc '0-9.'; echo; done | awk '{s+=$1} END {print s}')
     awk -v s="$solo" -v p="$pair" 'BEGIN {printf "== machine capacity: two 1-thread FNN processes together run %.2fx one alone (%.0f vs %.0f samples/s)\n", p/s, p, s}' | tee "$out/capacity.txt"

@@ -189,30 +189,51 @@ import Testing
         }
     }
 
-    /// Each part owns whole 64-row blocks of the table, in order, whatever the table size.
+    /// The parts of a partitioned grouping own disjoint ranges of whole 64-row blocks that cover
+    /// the table; together they hold exactly the full grouping's rows, each with the same
+    /// positions in the same order; after a step the ranges move to balance the work; and
+    /// finishing a part frees its rows for the next owner.
     @Test(arguments: [(100, 2), (6272, 2), (128_000, 3), (9746, 32), (64, 5)])
-    func bucketsOwnAlignedRowRanges(tableRows: Int, parts: Int) {
+    func partitionedGroupingMatchesTheFullOne(tableRows: Int, parts: Int) {
         var rng = Xoshiro256(seed: UInt64(tableRows))
-        let rowIds = (0..<3000).map { _ in UInt32(rng.nextInt(below: tableRows)) }
-        let grouping = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
-        rowIds.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: rowIds.count) }
-        grouping.bucket(parts: parts, tableRows: tableRows)
-        #expect(grouping.partStarts.count == parts + 1 && grouping.partStarts.last == grouping.uniqueCount)
-        var blockOwner: [Int: Int] = [:]
-        var seen = Set<Int32>()
-        for p in 0..<parts {
-            for k in grouping.partStarts[p]..<grouping.partStarts[p + 1] {
-                let u = grouping.order[k]
-                seen.insert(u)
-                let block = Int(grouping.uniqueRows[Int(u)]) / 64
-                #expect(blockOwner[block, default: p] == p, "block \(block) split between parts")
-                blockOwner[block] = p
-            }
+        // Skewed: most positions in the first tenth of the table.
+        let rowIds = (0..<3000).map { _ in
+            UInt32(rng.nextDouble() < 0.8 ? rng.nextInt(below: max(1, tableRows / 10)) : rng.nextInt(below: tableRows))
         }
-        #expect(seen.count == grouping.uniqueCount)
-        // Owners never decrease along the table.
-        let ordered = blockOwner.sorted { $0.key < $1.key }.map(\.value)
-        #expect(ordered == ordered.sorted())
+        let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
+        rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count) }
+        var expected: [UInt32: [Int32]] = [:]
+        for u in 0..<full.uniqueCount {
+            expected[full.uniqueRows[u]] = (Int(full.starts[u])..<Int(full.starts[u + 1])).map { full.positions[$0] }
+        }
+        let partitioned = PartitionedRowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
+        var spreads: [Int] = []
+        for _ in 0..<2 {
+            partitioned.prepare(parts: parts)
+            let b = partitioned.boundaries
+            #expect(b.count == parts + 1 && b.first == 0 && b.last == tableRows)
+            #expect(zip(b, b.dropFirst()).allSatisfy { $0 <= $1 } && b.dropLast().allSatisfy { $0 % 64 == 0 })
+            var seen: [UInt32: [Int32]] = [:]
+            var work: [Int] = []
+            for p in 0..<parts {
+                let g = rowIds.withUnsafeBufferPointer { partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count) }
+                var w = 0
+                for u in 0..<g.uniqueCount {
+                    let row = g.uniqueRows[u]
+                    #expect(partitioned.rows(ofPart: p).contains(Int(row)))
+                    seen[row] = (Int(g.starts[u])..<Int(g.starts[u + 1])).map { g.positions[$0] }
+                    w += 2 + Int(g.starts[u + 1] - g.starts[u])
+                }
+                work.append(w)
+            }
+            #expect(seen == expected)
+            spreads.append(work.max()! - work.min()!)
+            for p in 0..<parts { partitioned.finish(part: p) }
+            #expect((0..<tableRows).allSatisfy { partitioned.slot(ofRow: $0) == -1 })
+        }
+        // Balanced on the first step's counts, the second step (same rows) spreads the work no
+        // worse, where there are enough blocks to cut finely.
+        if tableRows / 64 >= 8 * parts { #expect(spreads[1] <= spreads[0], "\(spreads)") }
     }
 
     /// A row present in every batch is updated exactly as dense Adam would.

@@ -45,7 +45,7 @@ public struct Vocabulary: Sendable, Equatable {
         }
         let p = Self.tensorPrefix
         return [
-            p + "tokens": SafeTensors.Tensor(dtype: .u8, shape: [bytes.count]) { $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) },
+            p + "tokens": SafeTensors.Tensor(dtype: .u8, shape: [bytes.count]) { raw in bytes.withUnsafeBytes { raw.copyMemory(from: $0) } },
             p + "token_offsets": SafeTensors.Tensor(int64s: offsets),
             p + "field_sizes": SafeTensors.Tensor(int64s: ordered.map { Int64($0.count) }),
         ]

@@ -78,48 +78,65 @@ public final class LazyRowAdam: @unchecked Sendable {
     public func v(row: Int, element j: Int) -> Float { moments[row * 2 * width + width + j] }
     public func linearMoments(row: Int) -> (m: Float, v: Float) { (states[row].linearM, states[row].linearV) }
 
-    @inline(__always) func sumGradient(
-        of u: Int, grouping: RowGrouping, gradients: RowGradients, into g: UnsafeMutablePointer<Float>
-    ) -> Float {
-        let lo = Int(grouping.starts[u]), hi = Int(grouping.starts[u + 1])
-        let first = Int(grouping.positions[lo])
-        g.update(from: gradients.embedding + first * gradients.embeddingStride, count: width)
-        for k in (lo + 1)..<max(hi, lo + 1) {
-            AdamKernels.add(gradients.embedding + Int(grouping.positions[k]) * gradients.embeddingStride, into: g,
-                            count: width)
+    /// The grouping and buffers as raw pointers, taken once per call: touching a class's stored
+    /// buffer inside the per-row loop costs a reference-count retain and release, and with
+    /// several workers those atomic counts on shared objects bounce their cache line between
+    /// cores (they doubled the FM update's time at two threads).
+    struct RowsView {
+        let uniqueRows: UnsafeMutablePointer<UInt32>
+        let starts: UnsafeMutablePointer<Int32>
+        let positions: UnsafeMutablePointer<Int32>
+        let table: UnsafeMutablePointer<Float>
+        let linear: UnsafeMutablePointer<Float>?
+        let moments: UnsafeMutablePointer<Float>
+        let states: UnsafeMutablePointer<LazyRowState>
+        let gradients: RowGradients
+        let width: Int
+
+        @inline(__always) func sumGradient(of u: Int, into g: UnsafeMutablePointer<Float>) -> Float {
+            let lo = Int(starts[u]), hi = Int(starts[u + 1])
+            let first = Int(positions[lo])
+            g.update(from: gradients.embedding + first * gradients.embeddingStride, count: width)
+            for k in (lo + 1)..<max(hi, lo + 1) {
+                AdamKernels.add(gradients.embedding + Int(positions[k]) * gradients.embeddingStride, into: g, count: width)
+            }
+            guard let linear = gradients.linear else { return 0 }
+            var sum = linear[first * gradients.linearStride]
+            for k in (lo + 1)..<max(hi, lo + 1) { sum += linear[Int(positions[k]) * gradients.linearStride] }
+            return sum
         }
-        guard let linear = gradients.linear else { return 0 }
-        var sum = linear[first * gradients.linearStride]
-        for k in (lo + 1)..<max(hi, lo + 1) { sum += linear[Int(grouping.positions[k]) * gradients.linearStride] }
-        return sum
+
+        /// Asks for everything the update of unique row `u` will touch, so that it arrives while
+        /// earlier rows are updated: its parameter and moment lines, its state record, its linear
+        /// weight and the gradients of its first few positions.
+        @inline(__always) func prefetch(unique u: Int) {
+            let row = Int(uniqueRows[u])
+            let rowBytes = width * MemoryLayout<Float>.stride
+            let p = UnsafeRawPointer(table + row * width)
+            var offset = 0
+            while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
+            let mv = UnsafeRawPointer(moments + row * 2 * width)
+            offset = 0
+            while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
+            fnnpar_prefetch_for_write(states + row)
+            if let linear { fnnpar_prefetch_for_write(linear + row) }
+            let lo = Int(starts[u]), hi = min(Int(starts[u + 1]), lo + 4)
+            for k in lo..<hi {
+                let position = Int(positions[k])
+                fnnpar_prefetch(gradients.embedding + position * gradients.embeddingStride)
+                if let l = gradients.linear { fnnpar_prefetch(l + position * gradients.linearStride) }
+            }
+        }
     }
 
-    /// Asks for everything the update of unique row `u` will touch, so that it arrives while
-    /// earlier rows are updated: its parameter and moment lines, its state record, its linear
-    /// weight and the gradients of its first few positions.
-    @inline(__always) func prefetch(
-        unique u: Int, grouping: RowGrouping, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
-        gradients: RowGradients
-    ) {
-        let row = Int(grouping.uniqueRows[u])
-        let rowBytes = width * MemoryLayout<Float>.stride
-        let p = UnsafeRawPointer(table.base + row * width)
-        var offset = 0
-        while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
-        let mv = UnsafeRawPointer(moments.base + row * 2 * width)
-        offset = 0
-        while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
-        fnnpar_prefetch_for_write(states.base + row)
-        if let linear { fnnpar_prefetch_for_write(linear.base + row) }
-        let lo = Int(grouping.starts[u]), hi = min(Int(grouping.starts[u + 1]), Int(grouping.starts[u]) + 4)
-        for k in lo..<hi {
-            let position = Int(grouping.positions[k])
-            fnnpar_prefetch(gradients.embedding + position * gradients.embeddingStride)
-            if let l = gradients.linear { fnnpar_prefetch(l + position * gradients.linearStride) }
-        }
+    func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping,
+              gradients: RowGradients) -> RowsView {
+        RowsView(uniqueRows: grouping.uniqueRows.base, starts: grouping.starts.base,
+                 positions: grouping.positions.base, table: table.base, linear: linear?.base, moments: moments.base,
+                 states: states.base, gradients: gradients, width: width)
     }
 
-    /// Updates the unique rows order[k] for k in `uniqueRange` of `grouping` at global step
+    /// Updates the unique rows u in `uniqueRange` of `grouping` at global step
     /// `globalStep`. `linear` (with `gradients.linear`) is required exactly when the table has
     /// linear weights.
     public func update(
@@ -129,26 +146,22 @@ public final class LazyRowAdam: @unchecked Sendable {
         precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
         let width = self.width, config = self.config
         let tables = schedule.view
+        let rows = view(table: table, linear: linear, grouping: grouping, gradients: gradients)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
             let g = scratch.baseAddress!
             // Rows are scattered over large tables: each row's lines are requested a few rows
             // ahead of its update, to keep several cache misses in flight.
             let ahead = 8
-            for k in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
-                prefetch(unique: Int(grouping.order[k]), grouping: grouping, table: table, linear: linear,
-                         gradients: gradients)
+            for u in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
+                rows.prefetch(unique: u)
             }
-            for k in uniqueRange {
-                if k + ahead < uniqueRange.upperBound {
-                    prefetch(unique: Int(grouping.order[k + ahead]), grouping: grouping, table: table, linear: linear,
-                             gradients: gradients)
-                }
-                let u = Int(grouping.order[k])
-                let row = Int(grouping.uniqueRows[u])
-                let linearGradient = sumGradient(of: u, grouping: grouping, gradients: gradients, into: g)
-                let pr = table.base + row * width
-                let mr = moments.base + row * 2 * width, vr = mr + width
-                var state = states[row]
+            for u in uniqueRange {
+                if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
+                let row = Int(rows.uniqueRows[u])
+                let linearGradient = rows.sumGradient(of: u, into: g)
+                let pr = rows.table + row * width
+                let mr = rows.moments + row * 2 * width, vr = mr + width
+                var state = rows.states[row]
                 var t = Int(state.steps)
                 let last = Int(state.lastUpdate)
                 if last > 0 && globalStep - last > 1 {
@@ -156,8 +169,8 @@ public final class LazyRowAdam: @unchecked Sendable {
                     let movement = tables.missedStepMovement(afterStep: t, missed: missed)
                     let (d1, d2) = tables.momentDecay(missed: missed)
                     AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
-                    if let linear {
-                        AdamKernels.catchUp(&linear.base[row], &state.linearM, &state.linearV, movement: movement,
+                    if let linear = rows.linear {
+                        AdamKernels.catchUp(&linear[row], &state.linearM, &state.linearV, movement: movement,
                                             decay1: d1, decay2: d2)
                     }
                     t += missed
@@ -166,13 +179,13 @@ public final class LazyRowAdam: @unchecked Sendable {
                 let factors = tables.factors(step: t)
                 AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: factors.stepSize,
                                  biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
-                if let linear {
-                    AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                if let linear = rows.linear {
+                    AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
                                      stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
                 }
                 state.steps = UInt32(t)
                 state.lastUpdate = UInt32(globalStep)
-                states[row] = state
+                rows.states[row] = state
             }
         }
     }
@@ -215,6 +228,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
         let width = self.width, config = self.config
         let factors = schedule.view.factors(step: globalStep)
+        let rows = view(table: table, linear: linear, grouping: grouping, gradients: gradients)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
             let g = scratch.baseAddress!
             for row in rowRange {
@@ -222,7 +236,7 @@ public final class LazyRowAdam: @unchecked Sendable {
                 let mr = moments.base + row * 2 * width
                 var linearGradient: Float = 0
                 if u >= 0 {
-                    linearGradient = sumGradient(of: u, grouping: grouping, gradients: gradients, into: g)
+                    linearGradient = rows.sumGradient(of: u, into: g)
                 }
                 AdamKernels.step(table.base + row * width, u >= 0 ? UnsafePointer(g) : nil, mr, mr + width,
                                  count: width, config: config, stepSize: factors.stepSize,

@@ -3,7 +3,8 @@
 /// row's gradient over its positions in that order gives the same bits however the update work is
 /// split.
 public final class RowGrouping: @unchecked Sendable {
-    /// Per table row: its index among the last batch's unique rows, or -1.
+    /// Per table row: its index among the last batch's unique rows, or -1. May be shared by the
+    /// groupings of disjoint row ranges (`PartitionedRowGrouping`).
     @usableFromInline let slotOfRow: AlignedBuffer<Int32>
     public let uniqueRows: AlignedBuffer<UInt32>
     /// uniqueCount + 1 offsets into `positions`.
@@ -11,84 +12,153 @@ public final class RowGrouping: @unchecked Sendable {
     public let positions: AlignedBuffer<Int32>
     private let cursor: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
-    /// The unique indices in update order: by default 0 ..< uniqueCount; after `bucket`, grouped by
-    /// the worker that owns each row.
-    public let order: AlignedBuffer<Int32>
-    /// After `bucket(parts:tableRows:)`: part p updates order[partStarts[p] ..< partStarts[p + 1]].
-    public private(set) var partStarts: [Int] = []
 
-    public var byteCount: Int {
-        slotOfRow.byteCount + uniqueRows.byteCount + starts.byteCount + positions.byteCount + cursor.byteCount + order.byteCount
+    /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
+    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + positions.byteCount + cursor.byteCount }
+    public var byteCount: Int { slotOfRow.byteCount + listBytes }
+
+    public convenience init(tableRows: Int, maxPositions: Int) {
+        let slots = AlignedBuffer<Int32>(count: tableRows)
+        slots.fill(-1)
+        self.init(sharing: slots, maxPositions: maxPositions)
     }
 
-    public init(tableRows: Int, maxPositions: Int) {
-        slotOfRow = AlignedBuffer(count: tableRows)
-        slotOfRow.fill(-1)
-        order = AlignedBuffer(count: maxPositions)
+    /// A grouping over `slotOfRow`, whose entries must be -1 for every row this one will see.
+    init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int) {
+        self.slotOfRow = slotOfRow
         uniqueRows = AlignedBuffer(count: maxPositions)
         starts = AlignedBuffer(count: maxPositions + 1)
         positions = AlignedBuffer(count: maxPositions)
         cursor = AlignedBuffer(count: maxPositions)
     }
 
-    public func build(rowIds: UnsafePointer<UInt32>, count: Int) {
+    /// Groups the positions 0 ..< count whose row lies in `rows` (all rows by default).
+    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil) {
         precondition(count <= positions.count)
-        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
+        clearSlots()
+        let slots = slotOfRow.base, unique = uniqueRows.base, starts = starts.base
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
         var u = 0
         starts[0] = 0
         for p in 0..<count {
-            let r = Int(rowIds[p])
-            var s = slotOfRow[r]
+            let r = rowIds[p]
+            // One unsigned comparison tests both ends of the range.
+            guard r &- lo < span else { continue }
+            var s = slots[Int(r)]
             if s < 0 {
                 s = Int32(u)
-                slotOfRow[r] = s
-                uniqueRows[u] = UInt32(r)
+                slots[Int(r)] = s
+                unique[u] = r
                 starts[u + 1] = 0
                 u += 1
             }
             starts[Int(s) + 1] += 1
         }
         for k in 0..<u { starts[k + 1] += starts[k] }
+        let cursor = cursor.base, positions = positions.base
         for k in 0..<u { cursor[k] = starts[k] }
         for p in 0..<count {
-            let s = Int(slotOfRow[Int(rowIds[p])])
+            let r = rowIds[p]
+            guard r &- lo < span else { continue }
+            let s = Int(slots[Int(r)])
             positions[Int(cursor[s])] = Int32(p)
             cursor[s] += 1
         }
         uniqueCount = u
-        for k in 0..<u { order[k] = Int32(k) }
-        partStarts = [0, u]
     }
 
-    /// Splits the touched rows among `parts` workers by contiguous ranges of the table, with
-    /// boundaries on multiples of 64 rows: neighbouring rows share cache lines in the narrow
-    /// arrays (linear weights, step counts), so each must have a single writer, or the workers
-    /// would fight over those lines. Which worker updates a row never changes the result.
-    public func bucket(parts: Int, tableRows: Int) {
-        // Parts of whole 64-row blocks. The owner is estimated with a multiplication (a division
-        // per row would cost more than the rest of this pass) and corrected where the estimate
-        // rounded across a boundary.
-        let rowsPerPart = max(64, ((tableRows + parts - 1) / parts + 63) / 64 * 64)
-        let scale = 1.0 / Double(rowsPerPart)
-        var counts = [Int](repeating: 0, count: parts + 1)
-        for k in 0..<uniqueCount {
-            let row = Int(uniqueRows[k])
-            var p = Int(Double(row) * scale)
-            if (p + 1) * rowsPerPart <= row { p += 1 } else if p * rowsPerPart > row { p -= 1 }
-            p = min(parts - 1, p)
-            cursor[k] = Int32(p)
-            counts[p + 1] += 1
-        }
-        for p in 0..<parts { counts[p + 1] += counts[p] }
-        partStarts = counts
-        var next = counts
-        for k in 0..<uniqueCount {
-            let p = Int(cursor[k])
-            order[next[p]] = Int32(k)
-            next[p] += 1
-        }
+    /// Resets the row slots of the last build to -1, so another grouping sharing them may use
+    /// these rows next.
+    public func clearSlots() {
+        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
+        uniqueCount = 0
     }
 
     /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
     @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+}
+
+/// The touched rows of a batch split among update tasks by contiguous ranges of the table, each
+/// task grouping its own rows: the grouping is then as parallel as the update, with no serial
+/// pass between the backward pass and the update. Every task reads the batch's row ids (a
+/// sequential scan) and keeps only its range.
+///
+/// Range boundaries are multiples of 64 rows: neighbouring rows share cache lines in the narrow
+/// arrays (linear weights, row states, row slots), so each line must have a single writer. They
+/// follow where the batches' rows fall: each step counts the update work per block of the table,
+/// and the next step cuts the blocks so every range holds about the same amount (popular rows
+/// cluster, so equal ranges would leave one task with most of the work). Which task updates a
+/// row never changes the result.
+public final class PartitionedRowGrouping: @unchecked Sendable {
+    public let tableRows: Int
+    let maxPositions: Int
+    let slotOfRow: AlignedBuffer<Int32>
+    /// Rows per balancing block: a multiple of 64, at most about 1024 blocks.
+    let blockRows: Int
+    /// The update work per block in the last step (each task counts its own blocks): two units
+    /// per unique row and one per position.
+    let blockCounts: AlignedBuffer<Int32>
+    public private(set) var parts: [RowGrouping] = []
+    /// parts.count + 1 row boundaries.
+    public private(set) var boundaries: [Int] = []
+
+    public init(tableRows: Int, maxPositions: Int) {
+        self.tableRows = tableRows
+        self.maxPositions = maxPositions
+        slotOfRow = AlignedBuffer(count: tableRows)
+        slotOfRow.fill(-1)
+        blockRows = max(64, ((tableRows + 1023) / 1024 + 63) / 64 * 64)
+        blockCounts = AlignedBuffer(count: (tableRows + blockRows - 1) / blockRows)
+    }
+
+    public var byteCount: Int { slotOfRow.byteCount + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +) }
+
+    /// On the calling thread before a step's update: `count` parts, with ranges balanced on the
+    /// last step's counts.
+    public func prepare(parts count: Int) {
+        if parts.count != count {
+            for part in parts { part.clearSlots() }
+            parts = (0..<count).map { _ in RowGrouping(sharing: slotOfRow, maxPositions: maxPositions) }
+        }
+        let blocks = blockCounts.count
+        var total = 0
+        for b in 0..<blocks { total += Int(blockCounts[b]) }
+        var cuts = [0]
+        if total == 0 {
+            for p in 1..<count { cuts.append(blocks * p / count) }
+        } else {
+            var running = 0, b = 0
+            for p in 1..<count {
+                let target = (total * p + count - 1) / count
+                while b < blocks && running + Int(blockCounts[b]) <= target { running += Int(blockCounts[b]); b += 1 }
+                cuts.append(max(b, cuts.last!))
+            }
+        }
+        cuts.append(blocks)
+        boundaries = cuts.map { min($0 * blockRows, tableRows) }
+    }
+
+    public func rows(ofPart p: Int) -> Range<Int> { boundaries[p]..<boundaries[p + 1] }
+
+    /// Task `p`: groups the batch positions whose rows lie in its range, and counts them per block.
+    @discardableResult
+    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int) -> RowGrouping {
+        let grouping = parts[p]
+        let range = rows(ofPart: p)
+        grouping.build(rowIds: rowIds, count: count, rows: range)
+        let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
+        for b in firstBlock..<endBlock { blockCounts[b] = 0 }
+        // A row's update costs about as much as two gradient additions, one per position.
+        for u in 0..<grouping.uniqueCount {
+            let positions = grouping.starts[u + 1] - grouping.starts[u]
+            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 2 + positions
+        }
+        return grouping
+    }
+
+    /// The slot `row` holds in its part's last build, or -1 (always -1 between steps).
+    public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+
+    /// Task `p`, after its update: frees its rows' slots for whichever part owns them next step.
+    public func finish(part p: Int) { parts[p].clearSlots() }
 }

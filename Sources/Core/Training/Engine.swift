@@ -47,23 +47,23 @@ extension LazyRowAdam {
         }
     }
 
-    /// Part `part` of `parts` of a step's table update, under either sparse-update mode.
+    /// Task `part` of a step's table update: groups the batch positions of its table range, then
+    /// updates those rows (lazy) or every row of the range (dense), then frees its row slots.
     func apply(
-        _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping,
-        part: Int, parts: Int, step: Int, schedule: AdamSchedule, gradients: RowGradients
+        _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
+        groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
+        schedule: AdamSchedule, gradients: RowGradients
     ) {
+        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount)
         switch mode {
         case .lazy:
-            let range = grouping.partStarts.count == parts + 1
-                ? grouping.partStarts[part]..<grouping.partStarts[part + 1]
-                : partition(grouping.uniqueCount, parts: parts, alignment: 1)[part]
-            update(table: table, linear: linear, grouping: grouping, uniqueRange: range, globalStep: step,
-                   schedule: schedule, gradients: gradients)
+            update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
+                   globalStep: step, schedule: schedule, gradients: gradients)
         case .dense:
-            let range = partition(rows, parts: parts, alignment: 64)[part]
-            updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: range, globalStep: step,
-                          schedule: schedule, gradients: gradients)
+            updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: groupings.rows(ofPart: part),
+                          globalStep: step, schedule: schedule, gradients: gradients)
         }
+        groupings.finish(part: part)
     }
 }
 

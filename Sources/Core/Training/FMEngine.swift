@@ -10,7 +10,7 @@ public final class FMEngine: TrainingEngine {
     let schedule: AdamSchedule
     /// The embedding rows and their linear weights, updated together.
     let tableAdam: LazyRowAdam
-    let grouping: RowGrouping
+    let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
     let rowIds: AlignedBuffer<UInt32>
@@ -36,7 +36,7 @@ public final class FMEngine: TrainingEngine {
         schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: 1)
         tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: true)
-        grouping = RowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)
@@ -50,7 +50,7 @@ public final class FMEngine: TrainingEngine {
     }
 
     public var workspaceBytes: Int {
-        grouping.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLinear.byteCount
+        groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLinear.byteCount
             + dEmbedding.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
     }
 
@@ -92,6 +92,7 @@ public final class FMEngine: TrainingEngine {
     /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
     /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
     public func lastGradients() -> BatchGradients {
+        let grouping = RowGrouping(tableRows: model.config.tableRows, maxPositions: pendingCount * model.config.fieldCount)
         grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
         let d = model.config.embedDim
         let slices = layout.slices(for: pendingCount)
@@ -107,11 +108,7 @@ public final class FMEngine: TrainingEngine {
         let count = pendingCount
         let fields = model.config.fieldCount
         let workers = executor.workerCount
-        let tableRows = model.config.tableRows
-        executor.serial(.prepare) {
-            grouping.build(rowIds: rowIds.base, count: count * fields)
-            if workers > 1 { grouping.bucket(parts: workers, tableRows: tableRows) }
-        }
+        groupings.prepare(parts: workers)
         let slices = layout.slices(for: count)
         let d = model.config.embedDim
         denseAdam.step += 1
@@ -125,8 +122,8 @@ public final class FMEngine: TrainingEngine {
                                      range: 0..<1, step: step, scratch: scratch.baseAddress!)
                 }
             }
-            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear!, grouping: grouping, part: p,
-                            parts: parts, step: step, schedule: schedule,
+            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear!, groupings: groupings,
+                            rowIds: rowIds.base, positionCount: count * fields, part: p, step: step, schedule: schedule,
                             gradients: RowGradients(embedding: dEmbedding.base, embeddingStride: d,
                                                     linear: dLinear.base, linearStride: 1))
         }

@@ -15,7 +15,7 @@ public final class FNNEngine: TrainingEngine {
     let schedule: AdamSchedule
     /// The embedding rows, with their linear weights under the embedding+linear input.
     let tableAdam: LazyRowAdam
-    let grouping: RowGrouping
+    let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
     let rowIds: AlignedBuffer<UInt32>
@@ -62,7 +62,7 @@ public final class FNNEngine: TrainingEngine {
         schedule = AdamSchedule(config: adam)
         denseAdam = DenseAdam(config: adam, count: dense.count)
         tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: config.hasLinearTable)
-        grouping = RowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)
@@ -90,7 +90,7 @@ public final class FNNEngine: TrainingEngine {
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
 
     public var workspaceBytes: Int {
-        var total = grouping.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount
+        var total = groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount
         total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
         total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
         total += replicas.byteCount
@@ -226,6 +226,7 @@ public final class FNNEngine: TrainingEngine {
 
     /// The gradient of the last batch's mean loss, for tests and diagnostics.
     public func lastGradients() -> BatchGradients {
+        let grouping = RowGrouping(tableRows: model.config.tableRows, maxPositions: pendingCount * model.config.fieldCount)
         grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
         let config = model.config
         let slices = layout.slices(for: pendingCount)
@@ -245,11 +246,7 @@ public final class FNNEngine: TrainingEngine {
         let count = pendingCount
         let fields = model.config.fieldCount
         let workers = executor.workerCount
-        let tableRows = model.config.tableRows
-        executor.serial(.prepare) {
-            grouping.build(rowIds: rowIds.base, count: count * fields)
-            if workers > 1 { grouping.bucket(parts: workers, tableRows: tableRows) }
-        }
+        groupings.prepare(parts: workers)
         let slices = layout.slices(for: count)
         let config = model.config
         let denseCount = dense.count
@@ -268,8 +265,8 @@ public final class FNNEngine: TrainingEngine {
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: workers) { p, _ in
             let hasLinear = config.hasLinearTable
-            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear, grouping: grouping, part: p,
-                            parts: workers, step: step, schedule: schedule,
+            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear, groupings: groupings,
+                            rowIds: rowIds.base, positionCount: count * fields, part: p, step: step, schedule: schedule,
                             gradients: RowGradients(embedding: dX0.base + embeddingOffset, embeddingStride: fieldWidth,
                                                     linear: hasLinear ? UnsafePointer(dX0.base) : nil,
                                                     linearStride: fieldWidth))
