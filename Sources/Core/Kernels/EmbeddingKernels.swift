@@ -11,10 +11,17 @@ public enum EmbeddingKernels {
         offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
+        let ahead = 16
+        // The first rows of a slice are requested together up front: waiting for the loop to
+        // reach them would leave a quarter of a 64-row slice unprefetched.
+        for i in 0..<min(ahead, rows) {
+            fnnpar_prefetch(ids + examples[i] * fieldCount)
+            if let labels { fnnpar_prefetch(labels + examples[i]) }
+        }
         for i in 0..<rows {
-            if i + 16 < rows {
-                fnnpar_prefetch(ids + examples[i + 16] * fieldCount)
-                if let labels { fnnpar_prefetch(labels + examples[i + 16]) }
+            if i + ahead < rows {
+                fnnpar_prefetch(ids + examples[i + ahead] * fieldCount)
+                if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
             }
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
@@ -30,9 +37,13 @@ public enum EmbeddingKernels {
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
     ) {
         let fieldWidth = linear == nil ? embedDim : embedDim + 1
+        let ahead = 4
+        for i in 0..<min(ahead, rows) {
+            for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[i * fieldCount + f]) * embedDim) }
+        }
         for i in 0..<rows {
-            if i + 4 < rows {
-                for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[(i + 4) * fieldCount + f]) * embedDim) }
+            if i + ahead < rows {
+                for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[(i + ahead) * fieldCount + f]) * embedDim) }
             }
             var dst = x + i * fieldCount * fieldWidth
             for f in 0..<fieldCount {
@@ -126,6 +137,13 @@ public enum EmbeddingKernels {
         var total = 0.0
         var dBias: Float = 0
         let scale = 1 / Float(batchSize)
+        for i in 0..<min(4, rows) {
+            for f in 0..<fieldCount {
+                let row = Int(rowIds[i * fieldCount + f])
+                fnnpar_prefetch(embedding + row * embedDim)
+                fnnpar_prefetch(linear + row)
+            }
+        }
         for i in 0..<rows {
             if i + 4 < rows {
                 for f in 0..<fieldCount {
