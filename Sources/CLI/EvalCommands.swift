@@ -9,7 +9,7 @@ struct ModelInputOptions: ParsableArguments {
     var model: String
     @Option(help: ArgumentHelp("Data to score: MovieLens ratings or a fields TSV.", valueName: "path"))
     var data: String
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu / libffm / libsvm rows are mapped with the vocabularies (and libsvm field map) stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu / libffm / libsvm rows are mapped with the vocabularies (and libsvm field map) stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
     @Option(help: ArgumentHelp("Field sizes of a PyTorch model file (which does not record them); default: from the data.", valueName: "n1,n2,..."))
     var fieldDims: String?

@@ -6,7 +6,7 @@ import Parallel
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV or a fields TSV. Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
-    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm"))
+    @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
     @Option(help: ArgumentHelp("libsvm data: the field of each feature index, one 'INDEX FIELD' or 'FIRST-LAST FIELD' per line (fields from 0). Stored with the model.", valueName: "file"))
     var fieldMap: String?
@@ -70,6 +70,11 @@ struct DataOptions: ParsableArguments {
     private func read(_ data: String, log: Log, seed: UInt64, executor: PhaseExecutor?) throws(InputError) -> Dataset {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
+            if resolved == .binary {
+                let mapped = try DatasetCache.open(path: data)
+                log.say(String(format: "mapped the binary data file %@ in %.3f s", data, PhaseProfile.now() - start))
+                return mapped
+            }
             let categorical = resolved.categorical != nil
             let kind: CategoricalFormat = resolved.categorical ?? .criteo
             let minimum = minCount ?? kind.defaultMinCount

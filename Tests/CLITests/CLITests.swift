@@ -184,6 +184,26 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").count == 2)
     }
 
+    /// `generate` writes a binary data file that trains directly (mapped), in memory and
+    /// streamed under a tiny memory budget, and matches the same rows written as text.
+    @Test func generatedBinaryDataTrains() throws {
+        let dir = scratch()
+        for out in ["d.fnnpar", "d.tsv"] {
+            let made = try run(["generate", "--shape", "ml1m", "--rows", "20000", "--seed", "3", "--out", out], in: dir)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let binary = try run(["fm", "--data", "d.fnnpar", "--epochs", "1", "--json", "b.json", "--quiet"], in: dir)
+        let text = try run(["fm", "--data", "d.tsv", "--no-cache", "--epochs", "1", "--json", "t.json", "--quiet"], in: dir)
+        #expect(binary.status == 0 && text.status == 0, "\(binary.stderr) \(text.stderr)")
+        func testAUC(_ name: String) throws -> Double? {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as? [String: Any]
+            return ((json?["models"] as? [String: Any])?["fm"] as? [String: Any])?["test_auc"] as? Double
+        }
+        #expect(try testAUC("b.json") != nil && testAUC("b.json") == testAUC("t.json"))
+        let streamed = try run(["fm", "--data", "d.fnnpar", "--epochs", "1", "--memory-budget", "64K"], in: dir)
+        #expect(streamed.status == 0 && streamed.stderr.contains("streaming"), "\(streamed.stderr)")
+    }
+
     @Test(arguments: [[String](), ["experiment"], ["fm"], ["fnn"], ["eval"], ["predict"], ["bench"]])
     func helpIsCompleteWithExamples(command: [String]) throws {
         let r = try run(command + ["--help"], in: NSTemporaryDirectory())

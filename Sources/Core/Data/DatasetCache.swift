@@ -28,7 +28,7 @@ public enum DatasetCache {
         /// FNV-1a over the first and last 64 KiB and the size: catches edits that keep the size
         /// and a restored modification time, without reading a large file.
         static func fingerprint(path: String, size: Int) throws(InputError) -> UInt64 {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(size)
@@ -58,16 +58,37 @@ public enum DatasetCache {
 
     /// The cached data set, mapped, if the cache exists and matches `key`; nil otherwise (a stale
     /// or unreadable cache is not an error: the caller parses the source again).
-    public static func load(cache: String, key: Key, name: String) -> Dataset? {
+    public static let formatName = "fnn-par-data-cache"
+
+    /// Whether `prefix` (a file's first bytes) starts an fnn-par data file or cache.
+    public static func isDataFile(prefix: [UInt8]) -> Bool {
+        guard prefix.count > 9 else { return false }
+        let length = prefix.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard prefix[8] == UInt8(ascii: "{"), length > 0 else { return false }
+        let header = prefix[8..<min(prefix.count, 8 + length)]
+        return String(decoding: header, as: UTF8.self).contains("\"\(formatName)\"")
+    }
+
+    /// A binary data file (`generate --out DATA.fnnpar`, or any cache file), mapped; no source to
+    /// match.
+    public static func open(path: String) throws(InputError) -> Dataset {
+        guard let data = load(cache: path, key: nil, name: path) else {
+            throw InputError(path: path, "not a readable fnn-par data file (damaged, truncated, or from another version)")
+        }
+        return data
+    }
+
+    /// `key` nil: any source (a standalone data file).
+    public static func load(cache: String, key: Key?, name: String) -> Dataset? {
         guard let mapped = try? MappedFile(path: cache), mapped.size >= 8 else { return nil }
         let headerLength = Int(mapped.base.loadUnaligned(as: UInt64.self).littleEndian)
         guard headerLength > 0, 8 + headerLength <= mapped.size,
               let header = try? JSONSerialization.jsonObject(
                 with: Data(bytesNoCopy: mapped.base + 8, count: headerLength, deallocator: .none)) as? [String: Any],
               let meta = header["__metadata__"] as? [String: String],
-              meta["format"] == "fnn-par-data-cache", meta["cache_version"] == version
+              meta["format"] == formatName, meta["cache_version"] == version
         else { return nil }
-        for (k, v) in key.metadata where meta[k] != v { return nil }
+        for (k, v) in key?.metadata ?? [:] where meta[k] != v { return nil }
         guard let dims = meta["field_dims"].flatMap({ try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }),
               let rows = meta["rows"].flatMap(Int.init), !dims.isEmpty, rows > 0,
               let labels = header["labels"] as? [String: Any], let ids = header["ids"] as? [String: Any],
@@ -99,19 +120,24 @@ public enum DatasetCache {
         return data
     }
 
-    public static func store(_ data: Dataset, cache: String, key: Key) throws {
+    public static func store(_ data: Dataset, cache: String, key: Key?) throws {
         var file = SafeTensors()
-        file.tensors["labels"] = SafeTensors.Tensor(floats: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount),
-                                                    shape: [data.rowCount])
-        file.tensors["ids"] = SafeTensors.Tensor(uint32s: UnsafeBufferPointer(start: data.ids.base, count: data.ids.count),
-                                                 shape: [data.rowCount, data.fieldCount])
-        file.metadata = key.metadata
-        file.metadata["format"] = "fnn-par-data-cache"
+        file.metadata = key?.metadata ?? [:]
+        file.metadata["format"] = formatName
         file.metadata["cache_version"] = version
         file.metadata["rows"] = String(data.rowCount)
         file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
         file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
         if let v = data.vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
-        try file.write(path: cache)
+        // Straight from the data's memory: no copy of a data set that may be most of the RAM.
+        let ids = data.ids, labels = data.labels
+        try file.write(path: cache, streamed: [
+            .init(name: "ids", dtype: .u32, shape: [data.rowCount, data.fieldCount]) { out in
+                try out.write(UnsafeRawBufferPointer(start: ids.base, count: data.rowCount * data.fieldCount * 4))
+            },
+            .init(name: "labels", dtype: .f32, shape: [data.rowCount]) { out in
+                try out.write(UnsafeRawBufferPointer(start: labels.base, count: data.rowCount * 4))
+            },
+        ])
     }
 }

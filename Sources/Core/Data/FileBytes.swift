@@ -6,22 +6,25 @@ import Darwin
 
 /// Reads a whole file with POSIX calls: one allocation, no String or Data conversion, and an error
 /// that names the file and the system's reason.
-public func readFileBytes(_ path: String) throws(InputError) -> [UInt8] {
+/// `limit`: read at most that many bytes from the start (format detection needs only a sample, and
+/// the file may be larger than memory).
+public func readFileBytes(_ path: String, limit: Int = Int.max) throws(InputError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var info = stat()
     if fstat(fd, &info) != 0 { throw InputError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
     if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(path: path, "is a directory, not a data file") }
-    var capacity = max(Int(info.st_size), 0) + 1
+    var capacity = min(max(Int(info.st_size), 0), limit) + 1
     var bytes = [UInt8](repeating: 0, count: capacity)
     var used = 0
     while true {
+        if used >= limit { break }
         if used == capacity {
             capacity *= 2
             bytes.append(contentsOf: repeatElement(0, count: capacity - used))
         }
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, capacity - used) }
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, min(capacity, limit) - used) }
         if n < 0 {
             if errno == EINTR { continue }
             throw InputError(path: path, "cannot read: \(String(cString: strerror(errno)))")

@@ -14,6 +14,9 @@ public enum DataFormat: String, CaseIterable, Sendable {
     case libffm
     /// libsvm text (`label index:value ...`) with a field map, categorical features only.
     case libsvm
+    /// fnn-par's binary data file (the cache format, as `generate --out DATA.fnnpar` writes it),
+    /// memory-mapped.
+    case binary
 
     /// Formats whose raw tokens need vocabularies.
     public var categorical: CategoricalFormat? {
@@ -34,6 +37,9 @@ public enum DataFormat: String, CaseIterable, Sendable {
 /// fields format. Such rows get label 0 and the data set reports `hasLabels == false`.
 public func loadDataset(path: String, format: DataFormat = .auto, unlabeledFields: Int? = nil,
                         skipBadLines: Bool = false) throws(InputError) -> Dataset {
+    if format == .binary || (format == .auto && (try? detectFormat(path: path)) == .binary) {
+        return try DatasetCache.open(path: path)
+    }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Dataset in
         let resolved = format == .auto ? try detectFormat(buffer, path: path) : format
@@ -42,6 +48,8 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
             return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil, skipBadLines: skipBadLines)
         case .fields:
             return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines)
+        case .binary:
+            return try DatasetCache.open(path: path)
         case .criteo, .avazu, .libffm, .libsvm:
             throw InputError(path: path, "\(resolved.rawValue) data needs a vocabulary: load it with loadCategorical")
         case .auto: fatalError("unreachable: detection returns a concrete format")
@@ -71,7 +79,10 @@ func looksLikeCriteo(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 }
 
 public func detectFormat(path: String) throws(InputError) -> DataFormat {
-    let bytes = try readFileBytes(path)
+    // The first megabyte: detection samples at most 1000 lines, and the file may not fit in memory.
+    var bytes = try readFileBytes(path, limit: 1 << 20)
+    if DatasetCache.isDataFile(prefix: bytes) { return .binary }
+    if bytes.count == 1 << 20, let end = bytes.lastIndex(of: 0x0A) { bytes.removeSubrange((end + 1)...) }
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }
 }
 

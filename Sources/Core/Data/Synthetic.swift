@@ -54,8 +54,17 @@ public struct PlantedFMGenerator: Sendable {
     }
 
     public func generate(rows: Int, name: String = "synthetic") -> Dataset {
+        var sampler = makeSampler()
+        let ids = AlignedBuffer<UInt32>(count: rows * fields.count)
+        let labels = AlignedBuffer<Float>(count: rows)
+        sampler.draw(rows: rows, ids: ids.base, labels: labels.base)
+        return Dataset(name: name, fieldDims: fields.map(\.size), rowCount: rows, ids: ids, labels: labels)
+    }
+
+    /// A sampler at the first row: the planted model drawn, rows to come. Drawing in pieces gives
+    /// the same rows as drawing all at once, so data larger than memory is written chunk by chunk.
+    public func makeSampler() -> Sampler {
         var rng = Xoshiro256(seed: seed)
-        let fieldCount = fields.count
         var cumulative: [[Double]] = []
         var permutations: [[UInt32]] = []
         var weights: [[Double]] = []
@@ -75,40 +84,52 @@ public struct PlantedFMGenerator: Sendable {
             weights.append((0..<field.size).map { _ in rng.nextGaussian() * weightScale })
             latents.append((0..<(field.size * latentDim)).map { _ in rng.nextGaussian() * latentScale })
         }
-        let ids = AlignedBuffer<UInt32>(count: rows * fieldCount)
-        let labels = AlignedBuffer<Float>(count: rows)
-        var sum = [Double](repeating: 0, count: latentDim)
-        var chosen = [Int](repeating: 0, count: fieldCount)
-        for r in 0..<rows {
-            var score = globalBias
-            for k in 0..<latentDim { sum[k] = 0 }
-            var squares = 0.0
-            for f in 0..<fieldCount {
-                let u = rng.nextDouble()
-                let cdf = cumulative[f]
-                var lo = 0, hi = cdf.count - 1
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    if cdf[mid] < u { lo = mid + 1 } else { hi = mid }
+        return Sampler(rng: rng, cumulative: cumulative, permutations: permutations, weights: weights, latents: latents,
+                       latentDim: latentDim, globalBias: globalBias)
+    }
+
+    public struct Sampler {
+        var rng: Xoshiro256
+        let cumulative: [[Double]]
+        let permutations: [[UInt32]]
+        let weights: [[Double]]
+        let latents: [[Double]]
+        let latentDim: Int
+        let globalBias: Double
+
+        /// The next `rows` rows: ids row-major, one label each.
+        public mutating func draw(rows: Int, ids: UnsafeMutablePointer<UInt32>, labels: UnsafeMutablePointer<Float>) {
+            let fieldCount = cumulative.count
+            var sum = [Double](repeating: 0, count: latentDim)
+            for r in 0..<rows {
+                var score = globalBias
+                for k in 0..<latentDim { sum[k] = 0 }
+                var squares = 0.0
+                for f in 0..<fieldCount {
+                    let u = rng.nextDouble()
+                    let cdf = cumulative[f]
+                    var lo = 0, hi = cdf.count - 1
+                    while lo < hi {
+                        let mid = (lo + hi) >> 1
+                        if cdf[mid] < u { lo = mid + 1 } else { hi = mid }
+                    }
+                    let id = Int(permutations[f][lo])
+                    ids[r * fieldCount + f] = UInt32(id)
+                    score += weights[f][id]
+                    let base = id * latentDim
+                    for k in 0..<latentDim {
+                        let v = latents[f][base + k]
+                        sum[k] += v
+                        squares += v * v
+                    }
                 }
-                let id = Int(permutations[f][lo])
-                chosen[f] = id
-                ids[r * fieldCount + f] = UInt32(id)
-                score += weights[f][id]
-                let base = id * latentDim
-                for k in 0..<latentDim {
-                    let v = latents[f][base + k]
-                    sum[k] += v
-                    squares += v * v
-                }
+                var interaction = -squares
+                for k in 0..<latentDim { interaction += sum[k] * sum[k] }
+                score += 0.5 * interaction
+                let p = 1 / (1 + Double.exp(-score))
+                labels[r] = rng.nextDouble() < p ? 1 : 0
             }
-            var interaction = -squares
-            for k in 0..<latentDim { interaction += sum[k] * sum[k] }
-            score += 0.5 * interaction
-            let p = 1 / (1 + Double.exp(-score))
-            labels[r] = rng.nextDouble() < p ? 1 : 0
         }
-        return Dataset(name: name, fieldDims: fields.map(\.size), rowCount: rows, ids: ids, labels: labels)
     }
 }
 

@@ -200,6 +200,58 @@ public struct SafeTensors {
     public func write(path: String) throws {
         try writeFileAtomically(path: path, bytes: serialized())
     }
+
+    /// A tensor written straight from memory the caller owns, without a copy: for data files of
+    /// gigabytes, which `write` would first assemble in memory twice over.
+    public struct StreamedTensor {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        /// Writes exactly elementCount * dtype.size bytes.
+        public var write: (AtomicFileWriter) throws -> Void
+
+        public init(name: String, dtype: DType, shape: [Int], write: @escaping (AtomicFileWriter) throws -> Void) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.write = write
+        }
+    }
+
+    /// Writes `metadata`, the small tensors of `self` and `streamed` (atomically). The header is
+    /// computed from shapes alone, so nothing but the small tensors is held in memory.
+    public func write(path: String, streamed: [StreamedTensor]) throws {
+        var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
+            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.bytes.count) }
+        entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
+        entries.sort { $0.name < $1.name }
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
+        }
+        var offset = 0
+        for e in entries {
+            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes)]}")
+            offset += e.bytes
+        }
+        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        let byName = Dictionary(uniqueKeysWithValues: streamed.map { ($0.name, $0) })
+        try writeFileAtomically(path: path) { file in
+            try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try file.write($0) }
+            try header.withUnsafeBytes { try file.write($0) }
+            let dataStart = file.offset
+            for e in entries {
+                if let t = tensors[e.name] {
+                    try t.bytes.withUnsafeBytes { try file.write($0) }
+                } else {
+                    try byName[e.name]!.write(file)
+                }
+                guard file.offset - dataStart <= offset else { break }
+            }
+            guard file.offset - dataStart == offset else {
+                throw FileWriteError(path: path, message: "a tensor wrote \(file.offset - dataStart) bytes of \(offset)")
+            }
+        }
+    }
 }
 
 extension SafeTensors.Tensor {

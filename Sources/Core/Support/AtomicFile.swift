@@ -13,30 +13,50 @@ public struct FileWriteError: Error, CustomStringConvertible {
 /// Writes to a temporary name beside `path`, fsyncs, then renames over it, so a reader (or a
 /// crash) never sees a half-written file.
 public func writeFileAtomically(path: String, bytes: [UInt8]) throws {
+    try writeFileAtomically(path: path) { file in
+        try bytes.withUnsafeBytes { raw in try file.write(raw) }
+    }
+}
+
+/// The same for content too large to assemble in memory: `body` writes it in pieces.
+public func writeFileAtomically(path: String, body: (AtomicFileWriter) throws -> Void) throws {
     let temporary = "\(path).tmp-\(getpid())"
-    func fail(_ what: String) -> FileWriteError {
-        FileWriteError(path: path, message: "\(what): \(String(cString: strerror(errno)))")
-    }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    if fd < 0 { throw fail("cannot create \(temporary)") }
-    var written = 0
-    let ok: Bool = bytes.withUnsafeBytes { raw in
-        while written < raw.count {
-            let n = write(fd, raw.baseAddress! + written, raw.count - written)
-            if n < 0 { if errno == EINTR { continue }; return false }
-            written += n
-        }
-        return true
-    }
-    if !ok || fsync(fd) != 0 {
-        let error = fail("cannot write")
+    if fd < 0 { throw FileWriteError(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    let writer = AtomicFileWriter(fd: fd, path: path)
+    do {
+        try body(writer)
+        if fsync(fd) != 0 { throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))") }
+    } catch {
         close(fd); unlink(temporary)
         throw error
     }
     close(fd)
     if rename(temporary, path) != 0 {
-        let error = fail("cannot rename \(temporary) into place")
+        let error = FileWriteError(path: path, message: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
         unlink(temporary)
         throw error
+    }
+}
+
+/// The open temporary file of `writeFileAtomically`, written front to back.
+public final class AtomicFileWriter {
+    let fd: Int32
+    let path: String
+    public private(set) var offset = 0
+
+    init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        offset += bytes.count
     }
 }
