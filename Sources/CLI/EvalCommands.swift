@@ -87,22 +87,22 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = Log(quiet: quiet)
         let (model, dataset) = try input.load(unlabeled: false)
-        let rows: [Int]
-        switch split {
-        case .all: rows = Array(0..<dataset.rowCount)
-        case .train: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).train
-        case .validation: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).validation
-        case .test: rows = DataSplit(rowCount: dataset.rowCount, seed: seed).test
-        }
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
         let start = PhaseProfile.now()
-        let result = evaluate(engine: engine, data: dataset, rows: rows, executor: executor)
+        let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: seed)
+        let result: EvaluationResult
+        switch split {
+        case .all: result = evaluate(engine: engine, data: dataset, rows: Array(0..<dataset.rowCount), executor: executor)
+        case .train: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .train, executor: executor)
+        case .validation: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .validation, executor: executor)
+        case .test: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .test, executor: executor)
+        }
         let seconds = PhaseProfile.now() - start
         let name = model.config.kind.rawValue
-        let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(rows.count) / max(seconds, 1e-9),
-                                 rows: rows.count)
-        log.say("\(name) model \(input.model) on \(rows.count) rows of \(dataset.name) (\(split.rawValue))")
+        let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(result.rows) / max(seconds, 1e-9),
+                                 rows: result.rows)
+        log.say("\(name) model \(input.model) on \(result.rows) rows of \(dataset.name) (\(split.rawValue))")
         print(ResultsTable.render([(name, report)]))
         try writeOutputs(OutputPaths(json: json), dataset: dataset, split: nil, threads: executor.workerCount, options: nil, reports: [(name, report)])
     }

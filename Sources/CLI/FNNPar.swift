@@ -253,7 +253,7 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
 
 func makeSplit(_ dataset: Dataset, seed: UInt64) throws -> DataSplit {
     let split = DataSplit(rowCount: dataset.rowCount, seed: seed)
-    guard split.train.count >= 2, !split.validation.isEmpty, !split.test.isEmpty else {
+    guard split.trainCount >= 2, split.validationCount > 0, split.testCount > 0 else {
         throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for an 80/10/10 split")
     }
     return split
@@ -291,7 +291,7 @@ struct Log {
 
     func describe(_ dataset: Dataset, split: DataSplit, threads: Int) {
         say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
-            + "\(split.train.count) train / \(split.validation.count) validation / \(split.test.count) test; "
+            + "\(split.trainCount) train / \(split.validationCount) validation / \(split.testCount) test; "
             + "\(threads) thread\(threads == 1 ? "" : "s")")
     }
 }

@@ -80,7 +80,7 @@ struct ModelTraining {
         let phases = executor.profile.entries
         if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
         engine.model.copyParameters(from: result.model)
-        let test = evaluate(engine: engine, data: dataset, rows: split.test, executor: executor)
+        let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
         log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
         var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
                                  bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
@@ -169,8 +169,8 @@ func writeOutputs(_ output: OutputPaths, dataset: Dataset, split: DataSplit?, th
         let document = RunReport(
             dataset: DatasetReport(name: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
                                    positives: dataset.hasLabels ? dataset.positiveCount : nil,
-                                   trainRows: split?.train.count, validationRows: split?.validation.count,
-                                   testRows: split?.test.count),
+                                   trainRows: split?.trainCount, validationRows: split?.validationCount,
+                                   testRows: split?.testCount),
             threads: threads, options: options, models: Dictionary(uniqueKeysWithValues: reports))
         try document.write(to: path)
     }

@@ -31,31 +31,46 @@ import Testing
         #expect(fmTest.auc > 0.70, "FM test AUC \(fmTest.auc)")
     }
 
-    /// Streaming order: a permutation of the training rows per epoch, in which every window of
-    /// `streamWindow` chunks' worth of positions draws from that many chunks of file order only.
+    /// Streaming order: a permutation of the training rows per epoch, taken window by window,
+    /// each window's rows from its `streamWindow` chunks of the file only.
     @Test func streamingOrderKeepsWindowsLocal() {
         let data = randomDataset(rows: 5000, fieldDims: [20, 10], seed: 3)
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
         var options = TrainingOptions()
-        options.streamChunkRows = 400  // 4000 training rows: ten full chunks
+        options.streamChunkRows = 500  // ten chunks of the file
         options.streamWindow = 2
         let engine = makeEngine(model: Model.initialized(config: ModelConfig(kind: .fm, fieldDims: data.fieldDims, embedDim: 4), seed: 1),
                                 data: data, options: options)
         let run = TrainingRun(engine: engine, data: data, split: split, options: options, executor: SerialExecutor())
         let sortedTrain = split.train.sorted()
-        let chunkOf = Dictionary(uniqueKeysWithValues: sortedTrain.enumerated().map { ($0.element, $0.offset / 400) })
         for epoch in 1...3 {
             let order = run.order(epoch: epoch)
             #expect(order.sorted() == sortedTrain)
             #expect(order == run.order(epoch: epoch))
-            var position = 0
-            while position < order.count {
-                let window = order[position..<min(position + 800, order.count)]
-                #expect(Set(window.map { chunkOf[$0]! }).count <= 2)
-                position += 800
+            var start = 0
+            for window in run.streamWindows(epoch: epoch) {
+                #expect(window.chunks.count <= 2)
+                #expect(order[start..<window.end].allSatisfy { window.chunks.contains($0 / 500) })
+                start = window.end
             }
+            #expect(start == order.count)
         }
         #expect(run.order(epoch: 1) != run.order(epoch: 2))
+    }
+
+    /// The split is a permutation of the rows: parts of the requested sizes, disjoint, covering
+    /// every row, and each row's part found without the lists agrees with them.
+    @Test(arguments: [1, 2, 3, 10, 1001, 65_537])
+    func splitPartsCoverTheRows(rows: Int) {
+        let split = DataSplit(rowCount: rows, seed: 9)
+        let parts = [split.train, split.validation, split.test]
+        #expect(parts.map(\.count) == [split.trainCount, split.validationCount, split.testCount])
+        #expect(parts.joined().sorted() == Array(0..<rows))
+        for (part, list) in zip([DataSplit.Part.train, .validation, .test], parts) {
+            #expect(list.allSatisfy { split.part(ofRow: $0) == part })
+        }
+        let permutation = KeyedPermutation(count: rows, seed: 3)
+        #expect((0..<rows).allSatisfy { permutation.inverse(permutation.apply($0)) == $0 })
     }
 
     @Test func earlyStoppingKeepsTheBestEpoch() {

@@ -79,27 +79,111 @@ public struct Dataset: Sendable {
     }
 }
 
-/// The row ids of a seeded random train / validation / test split.
+/// The row ids of a seeded random train / validation / test split, defined by a keyed
+/// permutation of the rows (`KeyedPermutation`): the split's first trainCount positions are the
+/// training rows, the next validationCount the validation rows, the rest the test rows.
+///
+/// Nothing per row is stored: which part a row belongs to is one inverse-permutation evaluation,
+/// so data larger than memory is split without a row list, and `train` / `validation` / `test`
+/// build their lists only when asked (in memory, where the data fits anyway).
 public struct DataSplit: Sendable {
-    public let train: [Int]
-    public let validation: [Int]
-    public let test: [Int]
+    public enum Part: Sendable { case train, validation, test }
+
+    public let rowCount: Int
+    public let trainCount: Int
+    public let validationCount: Int
+    public var testCount: Int { rowCount - trainCount - validationCount }
+    @usableFromInline let permutation: KeyedPermutation
 
     /// torch's `random_split` proportions as pytorch-fm's example uses them: int(0.8 n) train,
     /// int(0.1 n) validation, the rest test.
     public init(rowCount: Int, seed: UInt64, trainFraction: Double = 0.8, validationFraction: Double = 0.1) {
-        var order = Array(0..<rowCount)
-        var rng = Xoshiro256(seed: seed ^ 0x5EED_5B17)
-        order.shuffleDeterministically(using: &rng)
-        let nTrain = Int(Double(rowCount) * trainFraction)
-        let nVal = Int(Double(rowCount) * validationFraction)
-        train = Array(order[0..<nTrain])
-        validation = Array(order[nTrain..<(nTrain + nVal)])
-        test = Array(order[(nTrain + nVal)...])
+        self.rowCount = rowCount
+        trainCount = Int(Double(rowCount) * trainFraction)
+        validationCount = Int(Double(rowCount) * validationFraction)
+        permutation = KeyedPermutation(count: rowCount, seed: seed ^ 0x5EED_5B17)
     }
 
-    public init(train: [Int], validation: [Int], test: [Int]) {
-        self.train = train; self.validation = validation; self.test = test
+    @inlinable public func part(ofRow row: Int) -> Part {
+        let position = permutation.inverse(row)
+        return position < trainCount ? .train : position < trainCount + validationCount ? .validation : .test
+    }
+
+    /// The rows of a part, in split order.
+    public func rows(of part: Part) -> [Int] {
+        let range: Range<Int>
+        switch part {
+        case .train: range = 0..<trainCount
+        case .validation: range = trainCount..<(trainCount + validationCount)
+        case .test: range = (trainCount + validationCount)..<rowCount
+        }
+        return range.map { permutation.apply($0) }
+    }
+
+    public var train: [Int] { rows(of: .train) }
+    public var validation: [Int] { rows(of: .validation) }
+    public var test: [Int] { rows(of: .test) }
+    public func count(of part: Part) -> Int {
+        switch part {
+        case .train: return trainCount
+        case .validation: return validationCount
+        case .test: return testCount
+        }
+    }
+}
+
+/// A pseudo-random permutation of 0 ..< count that can be evaluated, and inverted, at any point
+/// without a table: a four-round Feistel network keyed by the seed over the smallest even power
+/// of two at least `count`, walked until it lands inside the range (fewer than four steps on
+/// average, since that power is below 4 * count).
+public struct KeyedPermutation: Sendable {
+    @usableFromInline let count: UInt64
+    @usableFromInline let halfBits: UInt64
+    @usableFromInline let mask: UInt64
+    @usableFromInline let keys: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(count: Int, seed: UInt64) {
+        self.count = UInt64(max(count, 1))
+        var bits: UInt64 = 2
+        while bits < 62 && (UInt64(1) << bits) < self.count { bits += 2 }
+        halfBits = bits / 2
+        mask = (UInt64(1) << halfBits) - 1
+        var s = SplitMix64(seed: seed)
+        keys = (s.next(), s.next(), s.next(), s.next())
+    }
+
+    @inlinable func round(_ x: UInt64, _ key: UInt64) -> UInt64 { SplitMix64.mix(x ^ key) & mask }
+
+    @inlinable func forward(_ v: UInt64) -> UInt64 {
+        var l = v >> halfBits, r = v & mask
+        (l, r) = (r, l ^ round(r, keys.0))
+        (l, r) = (r, l ^ round(r, keys.1))
+        (l, r) = (r, l ^ round(r, keys.2))
+        (l, r) = (r, l ^ round(r, keys.3))
+        return (l << halfBits) | r
+    }
+
+    @inlinable func backward(_ v: UInt64) -> UInt64 {
+        var l = v >> halfBits, r = v & mask
+        (l, r) = (r ^ round(l, keys.3), l)
+        (l, r) = (r ^ round(l, keys.2), l)
+        (l, r) = (r ^ round(l, keys.1), l)
+        (l, r) = (r ^ round(l, keys.0), l)
+        return (l << halfBits) | r
+    }
+
+    /// The element at position `i`.
+    @inlinable public func apply(_ i: Int) -> Int {
+        var x = forward(UInt64(i))
+        while x >= count { x = forward(x) }
+        return Int(x)
+    }
+
+    /// The position of element `j`.
+    @inlinable public func inverse(_ j: Int) -> Int {
+        var x = backward(UInt64(j))
+        while x >= count { x = backward(x) }
+        return Int(x)
     }
 }
 

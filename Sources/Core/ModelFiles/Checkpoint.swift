@@ -21,7 +21,7 @@ public enum Checkpoint {
         file.metadata["options"] = try json(run.options)
         file.metadata["state"] = try json(run.state)
         file.metadata["data_fingerprint"] = String(run.dataFingerprint, radix: 16)
-        file.metadata["split_sizes"] = try json([run.split.train.count, run.split.validation.count, run.split.test.count])
+        file.metadata["split_sizes"] = try json([run.split.trainCount, run.split.validationCount, run.split.testCount])
         for (k, v) in extra { file.metadata[k] = v }
         try file.write(path: path)
     }

@@ -17,10 +17,10 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 42
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
-    /// Streaming order for data larger than memory: training rows are taken in file order, cut
-    /// into chunks of this many rows; each epoch shuffles the chunk order and then the rows within
-    /// each window of `streamWindow` consecutive chunks, so only a window's pages need be resident.
-    /// nil: one shuffle over the whole training split.
+    /// Streaming order for data larger than memory: the file is cut into chunks of this many rows;
+    /// each epoch shuffles the chunk order, takes the chunks `streamWindow` at a time, and shuffles
+    /// the training rows of each such window, so only a window's pages need be resident and no
+    /// list of all rows is ever built. nil: one shuffle over the whole training split.
     public var streamChunkRows: Int?
     public var streamWindow = 4
 
@@ -142,55 +142,71 @@ public final class TrainingRun {
     }
 
     /// The training order of `epoch`: a permutation of the training split that depends on the
-    /// seed and the epoch only (and, streaming, on the chunking).
-    public func order(epoch: Int) -> [Int] { plan(epoch: epoch).order }
-
-    /// The order and, streaming, where each window of chunks ends in it (and which chunks it
-    /// holds), so their pages can be handed back once training has passed them.
-    func plan(epoch: Int) -> (order: [Int], windows: [(end: Int, chunks: [Int])]) {
-        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
-        guard let chunkRows = options.streamChunkRows else {
-            var order = split.train
-            order.shuffleDeterministically(using: &rng)
-            return (order, [])
-        }
-        var chunkOrder = Array(0..<streamChunks.count)
-        chunkOrder.shuffleDeterministically(using: &rng)
-        var order: [Int] = []
-        order.reserveCapacity(split.train.count)
-        var windows: [(end: Int, chunks: [Int])] = []
-        var w = 0
-        while w < chunkOrder.count {
-            let chunks = Array(chunkOrder[w..<min(w + options.streamWindow, chunkOrder.count)])
-            var window: [Int] = []
-            for c in chunks { window += trainInFileOrder[(c * chunkRows)..<min((c + 1) * chunkRows, trainInFileOrder.count)] }
-            window.shuffleDeterministically(using: &rng)
-            order += window
-            windows.append((order.count, chunks))
-            w += options.streamWindow
-        }
-        return (order, windows)
+    /// seed and the epoch only (and, streaming, on the chunking). Streaming runs never build it
+    /// whole; this is for tests and diagnostics.
+    public func order(epoch: Int) -> [Int] {
+        guard options.streamChunkRows != nil else { return inMemoryOrder(epoch: epoch) }
+        return streamWindows(epoch: epoch).flatMap { windowRows($0.chunks, epoch: epoch, window: $0.index) }
     }
+
+    func inMemoryOrder(epoch: Int) -> [Int] {
+        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
+        var order = trainRows
+        order.shuffleDeterministically(using: &rng)
+        return order
+    }
+
+    private lazy var trainRows: [Int] = split.train
+
+    /// Streaming: the epoch's windows in order, each with its chunks and the position in the
+    /// epoch where its rows end.
+    public func streamWindows(epoch: Int) -> [(index: Int, chunks: [Int], end: Int)] {
+        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
+        var chunkOrder = Array(0..<chunkTrainCounts.count)
+        chunkOrder.shuffleDeterministically(using: &rng)
+        var windows: [(index: Int, chunks: [Int], end: Int)] = []
+        var end = 0
+        var w = 0
+        while w * options.streamWindow < chunkOrder.count {
+            let chunks = Array(chunkOrder[(w * options.streamWindow)..<min((w + 1) * options.streamWindow, chunkOrder.count)])
+            end += chunks.reduce(0) { $0 + chunkTrainCounts[$1] }
+            windows.append((w, chunks, end))
+            w += 1
+        }
+        return windows
+    }
+
+    /// The training rows of a window's chunks, shuffled with the window's own generator (so a
+    /// resumed run can produce any window without the ones before it).
+    func windowRows(_ chunks: [Int], epoch: Int, window: Int) -> [Int] {
+        let chunkRows = options.streamChunkRows!
+        var rows: [Int] = []
+        for c in chunks {
+            for r in (c * chunkRows)..<min((c + 1) * chunkRows, data.rowCount) where split.part(ofRow: r) == .train {
+                rows.append(r)
+            }
+        }
+        var rng = Xoshiro256(seed: (options.seed &+ 0x9E37_79B9 &* UInt64(epoch)) ^ SplitMix64.mix(UInt64(window) &+ 1))
+        rows.shuffleDeterministically(using: &rng)
+        return rows
+    }
+
+    /// Streaming: each chunk's number of training rows (one pass over the split, once per run).
+    private lazy var chunkTrainCounts: [Int] = {
+        guard let chunkRows = options.streamChunkRows else { return [] }
+        return stride(from: 0, to: data.rowCount, by: chunkRows).map { start in
+            (start..<min(start + chunkRows, data.rowCount)).reduce(0) { $0 + (split.part(ofRow: $1) == .train ? 1 : 0) }
+        }
+    }()
 
     /// The data's fingerprint, for checkpoints: computed once (it reads every example), not at
     /// every epoch's checkpoint.
     public private(set) lazy var dataFingerprint: UInt64 = data.fingerprint
 
-    /// Streaming: the training rows in file order, and each chunk's span of file rows.
-    private lazy var trainInFileOrder: [Int] = split.train.sorted()
-    private lazy var streamChunks: [ClosedRange<Int>] = {
-        guard let chunkRows = options.streamChunkRows else { return [] }
-        return stride(from: 0, to: trainInFileOrder.count, by: chunkRows).map { start in
-            trainInFileOrder[start]...trainInFileOrder[min(start + chunkRows, trainInFileOrder.count) - 1]
-        }
-    }()
-
-    /// Validation logits, in the split's order (streaming: read in file order, as `evaluate`).
+    /// Validation logits and labels, in file order (as `evaluate`).
     private func validationLogits() -> (logits: [Float], labels: [Float]) {
-        (logitsInFileOrder(engine: engine, data: data, rows: split.validation, executor: executor), validationLabels)
+        logitsOfPart(engine: engine, data: data, split: split, part: .validation, executor: executor)
     }
-
-    private lazy var validationLabels: [Float] = split.validation.map { data.labels[$0] }
 
     /// Trains to the end (or an interruption). Call once: the result's model is this run's own
     /// best-epoch model, handed over rather than copied (a copy of large tables would raise the
@@ -202,42 +218,33 @@ public final class TrainingRun {
         defer { state.wallSeconds += PhaseProfile.now() - segmentStart }
         while !state.finished && state.epoch <= max(options.epochs, 1) {
             let epoch = state.epoch
-            let (order, windows) = plan(epoch: epoch)
-            var nextWindow = 0
-            let batches = (order.count + options.batchSize - 1) / options.batchSize
+            let total = split.trainCount
+            let batches = (total + options.batchSize - 1) / options.batchSize
+            var feed = EpochFeed(run: self, epoch: epoch, skipping: state.stepInEpoch * options.batchSize)
             var stepStart = PhaseProfile.now()
-            order.withUnsafeBufferPointer { ids in
-                while state.stepInEpoch < batches {
-                    if let shouldStop, shouldStop() { interrupted = true; return }
-                    let i = state.stepInEpoch * options.batchSize
-                    let n = min(options.batchSize, ids.count - i)
+            while state.stepInEpoch < batches {
+                if let shouldStop, shouldStop() { interrupted = true; break }
+                let i = state.stepInEpoch * options.batchSize
+                let n = min(options.batchSize, total - i)
+                feed.withNext(n) { ids in
                     // A one-example batch has no BatchNorm statistics (torch raises); it is skipped.
                     if n >= minimumBatch {
-                        let loss = engine.trainStep(examples: ids.baseAddress! + i, count: n, epoch: epoch, executor: executor)
+                        let loss = engine.trainStep(examples: ids, count: n, epoch: epoch, executor: executor)
                         state.epochLossSum += loss * Double(n)
                         state.epochExamples += n
                     }
-                    state.stepInEpoch += 1
-                    // Streaming: hand back the pages of every window this batch finished.
-                    while nextWindow < windows.count && windows[nextWindow].end <= i + n {
-                        if data.isMapped {
-                            for c in windows[nextWindow].chunks {
-                                data.releasePages(rows: streamChunks[c].lowerBound..<(streamChunks[c].upperBound + 1))
-                            }
-                        }
-                        nextWindow += 1
-                    }
-                    let now = PhaseProfile.now()
-                    state.epochStepSeconds += now - stepStart
-                    stepStart = now
-                    if let onProgress {
-                        let rate = Double(state.epochExamples) / max(state.epochStepSeconds, 1e-9)
-                        let done = min(i + n, ids.count)
-                        onProgress(TrainingProgress(
-                            epoch: epoch, maxEpochs: options.epochs, fraction: Double(done) / Double(max(ids.count, 1)),
-                            samplesPerSecond: rate, runningLoss: state.epochLossSum / Double(max(state.epochExamples, 1)),
-                            epochETA: Double(ids.count - done) / max(rate, 1e-9)))
-                    }
+                }
+                state.stepInEpoch += 1
+                let now = PhaseProfile.now()
+                state.epochStepSeconds += now - stepStart
+                stepStart = now
+                if let onProgress {
+                    let rate = Double(state.epochExamples) / max(state.epochStepSeconds, 1e-9)
+                    let done = min(i + n, total)
+                    onProgress(TrainingProgress(
+                        epoch: epoch, maxEpochs: options.epochs, fraction: Double(done) / Double(max(total, 1)),
+                        samplesPerSecond: rate, runningLoss: state.epochLossSum / Double(max(state.epochExamples, 1)),
+                        epochETA: Double(total - done) / max(rate, 1e-9)))
                 }
             }
             if interrupted { break }
@@ -280,6 +287,105 @@ public final class TrainingRun {
                               samplesPerSecond: Double(state.stepExamples) / max(state.stepSeconds, 1e-9),
                               interrupted: interrupted)
     }
+}
+
+/// The training rows of one epoch, handed out batch by batch: in memory, slices of the shuffled
+/// order; streaming, window after window (only the current windows' rows are held), each
+/// window's pages handed back once training has passed its rows.
+struct EpochFeed {
+    let run: TrainingRun
+    let epoch: Int
+    let streaming: Bool
+    var rows: [Int] = []
+    var position = 0
+    /// Streaming: the epoch's windows, the next to load, and the loaded ones not yet released.
+    var windows: [(index: Int, chunks: [Int], end: Int)] = []
+    var nextWindow = 0
+    var loaded: [(chunks: [Int], end: Int)] = []
+    var consumed = 0
+
+    /// Starts `skipping` rows into the epoch (a resumed run).
+    init(run: TrainingRun, epoch: Int, skipping: Int) {
+        self.run = run
+        self.epoch = epoch
+        streaming = run.options.streamChunkRows != nil
+        consumed = skipping
+        guard streaming else {
+            rows = run.inMemoryOrder(epoch: epoch)
+            position = skipping
+            return
+        }
+        windows = run.streamWindows(epoch: epoch)
+        while nextWindow < windows.count && windows[nextWindow].end <= skipping { nextWindow += 1 }
+        if nextWindow < windows.count {
+            let start = nextWindow == 0 ? 0 : windows[nextWindow - 1].end
+            load()
+            position = skipping - start
+        }
+    }
+
+    private mutating func load() {
+        let w = windows[nextWindow]
+        if position > 0 { rows.removeFirst(position); position = 0 }
+        rows += run.windowRows(w.chunks, epoch: epoch, window: w.index)
+        loaded.append((w.chunks, w.end))
+        nextWindow += 1
+    }
+
+    /// Calls `body` with the next `n` example ids.
+    mutating func withNext(_ n: Int, _ body: (UnsafePointer<Int>) -> Void) {
+        while streaming && rows.count - position < n && nextWindow < windows.count { load() }
+        precondition(rows.count - position >= n, "the epoch has fewer training rows than its batches")
+        rows.withUnsafeBufferPointer { body($0.baseAddress! + position) }
+        position += n
+        consumed += n
+        guard streaming, let chunkRows = run.options.streamChunkRows else { return }
+        while let first = loaded.first, first.end <= consumed {
+            if run.data.isMapped {
+                for c in first.chunks {
+                    run.data.releasePages(rows: (c * chunkRows)..<min((c + 1) * chunkRows, run.data.rowCount))
+                }
+            }
+            loaded.removeFirst()
+        }
+    }
+}
+
+/// AUC and log loss on one part of a split, computed in file order (see `logitsOfPart`).
+public func evaluate(engine: TrainingEngine, data: Dataset, split: DataSplit, part: DataSplit.Part,
+                     executor: PhaseExecutor) -> EvaluationResult {
+    let (logits, labels) = logitsOfPart(engine: engine, data: data, split: split, part: part, executor: executor)
+    return EvaluationResult(auc: Metrics.auc(scores: logits, labels: labels),
+                            logLoss: Metrics.logLoss(logits: logits, labels: labels), rows: logits.count)
+}
+
+/// Logits and labels of one part of a split, in file order: the file is walked once, the part's
+/// rows gathered into blocks of `blockRows`, and each block's pages handed back after it, so data
+/// larger than memory is evaluated without a row list. In memory the same blocks are used, because
+/// a logit's last bit can depend on which rows share its GEMM, and the result must not depend on
+/// where the data lives.
+func logitsOfPart(engine: TrainingEngine, data: Dataset, split: DataSplit, part: DataSplit.Part,
+                  executor: PhaseExecutor, blockRows: Int = 65536) -> (logits: [Float], labels: [Float]) {
+    var logits: [Float] = [], labels: [Float] = []
+    logits.reserveCapacity(split.count(of: part))
+    labels.reserveCapacity(split.count(of: part))
+    var block: [Int] = []
+    var blockStart = 0
+    func flush(upTo end: Int) {
+        if !block.isEmpty {
+            logits += engine.logits(examples: block, executor: executor)
+            for r in block { labels.append(data.labels[r]) }
+            block.removeAll(keepingCapacity: true)
+        }
+        if data.isMapped { data.releasePages(rows: blockStart..<end) }
+        blockStart = end
+    }
+    for r in 0..<data.rowCount where split.part(ofRow: r) == part {
+        block.append(r)
+        if block.count == blockRows { flush(upTo: r + 1) }
+    }
+    flush(upTo: data.rowCount)
+    return (logits, labels)
 }
 
 /// Trains with early stopping on validation AUC, keeping the best epoch's model.
