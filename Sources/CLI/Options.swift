@@ -20,7 +20,7 @@ struct DataOptions: ParsableArguments {
     var noCache = false
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first.")
     var skipBadLines = false
-    @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so about 5 chunks are resident. Default: half of the machine's memory.", valueName: "size"))
+    @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
     var memoryBudget: String?
 
     func validate() throws { _ = try memoryBudgetBytes() }
@@ -41,6 +41,11 @@ struct DataOptions: ParsableArguments {
     }
 
     /// Streaming chunk size for `dataset` when it exceeds the memory budget (nil: in memory).
+    /// The budget covers what streaming holds in proportion to the data: the resident pages of a
+    /// window of chunks (two windows, while one gives way to the next) and its list of training rows
+    /// (4 bytes a row). Evaluation holds a score and a label per validation or test row (8 bytes
+    /// each) on top, and the model, its optimizer state and the batch workspace come on top of
+    /// everything; the run says how much.
     func streamChunkRows(for dataset: Dataset, batchSize: Int, window: Int, log: Log) throws -> Int? {
         let budget = try memoryBudgetBytes()
         guard dataset.binaryBytes > budget else { return nil }
@@ -48,9 +53,11 @@ struct DataOptions: ParsableArguments {
             log.say("note: the data (\(dataset.binaryBytes / 1_000_000) MB) exceeds --memory-budget but is held in memory (no binary cache); training goes on in memory")
             return nil
         }
-        let bytesPerRow = (dataset.fieldCount + 1) * 4
-        let rows = max(batchSize, budget / bytesPerRow / (window + 1))
-        log.say("data of \(dataset.binaryBytes / 1_000_000) MB exceeds the \(budget / 1_000_000) MB memory budget: streaming from the mapped cache in chunks of \(rows) rows, shuffled by chunk and within windows of \(window) chunks")
+        let bytesPerRow = (dataset.fieldCount + 1) * 4 + 4
+        // Two windows are resident while one gives way to the next.
+        let rows = max(batchSize, budget / bytesPerRow / (2 * window))
+        let evaluation = dataset.rowCount / 10 * 8
+        log.say("data of \(dataset.binaryBytes / 1_000_000) MB exceeds the \(budget / 1_000_000) MB memory budget: streaming from the mapped data in chunks of \(rows) rows, shuffled by chunk and within windows of \(window) chunks; evaluation adds \(evaluation / 1_000_000) MB (scores and labels)")
         return rows
     }
 

@@ -146,7 +146,7 @@ public final class TrainingRun {
     /// whole; this is for tests and diagnostics.
     public func order(epoch: Int) -> [Int] {
         guard options.streamChunkRows != nil else { return inMemoryOrder(epoch: epoch) }
-        return streamWindows(epoch: epoch).flatMap { windowRows($0.chunks, epoch: epoch, window: $0.index) }
+        return streamWindows(epoch: epoch).flatMap { windowRows($0.chunks, epoch: epoch, window: $0.index).map(Int.init) }
     }
 
     func inMemoryOrder(epoch: Int) -> [Int] {
@@ -177,13 +177,15 @@ public final class TrainingRun {
     }
 
     /// The training rows of a window's chunks, shuffled with the window's own generator (so a
-    /// resumed run can produce any window without the ones before it).
-    func windowRows(_ chunks: [Int], epoch: Int, window: Int) -> [Int] {
+    /// resumed run can produce any window without the ones before it). 32-bit: the list is the
+    /// one per-row structure streaming holds, and it counts against the memory budget.
+    func windowRows(_ chunks: [Int], epoch: Int, window: Int) -> [UInt32] {
         let chunkRows = options.streamChunkRows!
-        var rows: [Int] = []
+        var rows: [UInt32] = []
+        rows.reserveCapacity(chunks.reduce(0) { $0 + chunkTrainCounts[$1] })
         for c in chunks {
             for r in (c * chunkRows)..<min((c + 1) * chunkRows, data.rowCount) where split.part(ofRow: r) == .train {
-                rows.append(r)
+                rows.append(UInt32(r))
             }
         }
         var rng = Xoshiro256(seed: (options.seed &+ 0x9E37_79B9 &* UInt64(epoch)) ^ SplitMix64.mix(UInt64(window) &+ 1))
@@ -297,6 +299,9 @@ struct EpochFeed {
     let epoch: Int
     let streaming: Bool
     var rows: [Int] = []
+    /// Streaming: the loaded windows' rows, and the batch's ids widened for the engine.
+    var windowRows: [UInt32] = []
+    var batch: [Int] = []
     var position = 0
     /// Streaming: the epoch's windows, the next to load, and the loaded ones not yet released.
     var windows: [(index: Int, chunks: [Int], end: Int)] = []
@@ -326,20 +331,28 @@ struct EpochFeed {
 
     private mutating func load() {
         let w = windows[nextWindow]
-        if position > 0 { rows.removeFirst(position); position = 0 }
-        rows += run.windowRows(w.chunks, epoch: epoch, window: w.index)
+        if position > 0 { windowRows.removeFirst(position); position = 0 }
+        windowRows += run.windowRows(w.chunks, epoch: epoch, window: w.index)
         loaded.append((w.chunks, w.end))
         nextWindow += 1
     }
 
     /// Calls `body` with the next `n` example ids.
     mutating func withNext(_ n: Int, _ body: (UnsafePointer<Int>) -> Void) {
-        while streaming && rows.count - position < n && nextWindow < windows.count { load() }
-        precondition(rows.count - position >= n, "the epoch has fewer training rows than its batches")
-        rows.withUnsafeBufferPointer { body($0.baseAddress! + position) }
+        guard streaming, let chunkRows = run.options.streamChunkRows else {
+            precondition(rows.count - position >= n, "the epoch has fewer training rows than its batches")
+            rows.withUnsafeBufferPointer { body($0.baseAddress! + position) }
+            position += n
+            consumed += n
+            return
+        }
+        while windowRows.count - position < n && nextWindow < windows.count { load() }
+        precondition(windowRows.count - position >= n, "the epoch has fewer training rows than its batches")
+        batch.removeAll(keepingCapacity: true)
+        for k in position..<(position + n) { batch.append(Int(windowRows[k])) }
+        batch.withUnsafeBufferPointer { body($0.baseAddress!) }
         position += n
         consumed += n
-        guard streaming, let chunkRows = run.options.streamChunkRows else { return }
         while let first = loaded.first, first.end <= consumed {
             if run.data.isMapped {
                 for c in first.chunks {
