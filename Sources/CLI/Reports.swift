@@ -42,6 +42,8 @@ struct RunReport: Encodable {
     var threads: Int
     var options: TrainingOptions?
     var models: [String: ModelReport]
+    /// The process's peak resident set so far (VmHWM), for memory planning.
+    var peakRSSBytes: Int? = currentPeakResident()
 
     func write(to path: String) throws {
         let encoder = JSONEncoder()
