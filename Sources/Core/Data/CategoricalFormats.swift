@@ -179,7 +179,13 @@ public struct RawCategoricalData: Sendable {
 /// pytorch-fm's treatment of Criteo's integer columns: empty is its own token, v > 2 becomes
 /// int(ln(v)^2), anything else v - 2.
 func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
-    if range.isEmpty { return "NULL" }
+    criteoIntegerCode(bytes, range).map { $0.map(String.init) ?? "NULL" }
+}
+
+/// The number `criteoIntegerToken` spells (nil inside: the empty value's "NULL"); nil when the
+/// column is not an integer.
+func criteoIntegerCode(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int?? {
+    if range.isEmpty { return .some(nil) }
     var i = range.lowerBound
     var negative = false
     if bytes[i] == 0x2D { negative = true; i += 1 }
@@ -194,9 +200,25 @@ func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>
     if negative { v = -v }
     if v > 2 {
         let l = Foundation.log(Double(v))
-        return String(Int(l * l))
+        return .some(Int(l * l))
     }
-    return String(v - 2)
+    return .some(v - 2)
+}
+
+/// Interns the token of a Criteo integer code: its decimal digits, or "NULL".
+func internIntegerToken(_ code: Int?, into interner: inout TokenInterner) -> UInt32 {
+    guard let code else { return "NULL".utf8.withContiguousStorageIfAvailable { interner.intern(UnsafeRawBufferPointer($0)) }! }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+        var i = 24
+        var v = code.magnitude
+        repeat {
+            i -= 1
+            buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+        } while v > 0
+        if code < 0 { i -= 1; buffer[i] = UInt8(ascii: "-") }
+        return interner.intern(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[i..<24])))
+    }
 }
 
 /// Reads Criteo or Avazu text into interned tokens.
@@ -280,6 +302,7 @@ final class CategoricalChunk: @unchecked Sendable {
         let expectedColumns = format == .criteo ? 40 : 24
         let separator: Separator = format == .criteo ? .tab : .comma
         var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+        var integerCodes = [Int?](repeating: nil, count: 13)
         tokenIds.reserveCapacity(b.count / 6)
         defer { tokens = interners.map(\.tokens) }
         var first = headerAllowed
@@ -308,17 +331,25 @@ final class CategoricalChunk: @unchecked Sendable {
                 if reject("label '\(b.text(labelColumn))' is not 0 or 1") { continue }
                 return
             }
-            if format == .criteo, let k = (0..<13).first(where: { criteoIntegerToken(b, columns[$0 + 1]) == nil }) {
-                if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer") { continue }
-                return
+            if format == .criteo {
+                var bad: Int?
+                for k in 0..<13 {
+                    guard let code = criteoIntegerCode(b, columns[k + 1]) else { bad = k; break }
+                    integerCodes[k] = code
+                }
+                if let k = bad {
+                    if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer") { continue }
+                    return
+                }
             }
             labels.append(b[labelColumn.lowerBound] == 0x31 ? 1 : 0)
             for k in 0..<fieldCount {
-                let range = columns[format == .criteo ? k + 1 : k + 2]
-                let token = format == .criteo && k < 13
-                    ? criteoIntegerToken(b, range)!
-                    : String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
-                tokenIds.append(interners[k].intern(token))
+                if format == .criteo && k < 13 {
+                    tokenIds.append(internIntegerToken(integerCodes[k], into: &interners[k]))
+                } else {
+                    let range = columns[format == .criteo ? k + 1 : k + 2]
+                    tokenIds.append(interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range]))))
+                }
             }
         }
     }
@@ -426,14 +457,60 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?) throws(In
 
 /// One field's distinct tokens, numbered in order of first appearance.
 struct TokenInterner {
-    private var ids: [String: UInt32] = [:]
-    private(set) var tokens: [String] = []
+    /// Token bytes back to back; token k is arena[starts[k] ..< starts[k + 1]].
+    private var arena: [UInt8] = []
+    private var starts: [Int] = [0]
+    private var hashes: [UInt64] = []
+    /// Open addressing: slot -> token id, or -1.
+    private var table = [Int32](repeating: -1, count: 64)
+
+    var count: Int { hashes.count }
+
+    /// Tokens are looked up by their bytes, without building a String per token (which cost
+    /// more than the rest of the parse); Strings are made once per distinct token, at the end.
+    var tokens: [String] {
+        (0..<count).map { k in String(decoding: arena[starts[k]..<starts[k + 1]], as: UTF8.self) }
+    }
 
     mutating func intern(_ token: String) -> UInt32 {
-        if let id = ids[token] { return id }
-        let id = UInt32(tokens.count)
-        ids[token] = id
-        tokens.append(token)
-        return id
+        var token = token
+        return token.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        h = SplitMix64.mix(h)
+        let mask = table.count - 1
+        var slot = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let id = Int(table[slot])
+            if id < 0 { break }
+            if hashes[id] == h && equal(id, bytes) { return UInt32(id) }
+            slot = (slot + 1) & mask
+        }
+        let id = hashes.count
+        arena.append(contentsOf: bytes)
+        starts.append(arena.count)
+        hashes.append(h)
+        table[slot] = Int32(id)
+        if 2 * hashes.count > table.count { grow() }
+        return UInt32(id)
+    }
+
+    private func equal(_ id: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let start = starts[id], length = starts[id + 1] - start
+        guard length == bytes.count else { return false }
+        return arena.withUnsafeBytes { memcmp($0.baseAddress! + start, bytes.baseAddress ?? UnsafeRawPointer($0.baseAddress!), length) == 0 }
+    }
+
+    private mutating func grow() {
+        table = [Int32](repeating: -1, count: table.count * 2)
+        let mask = table.count - 1
+        for (id, h) in hashes.enumerated() {
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while table[slot] >= 0 { slot = (slot + 1) & mask }
+            table[slot] = Int32(id)
+        }
     }
 }
