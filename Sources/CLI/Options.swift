@@ -104,27 +104,33 @@ struct DataOptions: ParsableArguments {
                 }
             }
             var dataset: Dataset
+            var parseSeconds: Double
+            var vocabularySeconds = 0.0
             if categorical {
                 let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
                                                  fieldMap: map)
+                parseSeconds = PhaseProfile.now() - start
                 let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
                 dataset = raw.dataset(vocabulary: vocabulary)
+                vocabularySeconds = PhaseProfile.now() - start - parseSeconds
                 if kind == .libsvm { dataset.fieldMap = map }
             } else {
                 dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
+                parseSeconds = PhaseProfile.now() - start
             }
             if dataset.skippedLines > 0, let first = dataset.firstSkipped {
                 log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")
             }
-            let seconds = PhaseProfile.now() - start
-            let megabytes = Double(key?.sourceSize ?? 0) / 1e6
+            var info = stat()
+            let megabytes = stat(data, &info) == 0 ? Double(info.st_size) / 1e6 : 0
             let threads = categorical && kind != .libffm && kind != .libsvm ? executor?.workerCount ?? 1 : 1
-            log.say(String(format: "parsed %@ in %.2f s%@", data, seconds,
-                           megabytes > 0 ? String(format: " (%.0f MB/s on %d thread%@)", megabytes / max(seconds, 1e-9), threads,
-                                                  threads == 1 ? "" : "s") : ""))
+            log.say(String(format: "parsed %@ (%.0f MB) in %.2f s: %.0f MB/s on %d thread%@, %.0f MB/s per thread%@", data, megabytes,
+                           parseSeconds, megabytes / max(parseSeconds, 1e-9), threads, threads == 1 ? "" : "s",
+                           megabytes / max(parseSeconds, 1e-9) / Double(threads),
+                           categorical ? String(format: "; vocabularies and ids %.2f s", vocabularySeconds) : ""))
             if let key, let cachePath {
                 do {
                     try DatasetCache.store(dataset, cache: cachePath, key: key)
