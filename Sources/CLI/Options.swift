@@ -103,6 +103,26 @@ struct DataOptions: ParsableArguments {
                     return cached
                 }
             }
+            if categorical, kind == .criteo || kind == .avazu, let key, let cachePath, let budget = try? memoryBudgetBytes(),
+               key.sourceSize > budget {
+                log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
+                do {
+                    let converted = try convertCategoricalToCache(
+                        path: data, format: kind, minCount: minimum, vocabularyFrom: vocabFrom, seed: seed,
+                        skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key,
+                        segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)))
+                    if converted.skippedLines > 0, let first = converted.firstSkipped {
+                        log.say("skipped \(converted.skippedLines) malformed line\(converted.skippedLines == 1 ? "" : "s"); the first: \(first)")
+                    }
+                    log.say(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
+                                   converted.rowCount, converted.fieldDims.reduce(0, +)))
+                    return converted
+                } catch let error as InputError {
+                    throw error
+                } catch {
+                    throw InputError(path: cachePath, "cannot write the binary cache (\(error)); give --cache-dir with room for it")
+                }
+            }
             var dataset: Dataset
             var parseSeconds: Double
             var vocabularySeconds = 0.0

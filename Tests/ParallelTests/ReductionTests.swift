@@ -110,6 +110,31 @@ import Foundation
         #expect(parallel.tokens == serial.tokens && parallel.tokenIds == serial.tokenIds)
     }
 
+    /// Converting text to the cache a segment at a time (for files larger than memory) writes
+    /// exactly the data and vocabularies of the whole-file path, for either vocabulary source, with
+    /// skipped lines numbered from the start of the file.
+    @Test(arguments: [(VocabularySource.train, 1), (.all, 3)])
+    func segmentedConversionEqualsTheWholeFile(from: VocabularySource, threads: Int) throws {
+        let dir = NSTemporaryDirectory() + "fnn-par-convert-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var lines = try String(contentsOfFile: Self.sample, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[5000] = "1\tbroken"
+        let path = dir + "/c.txt"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let pool = WorkerPool(threads: threads)
+        let raw = try loadRawCategorical(path: path, format: .criteo, skipBadLines: true)
+        let rows = from == .train ? DataSplit(rowCount: raw.rowCount, seed: 5).train : nil
+        let whole = raw.dataset(vocabulary: raw.vocabulary(minCount: 3, rows: rows))
+        let converted = try convertCategoricalToCache(
+            path: path, format: .criteo, minCount: 3, vocabularyFrom: from, seed: 5, skipBadLines: true, executor: pool,
+            cache: dir + "/c.cache", key: nil, segmentBytes: 200_000, minimumChunkBytes: 30_000)
+        #expect(converted.isMapped && converted.rowCount == whole.rowCount && converted.fieldDims == whole.fieldDims)
+        #expect(converted.ids.bitwiseEqual(whole.ids) && converted.labels.bitwiseEqual(whole.labels))
+        #expect(converted.vocabulary == whole.vocabulary)
+        #expect(converted.skippedLines == 1 && converted.firstSkipped?.line == 5001)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/c.cache.ids-\(getpid())"))
+    }
+
     @Test func errorLinesCountFromTheStartOfTheFile() throws {
         var lines = try String(contentsOfFile: Self.sample, encoding: .utf8).split(separator: "\n").map(String.init)
         lines[6000] = "1\tbroken"

@@ -239,48 +239,82 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
-        let workers = executor?.workerCount ?? 1
-        // At least 4 MB per chunk, a few chunks per worker so uneven chunks even out.
-        let chunkCount = max(1, min(workers * 4, b.count / max(minimumChunkBytes, 1)))
-        var bounds = [0]
-        for k in 1..<chunkCount {
-            var i = max(bounds.last!, b.count * k / chunkCount)
-            while i < b.count && b[i - 1] != 0x0A { i += 1 }
-            bounds.append(i)
-        }
-        bounds.append(b.count)
-        let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
-        let parse = { (k: Int) in
-            let chunk = UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
-            boxes[k].parse(chunk, format: format, headerAllowed: k == 0, path: path, skipBadLines: skipBadLines)
-        }
-        if let executor, chunkCount > 1 {
-            executor.run(.prepare, tasks: chunkCount) { k, _ in parse(k) }
-        } else {
-            for k in 0..<chunkCount { parse(k) }
-        }
-        let fieldCount = format == .criteo ? 39 : 22
-        var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+        let boxes = parseCategoricalChunks(b, format: format, atFileStart: true, path: path, skipBadLines: skipBadLines,
+                                           executor: executor, minimumChunkBytes: minimumChunkBytes)
+        var merger = CategoricalMerger(format: format)
         var tokenIds: [UInt32] = []
-        var labels: [Float] = []
-        var skipped = 0
-        var firstSkipped: InputError?
-        var linesBefore = 0
-        func global(_ e: InputError) -> InputError { InputError(path: e.path, line: e.line.map { $0 + linesBefore }, e.message) }
+        try merger.absorb(boxes) { tokenIds.append(contentsOf: $0) }
+        if merger.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: format, path: path, rowCount: merger.labels.count, labels: merger.labels,
+                                  tokens: merger.interners.map(\.tokens), tokenIds: tokenIds, skippedLines: merger.skipped,
+                                  firstSkipped: merger.firstSkipped)
+    }
+}
+
+/// Criteo / Avazu bytes cut into chunks at line ends and parsed, in parallel when an executor is
+/// given. `atFileStart`: the bytes begin the file (only there may a header line appear).
+func parseCategoricalChunks(
+    _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
+    executor: PhaseExecutor?, minimumChunkBytes: Int
+) -> [CategoricalChunk] {
+    let workers = executor?.workerCount ?? 1
+    // At least 4 MB per chunk, a few chunks per worker so uneven chunks even out.
+    let chunkCount = max(1, min(workers * 4, b.count / max(minimumChunkBytes, 1)))
+    var bounds = [0]
+    for k in 1..<chunkCount {
+        var i = max(bounds.last!, b.count * k / chunkCount)
+        while i < b.count && b[i - 1] != 0x0A { i += 1 }
+        bounds.append(i)
+    }
+    bounds.append(b.count)
+    let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
+    let parse = { (k: Int) in
+        let chunk = UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
+        boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines)
+    }
+    if let executor, chunkCount > 1 {
+        executor.run(.prepare, tasks: chunkCount) { k, _ in parse(k) }
+    } else {
+        for k in 0..<chunkCount { parse(k) }
+    }
+    return boxes
+}
+
+/// Chunks merged in file order into file-wide token ids (first appearance in the file), so the
+/// result does not depend on how the file was cut. Keeps the distinct tokens and the labels; the
+/// rows' token ids go to `emit`, a chunk at a time.
+struct CategoricalMerger {
+    let fieldCount: Int
+    var interners: [TokenInterner]
+    var labels: [Float] = []
+    var skipped = 0
+    var firstSkipped: InputError?
+    var linesBefore = 0
+
+    init(format: CategoricalFormat) {
+        fieldCount = format == .criteo ? 39 : 22
+        interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+    }
+
+    mutating func absorb(_ boxes: [CategoricalChunk], emit: (UnsafeBufferPointer<UInt32>) -> Void) throws(InputError) {
+        let linesAtStart = linesBefore
+        func global(_ e: InputError, _ before: Int) -> InputError {
+            InputError(path: e.path, line: e.line.map { $0 + before }, e.message)
+        }
+        var before = linesAtStart
         for box in boxes {
-            if let failure = box.failure { throw global(failure) }
-            if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f) }
+            if let failure = box.failure { throw global(failure, before) }
+            if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f, before) }
             skipped += box.skipped
             // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance.
             let maps = (0..<fieldCount).map { k in box.tokens[k].map { interners[k].intern($0) } }
-            for (i, local) in box.tokenIds.enumerated() { tokenIds.append(maps[i % fieldCount][Int(local)]) }
+            var ids = box.tokenIds
+            for i in ids.indices { ids[i] = maps[i % fieldCount][Int(ids[i])] }
+            ids.withUnsafeBufferPointer { emit($0) }
             labels += box.labels
-            linesBefore += box.lines
+            before += box.lines
         }
-        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
-                                  tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
-                                  firstSkipped: firstSkipped)
+        linesBefore = before
     }
 }
 

@@ -121,23 +121,30 @@ public enum DatasetCache {
     }
 
     public static func store(_ data: Dataset, cache: String, key: Key?) throws {
+        let ids = data.ids
+        try write(cache: cache, key: key, rowCount: data.rowCount, fieldDims: data.fieldDims, hasLabels: data.hasLabels,
+                  vocabulary: data.vocabulary, labels: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount)) { out in
+            // Straight from the data's memory: no copy of a data set that may be most of the RAM.
+            try out.write(UnsafeRawBufferPointer(start: ids.base, count: data.rowCount * data.fieldCount * 4))
+        }
+    }
+
+    /// Writes a cache whose ids `writeIds` produces (rowCount x fieldDims.count UInt32, row-major).
+    static func write(
+        cache: String, key: Key?, rowCount: Int, fieldDims: [Int], hasLabels: Bool, vocabulary: Vocabulary?,
+        labels: UnsafeBufferPointer<Float>, writeIds: @escaping (AtomicFileWriter) throws -> Void
+    ) throws {
         var file = SafeTensors()
         file.metadata = key?.metadata ?? [:]
         file.metadata["format"] = formatName
         file.metadata["cache_version"] = version
-        file.metadata["rows"] = String(data.rowCount)
-        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
-        file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
-        if let v = data.vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
-        // Straight from the data's memory: no copy of a data set that may be most of the RAM.
-        let ids = data.ids, labels = data.labels
+        file.metadata["rows"] = String(rowCount)
+        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(fieldDims), as: UTF8.self)
+        file.metadata["has_labels"] = hasLabels ? "true" : "false"
+        if let v = vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
         try file.write(path: cache, streamed: [
-            .init(name: "ids", dtype: .u32, shape: [data.rowCount, data.fieldCount]) { out in
-                try out.write(UnsafeRawBufferPointer(start: ids.base, count: data.rowCount * data.fieldCount * 4))
-            },
-            .init(name: "labels", dtype: .f32, shape: [data.rowCount]) { out in
-                try out.write(UnsafeRawBufferPointer(start: labels.base, count: data.rowCount * 4))
-            },
+            .init(name: "ids", dtype: .u32, shape: [rowCount, fieldDims.count], write: writeIds),
+            .init(name: "labels", dtype: .f32, shape: [rowCount]) { out in try out.write(UnsafeRawBufferPointer(labels)) },
         ])
     }
 }

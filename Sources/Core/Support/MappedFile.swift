@@ -23,4 +23,12 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit { munmap(base, size) }
+
+    /// Hands back the pages wholly inside bytes `range` (read again from the file if touched).
+    public func releasePages(_ range: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (range.lowerBound + page - 1) / page * page, last = min(range.upperBound, size) / page * page
+        guard last > first else { return }
+        MemoryAdvice.dropPages(base + first, byteCount: last - first)
+    }
 }

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Criteo / Avazu text of any size to the binary cache, with memory bounded by the distinct
+/// tokens (and 4 bytes of label a row), not by the rows: the text is mapped and parsed a segment
+/// at a time (each segment in parallel chunks, merged in file order exactly as a whole-file
+/// parse), the rows' file-wide token ids go to a temporary file, the vocabularies are counted from
+/// that file once the row count (and so the split) is known, and the cache is written from it,
+/// token ids mapped to vocabulary ids. The result is the cache the in-memory path writes, bit for
+/// bit. A segment's text and its parsed token ids (about 2.5 times the segment) are what the
+/// conversion holds besides the tokens; `segmentBytes` bounds it.
+public func convertCategoricalToCache(
+    path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
+    skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?,
+    segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20
+) throws -> Dataset {
+    precondition(format == .criteo || format == .avazu)
+    let source = try MappedFile(path: path)
+    let temporary = cache + ".ids-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: nil), let out = FileHandle(forWritingAtPath: temporary) else {
+        throw FileWriteError(path: temporary, message: "cannot create the temporary token file")
+    }
+    defer { unlink(temporary) }
+    var merger = CategoricalMerger(format: format)
+    var offset = 0
+    let bytes = source.base.assumingMemoryBound(to: UInt8.self)
+    while offset < source.size {
+        var end = min(source.size, offset + max(segmentBytes, 1))
+        while end < source.size && bytes[end - 1] != 0x0A { end += 1 }
+        let boxes = parseCategoricalChunks(UnsafeBufferPointer(start: bytes + offset, count: end - offset), format: format,
+                                           atFileStart: offset == 0, path: path, skipBadLines: skipBadLines,
+                                           executor: executor, minimumChunkBytes: minimumChunkBytes)
+        try merger.absorb(boxes) { ids in out.write(Data(buffer: ids)) }
+        source.releasePages(offset..<end)
+        offset = end
+    }
+    try out.close()
+    let rows = merger.labels.count
+    guard rows > 0 else { throw InputError(path: path, "empty file: no data rows") }
+    let fieldCount = merger.fieldCount
+    let tokenFile = try MappedFile(path: temporary)
+    let ids = tokenFile.base.assumingMemoryBound(to: UInt32.self)
+
+    // Counts on the rows the vocabularies come from (the split needs the row count, known only now).
+    var counts = merger.interners.map { [Int32](repeating: 0, count: $0.count) }
+    let split = DataSplit(rowCount: rows, seed: seed)
+    let release = max(1, (8 << 20) / (fieldCount * 4))
+    for r in 0..<rows {
+        if vocabularyFrom == .all || split.part(ofRow: r) == .train {
+            for f in 0..<fieldCount { counts[f][Int(ids[r * fieldCount + f])] += 1 }
+        }
+        if (r + 1) % release == 0 { tokenFile.releasePages(((r + 1 - release) * fieldCount * 4)..<((r + 1) * fieldCount * 4)) }
+    }
+    // Kept tokens in order of first appearance, as `RawCategoricalData.vocabulary`.
+    var maps: [[String: UInt32]] = []
+    var lookups: [[UInt32]] = []
+    for f in 0..<fieldCount {
+        let tokens = merger.interners[f].tokens
+        var map: [String: UInt32] = [:]
+        var lookup = [UInt32](repeating: 0, count: tokens.count)
+        var kept: [Int] = []
+        for (t, token) in tokens.enumerated() where counts[f][t] >= minCount {
+            map[token] = UInt32(map.count)
+            lookup[t] = map[token]!
+            kept.append(t)
+        }
+        let unseen = UInt32(map.count)
+        var keptSet = [Bool](repeating: false, count: tokens.count)
+        for t in kept { keptSet[t] = true }
+        for t in 0..<tokens.count where !keptSet[t] { lookup[t] = unseen }
+        maps.append(map)
+        lookups.append(lookup)
+    }
+    counts = []
+    let vocabulary = Vocabulary(fields: maps)
+    try merger.labels.withUnsafeBufferPointer { labels in
+        try DatasetCache.write(cache: cache, key: key, rowCount: rows, fieldDims: vocabulary.fieldDims, hasLabels: true,
+                               vocabulary: vocabulary, labels: labels) { writer in
+            let blockRows = max(1, (8 << 20) / (fieldCount * 4))
+            var block = [UInt32](repeating: 0, count: blockRows * fieldCount)
+            var r = 0
+            while r < rows {
+                let n = min(blockRows, rows - r)
+                for i in 0..<(n * fieldCount) { block[i] = lookups[i % fieldCount][Int(ids[r * fieldCount + i])] }
+                try block.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<(n * fieldCount * 4)])) }
+                tokenFile.releasePages((r * fieldCount * 4)..<((r + n) * fieldCount * 4))
+                r += n
+            }
+        }
+    }
+    guard var data = DatasetCache.load(cache: cache, key: key, name: path) else {
+        throw FileWriteError(path: cache, message: "the cache just written does not read back")
+    }
+    data.skippedLines = merger.skipped
+    data.firstSkipped = merger.firstSkipped
+    return data
+}
