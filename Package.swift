@@ -7,8 +7,12 @@ import Foundation
 // it is built (CI, a user's own machine); set FNN_PAR_TARGET_CPU (e.g. x86-64-v3) for a binary
 // that must run on other machines.
 let targetCPU = ProcessInfo.processInfo.environment["FNN_PAR_TARGET_CPU"] ?? "native"
+// -fno-math-errno for the C headers Swift inlines: Float.squareRoot() goes through a C shim of
+// the standard library, and with errno semantics (Linux's default) every square root carries a
+// negative-input check and a libm call, which also keeps SIMD square roots from vectorising
+// (Adam's update ran lane by lane).
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked", "-Xcc", "-fno-math-errno"]),
     .swiftLanguageMode(.v6),
 ]
 
