@@ -20,6 +20,7 @@ import Glibc
 public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     /// Workers actually running (fewer than requested only if the system refused to start threads).
     public private(set) var workerCount: Int
+    public var concurrency: Int { min(workerCount, cpuCount) }
     /// Worker w's CPU, where it is pinned; nil where it runs unpinned.
     public let placement: [Int?]
     public let profile: PhaseProfile

@@ -107,14 +107,15 @@ public final class FMEngine: TrainingEngine {
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
         let fields = model.config.fieldCount
-        let workers = executor.workerCount
-        groupings.prepare(parts: workers)
+        // One part per CPU: each part scans the whole batch, so surplus threads would only
+        // repeat that scan.
+        let parts = executor.concurrency
+        groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
         let d = model.config.embedDim
         denseAdam.step += 1
         let step = denseAdam.step
         schedule.ensure(upTo: step)
-        let parts = workers
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in

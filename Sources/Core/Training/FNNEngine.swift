@@ -246,7 +246,10 @@ public final class FNNEngine: TrainingEngine {
         let count = pendingCount
         let fields = model.config.fieldCount
         let workers = executor.workerCount
-        groupings.prepare(parts: workers)
+        // One part per CPU: each part scans the whole batch, so surplus threads would only
+        // repeat that scan.
+        let parts = executor.concurrency
+        groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
         let config = model.config
         let denseCount = dense.count
@@ -263,7 +266,7 @@ public final class FNNEngine: TrainingEngine {
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
-        executor.run(.sparseUpdate, tasks: workers) { p, _ in
+        executor.run(.sparseUpdate, tasks: parts) { p, _ in
             let hasLinear = config.hasLinearTable
             tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear, groupings: groupings,
                             rowIds: rowIds.base, positionCount: count * fields, part: p, step: step, schedule: schedule,

@@ -34,6 +34,10 @@ public enum Phase: Int, CaseIterable, Sendable, Codable {
 /// task can use that worker's own buffers (its replica of the dense parameters).
 public protocol PhaseExecutor: AnyObject {
     var workerCount: Int { get }
+    /// How many workers can run at once: the worker count, or fewer when they outnumber the
+    /// CPUs. Work whose total grows with the number of parts (each part scans the whole batch)
+    /// is cut into this many.
+    var concurrency: Int { get }
     func run(_ phase: Phase, tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void)
     /// Work done by the calling thread alone while the other workers wait.
     func serial(_ phase: Phase, _ body: () -> Void)
@@ -104,6 +108,10 @@ public final class PhaseProfile: @unchecked Sendable {
 }
 
 /// Every task on the calling thread, in order.
+extension PhaseExecutor {
+    public var concurrency: Int { workerCount }
+}
+
 public final class SerialExecutor: PhaseExecutor {
     public let profile = PhaseProfile(workers: 1)
     public init() {}
