@@ -120,7 +120,7 @@ public final class LazyRowAdam: @unchecked Sendable {
             while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
             fnnpar_prefetch_for_write(states + row)
             if let linear { fnnpar_prefetch_for_write(linear + row) }
-            let lo = Int(starts[u]), hi = min(Int(starts[u + 1]), lo + 4)
+            let lo = Int(starts[u]), hi = min(Int(starts[u + 1]), lo + 16)
             for k in lo..<hi {
                 let position = Int(positions[k])
                 fnnpar_prefetch(gradients.embedding + position * gradients.embeddingStride)
