@@ -41,7 +41,7 @@ let package = Package(
             path: "Sources/Parallel", swiftSettings: fastMath),
         .executableTarget(
             name: "CLI",
-            dependencies: ["Core", "Parallel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Core", "Parallel", "CMemoryHints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/CLI", swiftSettings: fastMath),
         // Reference implementations shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: fastMath),

@@ -1,3 +1,4 @@
+import CMemoryHints
 import ArgumentParser
 import Core
 import Foundation
@@ -255,7 +256,10 @@ func median(_ values: [Double]) -> Double {
 }
 
 /// Resets the kernel's peak-RSS mark (VmHWM) so the next reading covers one measurement.
+/// Resets the peak mark to the current resident set, after handing freed heap memory back (the
+/// previous measurement's workspace, which malloc would otherwise keep and count here).
 func resetPeakResident() {
+    fnnpar_release_free_heap()
     if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
         handle.write(Data("5".utf8))
         try? handle.close()
