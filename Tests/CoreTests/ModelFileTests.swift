@@ -224,5 +224,10 @@ import Testing
         let modelPath = temporaryDirectory() + "/m.safetensors"
         try ModelFile.save(run.engine.model, to: modelPath)
         #expect(throws: ModelFileError.self) { try Checkpoint.read(path: modelPath) }
+        // A checkpoint of an earlier version (another split and optimizer layout) is refused.
+        var old = try SafeTensors.read(path: path)
+        old.metadata["checkpoint_version"] = nil
+        try old.write(path: path)
+        #expect(throws: ModelFileError.self) { try Checkpoint.read(path: path) }
     }
 }

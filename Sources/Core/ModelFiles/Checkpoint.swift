@@ -6,6 +6,9 @@ import Foundation
 /// written atomically.
 public enum Checkpoint {
     public static let formatName = "fnn-par-checkpoint"
+    /// 2: the split is a keyed permutation, streaming epochs go by chunks of file rows, and the
+    /// lazy catch-up sums the whole gap; a version-1 run cannot be continued to the same model.
+    public static let version = "2"
 
     public static func write(_ run: TrainingRun, to path: String, metadata extra: [String: String] = [:]) throws {
         var file = SafeTensors()
@@ -17,6 +20,7 @@ public enum Checkpoint {
         func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
         file.metadata = ModelFile.tensors(of: run.engine.model).metadata
         file.metadata["format"] = formatName
+        file.metadata["checkpoint_version"] = version
         file.metadata["config"] = try json(run.engine.model.config)
         file.metadata["options"] = try json(run.options)
         file.metadata["state"] = try json(run.state)
@@ -45,6 +49,9 @@ public enum Checkpoint {
                 throw fail("this is a model file, not a training checkpoint (use it with --init-from, eval or predict)")
             }
             throw fail("not an fnn-par training checkpoint")
+        }
+        guard file.metadata["checkpoint_version"] == version else {
+            throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split and optimizer state differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
