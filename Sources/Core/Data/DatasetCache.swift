@@ -6,7 +6,7 @@ import Foundation
 /// and a fingerprint of its content) and to the preprocessing options, and is ignored, then
 /// rewritten, when either changes. Written atomically, so a crash leaves no half cache.
 public enum DatasetCache {
-    public static let version = "2"
+    public static let version = "3"
 
     /// What the cache must match: the source as it is now and how it was read.
     public struct Key: Equatable, Sendable {
