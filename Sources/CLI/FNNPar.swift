@@ -312,3 +312,31 @@ func reportDecoder() -> JSONDecoder {
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return decoder
 }
+
+extension FNNPar {
+    /// OpenBLAS (the pthread build) starts a pool of threads when it loads, before any of our
+    /// code runs, and they spin on `sched_yield` for a while waiting for work that never comes
+    /// (our workers call it one thread each), taking a CPU from the first fraction of a second of
+    /// every run: a one-thread FM measured 6.7-9.0M samples/s that way against 9.2-9.4M without.
+    /// The only way to keep the pool from starting is the variable being set when the library
+    /// loads, so the process sets it and runs itself again, once.
+    static func main() {
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            setenv("OPENBLAS_NUM_THREADS", "1", 1)
+            Relaunch.sameExecutable()
+        }
+        main(nil)
+    }
+}
+
+/// Replaces this process with a fresh run of the same executable and arguments (the environment
+/// as now); returns only if that fails, and the run then goes on as it is.
+enum Relaunch {
+    static func sameExecutable() {
+        // The executable's own path, not /proc/self/exe, so the process keeps its name.
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
+        guard length > 0 else { return }
+        _ = execv(path, CommandLine.unsafeArgv)
+    }
+}

@@ -134,45 +134,50 @@ public enum EmbeddingKernels {
         dLinear: UnsafeMutablePointer<Float>, dEmbedding: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
-        var total = 0.0
-        var dBias: Float = 0
-        let scale = 1 / Float(batchSize)
-        for i in 0..<min(4, rows) {
-            for f in 0..<fieldCount {
-                let row = Int(rowIds[i * fieldCount + f])
-                fnnpar_prefetch(embedding + row * embedDim)
-                fnnpar_prefetch(linear + row)
-            }
-        }
-        for i in 0..<rows {
-            if i + 4 < rows {
+        // Three passes over the slice: logits (keeping each example's sum of embeddings), then the
+        // loss and logit gradients eight examples at a time, then the per-position gradients.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * (embedDim + 2)) { buffer in
+            let logits = buffer.baseAddress!, dLogits = logits + rows, sums = logits + 2 * rows
+            for i in 0..<min(4, rows) {
                 for f in 0..<fieldCount {
-                    let ahead = Int(rowIds[(i + 4) * fieldCount + f])
-                    fnnpar_prefetch(embedding + ahead * embedDim)
-                    fnnpar_prefetch(linear + ahead)
+                    let row = Int(rowIds[i * fieldCount + f])
+                    fnnpar_prefetch(embedding + row * embedDim)
+                    fnnpar_prefetch(linear + row)
                 }
             }
-            let r = rowIds + i * fieldCount
-            let z = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
-                            linear: linear, bias: bias, sum: scratch)
-            let (loss, d) = BinaryCrossEntropy.lossAndGradient(logit: z, label: labels[i])
-            total += Double(loss)
-            let g = d * scale
-            dBias += g
+            for i in 0..<rows {
+                if i + 4 < rows {
+                    for f in 0..<fieldCount {
+                        let ahead = Int(rowIds[(i + 4) * fieldCount + f])
+                        fnnpar_prefetch(embedding + ahead * embedDim)
+                        fnnpar_prefetch(linear + ahead)
+                    }
+                }
+                logits[i] = fmLogit(rowIds: rowIds + i * fieldCount, fieldCount: fieldCount, embedDim: embedDim,
+                                    embedding: embedding, linear: linear, bias: bias, sum: sums + i * embedDim)
+            }
+            let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
+                                                     dLogits: dLogits)
+            var dBias: Float = 0
             let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
-            for f in 0..<fieldCount {
-                let p = i * fieldCount + f
-                dLinear[p] = g
-                let v = embedding + Int(r[f]) * embedDim
-                let d = dEmbedding + p * embedDim
-                var k = 0
-                while k < vectorEnd {
-                    store(g * (load(scratch + k) - load(v + k)), d + k)
-                    k += Lanes.scalarCount
+            for i in 0..<rows {
+                let g = dLogits[i]
+                dBias += g
+                let r = rowIds + i * fieldCount, sum = sums + i * embedDim
+                for f in 0..<fieldCount {
+                    let p = i * fieldCount + f
+                    dLinear[p] = g
+                    let v = embedding + Int(r[f]) * embedDim
+                    let d = dEmbedding + p * embedDim
+                    var k = 0
+                    while k < vectorEnd {
+                        store(g * (load(sum + k) - load(v + k)), d + k)
+                        k += Lanes.scalarCount
+                    }
+                    while k < embedDim { d[k] = g * (sum[k] - v[k]); k += 1 }
                 }
-                while k < embedDim { d[k] = g * (scratch[k] - v[k]); k += 1 }
             }
+            return (total, dBias)
         }
-        return (total, dBias)
     }
 }

@@ -290,11 +290,19 @@ public enum BinaryCrossEntropy {
     /// softplus(z) = max(z, 0) + log1p(e) and sigmoid(z) = 1 / (1 + e) (z >= 0) or e / (1 + e).
     /// For the training loop (metrics use the Double loss).
     @inlinable public static func lossAndGradient(logit z: Float, label y: Float) -> (loss: Float, dLogit: Float) {
-        let e = expf(-abs(z))
-        let sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e)
-        // log(1 + e) rather than log1p(e): e <= 1, so the difference is below an ulp of the
-        // loss, and glibc's log1pf costs several times logf.
-        return (max(z, 0) - y * z + logf(1 + e), sigmoid - y)
+        let r = lossAndGradient(logits: FastMath.Lanes(repeating: z), labels: FastMath.Lanes(repeating: y))
+        return (r.loss[0], r.dLogit[0])
+    }
+
+    /// Eight examples at once (`FastMath`'s exp and log); the one-example form gives the same bits.
+    @inlinable public static func lossAndGradient(logits z: FastMath.Lanes, labels y: FastMath.Lanes)
+        -> (loss: FastMath.Lanes, dLogit: FastMath.Lanes) {
+        let magnitude = z.replacing(with: -z, where: z .< 0)
+        let e = FastMath.expNonPositive(-magnitude)
+        let onePlus = 1 + e
+        let sigmoid = (FastMath.Lanes(repeating: 1) / onePlus).replacing(with: e / onePlus, where: z .< 0)
+        let positive = z.replacing(with: 0, where: z .< 0)
+        return (positive - y * z + FastMath.logOnePlus(e), sigmoid - y)
     }
 
     @inlinable public static func loss(logit z: Float, label y: Float) -> Double {
@@ -314,10 +322,19 @@ public enum BinaryCrossEntropy {
     ) -> Double {
         let scale = 1 / Float(batchSize)
         var total = 0.0
-        for i in 0..<rows {
+        var i = 0
+        while i + 8 <= rows {
+            let (loss, d) = lossAndGradient(logits: UnsafeRawPointer(logits + i).loadUnaligned(as: FastMath.Lanes.self),
+                                            labels: UnsafeRawPointer(labels + i).loadUnaligned(as: FastMath.Lanes.self))
+            for k in 0..<8 { total += Double(loss[k]) }
+            UnsafeMutableRawPointer(dLogits + i).storeBytes(of: d * scale, as: FastMath.Lanes.self)
+            i += 8
+        }
+        while i < rows {
             let (loss, d) = lossAndGradient(logit: logits[i], label: labels[i])
             total += Double(loss)
             dLogits[i] = d * scale
+            i += 1
         }
         return total
     }
