@@ -93,6 +93,29 @@ import Testing
         #expect(vocabulary.id(field: 0, token: "never-seen") == UInt32(vocabulary.fields[0].count))
     }
 
+    /// Tokens are interned by their bytes, but a vocabulary is keyed by String, where the NFC and
+    /// NFD spellings of "é" are equal: they share one id, with their counts added, on the
+    /// in-memory and the segmented path alike.
+    @Test func canonicallyEqualTokensShareAnId() throws {
+        let dir = temporaryDirectory()
+        func row(_ id: Int, _ token: String) -> String {
+            "\(id),\(id % 2)," + ([token] + (0..<21).map { "c\($0)" }).joined(separator: ",")
+        }
+        let text = [row(1, "caf\u{e9}"), row(2, "cafe\u{301}"), row(3, "tea"), row(4, "cafe\u{301}")].joined(separator: "\n") + "\n"
+        writeText(text, to: dir + "/a.csv")
+        let raw = try loadRawCategorical(path: dir + "/a.csv", format: .avazu)
+        #expect(raw.tokens[0].count == 3)  // three byte spellings
+        let vocabulary = raw.vocabulary(minCount: 2)
+        // The two spellings together reach the threshold of 2; "tea" alone does not.
+        #expect(vocabulary.fieldDims[0] == 2)
+        let data = raw.dataset(vocabulary: vocabulary)
+        #expect(data.ids[0 * 22] == 0 && data.ids[1 * 22] == 0 && data.ids[3 * 22] == 0 && data.ids[2 * 22] == 1)
+        let converted = try convertCategoricalToCache(
+            path: dir + "/a.csv", format: .avazu, minCount: 2, vocabularyFrom: .all, seed: 1, skipBadLines: false,
+            executor: nil, cache: dir + "/a.cache", key: nil, segmentBytes: 40)
+        #expect(converted.ids.bitwiseEqual(data.ids) && converted.vocabulary == vocabulary)
+    }
+
     @Test func libffmCategoricalFeatures() throws {
         let dir = temporaryDirectory()
         writeText("1 0:5:1 1:7:1 2:3:1\n0 0:5:1 2:9:1\n0 0:6:1 1:7:1 2:3:1\n", to: dir + "/a.ffm")

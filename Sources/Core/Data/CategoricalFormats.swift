@@ -18,6 +18,43 @@ public struct Vocabulary: Sendable, Equatable {
 
     public init(fields: [[String: UInt32]]) { self.fields = fields }
 
+    /// The vocabularies of tokens with their counts (per field, tokens in order of first
+    /// appearance), and, per field, each token's id. Tokens are interned by their bytes, but a
+    /// vocabulary is keyed by String, and Strings compare by canonical equivalence (NFC and NFD
+    /// spellings of "é" are one String): such tokens are merged, counts added, before the
+    /// threshold, so every path gives the same ids.
+    static func counted(tokens: [[String]], counts: [[Int]], minCount: Int) -> (Vocabulary, lookups: [[UInt32]]) {
+        var maps: [[String: UInt32]] = []
+        var lookups: [[UInt32]] = []
+        for (field, fieldTokens) in tokens.enumerated() {
+            var canonical: [String: Int] = [:]
+            var canonicalOf = [Int](repeating: 0, count: fieldTokens.count)
+            var merged: [Int] = []
+            var firstToken: [String] = []
+            for (t, token) in fieldTokens.enumerated() {
+                if let c = canonical[token] {
+                    canonicalOf[t] = c
+                    merged[c] += counts[field][t]
+                } else {
+                    canonical[token] = merged.count
+                    canonicalOf[t] = merged.count
+                    merged.append(counts[field][t])
+                    firstToken.append(token)
+                }
+            }
+            var map: [String: UInt32] = [:]
+            var idOfCanonical = [UInt32?](repeating: nil, count: merged.count)
+            for c in merged.indices where merged[c] >= minCount {
+                idOfCanonical[c] = UInt32(map.count)
+                map[firstToken[c]] = UInt32(map.count)
+            }
+            let unseen = UInt32(map.count)
+            lookups.append(canonicalOf.map { idOfCanonical[$0] ?? unseen })
+            maps.append(map)
+        }
+        return (Vocabulary(fields: maps), lookups)
+    }
+
     /// Per field, the kept tokens in id order.
     public var orderedTokens: [[String]] { fields.map { map in map.sorted { $0.value < $1.value }.map(\.key) } }
 
@@ -154,11 +191,7 @@ public struct RawCategoricalData: Sendable {
             for i in 0..<(rowCount * f) { counts[i % f][Int(tokenIds[i])] += 1 }
         }
         // Ids in order of first appearance in the file, so the mapping does not depend on hashing.
-        return Vocabulary(fields: (0..<f).map { k in
-            var map: [String: UInt32] = [:]
-            for (t, token) in tokens[k].enumerated() where counts[k][t] >= minCount { map[token] = UInt32(map.count) }
-            return map
-        })
+        return Vocabulary.counted(tokens: tokens, counts: counts, minCount: minCount).0
     }
 
     /// The data set under `vocabulary`.

@@ -143,6 +143,7 @@ public struct KeyedPermutation: Sendable {
     @usableFromInline let keys: (UInt64, UInt64, UInt64, UInt64)
 
     public init(count: Int, seed: UInt64) {
+        precondition(count < 1 << 62, "a keyed permutation covers fewer than 2^62 elements")
         self.count = UInt64(max(count, 1))
         var bits: UInt64 = 2
         while bits < 62 && (UInt64(1) << bits) < self.count { bits += 2 }

@@ -62,10 +62,11 @@ public enum DatasetCache {
 
     /// Whether `prefix` (a file's first bytes) starts an fnn-par data file or cache.
     public static func isDataFile(prefix: [UInt8]) -> Bool {
-        guard prefix.count > 9 else { return false }
-        let length = prefix.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard prefix[8] == UInt8(ascii: "{"), length > 0 else { return false }
-        let header = prefix[8..<min(prefix.count, 8 + length)]
+        guard prefix.count > 9, prefix[8] == UInt8(ascii: "{") else { return false }
+        // Any 8 bytes are read as a length (a text file's too), so it is bounded before use.
+        let length = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard length > 0, length <= 100_000_000 else { return false }
+        let header = prefix[8..<min(prefix.count, 8 + Int(length))]
         return String(decoding: header, as: UTF8.self).contains("\"\(formatName)\"")
     }
 
@@ -81,8 +82,10 @@ public enum DatasetCache {
     /// `key` nil: any source (a standalone data file).
     public static func load(cache: String, key: Key?, name: String) -> Dataset? {
         guard let mapped = try? MappedFile(path: cache), mapped.size >= 8 else { return nil }
-        let headerLength = Int(mapped.base.loadUnaligned(as: UInt64.self).littleEndian)
-        guard headerLength > 0, 8 + headerLength <= mapped.size,
+        let rawLength = UInt64(littleEndian: mapped.base.loadUnaligned(as: UInt64.self))
+        guard rawLength > 0, rawLength <= UInt64(mapped.size - 8) else { return nil }
+        let headerLength = Int(rawLength)
+        guard 8 + headerLength <= mapped.size,
               let header = try? JSONSerialization.jsonObject(
                 with: Data(bytesNoCopy: mapped.base + 8, count: headerLength, deallocator: .none)) as? [String: Any],
               let meta = header["__metadata__"] as? [String: String],

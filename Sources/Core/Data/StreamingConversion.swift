@@ -29,7 +29,12 @@ public func convertCategoricalToCache(
         let boxes = parseCategoricalChunks(UnsafeBufferPointer(start: bytes + offset, count: end - offset), format: format,
                                            atFileStart: offset == 0, path: path, skipBadLines: skipBadLines,
                                            executor: executor, minimumChunkBytes: minimumChunkBytes)
-        try merger.absorb(boxes) { ids in out.write(Data(buffer: ids)) }
+        var writeError: Error?
+        try merger.absorb(boxes) { ids in
+            guard writeError == nil else { return }
+            do { try out.write(contentsOf: Data(buffer: ids)) } catch { writeError = error }
+        }
+        if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
         source.releasePages(offset..<end)
         offset = end
     }
@@ -41,7 +46,8 @@ public func convertCategoricalToCache(
     let ids = tokenFile.base.assumingMemoryBound(to: UInt32.self)
 
     // Counts on the rows the vocabularies come from (the split needs the row count, known only now).
-    var counts = merger.interners.map { [Int32](repeating: 0, count: $0.count) }
+    precondition(rows <= Int(UInt32.max), "more rows than 32-bit row ids can address")
+    var counts = merger.interners.map { [Int](repeating: 0, count: $0.count) }
     let split = DataSplit(rowCount: rows, seed: seed)
     let release = max(1, (8 << 20) / (fieldCount * 4))
     for r in 0..<rows {
@@ -51,27 +57,9 @@ public func convertCategoricalToCache(
         if (r + 1) % release == 0 { tokenFile.releasePages(((r + 1 - release) * fieldCount * 4)..<((r + 1) * fieldCount * 4)) }
     }
     // Kept tokens in order of first appearance, as `RawCategoricalData.vocabulary`.
-    var maps: [[String: UInt32]] = []
-    var lookups: [[UInt32]] = []
-    for f in 0..<fieldCount {
-        let tokens = merger.interners[f].tokens
-        var map: [String: UInt32] = [:]
-        var lookup = [UInt32](repeating: 0, count: tokens.count)
-        var kept: [Int] = []
-        for (t, token) in tokens.enumerated() where counts[f][t] >= minCount {
-            map[token] = UInt32(map.count)
-            lookup[t] = map[token]!
-            kept.append(t)
-        }
-        let unseen = UInt32(map.count)
-        var keptSet = [Bool](repeating: false, count: tokens.count)
-        for t in kept { keptSet[t] = true }
-        for t in 0..<tokens.count where !keptSet[t] { lookup[t] = unseen }
-        maps.append(map)
-        lookups.append(lookup)
-    }
+    let (vocabulary, lookups) = Vocabulary.counted(tokens: merger.interners.map(\.tokens), counts: counts,
+                                                   minCount: minCount)
     counts = []
-    let vocabulary = Vocabulary(fields: maps)
     try merger.labels.withUnsafeBufferPointer { labels in
         try DatasetCache.write(cache: cache, key: key, rowCount: rows, fieldDims: vocabulary.fieldDims, hasLabels: true,
                                vocabulary: vocabulary, labels: labels) { writer in

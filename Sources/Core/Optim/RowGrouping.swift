@@ -146,6 +146,9 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
         let grouping = parts[p]
         let range = rows(ofPart: p)
         grouping.build(rowIds: rowIds, count: count, rows: range)
+        // An empty range at the table's end would still name the last (partial) block, which
+        // another part owns.
+        guard !range.isEmpty else { return grouping }
         let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
         for b in firstBlock..<endBlock { blockCounts[b] = 0 }
         // A row's update costs about as much as two gradient additions, one per position.

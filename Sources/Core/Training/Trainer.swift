@@ -181,6 +181,7 @@ public final class TrainingRun {
     /// one per-row structure streaming holds, and it counts against the memory budget.
     func windowRows(_ chunks: [Int], epoch: Int, window: Int) -> [UInt32] {
         let chunkRows = options.streamChunkRows!
+        precondition(data.rowCount <= Int(UInt32.max), "streaming addresses rows with 32-bit ids")
         var rows: [UInt32] = []
         rows.reserveCapacity(chunks.reduce(0) { $0 + chunkTrainCounts[$1] })
         for c in chunks {
