@@ -7,7 +7,7 @@ import Parallel
 struct ModelInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model file: fnn-par's, or a torchfm FM / FNN state_dict saved with safetensors.", valueName: "path"))
     var model: String
-    @Option(help: ArgumentHelp("Data to score: MovieLens ratings or a fields TSV.", valueName: "path"))
+    @Option(help: ArgumentHelp("Data to score: MovieLens ratings, a fields TSV, a binary data file, or raw Criteo / Avazu / libffm / libsvm rows (mapped with the model's vocabularies).", valueName: "path"))
     var data: String
     @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu / libffm / libsvm rows are mapped with the vocabularies (and libsvm field map) stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
