@@ -103,14 +103,14 @@ struct DataOptions: ParsableArguments {
                     return cached
                 }
             }
-            if categorical, kind == .criteo || kind == .avazu, let key, let cachePath, let budget = try? memoryBudgetBytes(),
-               key.sourceSize > budget {
+            if categorical, let key, let cachePath, let budget = try? memoryBudgetBytes(), key.sourceSize > budget {
                 log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
                 do {
-                    let converted = try convertCategoricalToCache(
+                    var converted = try convertCategoricalToCache(
                         path: data, format: kind, minCount: minimum, vocabularyFrom: vocabFrom, seed: seed,
-                        skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key,
+                        skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                         segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)))
+                    if kind == .libsvm { converted.fieldMap = map }
                     if converted.skippedLines > 0, let first = converted.firstSkipped {
                         log.say("skipped \(converted.skippedLines) malformed line\(converted.skippedLines == 1 ? "" : "s"); the first: \(first)")
                     }

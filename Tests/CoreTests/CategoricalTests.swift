@@ -126,6 +126,10 @@ import Testing
         #expect(raw.tokens[1] == ["7", "missing"])
         let data = raw.dataset(vocabulary: raw.vocabulary(minCount: 1))
         #expect(data.fieldDims == [3, 3, 3])
+        let converted = try convertCategoricalToCache(
+            path: dir + "/a.ffm", format: .libffm, minCount: 1, vocabularyFrom: .all, seed: 1, skipBadLines: false,
+            executor: nil, cache: dir + "/a.cache", key: nil)
+        #expect(converted.ids.bitwiseEqual(data.ids) && converted.vocabulary == data.vocabulary)
         func message(_ text: String) -> String? {
             writeText(text, to: dir + "/b.ffm")
             do { _ = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm); return nil } catch { return error.message }
@@ -166,6 +170,13 @@ import Testing
         #expect(mapFailure("0-9 0\n5-20 1\n")?.message.contains("overlap") == true)
         #expect(mapFailure("0-9 0\n10-20 2\n")?.message.contains("field 1 has no features") == true)
         #expect(mapFailure("0-9 0\nten 1\n")?.line == 2)
+        // Converted a row at a time (for files larger than memory), the same data and vocabularies.
+        let whole = raw.dataset(vocabulary: raw.vocabulary(minCount: 1))
+        let converted = try convertCategoricalToCache(
+            path: dir + "/a.svm", format: .libsvm, minCount: 1, vocabularyFrom: .all, seed: 1, skipBadLines: false,
+            executor: nil, cache: dir + "/a.cache", key: nil, fieldMap: map)
+        #expect(converted.ids.bitwiseEqual(whole.ids) && converted.labels.bitwiseEqual(whole.labels))
+        #expect(converted.vocabulary == whole.vocabulary)
         // Stored in a file, it reads back the same.
         var file = SafeTensors()
         file.tensors = map.tensors()

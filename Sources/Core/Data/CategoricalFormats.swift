@@ -427,99 +427,134 @@ final class CategoricalChunk: @unchecked Sendable {
 func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
-        /// Space- or tab-separated items of a line.
-        func items(_ line: Range<Int>) -> [Range<Int>] {
-            var out: [Range<Int>] = []
-            var i = line.lowerBound
-            while i < line.upperBound {
-                while i < line.upperBound && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
-                let start = i
-                while i < line.upperBound && b[i] != 0x20 && b[i] != 0x09 { i += 1 }
-                if i > start { out.append(start..<i) }
-            }
-            return out
-        }
-        /// field:index:value split at the colons.
-        func parts(_ r: Range<Int>) -> [Range<Int>] {
-            var out: [Range<Int>] = []
-            var start = r.lowerBound
-            for i in r where b[i] == 0x3A { out.append(start..<i); start = i + 1 }
-            out.append(start..<r.upperBound)
-            return out
-        }
-        // First pass: the number of fields.
-        var scanner = LineScanner(b)
-        var maxField = (fieldMap?.fieldCount ?? 0) - 1
-        while fieldMap == nil, let line = scanner.nextLine() {
-            if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-            for item in items(line).dropFirst() {
-                let p = parts(item)
-                if p.count == 3, let f = b.parseUnsigned(p[0]), f < 100_000 { maxField = max(maxField, Int(f)) }
-            }
-        }
-        guard maxField >= 0 else {
-            throw InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
-        }
-        let fieldCount = maxField + 1
-        var policy = BadLinePolicy(skip: skipBadLines)
-        var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         var tokenIds: [UInt32] = []
-        var labels: [Float] = []
-        var row = [String?](repeating: nil, count: fieldCount)
-        scanner = LineScanner(b)
-        lines: while let line = scanner.nextLine() {
-            if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-            let list = items(line)
-            guard let label = b.parseDecimal(list[0]) else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(list[0]))' is not a number"))
-                continue
-            }
-            for k in 0..<fieldCount { row[k] = nil }
-            for item in list.dropFirst() {
-                var p = parts(item)
-                let f: UInt64
-                if let fieldMap {
-                    guard p.count == 2, let index = b.parseUnsigned(p[0]), index < 1 << 62 else {
-                        try policy.reject(InputError(path: path, line: scanner.lineNumber, "'\(b.text(item))' is not index:value (libsvm)"))
-                        continue lines
-                    }
-                    guard let mapped = fieldMap.field(of: Int(index)) else {
-                        try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                     "feature index \(index) is in no field of the field map"))
-                        continue lines
-                    }
-                    f = UInt64(mapped)
-                    p = [p[0], p[0], p[1]]
-                } else {
-                    guard p.count == 3, let field = b.parseUnsigned(p[0]), field < UInt64(fieldCount), !p[1].isEmpty else {
-                        try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                     "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)"))
-                        continue lines
-                    }
-                    f = field
-                }
-                guard let value = b.parseDecimal(p[2]), value == 1 else {
-                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                 "feature '\(b.text(item))' has value \(b.text(p[2])); only categorical features (value 1) are supported"))
+        let parsed = try parseLibFFM(b, path: path, skipBadLines: skipBadLines, fieldMap: fieldMap) { tokenIds.append(contentsOf: $0) }
+        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: parsed.labels.count,
+                                  labels: parsed.labels, tokens: parsed.interners.map(\.tokens), tokenIds: tokenIds,
+                                  skippedLines: parsed.skipped, firstSkipped: parsed.firstSkipped)
+    }
+}
+
+/// What a parse of categorical text keeps besides the rows' token ids: the distinct tokens, the
+/// labels and the lines left out.
+struct ParsedTokens {
+    var interners: [TokenInterner]
+    var labels: [Float]
+    var skipped: Int
+    var firstSkipped: InputError?
+    var fieldCount: Int { interners.count }
+}
+
+/// libffm / libsvm rows of `b`, one pass for the field count (libffm) and one for the rows; each
+/// row's token ids go to `emit`. `passed(end)`: the parse is done with bytes before `end`, so a
+/// caller streaming a mapped file may hand their pages back.
+func parseLibFFM(
+    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?,
+    passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
+) throws(InputError) -> ParsedTokens {
+    /// Space- or tab-separated items of a line.
+    func items(_ line: Range<Int>) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var i = line.lowerBound
+        while i < line.upperBound {
+            while i < line.upperBound && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
+            let start = i
+            while i < line.upperBound && b[i] != 0x20 && b[i] != 0x09 { i += 1 }
+            if i > start { out.append(start..<i) }
+        }
+        return out
+    }
+    /// field:index:value split at the colons.
+    func parts(_ r: Range<Int>) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = r.lowerBound
+        for i in r where b[i] == 0x3A { out.append(start..<i); start = i + 1 }
+        out.append(start..<r.upperBound)
+        return out
+    }
+    let reportEvery = 8 << 20
+    // First pass: the number of fields.
+    var scanner = LineScanner(b)
+    var maxField = (fieldMap?.fieldCount ?? 0) - 1
+    var nextReport = reportEvery
+    while fieldMap == nil, let line = scanner.nextLine() {
+        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
+        if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
+        for item in items(line).dropFirst() {
+            let p = parts(item)
+            if p.count == 3, let f = b.parseUnsigned(p[0]), f < 100_000 { maxField = max(maxField, Int(f)) }
+        }
+    }
+    passed?(b.count)
+    guard maxField >= 0 else {
+        throw InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
+    }
+    let fieldCount = maxField + 1
+    var policy = BadLinePolicy(skip: skipBadLines)
+    var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+    var labels: [Float] = []
+    var row = [Range<Int>?](repeating: nil, count: fieldCount)
+    var ids = [UInt32](repeating: 0, count: fieldCount)
+    let missing: [UInt8] = Array("missing".utf8)
+    scanner = LineScanner(b)
+    nextReport = reportEvery
+    lines: while let line = scanner.nextLine() {
+        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
+        if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
+        let list = items(line)
+        guard let label = b.parseDecimal(list[0]) else {
+            try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(list[0]))' is not a number"))
+            continue
+        }
+        for k in 0..<fieldCount { row[k] = nil }
+        for item in list.dropFirst() {
+            var p = parts(item)
+            let f: UInt64
+            if let fieldMap {
+                guard p.count == 2, let index = b.parseUnsigned(p[0]), index < 1 << 62 else {
+                    try policy.reject(InputError(path: path, line: scanner.lineNumber, "'\(b.text(item))' is not index:value (libsvm)"))
                     continue lines
                 }
-                guard row[Int(f)] == nil else {
+                guard let mapped = fieldMap.field(of: Int(index)) else {
                     try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                 "field \(f) appears twice; multi-hot fields are not supported"))
+                                                 "feature index \(index) is in no field of the field map"))
                     continue lines
                 }
-                row[Int(f)] = String(decoding: UnsafeBufferPointer(rebasing: b[p[1]]), as: UTF8.self)
+                f = UInt64(mapped)
+                p = [p[0], p[0], p[1]]
+            } else {
+                guard p.count == 3, let field = b.parseUnsigned(p[0]), field < UInt64(fieldCount), !p[1].isEmpty else {
+                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                                 "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)"))
+                    continue lines
+                }
+                f = field
             }
-            labels.append(label > 0 ? 1 : 0)
-            for k in 0..<fieldCount {
-                let token = row[k] ?? "missing"
-                tokenIds.append(interners[k].intern(token))
+            guard let value = b.parseDecimal(p[2]), value == 1 else {
+                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                             "feature '\(b.text(item))' has value \(b.text(p[2])); only categorical features (value 1) are supported"))
+                continue lines
+            }
+            guard row[Int(f)] == nil else {
+                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                                             "field \(f) appears twice; multi-hot fields are not supported"))
+                continue lines
+            }
+            row[Int(f)] = p[1]
+        }
+        labels.append(label > 0 ? 1 : 0)
+        for k in 0..<fieldCount {
+            if let range = row[k] {
+                ids[k] = interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range])))
+            } else {
+                ids[k] = missing.withUnsafeBytes { interners[k].intern($0) }
             }
         }
-        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: labels.count, labels: labels, tokens: interners.map(\.tokens),
-                                  tokenIds: tokenIds, skippedLines: policy.skipped, firstSkipped: policy.first)
+        ids.withUnsafeBufferPointer { emit($0) }
     }
+    passed?(b.count)
+    if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    return ParsedTokens(interners: interners, labels: labels, skipped: policy.skipped, firstSkipped: policy.first)
 }
 
 /// One field's distinct tokens, numbered in order of first appearance.

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Criteo / Avazu text of any size to the binary cache, with memory bounded by the distinct
-/// tokens (and 4 bytes of label a row), not by the rows: the text is mapped and parsed a segment
-/// at a time (each segment in parallel chunks, merged in file order exactly as a whole-file
+/// Categorical text of any size to the binary cache, with memory bounded by the distinct tokens
+/// (and 4 bytes of label a row), not by the rows: the text is mapped and parsed a segment at a
+/// time (Criteo / Avazu: each segment in parallel chunks, merged in file order exactly as a
+/// whole-file parse; libffm / libsvm: a row at a time on one thread, pages handed back behind the
 /// parse), the rows' file-wide token ids go to a temporary file, the vocabularies are counted from
 /// that file once the row count (and so the split) is known, and the cache is written from it,
 /// token ids mapped to vocabulary ids. The result is the cache the in-memory path writes, bit for
@@ -10,44 +11,73 @@ import Foundation
 /// conversion holds besides the tokens; `segmentBytes` bounds it.
 public func convertCategoricalToCache(
     path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
-    skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?,
+    skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, fieldMap: FieldMap? = nil,
     segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20
 ) throws -> Dataset {
-    precondition(format == .criteo || format == .avazu)
+    if format == .libsvm && fieldMap == nil {
+        throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
+    }
     let source = try MappedFile(path: path)
     let temporary = cache + ".ids-\(getpid())"
     guard FileManager.default.createFile(atPath: temporary, contents: nil), let out = FileHandle(forWritingAtPath: temporary) else {
         throw FileWriteError(path: temporary, message: "cannot create the temporary token file")
     }
     defer { unlink(temporary) }
-    var merger = CategoricalMerger(format: format)
-    var offset = 0
+    var writeError: Error?
+    func write(_ ids: UnsafeBufferPointer<UInt32>) {
+        guard writeError == nil else { return }
+        do { try out.write(contentsOf: Data(buffer: ids)) } catch { writeError = error }
+    }
     let bytes = source.base.assumingMemoryBound(to: UInt8.self)
-    while offset < source.size {
-        var end = min(source.size, offset + max(segmentBytes, 1))
-        while end < source.size && bytes[end - 1] != 0x0A { end += 1 }
-        let boxes = parseCategoricalChunks(UnsafeBufferPointer(start: bytes + offset, count: end - offset), format: format,
-                                           atFileStart: offset == 0, path: path, skipBadLines: skipBadLines,
-                                           executor: executor, minimumChunkBytes: minimumChunkBytes)
-        var writeError: Error?
-        try merger.absorb(boxes) { ids in
-            guard writeError == nil else { return }
-            do { try out.write(contentsOf: Data(buffer: ids)) } catch { writeError = error }
+    let parsed: ParsedTokens
+    switch format {
+    case .criteo, .avazu:
+        var merger = CategoricalMerger(format: format)
+        var offset = 0
+        while offset < source.size {
+            var end = min(source.size, offset + max(segmentBytes, 1))
+            while end < source.size && bytes[end - 1] != 0x0A { end += 1 }
+            let boxes = parseCategoricalChunks(UnsafeBufferPointer(start: bytes + offset, count: end - offset), format: format,
+                                               atFileStart: offset == 0, path: path, skipBadLines: skipBadLines,
+                                               executor: executor, minimumChunkBytes: minimumChunkBytes)
+            try merger.absorb(boxes) { write($0) }
+            if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
+            source.releasePages(offset..<end)
+            offset = end
         }
+        parsed = ParsedTokens(interners: merger.interners, labels: merger.labels, skipped: merger.skipped,
+                              firstSkipped: merger.firstSkipped)
+    case .libffm, .libsvm:
+        // One thread, a row at a time, pages handed back behind the parse; ids buffered a little.
+        var buffer: [UInt32] = []
+        buffer.reserveCapacity(1 << 20)
+        var released = 0
+        parsed = try parseLibFFM(UnsafeBufferPointer(start: bytes, count: source.size), path: path,
+                                 skipBadLines: skipBadLines, fieldMap: format == .libsvm ? fieldMap : nil,
+                                 passed: { end in
+                                     if end < released { released = 0 }  // the second pass starts over
+                                     source.releasePages(released..<end)
+                                     released = end
+                                 }) { ids in
+            buffer.append(contentsOf: ids)
+            if buffer.count >= 1 << 20 {
+                buffer.withUnsafeBufferPointer { write($0) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        buffer.withUnsafeBufferPointer { write($0) }
         if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
-        source.releasePages(offset..<end)
-        offset = end
     }
     try out.close()
-    let rows = merger.labels.count
+    let rows = parsed.labels.count
     guard rows > 0 else { throw InputError(path: path, "empty file: no data rows") }
-    let fieldCount = merger.fieldCount
+    let fieldCount = parsed.fieldCount
     let tokenFile = try MappedFile(path: temporary)
     let ids = tokenFile.base.assumingMemoryBound(to: UInt32.self)
 
     // Counts on the rows the vocabularies come from (the split needs the row count, known only now).
     precondition(rows <= Int(UInt32.max), "more rows than 32-bit row ids can address")
-    var counts = merger.interners.map { [Int](repeating: 0, count: $0.count) }
+    var counts = parsed.interners.map { [Int](repeating: 0, count: $0.count) }
     let split = DataSplit(rowCount: rows, seed: seed)
     let release = max(1, (8 << 20) / (fieldCount * 4))
     for r in 0..<rows {
@@ -57,10 +87,10 @@ public func convertCategoricalToCache(
         if (r + 1) % release == 0 { tokenFile.releasePages(((r + 1 - release) * fieldCount * 4)..<((r + 1) * fieldCount * 4)) }
     }
     // Kept tokens in order of first appearance, as `RawCategoricalData.vocabulary`.
-    let (vocabulary, lookups) = Vocabulary.counted(tokens: merger.interners.map(\.tokens), counts: counts,
+    let (vocabulary, lookups) = Vocabulary.counted(tokens: parsed.interners.map(\.tokens), counts: counts,
                                                    minCount: minCount)
     counts = []
-    try merger.labels.withUnsafeBufferPointer { labels in
+    try parsed.labels.withUnsafeBufferPointer { labels in
         try DatasetCache.write(cache: cache, key: key, rowCount: rows, fieldDims: vocabulary.fieldDims, hasLabels: true,
                                vocabulary: vocabulary, labels: labels) { writer in
             let blockRows = max(1, (8 << 20) / (fieldCount * 4))
@@ -78,7 +108,7 @@ public func convertCategoricalToCache(
     guard var data = DatasetCache.load(cache: cache, key: key, name: path) else {
         throw FileWriteError(path: cache, message: "the cache just written does not read back")
     }
-    data.skippedLines = merger.skipped
-    data.firstSkipped = merger.firstSkipped
+    data.skippedLines = parsed.skipped
+    data.firstSkipped = parsed.firstSkipped
     return data
 }
