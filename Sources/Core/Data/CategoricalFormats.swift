@@ -452,9 +452,9 @@ func parseLibFFM(
     _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?,
     passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
 ) throws(InputError) -> ParsedTokens {
-    /// Space- or tab-separated items of a line.
-    func items(_ line: Range<Int>) -> [Range<Int>] {
-        var out: [Range<Int>] = []
+    /// Space- or tab-separated items of a line, into a reused array (no allocation per line).
+    func items(_ line: Range<Int>, into out: inout [Range<Int>]) {
+        out.removeAll(keepingCapacity: true)
         var i = line.lowerBound
         while i < line.upperBound {
             while i < line.upperBound && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
@@ -462,16 +462,26 @@ func parseLibFFM(
             while i < line.upperBound && b[i] != 0x20 && b[i] != 0x09 { i += 1 }
             if i > start { out.append(start..<i) }
         }
-        return out
     }
-    /// field:index:value split at the colons.
-    func parts(_ r: Range<Int>) -> [Range<Int>] {
-        var out: [Range<Int>] = []
+    /// field:index:value split at the colons: the parts (at most three kept) and how many there are.
+    func parts(_ r: Range<Int>) -> (count: Int, first: Range<Int>, second: Range<Int>, third: Range<Int>) {
+        var found: (Range<Int>, Range<Int>, Range<Int>) = (r, r.upperBound..<r.upperBound, r.upperBound..<r.upperBound)
+        var count = 1
         var start = r.lowerBound
-        for i in r where b[i] == 0x3A { out.append(start..<i); start = i + 1 }
-        out.append(start..<r.upperBound)
-        return out
+        for i in r where b[i] == 0x3A {
+            if count == 1 { found.0 = start..<i } else if count == 2 { found.1 = start..<i }
+            count += 1
+            start = i + 1
+        }
+        switch count {
+        case 1: found.0 = start..<r.upperBound
+        case 2: found.1 = start..<r.upperBound
+        case 3: found.2 = start..<r.upperBound
+        default: break
+        }
+        return (count, found.0, found.1, found.2)
     }
+    var list: [Range<Int>] = []
     let reportEvery = 8 << 20
     // First pass: the number of fields.
     var scanner = LineScanner(b)
@@ -480,9 +490,10 @@ func parseLibFFM(
     while fieldMap == nil, let line = scanner.nextLine() {
         if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
         if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-        for item in items(line).dropFirst() {
+        items(line, into: &list)
+        for item in list.dropFirst() {
             let p = parts(item)
-            if p.count == 3, let f = b.parseUnsigned(p[0]), f < 100_000 { maxField = max(maxField, Int(f)) }
+            if p.count == 3, let f = b.parseUnsigned(p.first), f < 100_000 { maxField = max(maxField, Int(f)) }
         }
     }
     passed?(b.count)
@@ -501,17 +512,19 @@ func parseLibFFM(
     lines: while let line = scanner.nextLine() {
         if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
         if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-        let list = items(line)
+        items(line, into: &list)
         guard let label = b.parseDecimal(list[0]) else {
             try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(list[0]))' is not a number"))
             continue
         }
         for k in 0..<fieldCount { row[k] = nil }
         for item in list.dropFirst() {
-            var p = parts(item)
+            let split = parts(item)
+            // (field, token, value) as libffm spells them; libsvm's index is both field key and token.
+            var p = (split.first, split.second, split.third)
             let f: UInt64
             if let fieldMap {
-                guard p.count == 2, let index = b.parseUnsigned(p[0]), index < 1 << 62 else {
+                guard split.count == 2, let index = b.parseUnsigned(split.first), index < 1 << 62 else {
                     try policy.reject(InputError(path: path, line: scanner.lineNumber, "'\(b.text(item))' is not index:value (libsvm)"))
                     continue lines
                 }
@@ -521,18 +534,18 @@ func parseLibFFM(
                     continue lines
                 }
                 f = UInt64(mapped)
-                p = [p[0], p[0], p[1]]
+                p = (split.first, split.first, split.second)
             } else {
-                guard p.count == 3, let field = b.parseUnsigned(p[0]), field < UInt64(fieldCount), !p[1].isEmpty else {
+                guard split.count == 3, let field = b.parseUnsigned(split.first), field < UInt64(fieldCount), !split.second.isEmpty else {
                     try policy.reject(InputError(path: path, line: scanner.lineNumber,
                                                  "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)"))
                     continue lines
                 }
                 f = field
             }
-            guard let value = b.parseDecimal(p[2]), value == 1 else {
+            guard let value = b.parseDecimal(p.2), value == 1 else {
                 try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                             "feature '\(b.text(item))' has value \(b.text(p[2])); only categorical features (value 1) are supported"))
+                                             "feature '\(b.text(item))' has value \(b.text(p.2)); only categorical features (value 1) are supported"))
                 continue lines
             }
             guard row[Int(f)] == nil else {
@@ -540,7 +553,7 @@ func parseLibFFM(
                                              "field \(f) appears twice; multi-hot fields are not supported"))
                 continue lines
             }
-            row[Int(f)] = p[1]
+            row[Int(f)] = p.1
         }
         labels.append(label > 0 ? 1 : 0)
         for k in 0..<fieldCount {
