@@ -39,7 +39,8 @@ struct ModelInputOptions: ParsableArguments {
                 if kind == .libsvm && fieldMap == nil {
                     throw CLIError("\(model): this model records no libsvm field map, so it cannot read libsvm rows")
                 }
-                let raw = try loadRawCategorical(path: data, format: kind, fieldMap: fieldMap)
+                let raw = try loadRawCategorical(path: data, format: kind, fieldMap: fieldMap,
+                                                 minimumFields: vocabulary.fields.count)
                 guard raw.fieldCount == vocabulary.fields.count else {
                     throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
                 }

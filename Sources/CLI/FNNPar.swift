@@ -321,8 +321,8 @@ extension FNNPar {
     /// The only way to keep the pool from starting is the variable being set when the library
     /// loads, so the process sets it and runs itself again, once.
     static func main() {
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-            setenv("OPENBLAS_NUM_THREADS", "1", 1)
+        // Only when the variable could be set: otherwise the new run would relaunch again.
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil, setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0 {
             Relaunch.sameExecutable()
         }
         main(nil)

@@ -130,6 +130,9 @@ import Testing
             path: dir + "/a.ffm", format: .libffm, minCount: 1, vocabularyFrom: .all, seed: 1, skipBadLines: false,
             executor: nil, cache: dir + "/a.cache", key: nil)
         #expect(converted.ids.bitwiseEqual(data.ids) && converted.vocabulary == data.vocabulary)
+        // Read for a model of more fields (a held-out file that never shows the last one).
+        let wider = try loadRawCategorical(path: dir + "/a.ffm", format: .libffm, minimumFields: 4)
+        #expect(wider.fieldCount == 4 && wider.tokens[3] == ["missing"])
         func message(_ text: String) -> String? {
             writeText(text, to: dir + "/b.ffm")
             do { _ = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm); return nil } catch { return error.message }

@@ -40,6 +40,17 @@ import Testing
         bytes.removeLast(100)
         try Data(bytes).write(to: URL(fileURLWithPath: dir + "/cut.fnnpar"))
         #expect(throws: InputError.self) { try loadDataset(path: dir + "/cut.fnnpar", format: .binary) }
+        // A header whose offsets point outside the data section reads as no data file, not a crash.
+        var damaged = try readFileBytes(path)
+        let text = String(decoding: damaged, as: UTF8.self)
+        if let range = text.range(of: "\"labels\":{\"dtype\":\"F32\",\"shape\":[1000],\"data_offsets\":[8000,") {
+            let at = text.utf8.distance(from: text.startIndex, to: range.upperBound) - 5
+            damaged.replaceSubrange(at..<(at + 4), with: Array("-800".utf8))
+            try Data(damaged).write(to: URL(fileURLWithPath: dir + "/bad.fnnpar"))
+            #expect(throws: InputError.self) { try loadDataset(path: dir + "/bad.fnnpar", format: .binary) }
+        } else {
+            Issue.record("the labels header entry was not found where expected")
+        }
         // Text whose first eight bytes read as a huge length is still text (byte 7 here is 0xA9).
         try "# donn\u{e9}es\n1\t0\t1\n0\t1\t0\n".write(toFile: dir + "/t.tsv", atomically: true, encoding: .utf8)
         #expect(try detectFormat(path: dir + "/t.tsv") == .fields)

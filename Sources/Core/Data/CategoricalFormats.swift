@@ -27,32 +27,55 @@ public struct Vocabulary: Sendable, Equatable {
         var maps: [[String: UInt32]] = []
         var lookups: [[UInt32]] = []
         for (field, fieldTokens) in tokens.enumerated() {
-            var canonical: [String: Int] = [:]
-            var canonicalOf = [Int](repeating: 0, count: fieldTokens.count)
-            var merged: [Int] = []
-            var firstToken: [String] = []
-            for (t, token) in fieldTokens.enumerated() {
-                if let c = canonical[token] {
-                    canonicalOf[t] = c
-                    merged[c] += counts[field][t]
-                } else {
-                    canonical[token] = merged.count
-                    canonicalOf[t] = merged.count
-                    merged.append(counts[field][t])
-                    firstToken.append(token)
-                }
-            }
-            var map: [String: UInt32] = [:]
-            var idOfCanonical = [UInt32?](repeating: nil, count: merged.count)
-            for c in merged.indices where merged[c] >= minCount {
-                idOfCanonical[c] = UInt32(map.count)
-                map[firstToken[c]] = UInt32(map.count)
-            }
-            let unseen = UInt32(map.count)
-            lookups.append(canonicalOf.map { idOfCanonical[$0] ?? unseen })
+            let (map, lookup) = countedField(tokens: fieldTokens, counts: counts[field], minCount: minCount)
             maps.append(map)
+            lookups.append(lookup)
         }
         return (Vocabulary(fields: maps), lookups)
+    }
+
+    /// One field of `counted`: the kept tokens' ids, and each token's id.
+    static func countedField(tokens: [String], counts: [Int], minCount: Int) -> ([String: UInt32], [UInt32]) {
+        // All-ASCII tokens that differ in bytes differ as Strings too, so nothing can merge and the
+        // dictionary over every token (the large part, for a field of millions) is not needed.
+        if tokens.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+            var map: [String: UInt32] = [:]
+            var lookup = [UInt32](repeating: 0, count: tokens.count)
+            var kept: [Int] = []
+            for (t, token) in tokens.enumerated() where counts[t] >= minCount {
+                lookup[t] = UInt32(map.count)
+                map[token] = UInt32(map.count)
+                kept.append(t)
+            }
+            let unseen = UInt32(map.count)
+            var isKept = [Bool](repeating: false, count: tokens.count)
+            for t in kept { isKept[t] = true }
+            for t in tokens.indices where !isKept[t] { lookup[t] = unseen }
+            return (map, lookup)
+        }
+        var canonical: [String: Int] = [:]
+        var canonicalOf = [Int](repeating: 0, count: tokens.count)
+        var merged: [Int] = []
+        var firstToken: [String] = []
+        for (t, token) in tokens.enumerated() {
+            if let c = canonical[token] {
+                canonicalOf[t] = c
+                merged[c] += counts[t]
+            } else {
+                canonical[token] = merged.count
+                canonicalOf[t] = merged.count
+                merged.append(counts[t])
+                firstToken.append(token)
+            }
+        }
+        var map: [String: UInt32] = [:]
+        var idOfCanonical = [UInt32?](repeating: nil, count: merged.count)
+        for c in merged.indices where merged[c] >= minCount {
+            idOfCanonical[c] = UInt32(map.count)
+            map[firstToken[c]] = UInt32(map.count)
+        }
+        let unseen = UInt32(map.count)
+        return (map, canonicalOf.map { idOfCanonical[$0] ?? unseen })
     }
 
     /// Per field, the kept tokens in id order.
@@ -259,11 +282,14 @@ func internIntegerToken(_ code: Int?, into interner: inout TokenInterner) -> UIn
 /// chunks at line ends, each chunk is parsed on its own (tokens interned per chunk), and the chunks
 /// are merged in file order, so tokens get ids in order of first appearance in the file and the
 /// result is identical to a sequential parse. Errors carry the line number in the whole file.
-/// libsvm needs `fieldMap`.
+/// libsvm needs `fieldMap`. `minimumFields`: libffm takes its field count from the highest field
+/// it sees; a model's data may have more (a held-out file that never shows the last field).
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
-                               fieldMap: FieldMap? = nil) throws(InputError) -> RawCategoricalData {
-    if format == .libffm { return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil) }
+                               fieldMap: FieldMap? = nil, minimumFields: Int = 0) throws(InputError) -> RawCategoricalData {
+    if format == .libffm {
+        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields)
+    }
     if format == .libsvm {
         guard let fieldMap else {
             throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
@@ -424,11 +450,12 @@ final class CategoricalChunk: @unchecked Sendable {
 
 /// libffm text, categorically (see `CategoricalFormat.libffm`); with a field map, libsvm text,
 /// each feature's field taken from the map.
-func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?) throws(InputError) -> RawCategoricalData {
+func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         var tokenIds: [UInt32] = []
-        let parsed = try parseLibFFM(b, path: path, skipBadLines: skipBadLines, fieldMap: fieldMap) { tokenIds.append(contentsOf: $0) }
+        let parsed = try parseLibFFM(b, path: path, skipBadLines: skipBadLines, fieldMap: fieldMap,
+                                     minimumFields: minimumFields) { tokenIds.append(contentsOf: $0) }
         return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: parsed.labels.count,
                                   labels: parsed.labels, tokens: parsed.interners.map(\.tokens), tokenIds: tokenIds,
                                   skippedLines: parsed.skipped, firstSkipped: parsed.firstSkipped)
@@ -449,7 +476,7 @@ struct ParsedTokens {
 /// row's token ids go to `emit`. `passed(end)`: the parse is done with bytes before `end`, so a
 /// caller streaming a mapped file may hand their pages back.
 func parseLibFFM(
-    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?,
+    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
     passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
 ) throws(InputError) -> ParsedTokens {
     /// Space- or tab-separated items of a line, into a reused array (no allocation per line).
@@ -497,6 +524,7 @@ func parseLibFFM(
         }
     }
     passed?(b.count)
+    if fieldMap == nil { maxField = max(maxField, minimumFields - 1) }
     guard maxField >= 0 else {
         throw InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
     }

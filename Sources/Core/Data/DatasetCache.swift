@@ -92,12 +92,28 @@ public enum DatasetCache {
               meta["format"] == formatName, meta["cache_version"] == version
         else { return nil }
         for (k, v) in key?.metadata ?? [:] where meta[k] != v { return nil }
+        // Every size from the header is checked against the file before use: a damaged header must
+        // read as "no cache", never point a view outside the mapping or overflow.
+        let dataBytes = mapped.size - 8 - headerLength
+        func within(_ o: [Int], bytes: Int?) -> Bool {
+            guard o.count == 2, let bytes, o[0] >= 0, o[0] <= o[1], o[1] <= dataBytes else { return false }
+            return o[1] - o[0] == bytes
+        }
+        func product(_ values: [Int]) -> Int? {
+            var p = 1
+            for v in values {
+                guard v >= 0 else { return nil }
+                let (q, overflow) = p.multipliedReportingOverflow(by: v)
+                if overflow { return nil }
+                p = q
+            }
+            return p
+        }
         guard let dims = meta["field_dims"].flatMap({ try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }),
-              let rows = meta["rows"].flatMap(Int.init), !dims.isEmpty, rows > 0,
+              let rows = meta["rows"].flatMap(Int.init), !dims.isEmpty, rows > 0, dims.allSatisfy({ $0 >= 1 }),
               let labels = header["labels"] as? [String: Any], let ids = header["ids"] as? [String: Any],
               let lo = labels["data_offsets"] as? [Int], let io = ids["data_offsets"] as? [Int],
-              lo.count == 2, io.count == 2, lo[1] - lo[0] == rows * 4, io[1] - io[0] == rows * dims.count * 4,
-              8 + headerLength + max(lo[1], io[1]) <= mapped.size
+              within(lo, bytes: product([rows, 4])), within(io, bytes: product([rows, dims.count, 4]))
         else { return nil }
         let start = mapped.base + 8 + headerLength
         guard (start + lo[0]).alignedUp(for: Float.self) == start + lo[0], (start + io[0]).alignedUp(for: UInt32.self) == start + io[0]
@@ -112,8 +128,7 @@ public enum DatasetCache {
         for (name, value) in header where name.hasPrefix(Vocabulary.tensorPrefix) {
             guard let entry = value as? [String: Any], let dtype = (entry["dtype"] as? String).flatMap(SafeTensors.DType.init),
                   let shape = entry["shape"] as? [Int], let o = entry["data_offsets"] as? [Int], o.count == 2,
-                  o[0] >= 0, o[0] <= o[1], 8 + headerLength + o[1] <= mapped.size,
-                  o[1] - o[0] == shape.reduce(1, *) * dtype.size
+                  within(o, bytes: product(shape + [dtype.size]))
             else { return nil }
             vocabularyFile.tensors[name] = SafeTensors.Tensor(dtype: dtype, shape: shape) { raw in
                 raw.copyMemory(from: UnsafeRawBufferPointer(start: start + o[0], count: o[1] - o[0]))

@@ -76,7 +76,9 @@ public func convertCategoricalToCache(
     let ids = tokenFile.base.assumingMemoryBound(to: UInt32.self)
 
     // Counts on the rows the vocabularies come from (the split needs the row count, known only now).
-    precondition(rows <= Int(UInt32.max), "more rows than 32-bit row ids can address")
+    guard rows <= Int(UInt32.max) else {
+        throw InputError(path: path, "\(rows) rows: more than the 2^32 that 32-bit row ids address")
+    }
     var counts = parsed.interners.map { [Int](repeating: 0, count: $0.count) }
     let split = DataSplit(rowCount: rows, seed: seed)
     let release = max(1, (8 << 20) / (fieldCount * 4))
@@ -86,10 +88,17 @@ public func convertCategoricalToCache(
         }
         if (r + 1) % release == 0 { tokenFile.releasePages(((r + 1 - release) * fieldCount * 4)..<((r + 1) * fieldCount * 4)) }
     }
-    // Kept tokens in order of first appearance, as `RawCategoricalData.vocabulary`.
-    let (vocabulary, lookups) = Vocabulary.counted(tokens: parsed.interners.map(\.tokens), counts: counts,
-                                                   minCount: minCount)
-    counts = []
+    // Kept tokens in order of first appearance, as `RawCategoricalData.vocabulary`; one field at
+    // a time, so only one field's Strings exist at once.
+    var maps: [[String: UInt32]] = []
+    var lookups: [[UInt32]] = []
+    for f in 0..<fieldCount {
+        let (map, lookup) = Vocabulary.countedField(tokens: parsed.interners[f].tokens, counts: counts[f], minCount: minCount)
+        maps.append(map)
+        lookups.append(lookup)
+        counts[f] = []
+    }
+    let vocabulary = Vocabulary(fields: maps)
     try parsed.labels.withUnsafeBufferPointer { labels in
         try DatasetCache.write(cache: cache, key: key, rowCount: rows, fieldDims: vocabulary.fieldDims, hasLabels: true,
                                vocabulary: vocabulary, labels: labels) { writer in
