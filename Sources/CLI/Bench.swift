@@ -169,17 +169,16 @@ struct Bench: ParsableCommand {
         }
         let seconds = PhaseProfile.now() - start
         return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries,
-                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(model: model, dataset: dataset),
+                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(engine: engine, dataset: dataset),
                         workspaceBytes: engine.workspaceBytes)
     }
 
-    /// What a run must hold: the data (ids and labels), the parameters and their optimizer state
-    /// (Adam's m and v, each table row's 16-byte step and linear-moment record).
-    func stateBytes(model: Model, dataset: Dataset) -> Int {
-        let c = model.config
-        let parameters = (c.tableRows * (c.embedDim + (c.hasLinearTable ? 1 : 0)) + model.dense.count) * 4
-        let optimizer = c.tableRows * (c.embedDim * 2 * 4 + MemoryLayout<LazyRowState>.stride) + model.dense.count * 2 * 4
-        return dataset.ids.byteCount + dataset.rowCount * 4 + parameters + optimizer
+    /// What a run must hold: the data (ids and labels), the parameters, and the engine's optimizer
+    /// state (Adam's moments, each table row's step record).
+    func stateBytes(engine: TrainingEngine, dataset: Dataset) -> Int {
+        let model = engine.model
+        let parameters = model.embedding.byteCount + (model.linear?.byteCount ?? 0) + model.dense.byteCount
+        return dataset.ids.byteCount + dataset.rowCount * 4 + parameters + engine.optimizerBytes
     }
 }
 

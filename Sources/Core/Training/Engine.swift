@@ -12,6 +12,8 @@ public protocol TrainingEngine: AnyObject {
     /// Bytes of the batch workspace (activations, per-position and per-slice gradients, row
     /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
     var workspaceBytes: Int { get }
+    /// Bytes of the optimizer's state (moments, per-row step records).
+    var optimizerBytes: Int { get }
     /// Evaluation-mode logits, in the order of `examples`.
     func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
 }
@@ -36,6 +38,60 @@ public struct SliceLayout: Sendable {
     public func rows(of slice: Int, count: Int) -> Range<Int> {
         (slice * sliceRows)..<min(count, (slice + 1) * sliceRows)
     }
+}
+
+/// The optimizer state both engines keep, and what they do with it alike: torch's Adam over the
+/// dense vector, the lazy row Adam over the table (its rows and, where the model has them, their
+/// linear weights), the global step, and the checkpoint tensors.
+final class TableOptimizer: @unchecked Sendable {
+    let dense: DenseAdam
+    let table: LazyRowAdam
+    let schedule: AdamSchedule
+    let mode: SparseUpdate
+
+    init(config: AdamConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool, mode: SparseUpdate) {
+        dense = DenseAdam(config: config, count: denseCount)
+        table = LazyRowAdam(config: config, rows: tableRows, width: width, hasLinear: hasLinear)
+        schedule = AdamSchedule(config: config)
+        self.mode = mode
+    }
+
+    /// Starts the next global step (on the calling thread, before the update phases); returns it.
+    func beginStep() -> Int {
+        dense.step += 1
+        schedule.ensure(upTo: dense.step)
+        return dense.step
+    }
+
+    /// Update task `part` of the table at `step` (see `LazyRowAdam.apply`).
+    func updateTable(model: Model, groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int,
+                     part: Int, step: Int, gradients: RowGradients) {
+        table.apply(mode, table: model.embedding, linear: model.linear, groupings: groupings, rowIds: rowIds,
+                    positionCount: positionCount, part: part, step: step, schedule: schedule, gradients: gradients)
+    }
+
+    /// Settles every row's pending catch-up (lazy mode), at epoch ends.
+    func synchronize(model: Model, executor: PhaseExecutor) {
+        guard mode == .lazy, dense.step > 0 else { return }
+        schedule.ensure(upTo: dense.step)
+        table.catchUpAll(table: model.embedding, linear: model.linear, globalStep: dense.step, schedule: schedule,
+                         executor: executor)
+    }
+
+    var tensors: [String: SafeTensors.Tensor] {
+        var t = dense.tensors(prefix: "adam.dense")
+        t.merge(table.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
+        return t
+    }
+
+    func restore(from file: SafeTensors, path: String) throws(ModelFileError) {
+        try dense.restore(prefix: "adam.dense", from: file, path: path)
+        try table.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
+                          globalStep: dense.step)
+    }
+
+    /// Bytes of moments and per-row records.
+    var byteCount: Int { dense.m.byteCount + dense.v.byteCount + table.moments.byteCount + table.states.byteCount }
 }
 
 extension LazyRowAdam {

@@ -3,13 +3,10 @@
 public final class FMEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
-    public let sparseUpdate: SparseUpdate
+    public var sparseUpdate: SparseUpdate { optimizer.mode }
     let layout: SliceLayout
     let data: Dataset
-    let denseAdam: DenseAdam
-    let schedule: AdamSchedule
-    /// The embedding rows and their linear weights, updated together.
-    let tableAdam: LazyRowAdam
+    let optimizer: TableOptimizer
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -25,7 +22,6 @@ public final class FMEngine: TrainingEngine {
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
                 sparseUpdate: SparseUpdate = .lazy) {
-        self.sparseUpdate = sparseUpdate
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -33,9 +29,8 @@ public final class FMEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
-        schedule = AdamSchedule(config: adam)
-        denseAdam = DenseAdam(config: adam, count: 1)
-        tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: true)
+        optimizer = TableOptimizer(config: adam, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
+                                   mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -113,41 +108,30 @@ public final class FMEngine: TrainingEngine {
         groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
         let d = model.config.embedDim
-        denseAdam.step += 1
-        let step = denseAdam.step
-        schedule.ensure(upTo: step)
+        let step = optimizer.beginStep()
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
-                    denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                                     range: 0..<1, step: step, scratch: scratch.baseAddress!)
+                    optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
+                                           range: 0..<1, step: step, scratch: scratch.baseAddress!)
                 }
             }
-            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear!, groupings: groupings,
-                            rowIds: rowIds.base, positionCount: count * fields, part: p, step: step, schedule: schedule,
-                            gradients: RowGradients(embedding: dEmbedding.base, embeddingStride: d,
-                                                    linear: dLinear.base, linearStride: 1))
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
+                                  part: p, step: step,
+                                  gradients: RowGradients(embedding: dEmbedding.base, embeddingStride: d,
+                                                          linear: dLinear.base, linearStride: 1))
         }
     }
 
-    public func optimizerTensors() -> [String: SafeTensors.Tensor] {
-        var t = denseAdam.tensors(prefix: "adam.dense")
-        t.merge(tableAdam.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
-        return t
-    }
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
-        try tableAdam.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
-                              globalStep: denseAdam.step)
+        try optimizer.restore(from: file, path: path)
     }
 
-    public func synchronizeTables(executor: PhaseExecutor) {
-        guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
-        schedule.ensure(upTo: denseAdam.step)
-        tableAdam.catchUpAll(table: model.embedding, linear: model.linear, globalStep: denseAdam.step, schedule: schedule,
-                             executor: executor)
-    }
+    public func synchronizeTables(executor: PhaseExecutor) { optimizer.synchronize(model: model, executor: executor) }
+
+    public var optimizerBytes: Int { optimizer.byteCount }
 
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)

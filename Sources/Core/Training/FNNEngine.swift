@@ -7,14 +7,11 @@ public final class FNNEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
     public let seed: UInt64
-    public let sparseUpdate: SparseUpdate
+    public var sparseUpdate: SparseUpdate { optimizer.mode }
     let layout: SliceLayout
     let data: Dataset
     let dense: DenseLayout
-    let denseAdam: DenseAdam
-    let schedule: AdamSchedule
-    /// The embedding rows, with their linear weights under the embedding+linear input.
-    let tableAdam: LazyRowAdam
+    let optimizer: TableOptimizer
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -48,7 +45,6 @@ public final class FNNEngine: TrainingEngine {
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy) {
-        self.sparseUpdate = sparseUpdate
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -59,9 +55,8 @@ public final class FNNEngine: TrainingEngine {
         let config = model.config
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
-        schedule = AdamSchedule(config: adam)
-        denseAdam = DenseAdam(config: adam, count: dense.count)
-        tableAdam = LazyRowAdam(config: adam, rows: rows, width: d, hasLinear: config.hasLinearTable)
+        optimizer = TableOptimizer(config: adam, denseCount: dense.count, tableRows: rows, width: d,
+                                   hasLinear: config.hasLinearTable, mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -254,25 +249,23 @@ public final class FNNEngine: TrainingEngine {
         let config = model.config
         let denseCount = dense.count
         // Dense parameters by partition; then touched table rows by partition and running statistics.
-        denseAdam.step += 1
-        let step = denseAdam.step
-        schedule.ensure(upTo: step)
+        let step = optimizer.beginStep()
         let denseParts = partition(denseCount, parts: workers)
         let fieldWidth = config.fieldInputWidth
         let embeddingOffset = config.hasLinearTable ? 1 : 0
         executor.run(.denseUpdate, tasks: workers) { p, _ in
-            denseAdam.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                             range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
+            optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
+                                   range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             let hasLinear = config.hasLinearTable
-            tableAdam.apply(sparseUpdate, table: model.embedding, linear: model.linear, groupings: groupings,
-                            rowIds: rowIds.base, positionCount: count * fields, part: p, step: step, schedule: schedule,
-                            gradients: RowGradients(embedding: dX0.base + embeddingOffset, embeddingStride: fieldWidth,
-                                                    linear: hasLinear ? UnsafePointer(dX0.base) : nil,
-                                                    linearStride: fieldWidth))
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
+                                  part: p, step: step,
+                                  gradients: RowGradients(embedding: dX0.base + embeddingOffset, embeddingStride: fieldWidth,
+                                                          linear: hasLinear ? UnsafePointer(dX0.base) : nil,
+                                                          linearStride: fieldWidth))
         }
     }
 
@@ -316,24 +309,15 @@ public final class FNNEngine: TrainingEngine {
         model.batchesTracked += 1
     }
 
-    public func optimizerTensors() -> [String: SafeTensors.Tensor] {
-        var t = denseAdam.tensors(prefix: "adam.dense")
-        t.merge(tableAdam.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
-        return t
-    }
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try denseAdam.restore(prefix: "adam.dense", from: file, path: path)
-        try tableAdam.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
-                              globalStep: denseAdam.step)
+        try optimizer.restore(from: file, path: path)
     }
 
-    public func synchronizeTables(executor: PhaseExecutor) {
-        guard sparseUpdate == .lazy, denseAdam.step > 0 else { return }
-        schedule.ensure(upTo: denseAdam.step)
-        tableAdam.catchUpAll(table: model.embedding, linear: model.linear, globalStep: denseAdam.step, schedule: schedule,
-                             executor: executor)
-    }
+    public func synchronizeTables(executor: PhaseExecutor) { optimizer.synchronize(model: model, executor: executor) }
+
+    public var optimizerBytes: Int { optimizer.byteCount }
 
     public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
