@@ -373,33 +373,45 @@ public func evaluate(engine: TrainingEngine, data: Dataset, split: DataSplit, pa
                             logLoss: Metrics.logLoss(logits: logits, labels: labels), rows: logits.count)
 }
 
-/// Logits and labels of one part of a split, in file order: the file is walked once, the part's
-/// rows gathered into blocks of `blockRows`, and each block's pages handed back after it, so data
-/// larger than memory is evaluated without a row list. In memory the same blocks are used, because
-/// a logit's last bit can depend on which rows share its GEMM, and the result must not depend on
-/// where the data lives.
+/// Logits and labels of one part of a split, in file order, without a row list (data larger than
+/// memory is evaluated this way too).
 func logitsOfPart(engine: TrainingEngine, data: Dataset, split: DataSplit, part: DataSplit.Part,
                   executor: PhaseExecutor, blockRows: Int = 65536) -> (logits: [Float], labels: [Float]) {
-    var logits: [Float] = [], labels: [Float] = []
-    logits.reserveCapacity(split.count(of: part))
+    var labels: [Float] = []
     labels.reserveCapacity(split.count(of: part))
-    var block: [Int] = []
-    var blockStart = 0
-    func flush(upTo end: Int) {
-        if !block.isEmpty {
-            logits += engine.logits(examples: block, executor: executor)
-            for r in block { labels.append(data.labels[r]) }
-            block.removeAll(keepingCapacity: true)
-        }
-        if data.isMapped { data.releasePages(rows: blockStart..<end) }
-        blockStart = end
-    }
-    for r in 0..<data.rowCount where split.part(ofRow: r) == part {
-        block.append(r)
-        if block.count == blockRows { flush(upTo: r + 1) }
-    }
-    flush(upTo: data.rowCount)
+    let rows = (0..<data.rowCount).lazy.filter { split.part(ofRow: $0) == part }
+    let logits = logitsWalkingTheFile(engine: engine, data: data, rows: rows, expected: split.count(of: part),
+                                      executor: executor, blockRows: blockRows) { labels.append(data.labels[$0]) }
     return (logits, labels)
+}
+
+/// Logits of `rows` (increasing row ids), block by block of `blockRows` examples, each block's
+/// pages handed back after it: a mapped data set may be larger than memory. In memory the same
+/// blocks are used, because a logit's last bit can depend on which rows share its GEMM (the
+/// kernel differs with the matrix size), and the result must not depend on where the data lives.
+/// `visit` sees every row, in order.
+func logitsWalkingTheFile<Rows: Sequence<Int>>(
+    engine: TrainingEngine, data: Dataset, rows: Rows, expected: Int, executor: PhaseExecutor, blockRows: Int,
+    visit: (Int) -> Void = { _ in }
+) -> [Float] {
+    var logits: [Float] = []
+    logits.reserveCapacity(expected)
+    var block: [Int] = []
+    var released = 0
+    func flush() {
+        guard let last = block.last else { return }
+        logits += engine.logits(examples: block, executor: executor)
+        if data.isMapped { data.releasePages(rows: released..<(last + 1)) }
+        released = last + 1
+        block.removeAll(keepingCapacity: true)
+    }
+    for r in rows {
+        visit(r)
+        block.append(r)
+        if block.count == blockRows { flush() }
+    }
+    flush()
+    return logits
 }
 
 /// Trains with early stopping on validation AUC, keeping the best epoch's model.
@@ -420,22 +432,14 @@ public func evaluate(engine: TrainingEngine, data: Dataset, rows: [Int], executo
                             logLoss: Metrics.logLoss(logits: logits, labels: labels), rows: rows.count)
 }
 
-/// Logits of `rows`, in the order given, computed in file order, block by block: a mapped data
-/// set may be larger than memory, and each block's pages are handed back after it. In memory the
-/// same blocks are used, because a logit's last bit can depend on which rows share its GEMM
-/// (the kernel differs with the matrix size), and the result must not depend on where the data
-/// lives. The logits are put back in the given order, so metrics sum in the same order too.
+/// Logits of `rows`, in the order given, computed in file order (`logitsWalkingTheFile`) and put
+/// back in the given order, so metrics sum in the same order too.
 func logitsInFileOrder(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor, blockRows: Int = 65536) -> [Float] {
     let permutation = rows.indices.sorted { rows[$0] < rows[$1] }
+    let sorted = logitsWalkingTheFile(engine: engine, data: data, rows: permutation.lazy.map { rows[$0] },
+                                      expected: rows.count, executor: executor, blockRows: blockRows)
     var logits = [Float](repeating: 0, count: rows.count)
-    var start = 0
-    while start < permutation.count {
-        let block = permutation[start..<min(start + blockRows, permutation.count)]
-        let blockLogits = engine.logits(examples: block.map { rows[$0] }, executor: executor)
-        for (k, position) in block.enumerated() { logits[position] = blockLogits[k] }
-        if data.isMapped { data.releasePages(rows: rows[block.first!]..<(rows[block.last!] + 1)) }
-        start += blockRows
-    }
+    for (k, position) in permutation.enumerated() { logits[position] = sorted[k] }
     return logits
 }
 
