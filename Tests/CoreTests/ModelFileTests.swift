@@ -27,6 +27,8 @@ import Testing
         #expect(info.isNative && info.metadata["note"] == "test")
         #expect(loaded.config == config)
         #expect(loaded.bitwiseEqual(model))
+        // Written piece by piece, the file is byte for byte the serialized container.
+        #expect(try readFileBytes(path) == SafeTensors.read(path: path).serialized())
     }
 
     @Test func torchStateDictNamesAndShapes() {

@@ -110,27 +110,32 @@ public struct SafeTensors {
     public init() {}
 
     public func serialized() -> [UInt8] {
-        var header = "{"
+        let (header, order) = framedHeader(streamed: [])
+        var out = header
+        for name in order { out += tensors[name]!.bytes }
+        return out
+    }
+
+    /// The 8-byte length and the JSON header (padded to a multiple of 8) for the tensors of `self`
+    /// and `streamed`, and the tensor names in the order their data follows.
+    private func framedHeader(streamed: [StreamedTensor]) -> (bytes: [UInt8], order: [String]) {
+        var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
+            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.bytes.count) }
+        entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
+        entries.sort { $0.name < $1.name }
         var parts: [String] = []
         if !metadata.isEmpty {
-            let entries = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            parts.append("\"__metadata__\":{\(entries.joined(separator: ","))}")
+            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
         }
         var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let t = tensors[name]!
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
-            offset += t.bytes.count
+        for e in entries {
+            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes)]}")
+            offset += e.bytes
         }
-        header += parts.joined(separator: ",") + "}"
-        var headerBytes = Array(header.utf8)
-        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-        var out = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { Array($0) }
-        out.reserveCapacity(8 + headerBytes.count + offset)
-        out += headerBytes
-        for name in names { out += tensors[name]!.bytes }
-        return out
+        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        return (withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header, entries.map(\.name))
     }
 
     /// Parses and validates a whole file's bytes; every problem is a `ModelFileError` naming it.
@@ -197,8 +202,10 @@ public struct SafeTensors {
         return try parse(bytes, path: path)
     }
 
+    /// Writes the file atomically, each tensor's bytes straight from where they are (no copy of
+    /// the whole file in memory).
     public func write(path: String) throws {
-        try writeFileAtomically(path: path, bytes: serialized())
+        try write(path: path, streamed: [])
     }
 
     /// A tensor written straight from memory the caller owns, without a copy: for data files of
@@ -215,40 +222,27 @@ public struct SafeTensors {
         }
     }
 
-    /// Writes `metadata`, the small tensors of `self` and `streamed` (atomically). The header is
-    /// computed from shapes alone, so nothing but the small tensors is held in memory.
+    /// Writes `metadata`, the tensors of `self` and `streamed` (atomically). The header is
+    /// computed from shapes alone, so nothing but the in-memory tensors is held.
     public func write(path: String, streamed: [StreamedTensor]) throws {
-        var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
-            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.bytes.count) }
-        entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
-        entries.sort { $0.name < $1.name }
-        var parts: [String] = []
-        if !metadata.isEmpty {
-            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
-        }
-        var offset = 0
-        for e in entries {
-            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes)]}")
-            offset += e.bytes
-        }
-        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
+        let (header, order) = framedHeader(streamed: streamed)
         let byName = Dictionary(uniqueKeysWithValues: streamed.map { ($0.name, $0) })
         try writeFileAtomically(path: path) { file in
-            try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try file.write($0) }
             try header.withUnsafeBytes { try file.write($0) }
             let dataStart = file.offset
-            for e in entries {
-                if let t = tensors[e.name] {
+            var expected = 0
+            for name in order {
+                if let t = tensors[name] {
                     try t.bytes.withUnsafeBytes { try file.write($0) }
+                    expected += t.bytes.count
                 } else {
-                    try byName[e.name]!.write(file)
+                    let streamedTensor = byName[name]!
+                    try streamedTensor.write(file)
+                    expected += streamedTensor.shape.reduce(1, *) * streamedTensor.dtype.size
                 }
-                guard file.offset - dataStart <= offset else { break }
-            }
-            guard file.offset - dataStart == offset else {
-                throw FileWriteError(path: path, message: "a tensor wrote \(file.offset - dataStart) bytes of \(offset)")
+                guard file.offset - dataStart == expected else {
+                    throw FileWriteError(path: path, message: "tensor '\(name)' wrote \(file.offset - dataStart - expected) bytes too many or too few")
+                }
             }
         }
     }
