@@ -56,25 +56,19 @@ struct Generate: ParsableCommand {
         let labels = AlignedBuffer<Float>(count: rows)
         let chunkRows = max(1, (16 << 20) / (fieldCount * 4))
         let chunk = AlignedBuffer<UInt32>(count: chunkRows * fieldCount)
-        var file = SafeTensors()
-        file.metadata = ["format": DatasetCache.formatName, "cache_version": DatasetCache.version, "rows": String(rows),
-                         "field_dims": "[" + generator.fields.map { String($0.size) }.joined(separator: ",") + "]",
-                         "has_labels": "true", "generated_by": description]
         let total = rows
-        try file.write(path: out, streamed: [
-            .init(name: "ids", dtype: .u32, shape: [rows, fieldCount]) { writer in
-                var done = 0
-                while done < total {
-                    let n = min(chunkRows, total - done)
-                    sampler.draw(rows: n, ids: chunk.base, labels: labels.base + done)
-                    try writer.write(UnsafeRawBufferPointer(start: chunk.base, count: n * fieldCount * 4))
-                    done += n
-                }
-            },
-            .init(name: "labels", dtype: .f32, shape: [rows]) { writer in
-                try writer.write(UnsafeRawBufferPointer(start: labels.base, count: total * 4))
-            },
-        ])
+        // The labels are drawn with the ids, and written after them.
+        try DatasetCache.write(cache: out, key: nil, rowCount: rows, fieldDims: generator.fields.map(\.size), hasLabels: true,
+                               vocabulary: nil, labels: UnsafeBufferPointer(start: labels.base, count: rows),
+                               metadata: ["generated_by": description]) { writer in
+            var done = 0
+            while done < total {
+                let n = min(chunkRows, total - done)
+                sampler.draw(rows: n, ids: chunk.base, labels: labels.base + done)
+                try writer.write(UnsafeRawBufferPointer(start: chunk.base, count: n * fieldCount * 4))
+                done += n
+            }
+        }
         var positives = 0
         for r in 0..<rows where labels[r] > 0 { positives += 1 }
         return positives

@@ -147,13 +147,16 @@ public enum DatasetCache {
         }
     }
 
-    /// Writes a cache whose ids `writeIds` produces (rowCount x fieldDims.count UInt32, row-major).
-    static func write(
+    /// Writes a cache (or, with no key, a standalone data file) whose ids `writeIds` produces
+    /// (rowCount x fieldDims.count UInt32, row-major). The ids are written before the labels are
+    /// read, so `writeIds` may still be filling `labels`.
+    public static func write(
         cache: String, key: Key?, rowCount: Int, fieldDims: [Int], hasLabels: Bool, vocabulary: Vocabulary?,
-        labels: UnsafeBufferPointer<Float>, writeIds: @escaping (AtomicFileWriter) throws -> Void
+        labels: UnsafeBufferPointer<Float>, metadata extra: [String: String] = [:],
+        writeIds: @escaping (AtomicFileWriter) throws -> Void
     ) throws {
         var file = SafeTensors()
-        file.metadata = key?.metadata ?? [:]
+        file.metadata = extra.merging(key?.metadata ?? [:]) { _, b in b }
         file.metadata["format"] = formatName
         file.metadata["cache_version"] = version
         file.metadata["rows"] = String(rowCount)
