@@ -87,6 +87,15 @@ struct DataOptions: ParsableArguments {
             let minimum = minCount ?? kind.defaultMinCount
             let map = try fieldMap.map { (path) throws(InputError) in try FieldMap.read(path: path) }
             if map != nil && kind != .libsvm { log.say("note: --field-map applies to libsvm data only; ignored") }
+            /// Every way of reading ends here: the field map goes with libsvm data, skipped lines are reported.
+            func finish(_ read: Dataset) -> Dataset {
+                var dataset = read
+                if kind == .libsvm && categorical { dataset.fieldMap = map }
+                if dataset.skippedLines > 0, let first = dataset.firstSkipped {
+                    log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")
+                }
+                return dataset
+            }
             var key: DatasetCache.Key?
             var cachePath: String?
             if !noCache {
@@ -97,26 +106,21 @@ struct DataOptions: ParsableArguments {
                     + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
                 key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
-                if var cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
-                    if kind == .libsvm { cached.fieldMap = map }
+                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
                     log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
-                    return cached
+                    return finish(cached)
                 }
             }
             if categorical, let key, let cachePath, let budget = try? memoryBudgetBytes(), key.sourceSize > budget {
                 log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
                 do {
-                    var converted = try convertCategoricalToCache(
+                    let converted = try convertCategoricalToCache(
                         path: data, format: kind, minCount: minimum, vocabularyFrom: vocabFrom, seed: seed,
                         skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                         segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)))
-                    if kind == .libsvm { converted.fieldMap = map }
-                    if converted.skippedLines > 0, let first = converted.firstSkipped {
-                        log.say("skipped \(converted.skippedLines) malformed line\(converted.skippedLines == 1 ? "" : "s"); the first: \(first)")
-                    }
                     log.say(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
                                    converted.rowCount, converted.fieldDims.reduce(0, +)))
-                    return converted
+                    return finish(converted)
                 } catch let error as InputError {
                     throw error
                 } catch {
@@ -136,14 +140,11 @@ struct DataOptions: ParsableArguments {
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
                 dataset = raw.dataset(vocabulary: vocabulary)
                 vocabularySeconds = PhaseProfile.now() - start - parseSeconds
-                if kind == .libsvm { dataset.fieldMap = map }
             } else {
                 dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
                 parseSeconds = PhaseProfile.now() - start
             }
-            if dataset.skippedLines > 0, let first = dataset.firstSkipped {
-                log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")
-            }
+            dataset = finish(dataset)
             var info = stat()
             let megabytes = stat(data, &info) == 0 ? Double(info.st_size) / 1e6 : 0
             let threads = categorical && kind != .libffm && kind != .libsvm ? executor?.workerCount ?? 1 : 1
@@ -156,9 +157,8 @@ struct DataOptions: ParsableArguments {
                     try DatasetCache.store(dataset, cache: cachePath, key: key)
                     // Over budget, train from the mapped cache, not the parsed copy.
                     if let budget = try? memoryBudgetBytes(), dataset.binaryBytes > budget,
-                       var mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
-                        mapped.fieldMap = dataset.fieldMap
-                        return mapped
+                       let mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
+                        return finish(mapped)
                     }
                 } catch {
                     log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")
