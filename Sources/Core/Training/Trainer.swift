@@ -208,8 +208,20 @@ public final class TrainingRun {
 
     /// Validation logits and labels, in file order (as `evaluate`).
     private func validationLogits() -> (logits: [Float], labels: [Float]) {
-        logitsOfPart(engine: engine, data: data, split: split, part: .validation, executor: executor)
+        guard let rows = validationRows else {
+            return logitsOfPart(engine: engine, data: data, split: split, part: .validation, executor: executor)
+        }
+        let logits = logitsWalkingTheFile(engine: engine, data: data, rows: rows, expected: rows.count,
+                                          executor: executor, blockRows: evaluationBlockRows)
+        return (logits, validationLabels)
     }
+
+    /// In memory, the validation rows in file order, found once: finding them is a permutation
+    /// evaluation per row of the data, several times the cost of scoring them, every epoch.
+    /// Streaming, they are found again each time (no per-row list is kept).
+    private lazy var validationRows: [Int]? = options.streamChunkRows != nil ? nil
+        : (0..<data.rowCount).filter { split.part(ofRow: $0) == .validation }
+    private lazy var validationLabels: [Float] = validationRows?.map { data.labels[$0] } ?? []
 
     /// Trains to the end (or an interruption). Call once: the result's model is this run's own
     /// best-epoch model, handed over rather than copied (a copy of large tables would raise the
@@ -375,8 +387,11 @@ public func evaluate(engine: TrainingEngine, data: Dataset, split: DataSplit, pa
 
 /// Logits and labels of one part of a split, in file order, without a row list (data larger than
 /// memory is evaluated this way too).
+/// Examples per evaluation block (see `logitsWalkingTheFile`).
+let evaluationBlockRows = 65536
+
 func logitsOfPart(engine: TrainingEngine, data: Dataset, split: DataSplit, part: DataSplit.Part,
-                  executor: PhaseExecutor, blockRows: Int = 65536) -> (logits: [Float], labels: [Float]) {
+                  executor: PhaseExecutor, blockRows: Int = evaluationBlockRows) -> (logits: [Float], labels: [Float]) {
     var labels: [Float] = []
     labels.reserveCapacity(split.count(of: part))
     let rows = (0..<data.rowCount).lazy.filter { split.part(ofRow: $0) == part }
@@ -434,7 +449,8 @@ public func evaluate(engine: TrainingEngine, data: Dataset, rows: [Int], executo
 
 /// Logits of `rows`, in the order given, computed in file order (`logitsWalkingTheFile`) and put
 /// back in the given order, so metrics sum in the same order too.
-func logitsInFileOrder(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor, blockRows: Int = 65536) -> [Float] {
+func logitsInFileOrder(engine: TrainingEngine, data: Dataset, rows: [Int], executor: PhaseExecutor,
+                       blockRows: Int = evaluationBlockRows) -> [Float] {
     let permutation = rows.indices.sorted { rows[$0] < rows[$1] }
     let sorted = logitsWalkingTheFile(engine: engine, data: data, rows: permutation.lazy.map { rows[$0] },
                                       expected: rows.count, executor: executor, blockRows: blockRows)
