@@ -36,46 +36,39 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// One field of `counted`: the kept tokens' ids, and each token's id.
     static func countedField(tokens: [String], counts: [Int], minCount: Int) -> ([String: UInt32], [UInt32]) {
-        // All-ASCII tokens that differ in bytes differ as Strings too, so nothing can merge and the
-        // dictionary over every token (the large part, for a field of millions) is not needed.
-        if tokens.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
-            var map: [String: UInt32] = [:]
-            var lookup = [UInt32](repeating: 0, count: tokens.count)
-            var kept: [Int] = []
-            for (t, token) in tokens.enumerated() where counts[t] >= minCount {
-                lookup[t] = UInt32(map.count)
-                map[token] = UInt32(map.count)
-                kept.append(t)
+        // Classes of String-equal tokens: their counts added, named by their first spelling. All-ASCII
+        // tokens that differ in bytes differ as Strings too, so there each token is its own class
+        // and the dictionary over every token (the large part, for a field of millions) is skipped.
+        var classOf: [Int]?
+        var firstOfClass: [Int]?
+        var classCounts = counts
+        if !tokens.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+            var classOfToken: [String: Int] = [:]
+            var of = [Int](repeating: 0, count: tokens.count)
+            var first: [Int] = []
+            classCounts = []
+            for (t, token) in tokens.enumerated() {
+                if let c = classOfToken[token] {
+                    of[t] = c
+                    classCounts[c] += counts[t]
+                } else {
+                    classOfToken[token] = first.count
+                    of[t] = first.count
+                    first.append(t)
+                    classCounts.append(counts[t])
+                }
             }
-            let unseen = UInt32(map.count)
-            var isKept = [Bool](repeating: false, count: tokens.count)
-            for t in kept { isKept[t] = true }
-            for t in tokens.indices where !isKept[t] { lookup[t] = unseen }
-            return (map, lookup)
-        }
-        var canonical: [String: Int] = [:]
-        var canonicalOf = [Int](repeating: 0, count: tokens.count)
-        var merged: [Int] = []
-        var firstToken: [String] = []
-        for (t, token) in tokens.enumerated() {
-            if let c = canonical[token] {
-                canonicalOf[t] = c
-                merged[c] += counts[t]
-            } else {
-                canonical[token] = merged.count
-                canonicalOf[t] = merged.count
-                merged.append(counts[t])
-                firstToken.append(token)
-            }
+            classOf = of
+            firstOfClass = first
         }
         var map: [String: UInt32] = [:]
-        var idOfCanonical = [UInt32?](repeating: nil, count: merged.count)
-        for c in merged.indices where merged[c] >= minCount {
-            idOfCanonical[c] = UInt32(map.count)
-            map[firstToken[c]] = UInt32(map.count)
+        var idOfClass = [UInt32?](repeating: nil, count: classCounts.count)
+        for c in classCounts.indices where classCounts[c] >= minCount {
+            idOfClass[c] = UInt32(map.count)
+            map[tokens[firstOfClass?[c] ?? c]] = UInt32(map.count)
         }
         let unseen = UInt32(map.count)
-        return (map, canonicalOf.map { idOfCanonical[$0] ?? unseen })
+        return (map, tokens.indices.map { idOfClass[classOf?[$0] ?? $0] ?? unseen })
     }
 
     /// Per field, the kept tokens in id order.
