@@ -225,14 +225,8 @@ public struct RawCategoricalData: Sendable {
     }
 }
 
-/// pytorch-fm's treatment of Criteo's integer columns: empty is its own token, v > 2 becomes
-/// int(ln(v)^2), anything else v - 2.
-func criteoIntegerToken(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String? {
-    criteoIntegerCode(bytes, range).map { $0.map(String.init) ?? "NULL" }
-}
-
-/// The number `criteoIntegerToken` spells (nil inside: the empty value's "NULL"); nil when the
-/// column is not an integer.
+/// pytorch-fm's treatment of Criteo's integer columns: empty is its own token ("NULL"; nil
+/// inside), v > 2 becomes int(ln(v)^2), anything else v - 2. Nil when the column is not an integer.
 func criteoIntegerCode(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int?? {
     if range.isEmpty { return .some(nil) }
     var i = range.lowerBound

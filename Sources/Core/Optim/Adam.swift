@@ -109,10 +109,6 @@ public final class AdamSchedule: @unchecked Sendable {
         factorCount = factors
     }
 
-    public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {
-        (stepSizes[t], biasCorrection2Sqrts[t])
-    }
-
     /// The tables as pointers for the update loops; valid until the next `ensure`.
     public var view: View {
         View(stepSizes: stepSizes.base, biasCorrection2Sqrts: biasCorrection2Sqrts.base, tailSums: tailSums.base,
