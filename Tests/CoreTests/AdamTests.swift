@@ -40,7 +40,7 @@ import Testing
         var seen: [UInt32: [Int32]] = [:]
         for u in 0..<grouping.uniqueCount {
             let r = grouping.uniqueRows[u]
-            seen[r] = (Int(grouping.starts[u])..<Int(grouping.starts[u + 1])).map { grouping.positions[$0] }
+            seen[r] = (Int(grouping.starts[u])..<Int(grouping.starts[u + 1])).map { grouping.entries[$0] }
         }
         #expect(seen == [5: [0, 2, 5], 2: [1, 4], 9: [3], 0: [6]])
         #expect((0..<4).map { grouping.uniqueRows[$0] } == [5, 2, 9, 0])
@@ -204,7 +204,7 @@ import Testing
         rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count) }
         var expected: [UInt32: [Int32]] = [:]
         for u in 0..<full.uniqueCount {
-            expected[full.uniqueRows[u]] = (Int(full.starts[u])..<Int(full.starts[u + 1])).map { full.positions[$0] }
+            expected[full.uniqueRows[u]] = (Int(full.starts[u])..<Int(full.starts[u + 1])).map { full.entries[$0] }
         }
         let partitioned = PartitionedRowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
         var spreads: [Int] = []
@@ -221,7 +221,7 @@ import Testing
                 for u in 0..<g.uniqueCount {
                     let row = g.uniqueRows[u]
                     #expect(partitioned.rows(ofPart: p).contains(Int(row)))
-                    seen[row] = (Int(g.starts[u])..<Int(g.starts[u + 1])).map { g.positions[$0] }
+                    seen[row] = (Int(g.starts[u])..<Int(g.starts[u + 1])).map { g.entries[$0] }
                     w += 2 + Int(g.starts[u + 1] - g.starts[u])
                 }
                 work.append(w)

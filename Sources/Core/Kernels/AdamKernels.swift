@@ -95,4 +95,15 @@ public enum AdamKernels {
         }
         while j < count { accumulator[j] += source[j]; j += 1 }
     }
+
+    /// accumulator += scale * source, element-wise.
+    @inline(__always) public static func add(_ source: UnsafePointer<Float>, scaledBy scale: Float,
+                                             into accumulator: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        while j + 8 <= count {
+            store(load(accumulator + j) + scale * load(source + j), accumulator + j)
+            j += 8
+        }
+        while j < count { accumulator[j] += scale * source[j]; j += 1 }
+    }
 }

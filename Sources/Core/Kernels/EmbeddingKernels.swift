@@ -123,21 +123,20 @@ public enum EmbeddingKernels {
             + 0.5 * ((interaction.sum() + interactionTail) - (squares.sum() + squaresTail))
     }
 
-    /// FM forward and backward for a slice. Per (example, field) position p it writes the
-    /// gradient of the mean loss with respect to that position's linear weight (dLinear[p]) and
-    /// embedding row (dEmbedding[p * embedDim ...]); returns the summed loss and this slice's bias
-    /// gradient. `scratch` holds embedDim floats.
+    /// FM forward and backward for a slice, in the factored form of `RowGradients.fm`: per example
+    /// i it writes the logit gradient g_i of the mean loss (dLogits[i], also the gradient of each
+    /// of its linear weights and its share of the bias) and g_i S_i (scaledSums[i * embedDim ...],
+    /// S_i the sum of its embedding rows); returns the summed loss and this slice's bias gradient.
     @inlinable public static func fmTrain(
         rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
-        dLinear: UnsafeMutablePointer<Float>, dEmbedding: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
+        dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
         // Three passes over the slice: logits (keeping each example's sum of embeddings), then the
-        // loss and logit gradients eight examples at a time, then the per-position gradients.
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * (embedDim + 2)) { buffer in
-            let logits = buffer.baseAddress!, dLogits = logits + rows, sums = logits + 2 * rows
+        // loss and logit gradients eight examples at a time, then the sums scaled.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { buffer in
+            let logits = buffer.baseAddress!
             for i in 0..<min(4, rows) {
                 for f in 0..<fieldCount {
                     let row = Int(rowIds[i * fieldCount + f])
@@ -154,7 +153,7 @@ public enum EmbeddingKernels {
                     }
                 }
                 logits[i] = fmLogit(rowIds: rowIds + i * fieldCount, fieldCount: fieldCount, embedDim: embedDim,
-                                    embedding: embedding, linear: linear, bias: bias, sum: sums + i * embedDim)
+                                    embedding: embedding, linear: linear, bias: bias, sum: scaledSums + i * embedDim)
             }
             let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
                                                      dLogits: dLogits)
@@ -163,19 +162,13 @@ public enum EmbeddingKernels {
             for i in 0..<rows {
                 let g = dLogits[i]
                 dBias += g
-                let r = rowIds + i * fieldCount, sum = sums + i * embedDim
-                for f in 0..<fieldCount {
-                    let p = i * fieldCount + f
-                    dLinear[p] = g
-                    let v = embedding + Int(r[f]) * embedDim
-                    let d = dEmbedding + p * embedDim
-                    var k = 0
-                    while k < vectorEnd {
-                        store(g * (load(sum + k) - load(v + k)), d + k)
-                        k += Lanes.scalarCount
-                    }
-                    while k < embedDim { d[k] = g * (sum[k] - v[k]); k += 1 }
+                let sum = scaledSums + i * embedDim
+                var k = 0
+                while k < vectorEnd {
+                    store(g * load(sum + k), sum + k)
+                    k += Lanes.scalarCount
                 }
+                while k < embedDim { sum[k] *= g; k += 1 }
             }
             return (total, dBias)
         }

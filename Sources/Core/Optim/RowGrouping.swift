@@ -1,20 +1,21 @@
 /// The (example, field) positions of a batch grouped by table row: which rows the batch touched
-/// (in order of first occurrence) and, for each, its positions in increasing order. Summing a
-/// row's gradient over its positions in that order gives the same bits however the update work is
+/// (in order of first occurrence) and, for each, the gradient entries of its positions in
+/// increasing order (position p's entry is p / positionsPerEntry, see `RowGradients`). Summing a
+/// row's gradient over its entries in that order gives the same bits however the update work is
 /// split.
 public final class RowGrouping: @unchecked Sendable {
     /// Per table row: its index among the last batch's unique rows, or -1. May be shared by the
     /// groupings of disjoint row ranges (`PartitionedRowGrouping`).
     @usableFromInline let slotOfRow: AlignedBuffer<Int32>
     public let uniqueRows: AlignedBuffer<UInt32>
-    /// uniqueCount + 1 offsets into `positions`.
+    /// uniqueCount + 1 offsets into `entries`.
     public let starts: AlignedBuffer<Int32>
-    public let positions: AlignedBuffer<Int32>
+    public let entries: AlignedBuffer<Int32>
     private let cursor: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
-    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + positions.byteCount + cursor.byteCount }
+    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + entries.byteCount + cursor.byteCount }
     public var byteCount: Int { slotOfRow.byteCount + listBytes }
 
     public convenience init(tableRows: Int, maxPositions: Int) {
@@ -28,13 +29,13 @@ public final class RowGrouping: @unchecked Sendable {
         self.slotOfRow = slotOfRow
         uniqueRows = AlignedBuffer(count: maxPositions)
         starts = AlignedBuffer(count: maxPositions + 1)
-        positions = AlignedBuffer(count: maxPositions)
+        entries = AlignedBuffer(count: maxPositions)
         cursor = AlignedBuffer(count: maxPositions)
     }
 
     /// Groups the positions 0 ..< count whose row lies in `rows` (all rows by default).
-    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil) {
-        precondition(count <= positions.count)
+    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, positionsPerEntry: Int = 1) {
+        precondition(count <= entries.count && positionsPerEntry > 0)
         clearSlots()
         let slots = slotOfRow.base, unique = uniqueRows.base, starts = starts.base
         let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
@@ -55,14 +56,19 @@ public final class RowGrouping: @unchecked Sendable {
             starts[Int(s) + 1] += 1
         }
         for k in 0..<u { starts[k + 1] += starts[k] }
-        let cursor = cursor.base, positions = positions.base
+        let cursor = cursor.base, entries = entries.base
         for k in 0..<u { cursor[k] = starts[k] }
+        // The entry is counted alongside the position rather than divided out of it.
+        var entry: Int32 = 0, withinEntry = 0
         for p in 0..<count {
             let r = rowIds[p]
-            guard r &- lo < span else { continue }
-            let s = Int(slots[Int(r)])
-            positions[Int(cursor[s])] = Int32(p)
-            cursor[s] += 1
+            if r &- lo < span {
+                let s = Int(slots[Int(r)])
+                entries[Int(cursor[s])] = entry
+                cursor[s] += 1
+            }
+            withinEntry += 1
+            if withinEntry == positionsPerEntry { withinEntry = 0; entry += 1 }
         }
         uniqueCount = u
     }
@@ -142,16 +148,16 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
 
     /// Task `p`: groups the batch positions whose rows lie in its range, and counts them per block.
     @discardableResult
-    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int) -> RowGrouping {
+    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int, positionsPerEntry: Int = 1) -> RowGrouping {
         let grouping = parts[p]
         let range = rows(ofPart: p)
-        grouping.build(rowIds: rowIds, count: count, rows: range)
+        grouping.build(rowIds: rowIds, count: count, rows: range, positionsPerEntry: positionsPerEntry)
         // An empty range at the table's end would still name the last (partial) block, which
         // another part owns.
         guard !range.isEmpty else { return grouping }
         let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
         for b in firstBlock..<endBlock { blockCounts[b] = 0 }
-        // A row's update costs about as much as two gradient additions, one per position.
+        // A row's update costs about as much as two gradient additions, one per entry.
         for u in 0..<grouping.uniqueCount {
             let positions = grouping.starts[u + 1] - grouping.starts[u]
             blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 2 + positions

@@ -110,7 +110,8 @@ extension LazyRowAdam {
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
         schedule: AdamSchedule, gradients: RowGradients
     ) {
-        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount)
+        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount,
+                                       positionsPerEntry: gradients.positionsPerEntry)
         switch mode {
         case .lazy:
             update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
@@ -131,18 +132,20 @@ public struct BatchGradients {
     /// tableRows, when the model has a linear table.
     public var linear: [Float]?
 
-    static func collect(
-        dense: [Float], grouping: RowGrouping, tableRows: Int, width: Int, embedding: UnsafePointer<Float>,
-        linear: UnsafePointer<Float>?, positionStride: Int, embeddingOffset: Int, linearStride: Int
-    ) -> BatchGradients {
+    /// `table`: the embedding table as the forward pass saw it (FM's factored gradients need it).
+    static func collect(dense: [Float], rowIds: UnsafePointer<UInt32>, positionCount: Int, tableRows: Int, width: Int,
+                        table: UnsafePointer<Float>, gradients: RowGradients) -> BatchGradients {
+        let grouping = RowGrouping(tableRows: tableRows, maxPositions: positionCount)
+        grouping.build(rowIds: rowIds, count: positionCount, positionsPerEntry: gradients.positionsPerEntry)
         var e = [Float](repeating: 0, count: tableRows * width)
-        var l: [Float]? = linear == nil ? nil : [Float](repeating: 0, count: tableRows)
-        for u in 0..<grouping.uniqueCount {
-            let row = Int(grouping.uniqueRows[u])
-            for k in Int(grouping.starts[u])..<Int(grouping.starts[u + 1]) {
-                let p = Int(grouping.positions[k])
-                for j in 0..<width { e[row * width + j] += embedding[p * positionStride + embeddingOffset + j] }
-                if let linear { l![row] += linear[p * linearStride] }
+        var l: [Float]? = gradients.linear == nil ? nil : [Float](repeating: 0, count: tableRows)
+        e.withUnsafeMutableBufferPointer { e in
+            for u in 0..<grouping.uniqueCount {
+                let row = Int(grouping.uniqueRows[u])
+                let lo = Int(grouping.starts[u])
+                let linear = gradients.sum(entries: grouping.entries.base + lo, count: Int(grouping.starts[u + 1]) - lo,
+                                           row: table + row * width, width: width, into: e.baseAddress! + row * width)
+                l?[row] = linear
             }
         }
         return BatchGradients(dense: dense, embedding: e, linear: l)

@@ -1,5 +1,6 @@
-/// FM training: each slice computes its examples' logits, loss and per-position gradients in one
-/// pass; the bias (the only dense parameter) and the touched table rows are then updated.
+/// FM training: each slice computes its examples' logits, loss and gradients (in the factored form
+/// of `RowGradients.fm`: one entry per example, not per position) in one pass; the bias (the only
+/// dense parameter) and the touched table rows are then updated.
 public final class FMEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
@@ -12,8 +13,9 @@ public final class FMEngine: TrainingEngine {
     let examples: AlignedBuffer<Int>
     let rowIds: AlignedBuffer<UInt32>
     let labels: AlignedBuffer<Float>
-    let dLinear: AlignedBuffer<Float>
-    let dEmbedding: AlignedBuffer<Float>
+    let dLogits: AlignedBuffer<Float>
+    /// Per example, its logit gradient times its sum of embedding rows.
+    let scaledSums: AlignedBuffer<Float>
     let logitBuffer: AlignedBuffer<Float>
     let sliceScratch: AlignedBuffer<Float>
     let slicePartials: AlignedBuffer<Float>
@@ -36,8 +38,8 @@ public final class FMEngine: TrainingEngine {
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)
         labels = AlignedBuffer(count: batchCapacity)
-        dLinear = AlignedBuffer(uninitializedCount: batchCapacity * f)
-        dEmbedding = AlignedBuffer(uninitializedCount: batchCapacity * f * d)
+        dLogits = AlignedBuffer(uninitializedCount: batchCapacity)
+        scaledSums = AlignedBuffer(uninitializedCount: batchCapacity * d)
         logitBuffer = AlignedBuffer(count: batchCapacity)
         sliceScratch = AlignedBuffer(count: layout.maxSlices * max(d, 16))
         slicePartials = AlignedBuffer(count: layout.maxSlices)
@@ -45,8 +47,8 @@ public final class FMEngine: TrainingEngine {
     }
 
     public var workspaceBytes: Int {
-        groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLinear.byteCount
-            + dEmbedding.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
+        groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLogits.byteCount
+            + scaledSums.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
     }
 
     public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
@@ -73,8 +75,7 @@ public final class FMEngine: TrainingEngine {
                 rowIds: rowIds.base + r.lowerBound * f, labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
                 embedding: model.embedding.base, linear: model.linear!.base, bias: bias,
-                dLinear: dLinear.base + r.lowerBound * f, dEmbedding: dEmbedding.base + r.lowerBound * f * d,
-                scratch: sliceScratch.base + s * scratchStride)
+                dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
             sliceLoss[s] = result.loss
             slicePartials[s] = result.dBias
         }
@@ -87,15 +88,17 @@ public final class FMEngine: TrainingEngine {
     /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
     /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
     public func lastGradients() -> BatchGradients {
-        let grouping = RowGrouping(tableRows: model.config.tableRows, maxPositions: pendingCount * model.config.fieldCount)
-        grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
-        let d = model.config.embedDim
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
         for s in 0..<slices { bias += slicePartials[s] }
-        return BatchGradients.collect(dense: [bias], grouping: grouping, tableRows: model.config.tableRows, width: d,
-                                      embedding: dEmbedding.base, linear: dLinear.base, positionStride: d,
-                                      embeddingOffset: 0, linearStride: 1)
+        return BatchGradients.collect(dense: [bias], rowIds: rowIds.base, positionCount: pendingCount * model.config.fieldCount,
+                                      tableRows: model.config.tableRows, width: model.config.embedDim,
+                                      table: model.embedding.base, gradients: rowGradients)
+    }
+
+    var rowGradients: RowGradients {
+        .fm(scaledSums: scaledSums.base, logitGradients: dLogits.base, embedDim: model.config.embedDim,
+            fieldCount: model.config.fieldCount)
     }
 
     /// The optimizer step for the batch of the last `forwardBackward`.
@@ -107,7 +110,7 @@ public final class FMEngine: TrainingEngine {
         let parts = executor.concurrency
         groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
-        let d = model.config.embedDim
+        let gradients = rowGradients
         let step = optimizer.beginStep()
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
@@ -117,9 +120,7 @@ public final class FMEngine: TrainingEngine {
                 }
             }
             optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
-                                  part: p, step: step,
-                                  gradients: RowGradients(embedding: dEmbedding.base, embeddingStride: d,
-                                                          linear: dLinear.base, linearStride: 1))
+                                  part: p, step: step, gradients: gradients)
         }
     }
 

@@ -221,19 +221,22 @@ public final class FNNEngine: TrainingEngine {
 
     /// The gradient of the last batch's mean loss, for tests and diagnostics.
     public func lastGradients() -> BatchGradients {
-        let grouping = RowGrouping(tableRows: model.config.tableRows, maxPositions: pendingCount * model.config.fieldCount)
-        grouping.build(rowIds: rowIds.base, count: pendingCount * model.config.fieldCount)
         let config = model.config
         let slices = layout.slices(for: pendingCount)
         var sum = [Float](repeating: 0, count: dense.count)
         for s in 0..<slices {
             for j in 0..<dense.count { sum[j] += slicePartials[s * dense.count + j] }
         }
-        let fw = config.fieldInputWidth
-        return BatchGradients.collect(dense: sum, grouping: grouping, tableRows: config.tableRows, width: config.embedDim,
-                                      embedding: dX0.base, linear: config.hasLinearTable ? dX0.base : nil,
-                                      positionStride: fw, embeddingOffset: config.hasLinearTable ? 1 : 0,
-                                      linearStride: fw)
+        return BatchGradients.collect(dense: sum, rowIds: rowIds.base, positionCount: pendingCount * config.fieldCount,
+                                      tableRows: config.tableRows, width: config.embedDim, table: model.embedding.base,
+                                      gradients: rowGradients)
+    }
+
+    /// Each position's gradient is its slot of the MLP input's gradient.
+    var rowGradients: RowGradients {
+        let fieldWidth = model.config.fieldInputWidth, hasLinear = model.config.hasLinearTable
+        return RowGradients(embedding: dX0.base + (hasLinear ? 1 : 0), embeddingStride: fieldWidth,
+                            linear: hasLinear ? UnsafePointer(dX0.base) : nil, linearStride: fieldWidth)
     }
 
     /// The optimizer step for the batch of the last `forwardBackward`.
@@ -251,8 +254,7 @@ public final class FNNEngine: TrainingEngine {
         // Dense parameters by partition; then touched table rows by partition and running statistics.
         let step = optimizer.beginStep()
         let denseParts = partition(denseCount, parts: workers)
-        let fieldWidth = config.fieldInputWidth
-        let embeddingOffset = config.hasLinearTable ? 1 : 0
+        let gradients = rowGradients
         executor.run(.denseUpdate, tasks: workers) { p, _ in
             optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
                                    range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
@@ -260,12 +262,8 @@ public final class FNNEngine: TrainingEngine {
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
-            let hasLinear = config.hasLinearTable
             optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
-                                  part: p, step: step,
-                                  gradients: RowGradients(embedding: dX0.base + embeddingOffset, embeddingStride: fieldWidth,
-                                                          linear: hasLinear ? UnsafePointer(dX0.base) : nil,
-                                                          linearStride: fieldWidth))
+                                  part: p, step: step, gradients: gradients)
         }
     }
 
