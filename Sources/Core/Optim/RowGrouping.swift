@@ -1,3 +1,5 @@
+import CMemoryHints
+
 /// The (example, field) positions of a batch grouped by table row: which rows the batch touched
 /// (in order of first occurrence) and, for each, the gradient entries of its positions in
 /// increasing order (position p's entry is p / positionsPerEntry, see `RowGradients`). Summing a
@@ -11,11 +13,12 @@ public final class RowGrouping: @unchecked Sendable {
     /// uniqueCount + 1 offsets into `entries`.
     public let starts: AlignedBuffer<Int32>
     public let entries: AlignedBuffer<Int32>
-    private let cursor: AlignedBuffer<Int32>
+    /// Per position of the last build: its row's slot, or -1 outside the build's rows.
+    private let slotOfPosition: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
-    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + entries.byteCount + cursor.byteCount }
+    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + entries.byteCount + slotOfPosition.byteCount }
     public var byteCount: Int { slotOfRow.byteCount + listBytes }
 
     public convenience init(tableRows: Int, maxPositions: Int) {
@@ -28,44 +31,55 @@ public final class RowGrouping: @unchecked Sendable {
     init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int) {
         self.slotOfRow = slotOfRow
         uniqueRows = AlignedBuffer(count: maxPositions)
-        starts = AlignedBuffer(count: maxPositions + 1)
+        starts = AlignedBuffer(count: maxPositions + 2)
         entries = AlignedBuffer(count: maxPositions)
-        cursor = AlignedBuffer(count: maxPositions)
+        slotOfPosition = AlignedBuffer(count: maxPositions)
     }
 
-    /// Groups the positions 0 ..< count whose row lies in `rows` (all rows by default).
+    /// Groups the positions 0 ..< count whose row lies in `rows` (all rows by default): a
+    /// counting sort of the positions by the order of their rows' first occurrence.
     public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, positionsPerEntry: Int = 1) {
         precondition(count <= entries.count && positionsPerEntry > 0)
         clearSlots()
         let slots = slotOfRow.base, unique = uniqueRows.base, starts = starts.base
+        let slotOfPosition = slotOfPosition.base
         let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
         var u = 0
+        // Row s's count goes to starts[s + 2]; the prefix sums then leave row s's first place in
+        // starts[s + 1], which the second pass advances as a cursor to row s's end, that is to
+        // row s + 1's start: the offsets come out in place, with no cursor array.
         starts[0] = 0
+        starts[1] = 0
+        // The slot table is as long as the embedding table, so each lookup is a likely cache
+        // miss: they are requested well ahead, and each position's slot is kept, so the second
+        // pass reads nothing at random but the per-row cursors.
+        let ahead = 32
+        for p in 0..<min(ahead, count) { fnnpar_prefetch(slots + Int(rowIds[p])) }
         for p in 0..<count {
+            if p + ahead < count { fnnpar_prefetch(slots + Int(rowIds[p + ahead])) }
             let r = rowIds[p]
             // One unsigned comparison tests both ends of the range.
-            guard r &- lo < span else { continue }
+            guard r &- lo < span else { slotOfPosition[p] = -1; continue }
             var s = slots[Int(r)]
             if s < 0 {
                 s = Int32(u)
                 slots[Int(r)] = s
                 unique[u] = r
-                starts[u + 1] = 0
+                starts[u + 2] = 0
                 u += 1
             }
-            starts[Int(s) + 1] += 1
+            slotOfPosition[p] = s
+            starts[Int(s) + 2] += 1
         }
-        for k in 0..<u { starts[k + 1] += starts[k] }
-        let cursor = cursor.base, entries = entries.base
-        for k in 0..<u { cursor[k] = starts[k] }
+        if u >= 2 { for k in 2...u { starts[k] += starts[k - 1] } }
+        let entries = entries.base
         // The entry is counted alongside the position rather than divided out of it.
         var entry: Int32 = 0, withinEntry = 0
         for p in 0..<count {
-            let r = rowIds[p]
-            if r &- lo < span {
-                let s = Int(slots[Int(r)])
-                entries[Int(cursor[s])] = entry
-                cursor[s] += 1
+            let s = Int(slotOfPosition[p])
+            if s >= 0 {
+                entries[Int(starts[s + 1])] = entry
+                starts[s + 1] += 1
             }
             withinEntry += 1
             if withinEntry == positionsPerEntry { withinEntry = 0; entry += 1 }
