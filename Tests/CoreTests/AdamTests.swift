@@ -56,9 +56,11 @@ import Testing
     /// at its first touch; untouched rows do not move at all. With a linear weight, the row's
     /// weight follows the same steps as one more element. Weight decay is off because the
     /// catch-up neglects it.
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func lazyRowUpdateMatchesPerRowReference(longGaps: Bool, withLinear: Bool) {
-        let rows = 12, width = 5
+    /// Width 16 takes the update's constant-width path, 5 the general one with a scalar tail.
+    @Test(arguments: [(false, false, 5), (true, false, 5), (false, true, 5), (true, true, 5), (false, true, 16),
+                      (true, true, 16)])
+    func lazyRowUpdateMatchesPerRowReference(longGaps: Bool, withLinear: Bool, width: Int) {
+        let rows = 12
         let config = AdamConfig(weightDecay: 0)
         let adam = LazyRowAdam(config: config, rows: rows, width: width, hasLinear: withLinear)
         let schedule = AdamSchedule(config: config)

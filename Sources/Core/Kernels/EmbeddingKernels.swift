@@ -84,7 +84,7 @@ public enum EmbeddingKernels {
     /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass. The sums of
     /// squares are kept per lane and added across lanes once at the end: one running scalar sum
     /// would chain every addition behind the previous one.
-    @inlinable public static func fmLogit(
+    @inlinable @inline(__always) public static func fmLogit(
         rowIds: UnsafePointer<UInt32>, fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
     ) -> Float {
@@ -128,6 +128,23 @@ public enum EmbeddingKernels {
     /// of its linear weights and its share of the bias) and g_i S_i (scaledSums[i * embedDim ...],
     /// S_i the sum of its embedding rows); returns the summed loss and this slice's bias gradient.
     @inlinable public static func fmTrain(
+        rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
+        fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
+    ) -> (loss: Double, dBias: Float) {
+        // The default width as a constant: its loops unroll and its sums stay in registers.
+        if embedDim == 16 {
+            return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
+                                embedDim: 16, embedding: embedding, linear: linear, bias: bias, dLogits: dLogits,
+                                scaledSums: scaledSums)
+        }
+        return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
+                            embedDim: embedDim, embedding: embedding, linear: linear, bias: bias, dLogits: dLogits,
+                            scaledSums: scaledSums)
+    }
+
+    @inlinable @inline(__always) static func fmTrainSlice(
         rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,

@@ -136,7 +136,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         let moments: UnsafeMutablePointer<Float>
         let states: UnsafeMutablePointer<LazyRowState>
         let gradients: RowGradients
-        let width: Int
+        var width: Int
 
         /// Unique row `u`'s gradient into `g`, before the row changes; returns its linear gradient.
         @inline(__always) func sumGradient(of u: Int, into g: UnsafeMutablePointer<Float>) -> Float {
@@ -183,9 +183,21 @@ public final class LazyRowAdam: @unchecked Sendable {
         uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, gradients: RowGradients
     ) {
         precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
-        let width = self.width, config = self.config
-        let tables = schedule.view
         let rows = view(table: table, linear: linear, grouping: grouping, gradients: gradients)
+        // The default width as a constant: the row kernels unroll into straight-line code.
+        if width == 16 {
+            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule)
+        } else {
+            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule)
+        }
+    }
+
+    @inline(__always) private func update(rows: RowsView, width: Int, uniqueRange: Range<Int>, globalStep: Int,
+                                          schedule: AdamSchedule) {
+        var rows = rows
+        rows.width = width
+        let config = self.config
+        let tables = schedule.view
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
             let g = scratch.baseAddress!
             // Rows are scattered over large tables: each row's lines are requested a few rows
