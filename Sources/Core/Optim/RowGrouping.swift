@@ -115,7 +115,7 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
     let slotOfRow: AlignedBuffer<Int32>
     /// Rows per balancing block: a multiple of 64, at most about 1024 blocks.
     let blockRows: Int
-    /// The update work per block in the last step (each task counts its own blocks): two units
+    /// The update work per block in the last step (each task counts its own blocks): sixteen units
     /// per unique row and one per position.
     let blockCounts: AlignedBuffer<Int32>
     public private(set) var parts: [RowGrouping] = []
@@ -171,10 +171,11 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
         guard !range.isEmpty else { return grouping }
         let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
         for b in firstBlock..<endBlock { blockCounts[b] = 0 }
-        // A row's update costs about as much as two gradient additions, one per entry.
+        // A row's update (its lines fetched, two Adam steps with square roots and divisions)
+        // costs about as much as sixteen additions of cache-resident gradient entries.
         for u in 0..<grouping.uniqueCount {
             let positions = grouping.starts[u + 1] - grouping.starts[u]
-            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 2 + positions
+            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 16 + positions
         }
         return grouping
     }
