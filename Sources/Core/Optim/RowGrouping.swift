@@ -13,12 +13,13 @@ public final class RowGrouping: @unchecked Sendable {
     /// uniqueCount + 1 offsets into `entries`.
     public let starts: AlignedBuffer<Int32>
     public let entries: AlignedBuffer<Int32>
-    /// Per position of the last build: its row's slot, or -1 outside the build's rows.
-    private let slotOfPosition: AlignedBuffer<Int32>
+    /// The last build's in-range positions in order: their rows' slots and their entries.
+    private let keptSlots: AlignedBuffer<Int32>
+    private let keptEntries: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
-    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + entries.byteCount + slotOfPosition.byteCount }
+    var listBytes: Int { uniqueRows.byteCount + starts.byteCount + entries.byteCount + keptSlots.byteCount + keptEntries.byteCount }
     public var byteCount: Int { slotOfRow.byteCount + listBytes }
 
     public convenience init(tableRows: Int, maxPositions: Int) {
@@ -33,7 +34,8 @@ public final class RowGrouping: @unchecked Sendable {
         uniqueRows = AlignedBuffer(count: maxPositions)
         starts = AlignedBuffer(count: maxPositions + 2)
         entries = AlignedBuffer(count: maxPositions)
-        slotOfPosition = AlignedBuffer(count: maxPositions)
+        keptSlots = AlignedBuffer(count: maxPositions)
+        keptEntries = AlignedBuffer(count: maxPositions)
     }
 
     /// Groups the positions 0 ..< count whose row lies in `rows` (all rows by default): a
@@ -42,47 +44,50 @@ public final class RowGrouping: @unchecked Sendable {
         precondition(count <= entries.count && positionsPerEntry > 0)
         clearSlots()
         let slots = slotOfRow.base, unique = uniqueRows.base, starts = starts.base
-        let slotOfPosition = slotOfPosition.base
+        let keptSlots = keptSlots.base, keptEntries = keptEntries.base
         let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
-        var u = 0
+        var u = 0, kept = 0
         // Row s's count goes to starts[s + 2]; the prefix sums then leave row s's first place in
         // starts[s + 1], which the second pass advances as a cursor to row s's end, that is to
         // row s + 1's start: the offsets come out in place, with no cursor array.
         starts[0] = 0
         starts[1] = 0
         // The slot table is as long as the embedding table, so each lookup is a likely cache
-        // miss: they are requested well ahead, and each position's slot is kept, so the second
-        // pass reads nothing at random but the per-row cursors.
+        // miss: they are requested well ahead. The first pass keeps each in-range position's slot
+        // and entry, so the second reads only those (a part of a partitioned update skips the
+        // other parts' positions once) and nothing at random but the per-row cursors. The entry
+        // is counted alongside the position rather than divided out of it.
         let ahead = 32
-        for p in 0..<min(ahead, count) { fnnpar_prefetch(slots + Int(rowIds[p])) }
-        for p in 0..<count {
-            if p + ahead < count { fnnpar_prefetch(slots + Int(rowIds[p + ahead])) }
-            let r = rowIds[p]
-            // One unsigned comparison tests both ends of the range.
-            guard r &- lo < span else { slotOfPosition[p] = -1; continue }
-            var s = slots[Int(r)]
-            if s < 0 {
-                s = Int32(u)
-                slots[Int(r)] = s
-                unique[u] = r
-                starts[u + 2] = 0
-                u += 1
-            }
-            slotOfPosition[p] = s
-            starts[Int(s) + 2] += 1
-        }
-        if u >= 2 { for k in 2...u { starts[k] += starts[k - 1] } }
-        let entries = entries.base
-        // The entry is counted alongside the position rather than divided out of it.
+        // Only this build's rows: another part's slot lines are that part's to write.
+        for p in 0..<min(ahead, count) where rowIds[p] &- lo < span { fnnpar_prefetch(slots + Int(rowIds[p])) }
         var entry: Int32 = 0, withinEntry = 0
         for p in 0..<count {
-            let s = Int(slotOfPosition[p])
-            if s >= 0 {
-                entries[Int(starts[s + 1])] = entry
-                starts[s + 1] += 1
+            if p + ahead < count, rowIds[p + ahead] &- lo < span { fnnpar_prefetch(slots + Int(rowIds[p + ahead])) }
+            let r = rowIds[p]
+            // One unsigned comparison tests both ends of the range.
+            if r &- lo < span {
+                var s = slots[Int(r)]
+                if s < 0 {
+                    s = Int32(u)
+                    slots[Int(r)] = s
+                    unique[u] = r
+                    starts[u + 2] = 0
+                    u += 1
+                }
+                keptSlots[kept] = s
+                keptEntries[kept] = entry
+                kept += 1
+                starts[Int(s) + 2] += 1
             }
             withinEntry += 1
             if withinEntry == positionsPerEntry { withinEntry = 0; entry += 1 }
+        }
+        if u >= 2 { for k in 2...u { starts[k] += starts[k - 1] } }
+        let entries = entries.base
+        for k in 0..<kept {
+            let s = Int(keptSlots[k])
+            entries[Int(starts[s + 1])] = keptEntries[k]
+            starts[s + 1] += 1
         }
         uniqueCount = u
     }
