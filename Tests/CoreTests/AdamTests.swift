@@ -32,22 +32,64 @@ import Testing
         for j in 0..<n { #expect(abs(Double(params[j]) - reference[j]) < 2e-5) }
     }
 
-    @Test func rowGroupingListsEachRowsPositionsInOrder() {
-        let rowIds: [UInt32] = [5, 2, 5, 9, 2, 5, 0]
-        let grouping = RowGrouping(tableRows: 10, maxPositions: 16)
-        rowIds.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: rowIds.count) }
-        #expect(grouping.uniqueCount == 4)
-        var seen: [UInt32: [Int32]] = [:]
-        for u in 0..<grouping.uniqueCount {
-            let r = grouping.uniqueRows[u]
-            seen[r] = (Int(grouping.starts[u])..<Int(grouping.starts[u + 1])).map { grouping.entries[$0] }
+    /// Each row's gradient is the sum of its positions' entries in position order (the same
+    /// Float additions, so the same bits), rows in order of first occurrence; in FM's factored
+    /// form a position's entry is its example's and the row's value times the linear sum is
+    /// taken off.
+    @Test func rowGroupingSumsEachRowsEntriesInOrder() {
+        let rowIds: [UInt32] = [5, 2, 5, 9, 2, 5, 0, 7]
+        let width = 3
+        var rng = Xoshiro256(seed: 4)
+        let entries = (0..<(rowIds.count * width)).map { _ in Float(rng.nextGaussian()) }
+        let linear = (0..<rowIds.count).map { _ in Float(rng.nextGaussian()) }
+        let table = (0..<(10 * width)).map { _ in Float(rng.nextGaussian()) }
+        for factored in [false, true] {
+            // Factored: two positions per entry (an FM example of two fields).
+            let perEntry = factored ? 2 : 1
+            let grouping = RowGrouping(tableRows: 10, maxPositions: 16, width: width)
+            entries.withUnsafeBufferPointer { e in
+                linear.withUnsafeBufferPointer { l in
+                    var gradients = RowGradients(embedding: e.baseAddress!, embeddingStride: width, linear: l.baseAddress!,
+                                                 linearStride: 1)
+                    if factored {
+                        gradients = .fm(scaledSums: e.baseAddress!, logitGradients: l.baseAddress!, embedDim: width,
+                                        fieldCount: 2)
+                    }
+                    rowIds.withUnsafeBufferPointer {
+                        grouping.build(rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients)
+                    }
+                }
+            }
+            #expect(grouping.uniqueCount == 5)
+            #expect((0..<5).map { grouping.uniqueRows[$0] } == [5, 2, 9, 0, 7])
+            for u in 0..<grouping.uniqueCount {
+                let row = Int(grouping.uniqueRows[u])
+                let positions = rowIds.indices.filter { Int(rowIds[$0]) == row }
+                #expect(Int(grouping.positionCounts[u]) == positions.count)
+                var expected = [Float](repeating: 0, count: width)
+                var expectedLinear: Float = 0
+                for (k, p) in positions.enumerated() {
+                    let e = p / perEntry
+                    for j in 0..<width { expected[j] = k == 0 ? entries[e * width + j] : expected[j] + entries[e * width + j] }
+                    expectedLinear = k == 0 ? linear[e] : expectedLinear + linear[e]
+                }
+                if factored { for j in 0..<width { expected[j] += -expectedLinear * table[row * width + j] } }
+                let (g, l) = table.withUnsafeBufferPointer {
+                    grouping.gradient(ofUnique: u, row: $0.baseAddress! + row * width, width: width)
+                }
+                #expect((0..<width).map { g[$0] } == expected, "row \(row)")
+                #expect(l == expectedLinear)
+            }
+            // A second build forgets the first.
+            let next: [UInt32] = [9, 1]
+            entries.withUnsafeBufferPointer { e in
+                next.withUnsafeBufferPointer {
+                    grouping.build(rowIds: $0.baseAddress!, count: 2,
+                                   gradients: RowGradients(embedding: e.baseAddress!, embeddingStride: width))
+                }
+            }
+            #expect(grouping.uniqueCount == 2 && grouping.slot(ofRow: 5) == -1 && grouping.slot(ofRow: 1) == 1)
         }
-        #expect(seen == [5: [0, 2, 5], 2: [1, 4], 9: [3], 0: [6]])
-        #expect((0..<4).map { grouping.uniqueRows[$0] } == [5, 2, 9, 0])
-        // A second build forgets the first.
-        let next: [UInt32] = [9, 1]
-        next.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: 2) }
-        #expect(grouping.uniqueCount == 2 && grouping.slot(ofRow: 5) == -1 && grouping.slot(ofRow: 1) == 1)
     }
 
     /// Lazy rows against dense Adam replayed step by step: a touched row first catches up on the
@@ -75,7 +117,7 @@ import Testing
         var refAdams = (0..<rows).map { _ in ReferenceAdam(count: refWidth, weightDecay: 0) }
         var refSteps = [Int](repeating: 0, count: rows)
         var refLast = [Int](repeating: 0, count: rows)
-        let grouping = RowGrouping(tableRows: rows, maxPositions: 64)
+        let grouping = RowGrouping(tableRows: rows, maxPositions: 64, width: width)
         let totalSteps = longGaps ? 300 : 40
         for globalStep in 1...totalSteps {
             // Rows 0-3 hit often (several times per batch), 4-7 rarely, 8-11 never.
@@ -88,16 +130,18 @@ import Testing
             let grads = (0..<(batch.count * width)).map { _ in Float(rng.nextGaussian()) }
             let linearGrads = (0..<batch.count).map { _ in Float(rng.nextGaussian()) }
             schedule.ensure(upTo: globalStep)
-            batch.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: batch.count) }
             grads.withUnsafeBufferPointer { g in
                 linearGrads.withUnsafeBufferPointer { lg in
                     let gradients = RowGradients(embedding: g.baseAddress!, embeddingStride: width,
                                                  linear: withLinear ? lg.baseAddress! : nil, linearStride: 1)
-                    for range in partition(grouping.uniqueCount, parts: 3, alignment: 1) {
-                        adam.update(table: table, linear: withLinear ? linear : nil, grouping: grouping,
-                                    uniqueRange: range, globalStep: globalStep, schedule: schedule, gradients: gradients)
+                    batch.withUnsafeBufferPointer {
+                        grouping.build(rowIds: $0.baseAddress!, count: batch.count, gradients: gradients)
                     }
                 }
+            }
+            for range in partition(grouping.uniqueCount, parts: 3, alignment: 1) {
+                adam.update(table: table, linear: withLinear ? linear : nil, grouping: grouping,
+                            uniqueRange: range, globalStep: globalStep, schedule: schedule)
             }
             for r in Set(batch.map(Int.init)) {
                 var g = [Double](repeating: 0, count: refWidth)
@@ -166,24 +210,22 @@ import Testing
         schedule.ensure(upTo: 200)
         let settled = LazyRowAdam(config: config, rows: 1, width: 4), direct = LazyRowAdam(config: config, rows: 1, width: 4)
         let a = AlignedBuffer<Float>([0.5, -1, 2, 0.1]), b = a.clone()
-        let grouping = RowGrouping(tableRows: 1, maxPositions: 1)
+        let grouping = RowGrouping(tableRows: 1, maxPositions: 1, width: 4)
         let row: [UInt32] = [0]
-        row.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: 1) }
         let g: [Float] = [0.3, -0.2, 0.9, 1.5]
-        for (adam, table) in [(settled, a), (direct, b)] {
+        func touch(_ adam: LazyRowAdam, _ table: AlignedBuffer<Float>, step: Int) {
             g.withUnsafeBufferPointer { gp in
-                adam.update(table: table, grouping: grouping, uniqueRange: 0..<1, globalStep: 1, schedule: schedule,
-                            gradients: RowGradients(embedding: gp.baseAddress!, embeddingStride: 4))
+                row.withUnsafeBufferPointer {
+                    grouping.build(rowIds: $0.baseAddress!, count: 1,
+                                   gradients: RowGradients(embedding: gp.baseAddress!, embeddingStride: 4))
+                }
             }
+            adam.update(table: table, grouping: grouping, uniqueRange: 0..<1, globalStep: step, schedule: schedule)
         }
+        for (adam, table) in [(settled, a), (direct, b)] { touch(adam, table, step: 1) }
         settled.catchUp(table: a, rowRange: 0..<1, globalStep: 20, schedule: schedule)
         #expect(settled.steps(row: 0) == 20 && a[0] != 0.5)
-        for (adam, table) in [(settled, a), (direct, b)] {
-            g.withUnsafeBufferPointer { gp in
-                adam.update(table: table, grouping: grouping, uniqueRange: 0..<1, globalStep: 40, schedule: schedule,
-                            gradients: RowGradients(embedding: gp.baseAddress!, embeddingStride: 4))
-            }
-        }
+        for (adam, table) in [(settled, a), (direct, b)] { touch(adam, table, step: 40) }
         #expect(settled.steps(row: 0) == direct.steps(row: 0))
         for j in 0..<4 {
             #expect(abs(a[j] - b[j]) < 1e-6)
@@ -193,7 +235,7 @@ import Testing
 
     /// The parts of a partitioned grouping own disjoint ranges of whole 64-row blocks that cover
     /// the table; together they hold exactly the full grouping's rows, each with the same
-    /// positions in the same order; after a step the ranges move to balance the work; and
+    /// gradient sum to the bit and the same position count; after a step the ranges move to balance the work; and
     /// finishing a part frees its rows for the next owner.
     @Test(arguments: [(100, 2), (6272, 2), (128_000, 3), (9746, 32), (64, 5)])
     func partitionedGroupingMatchesTheFullOne(tableRows: Int, parts: Int) {
@@ -202,29 +244,33 @@ import Testing
         let rowIds = (0..<3000).map { _ in
             UInt32(rng.nextDouble() < 0.8 ? rng.nextInt(below: max(1, tableRows / 10)) : rng.nextInt(below: tableRows))
         }
-        let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
-        rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count) }
-        var expected: [UInt32: [Int32]] = [:]
-        for u in 0..<full.uniqueCount {
-            expected[full.uniqueRows[u]] = (Int(full.starts[u])..<Int(full.starts[u + 1])).map { full.entries[$0] }
-        }
-        let partitioned = PartitionedRowGrouping(tableRows: tableRows, maxPositions: rowIds.count)
+        let width = 2
+        let grads = AlignedBuffer<Float>((0..<(rowIds.count * width)).map { _ in Float(rng.nextGaussian()) })
+        let gradients = RowGradients(embedding: grads.base, embeddingStride: width)
+        let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
+        rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients) }
+        func sums(_ g: RowGrouping, _ u: Int) -> [Float] { (0..<width).map { g.sums[u * width + $0] } + [Float(g.positionCounts[u])] }
+        var expected: [UInt32: [Float]] = [:]
+        for u in 0..<full.uniqueCount { expected[full.uniqueRows[u]] = sums(full, u) }
+        let partitioned = PartitionedRowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
         var spreads: [Int] = []
         for _ in 0..<2 {
             partitioned.prepare(parts: parts)
             let b = partitioned.boundaries
             #expect(b.count == parts + 1 && b.first == 0 && b.last == tableRows)
             #expect(zip(b, b.dropFirst()).allSatisfy { $0 <= $1 } && b.dropLast().allSatisfy { $0 % 64 == 0 })
-            var seen: [UInt32: [Int32]] = [:]
+            var seen: [UInt32: [Float]] = [:]
             var work: [Int] = []
             for p in 0..<parts {
-                let g = rowIds.withUnsafeBufferPointer { partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count) }
+                let g = rowIds.withUnsafeBufferPointer {
+                    partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients)
+                }
                 var w = 0
                 for u in 0..<g.uniqueCount {
                     let row = g.uniqueRows[u]
                     #expect(partitioned.rows(ofPart: p).contains(Int(row)))
-                    seen[row] = (Int(g.starts[u])..<Int(g.starts[u + 1])).map { g.entries[$0] }
-                    w += 2 + Int(g.starts[u + 1] - g.starts[u])
+                    seen[row] = sums(g, u)
+                    w += 16 + Int(g.positionCounts[u])
                 }
                 work.append(w)
             }
@@ -246,18 +292,24 @@ import Testing
         let schedule = AdamSchedule(config: config)
         let a = AlignedBuffer<Float>((0..<12).map { Float($0) * 0.1 })
         let b = a.clone()
-        let grouping = RowGrouping(tableRows: 3, maxPositions: 4)
+        let grouping = RowGrouping(tableRows: 3, maxPositions: 4, width: 4)
         var rng = Xoshiro256(seed: 3)
         for t in 1...30 {
             schedule.ensure(upTo: t)
             let batch: [UInt32] = [0, 1, 2, 1]
             let grads = (0..<16).map { _ in Float(rng.nextGaussian()) }
-            batch.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: 4) }
-            grads.withUnsafeBufferPointer { g in
-                lazy.update(table: a, grouping: grouping, uniqueRange: 0..<3, globalStep: t, schedule: schedule,
-                            gradients: RowGradients(embedding: g.baseAddress!, embeddingStride: 4))
-                dense.updateAllRows(table: b, grouping: grouping, rowRange: 0..<3, globalStep: t, schedule: schedule,
-                                    gradients: RowGradients(embedding: g.baseAddress!, embeddingStride: 4))
+            for (adam, table) in [(lazy, a), (dense, b)] {
+                grads.withUnsafeBufferPointer { g in
+                    batch.withUnsafeBufferPointer {
+                        grouping.build(rowIds: $0.baseAddress!, count: 4,
+                                       gradients: RowGradients(embedding: g.baseAddress!, embeddingStride: 4))
+                    }
+                }
+                if adam === lazy {
+                    adam.update(table: table, grouping: grouping, uniqueRange: 0..<3, globalStep: t, schedule: schedule)
+                } else {
+                    adam.updateAllRows(table: table, grouping: grouping, rowRange: 0..<3, globalStep: t, schedule: schedule)
+                }
             }
         }
         #expect(a.bitwiseEqual(b))

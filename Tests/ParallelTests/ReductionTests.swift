@@ -58,22 +58,26 @@ import Testing
         let adam = LazyRowAdam(config: config, rows: rows, width: width)
         let serialAdam = LazyRowAdam(config: config, rows: rows, width: width)
         let schedule = AdamSchedule(config: config)
-        let grouping = RowGrouping(tableRows: rows, maxPositions: rowIds.count)
+        let grouping = RowGrouping(tableRows: rows, maxPositions: rowIds.count, width: width)
+        let serialGrouping = RowGrouping(tableRows: rows, maxPositions: rowIds.count, width: width)
         let pool = WorkerPool(threads: workers)
         var reference = (0..<rows).map { r in (0..<width).map { Double(initial[r * width + $0]) } }
         var referenceAdams = (0..<rows).map { _ in ReferenceAdam(count: width, weightDecay: 1e-2) }
         for step in 1...3 {
             let grads = AlignedBuffer<Float>((0..<(rowIds.count * width)).map { _ in Float(rng.nextGaussian()) })
             schedule.ensure(upTo: step)
-            rowIds.withUnsafeBufferPointer { grouping.build(rowIds: $0.baseAddress!, count: rowIds.count) }
+            for g in [grouping, serialGrouping] {
+                rowIds.withUnsafeBufferPointer {
+                    g.build(rowIds: $0.baseAddress!, count: rowIds.count,
+                            gradients: RowGradients(embedding: grads.base, embeddingStride: width))
+                }
+            }
             let parts = partition(grouping.uniqueCount, parts: workers, alignment: 1)
             pool.run(.sparseUpdate, tasks: workers) { p, _ in
-                adam.update(table: table, grouping: grouping, uniqueRange: parts[p], globalStep: step, schedule: schedule,
-                            gradients: RowGradients(embedding: grads.base, embeddingStride: width))
+                adam.update(table: table, grouping: grouping, uniqueRange: parts[p], globalStep: step, schedule: schedule)
             }
-            serialAdam.update(table: serialTable, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
-                              globalStep: step, schedule: schedule, gradients:
-                              RowGradients(embedding: grads.base, embeddingStride: width))
+            serialAdam.update(table: serialTable, grouping: serialGrouping, uniqueRange: 0..<serialGrouping.uniqueCount,
+                              globalStep: step, schedule: schedule)
             // Every touched row is touched every step here, so no catch-up is involved.
             for r in Set(rowIds.map(Int.init)) {
                 var g = [Double](repeating: 0, count: width)

@@ -1,68 +1,5 @@
 import CMemoryHints
 
-/// Where a batch's table gradients are. The row grouping maps each batch position to a gradient
-/// entry (position p to entry p / positionsPerEntry); entry e's embedding term is the `width`
-/// floats at embedding + e * embeddingStride, its linear-weight gradient (when the table has one)
-/// the float at linear + e * linearStride. A row's gradient is the sum over its positions' entries.
-///
-/// Two forms:
-/// - one entry per position: the entries are the positions' gradients (FNN, whose input gradient
-///   differs per position);
-/// - FM's factored form (`fm`): the gradient of example i's field position holding row r is
-///   g_i (S_i - v_r), with g_i the logit gradient and S_i the sum of the example's embedding rows.
-///   Summed over a row's positions that is sum g_i S_i - (sum g_i) v_r, so one entry per example
-///   (g_i S_i, and g_i, which is also the linear weight's gradient) serves all its fields, and the
-///   row's value is subtracted once per row. The backward pass then writes `embedDim` + 1 floats
-///   per example instead of per position: 1/F of the bytes, which for Criteo's 39 fields turns a
-///   5 MB gradient buffer that the update reads at random into a cache-resident 128 kB one.
-public struct RowGradients {
-    public var embedding: UnsafePointer<Float>
-    public var embeddingStride: Int
-    public var linear: UnsafePointer<Float>?
-    public var linearStride: Int
-    public var positionsPerEntry: Int
-    /// The factored FM form: a row's gradient is its entries' sum minus their linear sum times the
-    /// row's value.
-    public var subtractsScaledRow: Bool
-
-    public init(embedding: UnsafePointer<Float>, embeddingStride: Int, linear: UnsafePointer<Float>? = nil,
-                linearStride: Int = 0) {
-        self.embedding = embedding
-        self.embeddingStride = embeddingStride
-        self.linear = linear
-        self.linearStride = linearStride
-        positionsPerEntry = 1
-        subtractsScaledRow = false
-    }
-
-    /// FM's factored gradients: `scaledSums` holds g_i S_i (`embedDim` floats per example),
-    /// `logitGradients` g_i.
-    public static func fm(scaledSums: UnsafePointer<Float>, logitGradients: UnsafePointer<Float>, embedDim: Int,
-                          fieldCount: Int) -> RowGradients {
-        var g = RowGradients(embedding: scaledSums, embeddingStride: embedDim, linear: logitGradients, linearStride: 1)
-        g.positionsPerEntry = fieldCount
-        g.subtractsScaledRow = true
-        return g
-    }
-
-    /// The gradient of a row whose positions map to `entries` (at least one), into `g`; returns
-    /// the linear weight's gradient (0 when the table has none). `row`: the row's value as the
-    /// forward pass saw it.
-    @inline(__always) func sum(entries: UnsafePointer<Int32>, count: Int, row: UnsafePointer<Float>, width: Int,
-                               into g: UnsafeMutablePointer<Float>) -> Float {
-        let first = Int(entries[0])
-        g.update(from: embedding + first * embeddingStride, count: width)
-        for k in 1..<max(count, 1) {
-            AdamKernels.add(embedding + Int(entries[k]) * embeddingStride, into: g, count: width)
-        }
-        guard let linear else { return 0 }
-        var sum = linear[first * linearStride]
-        for k in 1..<max(count, 1) { sum += linear[Int(entries[k]) * linearStride] }
-        if subtractsScaledRow { AdamKernels.add(row, scaledBy: -sum, into: g, count: width) }
-        return sum
-    }
-}
-
 /// A table row's step bookkeeping, and the moments of its linear weight, in one 16-byte record:
 /// the update reads all of it for every touched row, so one cache line serves four rows.
 public struct LazyRowState: BitwiseCopyable {
@@ -128,26 +65,17 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// several workers those atomic counts on shared objects bounce their cache line between
     /// cores (they doubled the FM update's time at two threads).
     struct RowsView {
+        let grouping: RowGrouping
         let uniqueRows: UnsafeMutablePointer<UInt32>
-        let starts: UnsafeMutablePointer<Int32>
-        let entries: UnsafeMutablePointer<Int32>
         let table: UnsafeMutablePointer<Float>
         let linear: UnsafeMutablePointer<Float>?
         let moments: UnsafeMutablePointer<Float>
         let states: UnsafeMutablePointer<LazyRowState>
-        let gradients: RowGradients
         var width: Int
 
-        /// Unique row `u`'s gradient into `g`, before the row changes; returns its linear gradient.
-        @inline(__always) func sumGradient(of u: Int, into g: UnsafeMutablePointer<Float>) -> Float {
-            let lo = Int(starts[u]), hi = Int(starts[u + 1])
-            return gradients.sum(entries: entries + lo, count: hi - lo, row: table + Int(uniqueRows[u]) * width,
-                                 width: width, into: g)
-        }
-
         /// Asks for everything the update of unique row `u` will touch, so that it arrives while
-        /// earlier rows are updated: its parameter and moment lines, its state record, its linear
-        /// weight and the gradients of its first few positions.
+        /// earlier rows are updated: its parameter and moment lines, its state record and its
+        /// linear weight. (Its gradient sum is read in order, and was written moments ago.)
         @inline(__always) func prefetch(unique u: Int) {
             let row = Int(uniqueRows[u])
             let rowBytes = width * MemoryLayout<Float>.stride
@@ -159,31 +87,24 @@ public final class LazyRowAdam: @unchecked Sendable {
             while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
             fnnpar_prefetch_for_write(states + row)
             if let linear { fnnpar_prefetch_for_write(linear + row) }
-            let lo = Int(starts[u]), hi = min(Int(starts[u + 1]), lo + 16)
-            for k in lo..<hi {
-                let entry = Int(entries[k])
-                fnnpar_prefetch(gradients.embedding + entry * gradients.embeddingStride)
-                if let l = gradients.linear { fnnpar_prefetch(l + entry * gradients.linearStride) }
-            }
         }
     }
 
-    func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping,
-              gradients: RowGradients) -> RowsView {
-        RowsView(uniqueRows: grouping.uniqueRows.base, starts: grouping.starts.base,
-                 entries: grouping.entries.base, table: table.base, linear: linear?.base, moments: moments.base,
-                 states: states.base, gradients: gradients, width: width)
+    func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
+        precondition(grouping.width == width)
+        return RowsView(grouping: grouping, uniqueRows: grouping.uniqueRows.base, table: table.base, linear: linear?.base,
+                        moments: moments.base, states: states.base, width: width)
     }
 
-    /// Updates the unique rows u in `uniqueRange` of `grouping` at global step
-    /// `globalStep`. `linear` (with `gradients.linear`) is required exactly when the table has
+    /// Updates the unique rows u in `uniqueRange` of `grouping` (built with this batch's
+    /// gradients) at global step `globalStep`. `linear` is required exactly when the table has
     /// linear weights.
     public func update(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, gradients: RowGradients
+        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
     ) {
-        precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
-        let rows = view(table: table, linear: linear, grouping: grouping, gradients: gradients)
+        precondition(hasLinear == (linear != nil))
+        let rows = view(table: table, linear: linear, grouping: grouping)
         // The default width as a constant: the row kernels unroll into straight-line code.
         if width == 16 {
             update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule)
@@ -198,46 +119,44 @@ public final class LazyRowAdam: @unchecked Sendable {
         rows.width = width
         let config = self.config
         let tables = schedule.view
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
-            let g = scratch.baseAddress!
-            // Rows are scattered over large tables: each row's lines are requested a few rows
-            // ahead of its update, to keep several cache misses in flight.
-            let ahead = 8
-            for u in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
-                rows.prefetch(unique: u)
-            }
-            for u in uniqueRange {
-                if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
-                let row = Int(rows.uniqueRows[u])
-                let linearGradient = rows.sumGradient(of: u, into: g)
-                let pr = rows.table + row * width
-                let mr = rows.moments + row * 2 * width, vr = mr + width
-                var state = rows.states[row]
-                var t = Int(state.steps)
-                let last = Int(state.lastUpdate)
-                if last > 0 && globalStep - last > 1 {
-                    let missed = globalStep - last - 1
-                    let movement = tables.missedStepMovement(afterStep: t, missed: missed)
-                    let (d1, d2) = tables.momentDecay(missed: missed)
-                    AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
-                    if let linear = rows.linear {
-                        AdamKernels.catchUp(&linear[row], &state.linearM, &state.linearV, movement: movement,
-                                            decay1: d1, decay2: d2)
-                    }
-                    t += missed
-                }
-                t += 1
-                let factors = tables.factors(step: t)
-                AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: factors.stepSize,
-                                 biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+        // Rows are scattered over large tables: each row's lines are requested a few rows ahead
+        // of its update, to keep several cache misses in flight.
+        let ahead = 8
+        for u in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
+            rows.prefetch(unique: u)
+        }
+        for u in uniqueRange {
+            if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
+            let row = Int(rows.uniqueRows[u])
+            let pr = rows.table + row * width
+            // Before the catch-up moves the row: the factored gradient needs its forward value.
+            let (g, linearGradient) = rows.grouping.gradient(ofUnique: u, row: pr, width: width)
+            let mr = rows.moments + row * 2 * width, vr = mr + width
+            var state = rows.states[row]
+            var t = Int(state.steps)
+            let last = Int(state.lastUpdate)
+            if last > 0 && globalStep - last > 1 {
+                let missed = globalStep - last - 1
+                let movement = tables.missedStepMovement(afterStep: t, missed: missed)
+                let (d1, d2) = tables.momentDecay(missed: missed)
+                AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
                 if let linear = rows.linear {
-                    AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
-                                     stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                    AdamKernels.catchUp(&linear[row], &state.linearM, &state.linearV, movement: movement,
+                                        decay1: d1, decay2: d2)
                 }
-                state.steps = UInt32(t)
-                state.lastUpdate = UInt32(globalStep)
-                rows.states[row] = state
+                t += missed
             }
+            t += 1
+            let factors = tables.factors(step: t)
+            AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: factors.stepSize,
+                             biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            if let linear = rows.linear {
+                AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                 stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            }
+            state.steps = UInt32(t)
+            state.lastUpdate = UInt32(globalStep)
+            rows.states[row] = state
         }
     }
 
@@ -274,33 +193,27 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// global `step`, with a zero gradient where the batch missed it.
     public func updateAllRows(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, gradients: RowGradients
+        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
     ) {
-        precondition(hasLinear == (linear != nil) && hasLinear == (gradients.linear != nil))
+        precondition(hasLinear == (linear != nil))
         let width = self.width, config = self.config
         let factors = schedule.view.factors(step: globalStep)
-        let rows = view(table: table, linear: linear, grouping: grouping, gradients: gradients)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
-            let g = scratch.baseAddress!
-            for row in rowRange {
-                let u = grouping.slot(ofRow: row)
-                let mr = moments.base + row * 2 * width
-                var linearGradient: Float = 0
-                if u >= 0 {
-                    linearGradient = rows.sumGradient(of: u, into: g)
-                }
-                AdamKernels.step(table.base + row * width, u >= 0 ? UnsafePointer(g) : nil, mr, mr + width,
-                                 count: width, config: config, stepSize: factors.stepSize,
-                                 biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
-                var state = states[row]
-                if let linear {
-                    AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
-                                     stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
-                }
-                state.steps = UInt32(globalStep)
-                state.lastUpdate = UInt32(globalStep)
-                states[row] = state
+        precondition(grouping.width == width)
+        for row in rowRange {
+            let u = grouping.slot(ofRow: row)
+            let mr = moments.base + row * 2 * width
+            var g: UnsafePointer<Float>? = nil, linearGradient: Float = 0
+            if u >= 0 { (g, linearGradient) = grouping.gradient(ofUnique: u, row: table.base + row * width, width: width) }
+            AdamKernels.step(table.base + row * width, g, mr, mr + width, count: width, config: config,
+                             stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            var state = states[row]
+            if let linear {
+                AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                 stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             }
+            state.steps = UInt32(globalStep)
+            state.lastUpdate = UInt32(globalStep)
+            states[row] = state
         }
     }
 }

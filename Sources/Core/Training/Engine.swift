@@ -110,15 +110,14 @@ extension LazyRowAdam {
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
         schedule: AdamSchedule, gradients: RowGradients
     ) {
-        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount,
-                                       positionsPerEntry: gradients.positionsPerEntry)
+        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
         switch mode {
         case .lazy:
             update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
-                   globalStep: step, schedule: schedule, gradients: gradients)
+                   globalStep: step, schedule: schedule)
         case .dense:
             updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: groupings.rows(ofPart: part),
-                          globalStep: step, schedule: schedule, gradients: gradients)
+                          globalStep: step, schedule: schedule)
         }
         groupings.finish(part: part)
     }
@@ -135,18 +134,15 @@ public struct BatchGradients {
     /// `table`: the embedding table as the forward pass saw it (FM's factored gradients need it).
     static func collect(dense: [Float], rowIds: UnsafePointer<UInt32>, positionCount: Int, tableRows: Int, width: Int,
                         table: UnsafePointer<Float>, gradients: RowGradients) -> BatchGradients {
-        let grouping = RowGrouping(tableRows: tableRows, maxPositions: positionCount)
-        grouping.build(rowIds: rowIds, count: positionCount, positionsPerEntry: gradients.positionsPerEntry)
+        let grouping = RowGrouping(tableRows: tableRows, maxPositions: positionCount, width: width)
+        grouping.build(rowIds: rowIds, count: positionCount, gradients: gradients)
         var e = [Float](repeating: 0, count: tableRows * width)
         var l: [Float]? = gradients.linear == nil ? nil : [Float](repeating: 0, count: tableRows)
-        e.withUnsafeMutableBufferPointer { e in
-            for u in 0..<grouping.uniqueCount {
-                let row = Int(grouping.uniqueRows[u])
-                let lo = Int(grouping.starts[u])
-                let linear = gradients.sum(entries: grouping.entries.base + lo, count: Int(grouping.starts[u + 1]) - lo,
-                                           row: table + row * width, width: width, into: e.baseAddress! + row * width)
-                l?[row] = linear
-            }
+        for u in 0..<grouping.uniqueCount {
+            let row = Int(grouping.uniqueRows[u])
+            let (g, linear) = grouping.gradient(ofUnique: u, row: table + row * width, width: width)
+            for j in 0..<width { e[row * width + j] = g[j] }
+            l?[row] = linear
         }
         return BatchGradients(dense: dense, embedding: e, linear: l)
     }

@@ -33,7 +33,7 @@ public final class FMEngine: TrainingEngine {
         let rows = model.config.tableRows
         optimizer = TableOptimizer(config: adam, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
                                    mode: sparseUpdate)
-        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)

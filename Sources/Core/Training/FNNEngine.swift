@@ -57,7 +57,7 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.maxSlices
         optimizer = TableOptimizer(config: adam, denseCount: dense.count, tableRows: rows, width: d,
                                    hasLinear: config.hasLinearTable, mode: sparseUpdate)
-        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f)
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
         rowIds = AlignedBuffer(count: batchCapacity * f)
