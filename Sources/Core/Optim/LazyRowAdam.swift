@@ -65,7 +65,7 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// several workers those atomic counts on shared objects bounce their cache line between
     /// cores (they doubled the FM update's time at two threads).
     struct RowsView {
-        let grouping: RowGrouping
+        let gradients: RowGrouping.GradientSums
         let uniqueRows: UnsafeMutablePointer<UInt32>
         let table: UnsafeMutablePointer<Float>
         let linear: UnsafeMutablePointer<Float>?
@@ -92,7 +92,7 @@ public final class LazyRowAdam: @unchecked Sendable {
 
     func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
         precondition(grouping.width == width)
-        return RowsView(grouping: grouping, uniqueRows: grouping.uniqueRows.base, table: table.base, linear: linear?.base,
+        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.base, table: table.base, linear: linear?.base,
                         moments: moments.base, states: states.base, width: width)
     }
 
@@ -130,7 +130,7 @@ public final class LazyRowAdam: @unchecked Sendable {
             let row = Int(rows.uniqueRows[u])
             let pr = rows.table + row * width
             // Before the catch-up moves the row: the factored gradient needs its forward value.
-            let (g, linearGradient) = rows.grouping.gradient(ofUnique: u, row: pr, width: width)
+            let (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
             let mr = rows.moments + row * 2 * width, vr = mr + width
             var state = rows.states[row]
             var t = Int(state.steps)

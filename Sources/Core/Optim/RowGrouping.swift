@@ -157,14 +157,30 @@ public final class RowGrouping: @unchecked Sendable {
     /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
     @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
 
-    /// Unique row `u`'s gradient, given its value `row` as the forward pass saw it: its sum, less
-    /// its linear sum times the row in the factored form. That subtraction is made in place, so
-    /// this is asked once per row and build. Returns the embedding gradient's address and the
-    /// linear weight's gradient.
+    /// Unique row `u`'s gradient, given its value `row` as the forward pass saw it (see
+    /// `GradientSums.gradient`); asked once per row and build.
     @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
-        let g = sums.base + u * width, linear = linearSums.base[u]
-        if subtractsScaledRow { AdamKernels.add(row, scaledBy: -linear, into: g, count: width) }
-        return (UnsafePointer(g), linear)
+        gradientSums.gradient(ofUnique: u, row: row, width: width)
+    }
+
+    /// The sums as raw pointers, for update loops (no reference counting per row).
+    public var gradientSums: GradientSums {
+        GradientSums(sums: sums.base, linearSums: linearSums.base, subtractsScaledRow: subtractsScaledRow)
+    }
+
+    public struct GradientSums {
+        let sums: UnsafeMutablePointer<Float>
+        let linearSums: UnsafeMutablePointer<Float>
+        let subtractsScaledRow: Bool
+
+        /// Unique row `u`'s sum, less its linear sum times the row in the factored form. That
+        /// subtraction is made in place, so this is asked once per row and build. Returns the
+        /// embedding gradient's address and the linear weight's gradient.
+        @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
+            let g = sums + u * width, linear = linearSums[u]
+            if subtractsScaledRow { AdamKernels.add(row, scaledBy: -linear, into: g, count: width) }
+            return (UnsafePointer(g), linear)
+        }
     }
 }
 
