@@ -64,12 +64,18 @@ public final class RowGrouping: @unchecked Sendable {
     public let linearSums: AlignedBuffer<Float>
     /// Per unique row: how many batch positions hold it.
     public let positionCounts: AlignedBuffer<Int32>
+    /// A partitioned build's own positions, in order: their rows and entries.
+    private let keptRows: AlignedBuffer<UInt32>
+    private let keptEntries: AlignedBuffer<Int32>
     public private(set) var uniqueCount = 0
     /// Whether the last build's gradients were FM's factored form (see `RowGradients`).
     public private(set) var subtractsScaledRow = false
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
-    var listBytes: Int { uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount }
+    var listBytes: Int {
+        uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount + keptRows.byteCount
+            + keptEntries.byteCount
+    }
     public var byteCount: Int { slotOfRow.byteCount + listBytes }
 
     public convenience init(tableRows: Int, maxPositions: Int, width: Int) {
@@ -88,6 +94,8 @@ public final class RowGrouping: @unchecked Sendable {
         sums = AlignedBuffer(uninitializedCount: maxPositions * width)
         linearSums = AlignedBuffer(uninitializedCount: maxPositions)
         positionCounts = AlignedBuffer(uninitializedCount: maxPositions)
+        keptRows = AlignedBuffer(uninitializedCount: maxPositions)
+        keptEntries = AlignedBuffer(uninitializedCount: maxPositions)
     }
 
     /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
@@ -107,42 +115,69 @@ public final class RowGrouping: @unchecked Sendable {
 
     @inline(__always) private func build(width: Int, rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>?,
                                          gradients: RowGradients) {
+        let perEntry = gradients.positionsPerEntry
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
+        guard Int(lo) > 0 || Int(span) < slotOfRow.count else {
+            // Every position is this build's: no filtering. The entry is counted alongside the
+            // position rather than divided out of it.
+            var entry = 0, withinEntry = 0
+            accumulate(width: width, count: count, gradients: gradients, row: { rowIds[$0] }, entry: { _ in
+                let e = entry
+                withinEntry &+= 1
+                if withinEntry == perEntry { withinEntry = 0; entry &+= 1 }
+                return e
+            })
+            return
+        }
+        // A part of a partitioned update first keeps its own positions' rows and entries, without
+        // a branch: most positions are another part's, and branching on each (at random, for
+        // ML-1M's user rows) cost more than the part's own work.
+        let keptRows = keptRows.base, keptEntries = keptEntries.base
+        var kept = 0
+        var entry: Int32 = 0, withinEntry = 0
+        for p in 0..<count {
+            let r = rowIds[p]
+            keptRows[kept] = r
+            keptEntries[kept] = entry
+            // One unsigned comparison tests both ends of the range.
+            kept &+= r &- lo < span ? 1 : 0
+            withinEntry &+= 1
+            if withinEntry == perEntry { withinEntry = 0; entry &+= 1 }
+        }
+        accumulate(width: width, count: kept, gradients: gradients, row: { keptRows[$0] },
+                   entry: { Int(keptEntries[$0]) })
+    }
+
+    /// Adds up positions 0 ..< count, whose rows and entries `row` and `entry` give (each asked
+    /// once, in order).
+    @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients,
+                                              row rowOf: (Int) -> UInt32, entry entryOf: (Int) -> Int) {
         let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
         let counts = positionCounts.base
-        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
         let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
         let linear = gradients.linear, linearStride = gradients.linearStride
-        let perEntry = gradients.positionsPerEntry
         var u = 0
         // The slot table is as long as the embedding table, so each lookup is a likely cache
-        // miss: they are requested well ahead, and only for this build's rows (another part of a
-        // partitioned update writes the other rows' slot lines). The entry is counted alongside
-        // the position rather than divided out of it.
+        // miss: they are requested well ahead.
         let ahead = 32
-        for p in 0..<min(ahead, count) where rowIds[p] &- lo < span { fnnpar_prefetch(slots + Int(rowIds[p])) }
-        var entry = 0, withinEntry = 0
-        for p in 0..<count {
-            if p + ahead < count, rowIds[p + ahead] &- lo < span { fnnpar_prefetch(slots + Int(rowIds[p + ahead])) }
-            let r = rowIds[p]
-            // One unsigned comparison tests both ends of the range.
-            if r &- lo < span {
-                let source = embedding + entry * embeddingStride
-                let s = Int(slots[Int(r)])
-                if s < 0 {
-                    slots[Int(r)] = Int32(u)
-                    unique[u] = r
-                    counts[u] = 1
-                    (sums + u * width).update(from: source, count: width)
-                    linearSums[u] = linear.map { $0[entry * linearStride] } ?? 0
-                    u += 1
-                } else {
-                    counts[s] += 1
-                    AdamKernels.add(source, into: sums + s * width, count: width)
-                    if let linear { linearSums[s] += linear[entry * linearStride] }
-                }
+        for k in 0..<min(ahead, count) { fnnpar_prefetch(slots + Int(rowOf(k))) }
+        for k in 0..<count {
+            if k + ahead < count { fnnpar_prefetch(slots + Int(rowOf(k + ahead))) }
+            let r = Int(rowOf(k)), e = entryOf(k)
+            let source = embedding + e * embeddingStride
+            let s = Int(slots[r])
+            if s < 0 {
+                slots[r] = Int32(u)
+                unique[u] = UInt32(truncatingIfNeeded: r)
+                counts[u] = 1
+                (sums + u * width).update(from: source, count: width)
+                linearSums[u] = linear.map { $0[e * linearStride] } ?? 0
+                u += 1
+            } else {
+                counts[s] += 1
+                AdamKernels.add(source, into: sums + s * width, count: width)
+                if let linear { linearSums[s] += linear[e * linearStride] }
             }
-            withinEntry += 1
-            if withinEntry == perEntry { withinEntry = 0; entry += 1 }
         }
         uniqueCount = u
     }
