@@ -4,6 +4,16 @@
 ///
 /// Layouts are row-major: an activation is rows x width, a weight is outputs x inputs (torch's).
 public enum MLPKernels {
+    public typealias Lanes = SIMD8<Float>
+
+    @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    }
+
+    @inlinable @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+    }
+
     public static let batchNormEpsilon: Float = 1e-5
     public static let batchNormMomentum: Float = 0.1
 
@@ -250,10 +260,19 @@ public enum MLPKernels {
             scratch[width + j] = sumDY[j] * invN
             scratch[2 * width + j] = sumDYXhat[j] * invN
         }
+        // In explicit lanes: the compiler cannot prove dY and scratch apart and kept this loop
+        // scalar. The tail takes the same operations, so the bits do not depend on the width.
+        let scale = UnsafePointer(scratch), meanDY = scale + width, meanDYXhat = scale + 2 * width
         for i in 0..<rows {
             let d = dY + i * width, x = xhat + i * width
-            for j in 0..<width {
-                d[j] = scratch[j] * (d[j] - scratch[width + j] - x[j] * scratch[2 * width + j])
+            var j = 0
+            while j + Lanes.scalarCount <= width {
+                store(load(scale + j) * (load(d + j) - load(meanDY + j) - load(x + j) * load(meanDYXhat + j)), d + j)
+                j += Lanes.scalarCount
+            }
+            while j < width {
+                d[j] = scale[j] * (d[j] - meanDY[j] - x[j] * meanDYXhat[j])
+                j += 1
             }
         }
     }
