@@ -67,6 +67,18 @@ import Testing
               rows: 150, sliceRows: 64)
     }
 
+    /// Layers of 12 and 9 units: the BatchNorm, ReLU and dropout kernel's eight-unit lanes and
+    /// its tail (the others here are narrower than a lane); embeddings of the default width 16,
+    /// which the FM kernel and the row grouping take as a constant.
+    @Test func fnnWideLayersWithDropout() {
+        check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 16, mlpDims: [12, 9], dropout: 0.3),
+              rows: 100, sliceRows: 32)
+    }
+
+    @Test func factorizationMachineDefaultWidth() {
+        check(config: ModelConfig(kind: .fm, fieldDims: [5, 7, 3], embedDim: 16), rows: 100, sliceRows: 32)
+    }
+
     @Test func fnnOneSliceNoDropoutThreeLayers() {
         check(config: ModelConfig(kind: .fnn, fieldDims: [4, 6], embedDim: 3, mlpDims: [7, 4, 3], dropout: 0),
               rows: 40, sliceRows: 64)

@@ -102,39 +102,46 @@ public enum MLPKernels {
         let keepScale: Float = dropout > 0 ? 1 / (1 - dropout) : 1
         // A unit is dropped when its 16-bit draw u / 65536 < p, i.e. when u < p * 65536 (exact in Float).
         let threshold = dropout * 65536
+        // Four units per hash, as CounterRandom.uniform16: unit j's draw is bits (j % 4) * 16 of
+        // the hash of (key, j / 4).
+        @inline(__always) func draws(_ key: UInt64, _ j: Int) -> SIMD4<Float> {
+            let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
+            return SIMD4<Float>((SIMD4<UInt64>(repeating: bits) &>> SIMD4<UInt64>(0, 16, 32, 48)) & 0xFFFF)
+        }
+        let vectorEnd = width / Lanes.scalarCount * Lanes.scalarCount
         for i in 0..<rows {
             let zr = z + i * width, ar = a + i * width, gr = gate + i * width
-            // First the dropout multipliers (four units per hash, as CounterRandom.uniform16) ...
-            if dropout > 0 {
-                let key = dropoutKeys[i]
-                var j = 0
-                // Four 16-bit draws per hash, compared in lanes.
-                let shifts = SIMD4<UInt64>(0, 16, 32, 48)
-                while j + 4 <= width {
-                    let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
-                    let u = SIMD4<Float>((SIMD4<UInt64>(repeating: bits) &>> shifts) & 0xFFFF)
-                    let kept = SIMD4<Float>(repeating: 0).replacing(with: keepScale, where: u .>= threshold)
-                    UnsafeMutableRawPointer(gr + j).storeBytes(of: kept, as: SIMD4<Float>.self)
-                    j += 4
+            let key = dropoutKeys[i]
+            // Eight units at a time in one pass, the dropout multipliers kept in registers:
+            // storing them four at a time and reloading eight (or sixteen) stalled on store
+            // forwarding. Normalise, affine, ReLU and dropout, branch-free.
+            var j = 0
+            while j < vectorEnd {
+                var kept = Lanes(repeating: 1)
+                if dropout > 0 {
+                    let u = Lanes(lowHalf: draws(key, j), highHalf: draws(key, j + 4))
+                    kept = Lanes(repeating: 0).replacing(with: keepScale, where: u .>= threshold)
                 }
-                if j < width {
-                    let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
-                    for k in 0..<(width - j) {
-                        let u = Float((bits >> (UInt64(k) << 4)) & 0xFFFF)
-                        gr[j + k] = u >= threshold ? keepScale : 0
-                    }
-                }
-            } else {
-                for j in 0..<width { gr[j] = 1 }
+                let xhat = (load(zr + j) - load(mean + j)) * load(inverseStd + j)
+                store(xhat, zr + j)
+                let y = load(gamma + j) * xhat + load(beta + j)
+                let g = Lanes(repeating: 0).replacing(with: kept, where: y .> 0)
+                store(g, gr + j)
+                store(y * g, ar + j)
+                j += Lanes.scalarCount
             }
-            // ... then one branch-free pass: normalise, affine, ReLU and dropout.
-            for j in 0..<width {
+            // The tail (starting at a multiple of four, so on a hash boundary) as the lanes above,
+            // one unit at a time.
+            while j < width {
+                var kept: Float = 1
+                if dropout > 0 { kept = draws(key, j)[j & 3] >= threshold ? keepScale : 0 }
                 let xhat = (zr[j] - mean[j]) * inverseStd[j]
                 zr[j] = xhat
                 let y = gamma[j] * xhat + beta[j]
-                let g = y > 0 ? gr[j] : 0
+                let g = y > 0 ? kept : 0
                 gr[j] = g
                 ar[j] = y * g
+                j += 1
             }
         }
     }
