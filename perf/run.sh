@@ -39,6 +39,13 @@ capacity() {
     wait
     pair=$(for f in a b; do grep -m1 '"samples_per_second"' "$out/capacity-$f.json" | tr -dc '0-9.'; echo; done | awk '{s+=$1} END {print s}')
     awk -v s="$solo" -v p="$pair" 'BEGIN {printf "== machine capacity: two 1-thread FNN processes together run %.2fx one alone (%.0f vs %.0f samples/s)\n", p/s, p, s}' | tee "$out/capacity.txt"
+    # The second control: how long a cache line takes to move between the two CPUs. Independent
+    # processes share nothing, so the first control cannot see it; synchronous FM steps move
+    # their table lines between the cores every step, and on this shared host the figure changes
+    # (30 ns, or several times that when the vCPUs sit far apart).
+    if command -v cc >/dev/null; then
+        cc -O2 -pthread perf/pingpong.c -o "$out/pingpong" && "$out/pingpong" | sed 's/^/== /' | tee -a "$out/capacity.txt"
+    fi
 }
 if [ "$want" = all ] || [ "$want" = capacity ]; then capacity; fi
 
