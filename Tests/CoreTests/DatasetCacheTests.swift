@@ -123,7 +123,7 @@ import Testing
         // Damaged.
         var bytes = try readFileBytes(cache)
         bytes.removeLast(8)
-        FileManager.default.createFile(atPath: cache, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: cache, contents: Data(bytes)))
         #expect(DatasetCache.load(cache: cache, key: key, name: source) == nil)
         writeText("garbage", to: cache)
         #expect(DatasetCache.load(cache: cache, key: key, name: source) == nil)

@@ -72,7 +72,7 @@ import Testing
         let bytes = try readFileBytes(good)
         func message(_ content: [UInt8]?, fieldDims: [Int]? = nil) -> String {
             let path = dir + "/bad-\(UUID().uuidString)"
-            if let content { FileManager.default.createFile(atPath: path, contents: Data(content)) }
+            if let content { #expect(FileManager.default.createFile(atPath: path, contents: Data(content))) }
             do {
                 _ = try ModelFile.load(path: path, fieldDims: fieldDims)
                 return "loaded"

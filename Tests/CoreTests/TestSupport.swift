@@ -22,7 +22,7 @@ func temporaryDirectory() -> String {
 }
 
 func writeText(_ text: String, to path: String) {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), "could not write \(path)")
 }
 
 /// A small random data set for numeric tests.

@@ -4,10 +4,10 @@ import Foundation
 /// optimizer tests of both test targets compare against.
 public struct ReferenceAdam {
     public var m: [Double], v: [Double]
-    public let lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd: Double
+    public let b1 = 0.9, b2 = 0.999, eps = 1e-8, lr: Double, wd: Double
 
-    public init(count: Int, weightDecay: Double) {
-        m = Array(repeating: 0, count: count); v = m; wd = weightDecay
+    public init(count: Int, weightDecay: Double, learningRate: Double = 1e-3) {
+        m = Array(repeating: 0, count: count); v = m; wd = weightDecay; lr = learningRate
     }
 
     public mutating func step(_ p: inout [Double], _ g: [Double], t: Int) {

@@ -130,11 +130,15 @@ public enum MLPKernels {
                 store(y * g, ar + j)
                 j += Lanes.scalarCount
             }
-            // The tail (starting at a multiple of four, so on a hash boundary) as the lanes above,
-            // one unit at a time.
+            // The tail as the lanes above, one unit at a time. It starts at a multiple of eight, so
+            // on a hash boundary: one hash per four units, as in the lanes.
+            var tailDraws = SIMD4<Float>()
             while j < width {
                 var kept: Float = 1
-                if dropout > 0 { kept = draws(key, j)[j & 3] >= threshold ? keepScale : 0 }
+                if dropout > 0 {
+                    if j & 3 == 0 { tailDraws = draws(key, j) }
+                    kept = tailDraws[j & 3] >= threshold ? keepScale : 0
+                }
                 let xhat = (zr[j] - mean[j]) * inverseStd[j]
                 zr[j] = xhat
                 let y = gamma[j] * xhat + beta[j]

@@ -103,7 +103,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
         uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
     ) {
-        precondition(hasLinear == (linear != nil))
+        precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let rows = view(table: table, linear: linear, grouping: grouping)
         // The default width as a constant: the row kernels unroll into straight-line code.
         if width == 16 {
@@ -195,7 +195,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
         rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
     ) {
-        precondition(hasLinear == (linear != nil))
+        precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let width = self.width, config = self.config
         let factors = schedule.view.factors(step: globalStep)
         precondition(grouping.width == width)

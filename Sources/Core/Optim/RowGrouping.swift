@@ -70,6 +70,8 @@ public final class RowGrouping: @unchecked Sendable {
     public private(set) var uniqueCount = 0
     /// Whether the last build's gradients were FM's factored form (see `RowGradients`).
     public private(set) var subtractsScaledRow = false
+    /// Whether the last build had linear-weight gradients (0 sums otherwise).
+    public private(set) var hasLinearGradients = false
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
     var listBytes: Int {
@@ -85,15 +87,18 @@ public final class RowGrouping: @unchecked Sendable {
     }
 
     /// A grouping over `slotOfRow`, whose entries must be -1 for every row this one will see.
-    /// The sums are written before they are read and only as far as a batch's unique rows reach,
-    /// so they are left untouched: pages beyond that never become resident.
+    /// A batch has at most min(positions, rows of `slotOfRow`) unique rows. The per-row arrays are
+    /// written before they are read and only as far as a batch's unique rows reach, so they are
+    /// left untouched: pages beyond that (in 2 MiB steps where a buffer is large enough for huge
+    /// pages) do not become resident.
     init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int, width: Int) {
         self.slotOfRow = slotOfRow
         self.width = width
-        uniqueRows = AlignedBuffer(uninitializedCount: maxPositions)
-        sums = AlignedBuffer(uninitializedCount: maxPositions * width)
-        linearSums = AlignedBuffer(uninitializedCount: maxPositions)
-        positionCounts = AlignedBuffer(uninitializedCount: maxPositions)
+        let maxUnique = min(maxPositions, slotOfRow.count)
+        uniqueRows = AlignedBuffer(uninitializedCount: maxUnique)
+        sums = AlignedBuffer(uninitializedCount: maxUnique * width)
+        linearSums = AlignedBuffer(uninitializedCount: maxUnique)
+        positionCounts = AlignedBuffer(uninitializedCount: maxUnique)
         keptRows = AlignedBuffer(uninitializedCount: maxPositions)
         keptEntries = AlignedBuffer(uninitializedCount: maxPositions)
     }
@@ -101,10 +106,11 @@ public final class RowGrouping: @unchecked Sendable {
     /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
     /// default).
     public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, gradients: RowGradients) {
-        precondition(count <= positionCounts.count && gradients.positionsPerEntry > 0)
+        precondition(count <= keptRows.count && gradients.positionsPerEntry > 0)
         precondition(!gradients.subtractsScaledRow || gradients.linear != nil)
         clearSlots()
         subtractsScaledRow = gradients.subtractsScaledRow
+        hasLinearGradients = gradients.linear != nil
         // The default width as a constant: the entry additions unroll.
         if width == 16 {
             build(width: 16, rowIds: rowIds, count: count, rows: rows, gradients: gradients)

@@ -21,6 +21,8 @@ public final class FMEngine: TrainingEngine {
     let slicePartials: AlignedBuffer<Float>
     let sliceLoss: AlignedBuffer<Double>
     var pendingCount = 0
+    /// Whether the last batch's update has been applied.
+    var updated = false
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
                 sparseUpdate: SparseUpdate = .lazy) {
@@ -65,7 +67,6 @@ public final class FMEngine: TrainingEngine {
         examples.base.update(from: batch, count: count)
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
-        let scratchStride = max(d, 16)
         executor.run(.forward, tasks: slices) { s, _ in
             let r = layout.rows(of: s, count: count)
             EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
@@ -80,6 +81,7 @@ public final class FMEngine: TrainingEngine {
             slicePartials[s] = result.dBias
         }
         pendingCount = count
+        updated = false
         var loss = 0.0
         for s in 0..<slices { loss += sliceLoss[s] }
         return loss / Double(count)
@@ -87,7 +89,10 @@ public final class FMEngine: TrainingEngine {
 
     /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
     /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
+    /// Between `forwardBackward` and `applyUpdates` only: the factored gradients are completed
+    /// with the rows' values, which the update changes.
     public func lastGradients() -> BatchGradients {
+        precondition(!updated, "lastGradients() after applyUpdates: the rows have moved")
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
         for s in 0..<slices { bias += slicePartials[s] }
@@ -111,6 +116,7 @@ public final class FMEngine: TrainingEngine {
         groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
         let gradients = rowGradients
+        updated = true
         let step = optimizer.beginStep()
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {

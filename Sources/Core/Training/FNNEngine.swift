@@ -249,7 +249,6 @@ public final class FNNEngine: TrainingEngine {
         let parts = executor.concurrency
         groupings.prepare(parts: parts)
         let slices = layout.slices(for: count)
-        let config = model.config
         let denseCount = dense.count
         // Dense parameters by partition; then touched table rows by partition and running statistics.
         let step = optimizer.beginStep()
