@@ -42,6 +42,11 @@ import Testing
         checkAllThreadCounts(ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 8))
     }
 
+    /// The default width (the kernels' constant-width paths) and torch's dense table updates.
+    @Test func factorizationMachineDefaultWidthDenseUpdates() {
+        checkAllThreadCounts(ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 16), sparse: .dense)
+    }
+
     @Test func fnn() {
         checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2))
     }
