@@ -9,7 +9,7 @@ public protocol TrainingEngine: AnyObject {
     func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
     func synchronizeTables(executor: PhaseExecutor)
-    /// Bytes of the batch workspace (activations, per-position and per-slice gradients, row
+    /// Bytes of the batch workspace (activations, gradient entries, per-slice gradients, row
     /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
     var workspaceBytes: Int { get }
     /// Bytes of the optimizer's state (moments, per-row step records).
@@ -103,8 +103,9 @@ extension LazyRowAdam {
         }
     }
 
-    /// Task `part` of a step's table update: groups the batch positions of its table range, then
-    /// updates those rows (lazy) or every row of the range (dense), then frees its row slots.
+    /// Task `part` of a step's table update: sums the gradients of its table range's rows over the
+    /// batch positions, then updates those rows (lazy) or every row of the range (dense), then
+    /// frees its row slots.
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
