@@ -147,7 +147,7 @@ struct DataOptions: ParsableArguments {
             dataset = finish(dataset)
             var info = stat()
             let megabytes = stat(data, &info) == 0 ? Double(info.st_size) / 1e6 : 0
-            let threads = categorical && kind != .libffm && kind != .libsvm ? executor?.workerCount ?? 1 : 1
+            let threads = categorical ? executor?.workerCount ?? 1 : 1
             log.say(String(format: "parsed %@ (%.0f MB) in %.2f s: %.0f MB/s on %d thread%@, %.0f MB/s per thread%@", data, megabytes,
                            parseSeconds, megabytes / max(parseSeconds, 1e-9), threads, threads == 1 ? "" : "s",
                            megabytes / max(parseSeconds, 1e-9) / Double(threads),

@@ -154,4 +154,48 @@ import Foundation
                                              minimumChunkBytes: 64 << 10)
         #expect(skipped.skippedLines == 1 && skipped.firstSkipped?.line == 6001 && skipped.rowCount == lines.count - 1)
     }
+
+    /// libffm and libsvm text: chunks parsed in parallel (both passes) give the sequential parse's
+    /// tokens, ids and labels; a bad line is reported, or skipped, with its line in the whole file.
+    @Test(arguments: [1, 3])
+    func libFFMChunksMergeToTheSequentialResult(workers: Int) throws {
+        let dir = NSTemporaryDirectory() + "fnn-par-ffm-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var rng = Xoshiro256(seed: 9)
+        var ffm: [String] = ["# libffm, written by the test"], svm: [String] = []
+        for i in 0..<6000 {
+            if i % 997 == 0 { ffm.append(""); svm.append("") }
+            // Fields 0-4; field 4 only in the file's second half, so a chunk's highest field varies.
+            let fields = (0..<(i < 3000 ? 4 : 5)).filter { _ in rng.nextDouble() < 0.9 }
+            let label = rng.nextInt(below: 2)
+            ffm.append("\(label) " + fields.map { "\($0):\(rng.nextInt(below: 40 * ($0 + 1))):1" }.joined(separator: " "))
+            svm.append("\(label)\t" + fields.map { "\($0 * 1000 + rng.nextInt(below: 50)):1" }.joined(separator: " "))
+        }
+        try (ffm.joined(separator: "\n") + "\n").write(toFile: dir + "/a.ffm", atomically: true, encoding: .utf8)
+        try (svm.joined(separator: "\n") + "\n").write(toFile: dir + "/a.svm", atomically: true, encoding: .utf8)
+        let map = try FieldMap(ranges: (0..<5).map { (first: $0 * 1000, last: $0 * 1000 + 999, field: $0) })
+        let pool = WorkerPool(threads: workers)
+        for (path, format) in [(dir + "/a.ffm", CategoricalFormat.libffm), (dir + "/a.svm", .libsvm)] {
+            let serial = try loadRawCategorical(path: path, format: format, fieldMap: map)
+            let parallel = try loadRawCategorical(path: path, format: format, executor: pool, minimumChunkBytes: 4 << 10,
+                                                  fieldMap: map)
+            #expect(serial.tokens.count == 5 && serial.rowCount == 6000)
+            #expect(parallel.rowCount == serial.rowCount && parallel.labels == serial.labels)
+            #expect(parallel.tokens == serial.tokens && parallel.tokenIds == serial.tokenIds)
+        }
+        // A broken line deep in the file (line 4,801 of the libffm file: its comment line, then
+        // the data and blank lines before it).
+        ffm[4800] = "1 0:3:1 2:5:7"
+        try (ffm.joined(separator: "\n") + "\n").write(toFile: dir + "/b.ffm", atomically: true, encoding: .utf8)
+        do {
+            _ = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm, executor: pool, minimumChunkBytes: 4 << 10)
+            Issue.record("a non-categorical feature was accepted")
+        } catch {
+            #expect(error.line == 4801)
+        }
+        let skipped = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm, skipBadLines: true, executor: pool,
+                                             minimumChunkBytes: 4 << 10)
+        #expect(skipped.skippedLines == 1 && skipped.firstSkipped?.line == 4801 && skipped.rowCount == 5999)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }

@@ -264,8 +264,8 @@ func internIntegerToken(_ code: Int?, into interner: inout TokenInterner) -> UIn
     }
 }
 
-/// Reads Criteo or Avazu text into interned tokens.
-/// Criteo or Avazu text, parsed in parallel when an executor is given: the file is cut into
+/// Categorical text (Criteo, Avazu, libffm, libsvm) into interned tokens, parsed in parallel when
+/// an executor is given: the file is cut into
 /// chunks at line ends, each chunk is parsed on its own (tokens interned per chunk), and the chunks
 /// are merged in file order, so tokens get ids in order of first appearance in the file and the
 /// result is identical to a sequential parse. Errors carry the line number in the whole file.
@@ -275,13 +275,15 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
                                fieldMap: FieldMap? = nil, minimumFields: Int = 0) throws(InputError) -> RawCategoricalData {
     if format == .libffm {
-        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields)
+        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields,
+                              executor: executor, minimumChunkBytes: minimumChunkBytes)
     }
     if format == .libsvm {
         guard let fieldMap else {
             throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
         }
-        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap)
+        return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap, executor: executor,
+                              minimumChunkBytes: minimumChunkBytes)
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
@@ -303,16 +305,8 @@ func parseCategoricalChunks(
     _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
     executor: PhaseExecutor?, minimumChunkBytes: Int
 ) -> [CategoricalChunk] {
-    let workers = executor?.workerCount ?? 1
-    // At least 4 MB per chunk, a few chunks per worker so uneven chunks even out.
-    let chunkCount = max(1, min(workers * 4, b.count / max(minimumChunkBytes, 1)))
-    var bounds = [0]
-    for k in 1..<chunkCount {
-        var i = max(bounds.last!, b.count * k / chunkCount)
-        while i < b.count && b[i - 1] != 0x0A { i += 1 }
-        bounds.append(i)
-    }
-    bounds.append(b.count)
+    let chunkCount = categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes)
+    let bounds = chunkBounds(b, chunks: chunkCount)
     let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
     let parse = { (k: Int) in
         let chunk = UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
@@ -338,7 +332,11 @@ struct CategoricalMerger {
     var linesBefore = 0
 
     init(format: CategoricalFormat) {
-        fieldCount = format == .criteo ? 39 : 22
+        self.init(fieldCount: format == .criteo ? 39 : 22)
+    }
+
+    init(fieldCount: Int) {
+        self.fieldCount = fieldCount
         interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
     }
 
@@ -352,10 +350,26 @@ struct CategoricalMerger {
             if let failure = box.failure { throw global(failure, before) }
             if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f, before) }
             skipped += box.skipped
-            // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance.
-            let maps = (0..<fieldCount).map { k in box.tokens[k].map { interners[k].intern($0) } }
+            // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance:
+            // one flat table, field k's part starting at starts[k].
+            var starts = [Int](repeating: 0, count: fieldCount)
+            var map: [UInt32] = []
+            for k in 0..<fieldCount {
+                starts[k] = map.count
+                for token in box.tokens[k] { map.append(interners[k].intern(token)) }
+            }
             var ids = box.tokenIds
-            for i in ids.indices { ids[i] = maps[i % fieldCount][Int(ids[i])] }
+            map.withUnsafeBufferPointer { map in
+                starts.withUnsafeBufferPointer { starts in
+                    ids.withUnsafeMutableBufferPointer { ids in
+                        var i = 0
+                        while i < ids.count {
+                            for k in 0..<fieldCount { ids[i + k] = map[starts[k] + Int(ids[i + k])] }
+                            i += fieldCount
+                        }
+                    }
+                }
+            }
             ids.withUnsafeBufferPointer { emit($0) }
             labels += box.labels
             before += box.lines
@@ -436,17 +450,64 @@ final class CategoricalChunk: @unchecked Sendable {
 }
 
 /// libffm text, categorically (see `CategoricalFormat.libffm`); with a field map, libsvm text,
-/// each feature's field taken from the map.
-func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0) throws(InputError) -> RawCategoricalData {
+/// each feature's field taken from the map. Parsed in parallel chunks when an executor is given,
+/// with the same result as a sequential parse (see `loadRawCategorical`).
+func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
+                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
+        let bounds = chunkBounds(b, chunks: categoricalChunkCount(bytes: b.count, executor: executor,
+                                                                   minimumChunkBytes: minimumChunkBytes))
+        let chunkCount = bounds.count - 1
+        func forEachChunk(_ body: (Int, UnsafeBufferPointer<UInt8>) -> Void) {
+            func chunk(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
+            if let executor, chunkCount > 1 {
+                executor.run(.prepare, tasks: chunkCount) { k, _ in body(k, chunk(k)) }
+            } else {
+                for k in 0..<chunkCount { body(k, chunk(k)) }
+            }
+        }
+        // First pass: the number of fields (the highest field of any chunk).
+        var fields = fieldMap?.fieldCount ?? 0
+        if fieldMap == nil {
+            let highest = AlignedBuffer<Int>(count: chunkCount)
+            forEachChunk { k, chunk in highest[k] = libFFMHighestField(chunk) }
+            fields = max((0..<chunkCount).map { highest[$0] }.max()! + 1, minimumFields)
+        }
+        let fieldCount = fields
+        guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
+        // Second pass: rows, chunk by chunk with chunk-local token ids, merged in file order.
+        let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
+        forEachChunk { k, chunk in
+            boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines)
+        }
+        var merger = CategoricalMerger(fieldCount: fieldCount)
         var tokenIds: [UInt32] = []
-        let parsed = try parseLibFFM(b, path: path, skipBadLines: skipBadLines, fieldMap: fieldMap,
-                                     minimumFields: minimumFields) { tokenIds.append(contentsOf: $0) }
-        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: parsed.labels.count,
-                                  labels: parsed.labels, tokens: parsed.interners.map(\.tokens), tokenIds: tokenIds,
-                                  skippedLines: parsed.skipped, firstSkipped: parsed.firstSkipped)
+        try merger.absorb(boxes) { tokenIds.append(contentsOf: $0) }
+        if merger.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: merger.labels.count,
+                                  labels: merger.labels, tokens: merger.interners.map(\.tokens), tokenIds: tokenIds,
+                                  skippedLines: merger.skipped, firstSkipped: merger.firstSkipped)
     }
+}
+
+/// How many chunks to parse `bytes` of text in: at least `minimumChunkBytes` each, and a few per
+/// worker so uneven chunks even out; one without parallel workers, where merging would only add work.
+func categoricalChunkCount(bytes: Int, executor: PhaseExecutor?, minimumChunkBytes: Int) -> Int {
+    guard let executor, executor.workerCount > 1 else { return 1 }
+    return max(1, min(executor.workerCount * 4, bytes / max(minimumChunkBytes, 1)))
+}
+
+/// `chunks` pieces of `b` cut at line ends: chunks + 1 offsets (some chunks may be empty).
+func chunkBounds(_ b: UnsafeBufferPointer<UInt8>, chunks: Int) -> [Int] {
+    var bounds = [0]
+    for k in 1..<max(chunks, 1) {
+        var i = max(bounds.last!, b.count * k / chunks)
+        while i < b.count && i > 0 && b[i - 1] != 0x0A { i += 1 }
+        bounds.append(i)
+    }
+    bounds.append(b.count)
+    return bounds
 }
 
 /// What a parse of categorical text keeps besides the rows' token ids: the distinct tokens, the
@@ -459,26 +520,43 @@ struct ParsedTokens {
     var fieldCount: Int { interners.count }
 }
 
-/// libffm / libsvm rows of `b`, one pass for the field count (libffm) and one for the rows; each
-/// row's token ids go to `emit`. `passed(end)`: the parse is done with bytes before `end`, so a
-/// caller streaming a mapped file may hand their pages back.
-func parseLibFFM(
-    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
-    passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
-) throws(InputError) -> ParsedTokens {
-    /// Space- or tab-separated items of a line, into a reused array (no allocation per line).
-    func items(_ line: Range<Int>, into out: inout [Range<Int>]) {
-        out.removeAll(keepingCapacity: true)
+/// The highest field number of libffm lines in `b` (-1 if none): the first pass, which the row
+/// width needs. Items that are not field:index:value are left to the row pass to report.
+func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, passed: ((Int) -> Void)? = nil) -> Int {
+    var items = LibFFMItems()
+    var scanner = LineScanner(b)
+    var highest = -1
+    var nextReport = LibFFMRows.reportEvery
+    while let line = scanner.nextLine() {
+        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + LibFFMRows.reportEvery }
+        if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
+        items.split(b, line)
+        for item in items.list.dropFirst() {
+            let p = LibFFMItems.parts(b, item)
+            if p.count == 3, let f = b.parseUnsigned(p.first), f < 100_000 { highest = max(highest, Int(f)) }
+        }
+    }
+    return highest
+}
+
+/// A line's space- or tab-separated items, in a reused array (no allocation per line).
+struct LibFFMItems {
+    var list: [Range<Int>] = []
+
+    mutating func split(_ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) {
+        list.removeAll(keepingCapacity: true)
         var i = line.lowerBound
         while i < line.upperBound {
             while i < line.upperBound && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
             let start = i
             while i < line.upperBound && b[i] != 0x20 && b[i] != 0x09 { i += 1 }
-            if i > start { out.append(start..<i) }
+            if i > start { list.append(start..<i) }
         }
     }
+
     /// field:index:value split at the colons: the parts (at most three kept) and how many there are.
-    func parts(_ r: Range<Int>) -> (count: Int, first: Range<Int>, second: Range<Int>, third: Range<Int>) {
+    static func parts(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>)
+        -> (count: Int, first: Range<Int>, second: Range<Int>, third: Range<Int>) {
         var found: (Range<Int>, Range<Int>, Range<Int>) = (r, r.upperBound..<r.upperBound, r.upperBound..<r.upperBound)
         var count = 1
         var start = r.lowerBound
@@ -495,78 +573,74 @@ func parseLibFFM(
         }
         return (count, found.0, found.1, found.2)
     }
-    var list: [Range<Int>] = []
-    let reportEvery = 8 << 20
-    // First pass: the number of fields.
-    var scanner = LineScanner(b)
-    var maxField = (fieldMap?.fieldCount ?? 0) - 1
-    var nextReport = reportEvery
-    while fieldMap == nil, let line = scanner.nextLine() {
-        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
-        if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-        items(line, into: &list)
-        for item in list.dropFirst() {
-            let p = parts(item)
-            if p.count == 3, let f = b.parseUnsigned(p.first), f < 100_000 { maxField = max(maxField, Int(f)) }
-        }
-    }
-    passed?(b.count)
-    if fieldMap == nil { maxField = max(maxField, minimumFields - 1) }
-    guard maxField >= 0 else {
-        throw InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
-    }
-    let fieldCount = maxField + 1
-    var policy = BadLinePolicy(skip: skipBadLines)
-    var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+}
+
+/// libffm / libsvm rows, one line at a time, into interned tokens: the one row parser of the
+/// sequential (streaming) and the chunked parses.
+struct LibFFMRows {
+    static let reportEvery = 8 << 20
+    let fieldCount: Int
+    let fieldMap: FieldMap?
+    let path: String
+    var interners: [TokenInterner]
     var labels: [Float] = []
-    var row = [Range<Int>?](repeating: nil, count: fieldCount)
-    var ids = [UInt32](repeating: 0, count: fieldCount)
-    let missing: [UInt8] = Array("missing".utf8)
-    scanner = LineScanner(b)
-    nextReport = reportEvery
-    lines: while let line = scanner.nextLine() {
-        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + reportEvery }
-        if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
-        items(line, into: &list)
+    private var items = LibFFMItems()
+    private var row: [Range<Int>?]
+    private var ids: [UInt32]
+    private let missing: [UInt8] = Array("missing".utf8)
+
+    static func noFeatures(_ path: String) -> InputError {
+        InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
+    }
+
+    init(fieldCount: Int, fieldMap: FieldMap?, path: String) {
+        self.fieldCount = fieldCount
+        self.fieldMap = fieldMap
+        self.path = path
+        interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+        row = [Range<Int>?](repeating: nil, count: fieldCount)
+        ids = [UInt32](repeating: 0, count: fieldCount)
+    }
+
+    /// Parses line `line` (number `lineNumber` for errors) of `b`: a data row's label is appended
+    /// and its token ids go to `emit`; a blank or comment line is passed over; a bad line is
+    /// returned as its error, with nothing kept.
+    mutating func parse(_ b: UnsafeBufferPointer<UInt8>, line: Range<Int>, lineNumber: Int,
+                        emit: (UnsafeBufferPointer<UInt32>) -> Void) -> InputError? {
+        if b.isBlank(line) || b[line.lowerBound] == 0x23 { return nil }
+        items.split(b, line)
+        let list = items.list
         guard let label = b.parseDecimal(list[0]) else {
-            try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(b.text(list[0]))' is not a number"))
-            continue
+            return InputError(path: path, line: lineNumber, "label '\(b.text(list[0]))' is not a number")
         }
         for k in 0..<fieldCount { row[k] = nil }
         for item in list.dropFirst() {
-            let split = parts(item)
+            let split = LibFFMItems.parts(b, item)
             // (field, token, value) as libffm spells them; libsvm's index is both field key and token.
             var p = (split.first, split.second, split.third)
             let f: UInt64
             if let fieldMap {
                 guard split.count == 2, let index = b.parseUnsigned(split.first), index < 1 << 62 else {
-                    try policy.reject(InputError(path: path, line: scanner.lineNumber, "'\(b.text(item))' is not index:value (libsvm)"))
-                    continue lines
+                    return InputError(path: path, line: lineNumber, "'\(b.text(item))' is not index:value (libsvm)")
                 }
                 guard let mapped = fieldMap.field(of: Int(index)) else {
-                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                 "feature index \(index) is in no field of the field map"))
-                    continue lines
+                    return InputError(path: path, line: lineNumber, "feature index \(index) is in no field of the field map")
                 }
                 f = UInt64(mapped)
                 p = (split.first, split.first, split.second)
             } else {
                 guard split.count == 3, let field = b.parseUnsigned(split.first), field < UInt64(fieldCount), !split.second.isEmpty else {
-                    try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                                 "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)"))
-                    continue lines
+                    return InputError(path: path, line: lineNumber,
+                                      "'\(b.text(item))' is not field:index:value (libsvm's index:value needs --field-map)")
                 }
                 f = field
             }
             guard let value = b.parseDecimal(p.2), value == 1 else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                             "feature '\(b.text(item))' has value \(b.text(p.2)); only categorical features (value 1) are supported"))
-                continue lines
+                return InputError(path: path, line: lineNumber,
+                                  "feature '\(b.text(item))' has value \(b.text(p.2)); only categorical features (value 1) are supported")
             }
             guard row[Int(f)] == nil else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber,
-                                             "field \(f) appears twice; multi-hot fields are not supported"))
-                continue lines
+                return InputError(path: path, line: lineNumber, "field \(f) appears twice; multi-hot fields are not supported")
             }
             row[Int(f)] = p.1
         }
@@ -579,10 +653,58 @@ func parseLibFFM(
             }
         }
         ids.withUnsafeBufferPointer { emit($0) }
+        return nil
+    }
+}
+
+/// libffm / libsvm rows of `b`, one pass for the field count (libffm) and one for the rows, on
+/// the calling thread; each row's token ids go to `emit`. `passed(end)`: the parse is done with
+/// bytes before `end`, so a caller streaming a mapped file may hand their pages back.
+func parseLibFFM(
+    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
+    passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
+) throws(InputError) -> ParsedTokens {
+    var fieldCount = fieldMap?.fieldCount ?? 0
+    if fieldMap == nil {
+        fieldCount = max(libFFMHighestField(b, passed: passed) + 1, minimumFields)
+        passed?(b.count)
+    }
+    guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
+    var policy = BadLinePolicy(skip: skipBadLines)
+    var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path)
+    var scanner = LineScanner(b)
+    var nextReport = LibFFMRows.reportEvery
+    while let line = scanner.nextLine() {
+        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + LibFFMRows.reportEvery }
+        if let error = rows.parse(b, line: line, lineNumber: scanner.lineNumber, emit: emit) { try policy.reject(error) }
     }
     passed?(b.count)
-    if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-    return ParsedTokens(interners: interners, labels: labels, skipped: policy.skipped, firstSkipped: policy.first)
+    if rows.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+    return ParsedTokens(interners: rows.interners, labels: rows.labels, skipped: policy.skipped, firstSkipped: policy.first)
+}
+
+extension CategoricalChunk {
+    /// One chunk of libffm / libsvm text (see `LibFFMRows`), recording bad lines as `parse` does.
+    func parseLibFFM(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
+                     skipBadLines: Bool) {
+        var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path)
+        var scanner = LineScanner(b)
+        var ids: [UInt32] = []
+        defer {
+            tokens = rows.interners.map(\.tokens)
+            labels = rows.labels
+            tokenIds = ids
+            lines = scanner.lineNumber
+        }
+        while let line = scanner.nextLine() {
+            guard let error = rows.parse(b, line: line, lineNumber: scanner.lineNumber, emit: { ids.append(contentsOf: $0) }) else {
+                continue
+            }
+            guard skipBadLines else { failure = error; return }
+            skipped += 1
+            if firstSkipped == nil { firstSkipped = error }
+        }
+    }
 }
 
 /// One field's distinct tokens, numbered in order of first appearance.
