@@ -182,6 +182,14 @@ import Foundation
             #expect(serial.tokens.count == 5 && serial.rowCount == 6000)
             #expect(parallel.rowCount == serial.rowCount && parallel.labels == serial.labels)
             #expect(parallel.tokens == serial.tokens && parallel.tokenIds == serial.tokenIds)
+            // Converted a segment at a time (as for text over the memory budget): the same cache.
+            let whole = serial.dataset(vocabulary: serial.vocabulary(minCount: 2))
+            let converted = try convertCategoricalToCache(
+                path: path, format: format, minCount: 2, vocabularyFrom: .all, seed: 1, skipBadLines: false,
+                executor: pool, cache: path + ".cache", key: nil, fieldMap: map, segmentBytes: 20_000,
+                minimumChunkBytes: 4 << 10)
+            #expect(converted.ids.bitwiseEqual(whole.ids) && converted.labels.bitwiseEqual(whole.labels))
+            #expect(converted.vocabulary == whole.vocabulary && converted.fieldDims == whole.fieldDims)
         }
         // A broken line deep in the file (line 4,801 of the libffm file: its comment line, then
         // the data and blank lines before it).
@@ -196,6 +204,10 @@ import Foundation
         let skipped = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm, skipBadLines: true, executor: pool,
                                              minimumChunkBytes: 4 << 10)
         #expect(skipped.skippedLines == 1 && skipped.firstSkipped?.line == 4801 && skipped.rowCount == 5999)
+        let converted = try convertCategoricalToCache(
+            path: dir + "/b.ffm", format: .libffm, minCount: 1, vocabularyFrom: .all, seed: 1, skipBadLines: true,
+            executor: pool, cache: dir + "/b.cache", key: nil, segmentBytes: 20_000, minimumChunkBytes: 4 << 10)
+        #expect(converted.skippedLines == 1 && converted.firstSkipped?.line == 4801 && converted.rowCount == 5999)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

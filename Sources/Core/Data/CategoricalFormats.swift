@@ -456,31 +456,11 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
                 executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
-        let bounds = chunkBounds(b, chunks: categoricalChunkCount(bytes: b.count, executor: executor,
-                                                                   minimumChunkBytes: minimumChunkBytes))
-        let chunkCount = bounds.count - 1
-        func forEachChunk(_ body: (Int, UnsafeBufferPointer<UInt8>) -> Void) {
-            func chunk(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
-            if let executor, chunkCount > 1 {
-                executor.run(.prepare, tasks: chunkCount) { k, _ in body(k, chunk(k)) }
-            } else {
-                for k in 0..<chunkCount { body(k, chunk(k)) }
-            }
-        }
-        // First pass: the number of fields (the highest field of any chunk).
-        var fields = fieldMap?.fieldCount ?? 0
-        if fieldMap == nil {
-            let highest = AlignedBuffer<Int>(count: chunkCount)
-            forEachChunk { k, chunk in highest[k] = libFFMHighestField(chunk) }
-            fields = max((0..<chunkCount).map { highest[$0] }.max()! + 1, minimumFields)
-        }
-        let fieldCount = fields
+        let fieldCount = fieldMap?.fieldCount
+            ?? max(libFFMHighestField(b, executor: executor, minimumChunkBytes: minimumChunkBytes) + 1, minimumFields)
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
-        // Second pass: rows, chunk by chunk with chunk-local token ids, merged in file order.
-        let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
-        forEachChunk { k, chunk in
-            boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines)
-        }
+        let boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
+                                      executor: executor, minimumChunkBytes: minimumChunkBytes)
         var merger = CategoricalMerger(fieldCount: fieldCount)
         var tokenIds: [UInt32] = []
         try merger.absorb(boxes) { tokenIds.append(contentsOf: $0) }
@@ -489,6 +469,44 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
                                   labels: merger.labels, tokens: merger.interners.map(\.tokens), tokenIds: tokenIds,
                                   skippedLines: merger.skipped, firstSkipped: merger.firstSkipped)
     }
+}
+
+/// Runs `body` on each chunk of `b` (see `categoricalChunkCount`), in parallel when an executor is
+/// given; returns the number of chunks.
+@discardableResult
+func forEachChunk(of b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor?, minimumChunkBytes: Int,
+                  _ body: (Int, UnsafeBufferPointer<UInt8>) -> Void) -> Int {
+    let bounds = chunkBounds(b, chunks: categoricalChunkCount(bytes: b.count, executor: executor,
+                                                               minimumChunkBytes: minimumChunkBytes))
+    let chunkCount = bounds.count - 1
+    func chunk(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]]) }
+    if let executor, chunkCount > 1 {
+        executor.run(.prepare, tasks: chunkCount) { k, _ in body(k, chunk(k)) }
+    } else {
+        for k in 0..<chunkCount { body(k, chunk(k)) }
+    }
+    return chunkCount
+}
+
+/// The first libffm pass, which the row width needs: the highest field of any chunk (-1 if none).
+func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor?, minimumChunkBytes: Int) -> Int {
+    let highest = AlignedBuffer<Int>(count: categoricalChunkCount(bytes: b.count, executor: executor,
+                                                                  minimumChunkBytes: minimumChunkBytes))
+    let chunks = forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
+        highest[k] = libFFMHighestField(chunk)
+    }
+    return (0..<chunks).map { highest[$0] }.max()!
+}
+
+/// libffm / libsvm rows of `b` in chunks with chunk-local token ids (see `CategoricalMerger`).
+func parseLibFFMChunks(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
+                       skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int) -> [CategoricalChunk] {
+    let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
+        .map { _ in CategoricalChunk() }
+    forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
+        boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines)
+    }
+    return boxes
 }
 
 /// How many chunks to parse `bytes` of text in: at least `minimumChunkBytes` each, and a few per
@@ -522,13 +540,11 @@ struct ParsedTokens {
 
 /// The highest field number of libffm lines in `b` (-1 if none): the first pass, which the row
 /// width needs. Items that are not field:index:value are left to the row pass to report.
-func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, passed: ((Int) -> Void)? = nil) -> Int {
+func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>) -> Int {
     var items = LibFFMItems()
     var scanner = LineScanner(b)
     var highest = -1
-    var nextReport = LibFFMRows.reportEvery
     while let line = scanner.nextLine() {
-        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + LibFFMRows.reportEvery }
         if b.isBlank(line) || b[line.lowerBound] == 0x23 { continue }
         items.split(b, line)
         for item in items.list.dropFirst() {
@@ -575,10 +591,8 @@ struct LibFFMItems {
     }
 }
 
-/// libffm / libsvm rows, one line at a time, into interned tokens: the one row parser of the
-/// sequential (streaming) and the chunked parses.
+/// libffm / libsvm rows, one line at a time, into interned tokens (a chunk's parser).
 struct LibFFMRows {
-    static let reportEvery = 8 << 20
     let fieldCount: Int
     let fieldMap: FieldMap?
     let path: String
@@ -655,32 +669,6 @@ struct LibFFMRows {
         ids.withUnsafeBufferPointer { emit($0) }
         return nil
     }
-}
-
-/// libffm / libsvm rows of `b`, one pass for the field count (libffm) and one for the rows, on
-/// the calling thread; each row's token ids go to `emit`. `passed(end)`: the parse is done with
-/// bytes before `end`, so a caller streaming a mapped file may hand their pages back.
-func parseLibFFM(
-    _ b: UnsafeBufferPointer<UInt8>, path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
-    passed: ((Int) -> Void)? = nil, emit: (UnsafeBufferPointer<UInt32>) -> Void
-) throws(InputError) -> ParsedTokens {
-    var fieldCount = fieldMap?.fieldCount ?? 0
-    if fieldMap == nil {
-        fieldCount = max(libFFMHighestField(b, passed: passed) + 1, minimumFields)
-        passed?(b.count)
-    }
-    guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
-    var policy = BadLinePolicy(skip: skipBadLines)
-    var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path)
-    var scanner = LineScanner(b)
-    var nextReport = LibFFMRows.reportEvery
-    while let line = scanner.nextLine() {
-        if line.upperBound >= nextReport { passed?(line.lowerBound); nextReport = line.upperBound + LibFFMRows.reportEvery }
-        if let error = rows.parse(b, line: line, lineNumber: scanner.lineNumber, emit: emit) { try policy.reject(error) }
-    }
-    passed?(b.count)
-    if rows.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-    return ParsedTokens(interners: rows.interners, labels: rows.labels, skipped: policy.skipped, firstSkipped: policy.first)
 }
 
 extension CategoricalChunk {

@@ -2,9 +2,9 @@ import Foundation
 
 /// Categorical text of any size to the binary cache, with memory bounded by the distinct tokens
 /// (and 4 bytes of label a row), not by the rows: the text is mapped and parsed a segment at a
-/// time (Criteo / Avazu: each segment in parallel chunks, merged in file order exactly as a
-/// whole-file parse; libffm / libsvm: a row at a time on one thread, pages handed back behind the
-/// parse), the rows' file-wide token ids go to a temporary file, the vocabularies are counted from
+/// time, each segment in parallel chunks merged in file order exactly as a whole-file parse, its
+/// pages handed back after (libffm reads the file twice: its first pass finds the field count),
+/// the rows' file-wide token ids go to a temporary file, the vocabularies are counted from
 /// that file once the row count (and so the split) is known, and the cache is written from it,
 /// token ids mapped to vocabulary ids. The result is the cache the in-memory path writes, bit for
 /// bit. A segment's text and its parsed token ids (about 2.5 times the segment) are what the
@@ -29,45 +29,47 @@ public func convertCategoricalToCache(
         do { try out.write(contentsOf: Data(buffer: ids)) } catch { writeError = error }
     }
     let bytes = source.base.assumingMemoryBound(to: UInt8.self)
-    let parsed: ParsedTokens
-    switch format {
-    case .criteo, .avazu:
-        var merger = CategoricalMerger(format: format)
+    // A segment at a time, in parallel chunks merged in file order, its pages handed back after.
+    func forEachSegment(_ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws -> Void) throws {
         var offset = 0
         while offset < source.size {
             var end = min(source.size, offset + max(segmentBytes, 1))
             while end < source.size && bytes[end - 1] != 0x0A { end += 1 }
-            let boxes = parseCategoricalChunks(UnsafeBufferPointer(start: bytes + offset, count: end - offset), format: format,
-                                               atFileStart: offset == 0, path: path, skipBadLines: skipBadLines,
-                                               executor: executor, minimumChunkBytes: minimumChunkBytes)
-            try merger.absorb(boxes) { write($0) }
+            try body(UnsafeBufferPointer(start: bytes + offset, count: end - offset), offset == 0)
             if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
             source.releasePages(offset..<end)
             offset = end
         }
-        parsed = ParsedTokens(interners: merger.interners, labels: merger.labels, skipped: merger.skipped,
-                              firstSkipped: merger.firstSkipped)
-    case .libffm, .libsvm:
-        // One thread, a row at a time, pages handed back behind the parse; ids buffered a little.
-        var buffer: [UInt32] = []
-        buffer.reserveCapacity(1 << 20)
-        var released = 0
-        parsed = try parseLibFFM(UnsafeBufferPointer(start: bytes, count: source.size), path: path,
-                                 skipBadLines: skipBadLines, fieldMap: format == .libsvm ? fieldMap : nil,
-                                 passed: { end in
-                                     if end < released { released = 0 }  // the second pass starts over
-                                     source.releasePages(released..<end)
-                                     released = end
-                                 }) { ids in
-            buffer.append(contentsOf: ids)
-            if buffer.count >= 1 << 20 {
-                buffer.withUnsafeBufferPointer { write($0) }
-                buffer.removeAll(keepingCapacity: true)
-            }
-        }
-        buffer.withUnsafeBufferPointer { write($0) }
-        if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
     }
+    var merger: CategoricalMerger
+    switch format {
+    case .criteo, .avazu:
+        merger = CategoricalMerger(format: format)
+        try forEachSegment { segment, atFileStart in
+            let boxes = parseCategoricalChunks(segment, format: format, atFileStart: atFileStart, path: path,
+                                               skipBadLines: skipBadLines, executor: executor, minimumChunkBytes: minimumChunkBytes)
+            try merger.absorb(boxes) { write($0) }
+        }
+    case .libffm, .libsvm:
+        let map = format == .libsvm ? fieldMap : nil
+        var fieldCount = map?.fieldCount ?? -1
+        if map == nil {
+            // libffm's first pass: the number of fields, which the rows' width needs.
+            try forEachSegment { segment, _ in
+                fieldCount = max(fieldCount, libFFMHighestField(segment, executor: executor, minimumChunkBytes: minimumChunkBytes))
+            }
+            fieldCount += 1
+        }
+        guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
+        merger = CategoricalMerger(fieldCount: fieldCount)
+        try forEachSegment { segment, _ in
+            let boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: map, path: path, skipBadLines: skipBadLines,
+                                          executor: executor, minimumChunkBytes: minimumChunkBytes)
+            try merger.absorb(boxes) { write($0) }
+        }
+    }
+    let parsed = ParsedTokens(interners: merger.interners, labels: merger.labels, skipped: merger.skipped,
+                              firstSkipped: merger.firstSkipped)
     try out.close()
     let rows = parsed.labels.count
     guard rows > 0 else { throw InputError(path: path, "empty file: no data rows") }
