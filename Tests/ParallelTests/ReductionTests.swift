@@ -157,7 +157,7 @@ import Foundation
 
     /// libffm and libsvm text: chunks parsed in parallel (both passes) give the sequential parse's
     /// tokens, ids and labels; a bad line is reported, or skipped, with its line in the whole file.
-    @Test(arguments: [1, 3])
+    @Test(arguments: [1, 2, 3])
     func libFFMChunksMergeToTheSequentialResult(workers: Int) throws {
         let dir = NSTemporaryDirectory() + "fnn-par-ffm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -171,7 +171,8 @@ import Foundation
             ffm.append("\(label) " + fields.map { "\($0):\(rng.nextInt(below: 40 * ($0 + 1))):1" }.joined(separator: " "))
             svm.append("\(label)\t" + fields.map { "\($0 * 1000 + rng.nextInt(below: 50)):1" }.joined(separator: " "))
         }
-        try (ffm.joined(separator: "\n") + "\n").write(toFile: dir + "/a.ffm", atomically: true, encoding: .utf8)
+        // No newline after the last line.
+        try ffm.joined(separator: "\n").write(toFile: dir + "/a.ffm", atomically: true, encoding: .utf8)
         try (svm.joined(separator: "\n") + "\n").write(toFile: dir + "/a.svm", atomically: true, encoding: .utf8)
         let map = try FieldMap(ranges: (0..<5).map { (first: $0 * 1000, last: $0 * 1000 + 999, field: $0) })
         let pool = WorkerPool(threads: workers)
@@ -191,6 +192,17 @@ import Foundation
             #expect(converted.ids.bitwiseEqual(whole.ids) && converted.labels.bitwiseEqual(whole.labels))
             #expect(converted.vocabulary == whole.vocabulary && converted.fieldDims == whole.fieldDims)
         }
+        // Sparse libffm (one of 40 fields per row): 18 bytes of ids per byte of text, so the
+        // conversion cuts shorter segments; still the whole-file cache.
+        let sparse = (0..<3000).map { "\($0 % 2) \($0 % 40):\($0 % 7):1" }.joined(separator: "\n") + "\n"
+        try sparse.write(toFile: dir + "/s.ffm", atomically: true, encoding: .utf8)
+        let sparseRaw = try loadRawCategorical(path: dir + "/s.ffm", format: .libffm)
+        let sparseWhole = sparseRaw.dataset(vocabulary: sparseRaw.vocabulary(minCount: 1))
+        let sparseConverted = try convertCategoricalToCache(
+            path: dir + "/s.ffm", format: .libffm, minCount: 1, vocabularyFrom: .all, seed: 1, skipBadLines: false,
+            executor: pool, cache: dir + "/s.cache", key: nil, segmentBytes: 4_000, minimumChunkBytes: 1 << 10)
+        #expect(sparseRaw.fieldCount == 40 && sparseConverted.ids.bitwiseEqual(sparseWhole.ids))
+        #expect(sparseConverted.vocabulary == sparseWhole.vocabulary)
         // A broken line deep in the file (line 4,801 of the libffm file: its comment line, then
         // the data and blank lines before it).
         ffm[4800] = "1 0:3:1 2:5:7"

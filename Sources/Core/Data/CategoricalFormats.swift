@@ -358,7 +358,9 @@ struct CategoricalMerger {
                 starts[k] = map.count
                 for token in box.tokens[k] { map.append(interners[k].intern(token)) }
             }
+            // Taken out of the chunk, so the remapping below writes in place instead of copying.
             var ids = box.tokenIds
+            box.tokenIds = []
             map.withUnsafeBufferPointer { map in
                 starts.withUnsafeBufferPointer { starts in
                     ids.withUnsafeMutableBufferPointer { ids in

@@ -7,8 +7,9 @@ import Foundation
 /// the rows' file-wide token ids go to a temporary file, the vocabularies are counted from
 /// that file once the row count (and so the split) is known, and the cache is written from it,
 /// token ids mapped to vocabulary ids. The result is the cache the in-memory path writes, bit for
-/// bit. A segment's text and its parsed token ids (about 2.5 times the segment) are what the
-/// conversion holds besides the tokens; `segmentBytes` bounds it.
+/// bit. A segment's text and its parsed token ids are what the conversion holds besides the
+/// tokens; `segmentBytes` bounds it (text plus ids within about 2.5 times that: a libffm row has
+/// one id per field however few it names, so sparse libffm gets shorter segments).
 public func convertCategoricalToCache(
     path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
     skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, fieldMap: FieldMap? = nil,
@@ -30,10 +31,11 @@ public func convertCategoricalToCache(
     }
     let bytes = source.base.assumingMemoryBound(to: UInt8.self)
     // A segment at a time, in parallel chunks merged in file order, its pages handed back after.
+    var segmentLength = max(segmentBytes, 1)
     func forEachSegment(_ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws -> Void) throws {
         var offset = 0
         while offset < source.size {
-            var end = min(source.size, offset + max(segmentBytes, 1))
+            var end = min(source.size, offset + segmentLength)
             while end < source.size && bytes[end - 1] != 0x0A { end += 1 }
             try body(UnsafeBufferPointer(start: bytes + offset, count: end - offset), offset == 0)
             if let writeError { throw FileWriteError(path: temporary, message: "cannot write: \(writeError)") }
@@ -61,6 +63,13 @@ public func convertCategoricalToCache(
             fieldCount += 1
         }
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
+        // Token-id bytes per text byte, from the lines of the file's first segment: with more
+        // than about one, segments shrink so their ids stay within the segment size.
+        let sample = min(source.size, segmentLength)
+        var lines = 0
+        for i in 0..<sample where bytes[i] == 0x0A { lines += 1 }
+        let idBytesPerTextByte = Double(max(lines, 1) * fieldCount * 4) / Double(max(sample, 1))
+        if idBytesPerTextByte > 1 { segmentLength = max(1, Int(Double(segmentLength) / idBytesPerTextByte)) }
         merger = CategoricalMerger(fieldCount: fieldCount)
         try forEachSegment { segment, _ in
             let boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: map, path: path, skipBadLines: skipBadLines,
