@@ -65,14 +65,12 @@ public struct PlantedFMGenerator: Sendable {
     /// the same rows as drawing all at once, so data larger than memory is written chunk by chunk.
     public func makeSampler() -> Sampler {
         var rng = Xoshiro256(seed: seed)
-        var cumulative: [[Double]] = []
-        var permutations: [[UInt32]] = []
-        var weights: [[Double]] = []
-        var latents: [[Double]] = []
+        var records: [AlignedBuffer<Double>] = []
+        var guides: [AlignedBuffer<Int32>] = []
+        let stride = Sampler.recordStride(latentDim: latentDim)
         for field in fields {
             var perm = (0..<field.size).map { UInt32($0) }
             perm.shuffleDeterministically(using: &rng)
-            permutations.append(perm)
             var acc = 0.0
             var cdf = [Double](repeating: 0, count: field.size)
             for rank in 0..<field.size {
@@ -80,26 +78,62 @@ public struct PlantedFMGenerator: Sendable {
                 cdf[rank] = acc
             }
             for i in 0..<field.size { cdf[i] /= acc }
-            cumulative.append(cdf)
-            weights.append((0..<field.size).map { _ in rng.nextGaussian() * weightScale })
-            latents.append((0..<(field.size * latentDim)).map { _ in rng.nextGaussian() * latentScale })
+            let weights = (0..<field.size).map { _ in rng.nextGaussian() * weightScale }
+            let latents = (0..<(field.size * latentDim)).map { _ in rng.nextGaussian() * latentScale }
+            // By rank: everything a draw of that rank reads, side by side.
+            var record = [Double](repeating: 0, count: field.size * stride)
+            for rank in 0..<field.size {
+                let id = Int(perm[rank]), o = rank * stride
+                record[o] = cdf[rank]
+                record[o + 1] = Double(id)
+                record[o + 2] = weights[id]
+                for k in 0..<latentDim { record[o + 3 + k] = latents[id * latentDim + k] }
+            }
+            records.append(AlignedBuffer(record))
+            guides.append(AlignedBuffer(Sampler.guide(cdf)))
         }
-        return Sampler(rng: rng, cumulative: cumulative, permutations: permutations, weights: weights, latents: latents,
-                       latentDim: latentDim, globalBias: globalBias)
+        return Sampler(rng: rng, records: records, guides: guides, latentDim: latentDim, globalBias: globalBias)
     }
 
     public struct Sampler {
         var rng: Xoshiro256
-        let cumulative: [[Double]]
-        let permutations: [[UInt32]]
-        let weights: [[Double]]
-        let latents: [[Double]]
+        /// Per field, one record per rank of popularity: cumulative probability, the value's id,
+        /// its planted weight and latent vector. A draw reads one record (and one guide entry)
+        /// instead of five tables at random: generation is bound by those cache misses.
+        let records: [AlignedBuffer<Double>]
+        /// Per field, guide[b]: the first rank whose cumulative probability reaches b / size, so
+        /// a draw's search starts next to its answer instead of bisecting the table.
+        let guides: [AlignedBuffer<Int32>]
         let latentDim: Int
         let globalBias: Double
 
-        /// The next `rows` rows: ids row-major, one label each.
+        static func recordStride(latentDim: Int) -> Int { 3 + latentDim }
+
+        /// The guide table of `cdf` (see `guides`).
+        static func guide(_ cdf: [Double]) -> [Int32] {
+            let n = cdf.count
+            var guide = [Int32](repeating: 0, count: n)
+            var i = 0
+            for b in 0..<n {
+                let threshold = Double(b) / Double(n)
+                while i < n - 1 && cdf[i] < threshold { i += 1 }
+                guide[b] = Int32(i)
+            }
+            return guide
+        }
+
+        /// The next `rows` rows: ids row-major, one label each. A value's rank is the first whose
+        /// cumulative probability reaches the draw u (the last if none does), as bisecting the
+        /// table finds it; the search starts one guide bucket early, since u * size may round up
+        /// across a bucket boundary.
         public mutating func draw(rows: Int, ids: UnsafeMutablePointer<UInt32>, labels: UnsafeMutablePointer<Float>) {
-            let fieldCount = cumulative.count
+            let fieldCount = records.count
+            let stride = Self.recordStride(latentDim: latentDim)
+            // Raw pointers, taken once: reaching a field's table through the array of buffers
+            // inside the loop retains and releases it, and those atomic operations kept the
+            // draws' cache misses from overlapping.
+            let recordBases = records.map { UnsafePointer($0.base) }, guideBases = guides.map { UnsafePointer($0.base) }
+            let sizes = records.map { $0.count / stride }
             var sum = [Double](repeating: 0, count: latentDim)
             for r in 0..<rows {
                 var score = globalBias
@@ -107,18 +141,14 @@ public struct PlantedFMGenerator: Sendable {
                 var squares = 0.0
                 for f in 0..<fieldCount {
                     let u = rng.nextDouble()
-                    let cdf = cumulative[f]
-                    var lo = 0, hi = cdf.count - 1
-                    while lo < hi {
-                        let mid = (lo + hi) >> 1
-                        if cdf[mid] < u { lo = mid + 1 } else { hi = mid }
-                    }
-                    let id = Int(permutations[f][lo])
-                    ids[r * fieldCount + f] = UInt32(id)
-                    score += weights[f][id]
-                    let base = id * latentDim
+                    let record = recordBases[f], n = sizes[f]
+                    var i = Int(guideBases[f][min(n - 1, max(0, Int(u * Double(n)) - 1))])
+                    while i < n - 1 && record[i * stride] < u { i += 1 }
+                    let o = i * stride
+                    ids[r * fieldCount + f] = UInt32(record[o + 1])
+                    score += record[o + 2]
                     for k in 0..<latentDim {
-                        let v = latents[f][base + k]
+                        let v = record[o + 3 + k]
                         sum[k] += v
                         squares += v * v
                     }
