@@ -290,12 +290,7 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
         let boxes = parseCategoricalChunks(b, format: format, atFileStart: true, path: path, skipBadLines: skipBadLines,
                                            executor: executor, minimumChunkBytes: minimumChunkBytes)
         var merger = CategoricalMerger(format: format)
-        var tokenIds: [UInt32] = []
-        try merger.absorb(boxes) { tokenIds.append(contentsOf: $0) }
-        if merger.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: format, path: path, rowCount: merger.labels.count, labels: merger.labels,
-                                  tokens: merger.interners.map(\.tokens), tokenIds: tokenIds, skippedLines: merger.skipped,
-                                  firstSkipped: merger.firstSkipped)
+        return try merger.rawData(merging: boxes, format: format, path: path)
     }
 }
 
@@ -305,17 +300,10 @@ func parseCategoricalChunks(
     _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
     executor: PhaseExecutor?, minimumChunkBytes: Int
 ) -> [CategoricalChunk] {
-    let chunkCount = categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes)
-    let bounds = chunkBounds(b, chunks: chunkCount)
-    let boxes = (0..<chunkCount).map { _ in CategoricalChunk() }
-    let parse = { (k: Int) in
-        let chunk = UnsafeBufferPointer(rebasing: b[bounds[k]..<bounds[k + 1]])
+    let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
+        .map { _ in CategoricalChunk() }
+    forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines)
-    }
-    if let executor, chunkCount > 1 {
-        executor.run(.prepare, tasks: chunkCount) { k, _ in parse(k) }
-    } else {
-        for k in 0..<chunkCount { parse(k) }
     }
     return boxes
 }
@@ -338,6 +326,17 @@ struct CategoricalMerger {
     init(fieldCount: Int) {
         self.fieldCount = fieldCount
         interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+    }
+
+    /// A whole file's chunks merged into its raw data.
+    mutating func rawData(merging boxes: [CategoricalChunk], format: CategoricalFormat, path: String) throws(InputError)
+        -> RawCategoricalData {
+        var tokenIds: [UInt32] = []
+        try absorb(boxes) { tokenIds.append(contentsOf: $0) }
+        if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
+        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
+                                  tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
+                                  firstSkipped: firstSkipped)
     }
 
     mutating func absorb(_ boxes: [CategoricalChunk], emit: (UnsafeBufferPointer<UInt32>) -> Void) throws(InputError) {
@@ -464,12 +463,7 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
         let boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
                                       executor: executor, minimumChunkBytes: minimumChunkBytes)
         var merger = CategoricalMerger(fieldCount: fieldCount)
-        var tokenIds: [UInt32] = []
-        try merger.absorb(boxes) { tokenIds.append(contentsOf: $0) }
-        if merger.labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: fieldMap == nil ? .libffm : .libsvm, path: path, rowCount: merger.labels.count,
-                                  labels: merger.labels, tokens: merger.interners.map(\.tokens), tokenIds: tokenIds,
-                                  skippedLines: merger.skipped, firstSkipped: merger.firstSkipped)
+        return try merger.rawData(merging: boxes, format: fieldMap == nil ? .libffm : .libsvm, path: path)
     }
 }
 

@@ -2,16 +2,8 @@
 /// prove the parameter, gradient and moment pointers distinct and so leaves the plain loops
 /// scalar. Every element goes through the same operations in the same order whether it lands in
 /// a vector or in the scalar tail, so results do not depend on where a range is split.
-public enum AdamKernels {
+public enum AdamKernels: FloatLanes {
     public typealias Vector = SIMD8<Float>
-
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vector {
-        UnsafeRawPointer(p).loadUnaligned(as: Vector.self)
-    }
-
-    @inline(__always) static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
-    }
 
     /// p -= stepSize * m' / (sqrt(v') / bc2Sqrt + eps) with m' = m + (1-b1)(g' - m),
     /// v' = v b2 + (1-b2) g'^2 and g' = g + wd p (g nil: zero gradient).

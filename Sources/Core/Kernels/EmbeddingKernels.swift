@@ -1,7 +1,7 @@
 import CMemoryHints
 
 /// Table lookups and the FM's second-order term over a slice of a batch.
-public enum EmbeddingKernels {
+public enum EmbeddingKernels: FloatLanes {
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
     /// and, when given, the examples' labels. Examples come in shuffled order, so each is a cache
     /// miss in a large data set: this tight loop, with nothing else in it, lets the CPU keep many
@@ -72,14 +72,6 @@ public enum EmbeddingKernels {
     }
 
     public typealias Lanes = SIMD8<Float>
-
-    @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
-        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-    }
-
-    @inlinable @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
-    }
 
     /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass. The sums of
     /// squares are kept per lane and added across lanes once at the end: one running scalar sum

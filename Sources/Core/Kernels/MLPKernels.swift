@@ -3,16 +3,8 @@
 /// slice can be processed by any thread once those are known. No kernel allocates.
 ///
 /// Layouts are row-major: an activation is rows x width, a weight is outputs x inputs (torch's).
-public enum MLPKernels {
+public enum MLPKernels: FloatLanes {
     public typealias Lanes = SIMD8<Float>
-
-    @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
-        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-    }
-
-    @inlinable @inline(__always) static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
-    }
 
     public static let batchNormEpsilon: Float = 1e-5
     public static let batchNormMomentum: Float = 0.1
