@@ -21,7 +21,7 @@ struct FNNPar: ParsableCommand {
               fnn-par predict --model fnn.safetensors --data new.tsv --out scores.txt
               fnn-par bench --threads 1,2,4
             """,
-        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, Bench.self],
+        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, Bench.self],
         defaultSubcommand: Experiment.self)
 }
 
@@ -105,11 +105,11 @@ struct Experiment: ParsableCommand {
             return report
         }
         var reports: [(String, ModelReport)] = []
-        let fm = try stage("fm", Model.initialized(config: fmConfig, seed: options.seed))
+        let fm = try stage("fm", Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
         reports.append(("fm", fm))
-        reports.append(("fnn", try stage("fnn", Model.initialized(config: fnnConfig, seed: options.seed &+ 1))))
+        reports.append(("fnn", try stage("fnn", Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: options.initialization))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
-        let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1)
+        let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: options.initialization)
         fnnInit.embedding.copy(from: fm.trained!.embedding)
         if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
         reports.append(("fnn_init", try stage("fnn_init", fnnInit)))
@@ -145,7 +145,7 @@ struct TrainFM: ParsableCommand {
         let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim) }
         try trainOneModel(name: "fm", dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config) { config, _, options in
-            Model.initialized(config: config, seed: options.seed)
+            Model.initialized(config: config, seed: options.seed, tables: options.initialization)
         }
     }
 }
@@ -182,7 +182,7 @@ struct TrainFNN: ParsableCommand {
         }
         try trainOneModel(name: "fnn", dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config) { config, dataset, options in
-            let model = Model.initialized(config: config, seed: options.seed &+ 1)
+            let model = Model.initialized(config: config, seed: options.seed &+ 1, tables: options.initialization)
             guard let initFrom else { return model }
             let source: Model
             do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch let error as ModelFileError { throw CLIError(error.description) }

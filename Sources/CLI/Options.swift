@@ -221,6 +221,18 @@ struct TrainingCommandOptions: ParsableArguments {
     var embedDim = 16
     @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
     var sparseUpdate: SparseUpdate = .lazy
+    @Option(help: ArgumentHelp("Update rule of the embedding and linear tables: adam (lazy per row, torch's Adam), adagrad (per element, as xLearn), rowwise-adagrad (one accumulator per row, as FBGEMM / TorchRec), sgd. Dense parameters always use Adam with --lr.", valueName: "adam|adagrad|rowwise-adagrad|sgd"))
+    var optimizer: TableOptimizerConfig.Kind = .adam
+    @Option(help: "Learning rate of the tables' update rule (default: --lr).")
+    var tableLr: Float?
+    @Option(help: "L2 per occurrence on table rows: each example adds l2/2 times the squared norm of every embedding row and linear weight it holds (as xLearn's and libFM's per-example regularisation).")
+    var l2: Float = 0
+    @Option(help: "Adagrad's initial accumulator.")
+    var adagradInit: Float = 1
+    @Option(name: .customLong("init"), help: ArgumentHelp("How a model trained from scratch starts its tables: torch (pytorch-fm: xavier-uniform over the whole table, N(0,1) linear weights) or normal (rows N(0, --init-scale^2), linear weights 0).", valueName: "torch|normal"))
+    var initialization: TableInitialization.Kind = .torch
+    @Option(help: "Standard deviation of --init normal.")
+    var initScale: Float = 0.01
     @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
     var seed: UInt64 = 42
 
@@ -241,6 +253,8 @@ struct TrainingCommandOptions: ParsableArguments {
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate
+        options.tables = TableOptimizerConfig(kind: optimizer, learningRate: tableLr, l2: l2, initialAccumulator: adagradInit)
+        options.initialization = TableInitialization(kind: initialization, scale: initScale)
         return options
     }
 }
@@ -282,6 +296,8 @@ struct OutputOptions: ParsableArguments {
 extension FNNInput: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
 extension SparseUpdate: ExpressibleByArgument {}
+extension TableOptimizerConfig.Kind: ExpressibleByArgument {}
+extension TableInitialization.Kind: ExpressibleByArgument {}
 extension VocabularySource: ExpressibleByArgument {}
 
 /// Refuses, with the figures, a model whose tables cannot fit in this machine's memory, instead

@@ -36,15 +36,24 @@ public final class Model: @unchecked Sendable {
     /// embedding table (fan_in = embed dim, fan_out = table rows), N(0, 1) linear weights (the
     /// `nn.Embedding` default), zero FM bias, Linear weight and bias U(+-1/sqrt(fan_in)),
     /// BatchNorm gamma 1, beta 0, running mean 0, running variance 1.
-    public static func initialized(config: ModelConfig, seed: UInt64) -> Model {
+    ///
+    /// `tables: .normal(s)` starts the embedding rows at N(0, s^2) and the linear weights at 0
+    /// instead (see `TableInitialization`); the dense parameters are drawn as above either way.
+    public static func initialized(config: ModelConfig, seed: UInt64, tables: TableInitialization = .torch) -> Model {
         let model = Model(config: config)
         var rng = Xoshiro256(seed: seed ^ 0x1A17_1A17)
-        let bound = (6.0 / Double(config.tableRows + config.embedDim)).squareRoot()
-        for i in 0..<model.embedding.count {
-            model.embedding[i] = Float((rng.nextDouble() * 2 - 1) * bound)
-        }
-        if let linear = model.linear {
-            for i in 0..<linear.count { linear[i] = Float(rng.nextGaussian()) }
+        switch tables.kind {
+        case .torch:
+            let bound = (6.0 / Double(config.tableRows + config.embedDim)).squareRoot()
+            for i in 0..<model.embedding.count {
+                model.embedding[i] = Float((rng.nextDouble() * 2 - 1) * bound)
+            }
+            if let linear = model.linear {
+                for i in 0..<linear.count { linear[i] = Float(rng.nextGaussian()) }
+            }
+        case .normal:
+            let scale = Double(tables.scale)
+            for i in 0..<model.embedding.count { model.embedding[i] = Float(rng.nextGaussian() * scale) }
         }
         let layout = model.layout
         if config.kind == .fnn {

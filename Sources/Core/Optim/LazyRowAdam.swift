@@ -67,6 +67,7 @@ public final class LazyRowAdam: @unchecked Sendable {
     struct RowsView {
         let gradients: RowGrouping.GradientSums
         let uniqueRows: UnsafeMutablePointer<UInt32>
+        let positionCounts: UnsafeMutablePointer<Int32>
         let table: UnsafeMutablePointer<Float>
         let linear: UnsafeMutablePointer<Float>?
         let moments: UnsafeMutablePointer<Float>
@@ -92,7 +93,8 @@ public final class LazyRowAdam: @unchecked Sendable {
 
     func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
         precondition(grouping.width == width)
-        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.base, table: table.base, linear: linear?.base,
+        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.base,
+                        positionCounts: grouping.positionCounts.base, table: table.base, linear: linear?.base,
                         moments: moments.base, states: states.base, width: width)
     }
 
@@ -101,20 +103,20 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// linear weights.
     public func update(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
+        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0
     ) {
         precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let rows = view(table: table, linear: linear, grouping: grouping)
         // The default width as a constant: the row kernels unroll into straight-line code.
         if width == 16 {
-            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule)
+            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale)
         } else {
-            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule)
+            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale)
         }
     }
 
     @inline(__always) private func update(rows: RowsView, width: Int, uniqueRange: Range<Int>, globalStep: Int,
-                                          schedule: AdamSchedule) {
+                                          schedule: AdamSchedule, l2Scale: Float) {
         var rows = rows
         rows.width = width
         let config = self.config
@@ -130,7 +132,13 @@ public final class LazyRowAdam: @unchecked Sendable {
             let row = Int(rows.uniqueRows[u])
             let pr = rows.table + row * width
             // Before the catch-up moves the row: the factored gradient needs its forward value.
-            let (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
+            var (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
+            // Per-occurrence L2 (`TableOptimizerConfig.l2`), on the row as the forward pass saw it.
+            if l2Scale != 0 {
+                let decay = l2Scale * Float(rows.positionCounts[u])
+                AdamKernels.add(pr, scaledBy: decay, into: UnsafeMutablePointer(mutating: g), count: width)
+                if let linear = rows.linear { linearGradient += decay * linear[row] }
+            }
             let mr = rows.moments + row * 2 * width, vr = mr + width
             var state = rows.states[row]
             var t = Int(state.steps)
@@ -193,7 +201,7 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// global `step`, with a zero gradient where the batch missed it.
     public func updateAllRows(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule
+        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0
     ) {
         precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let width = self.width, config = self.config
@@ -203,7 +211,14 @@ public final class LazyRowAdam: @unchecked Sendable {
             let u = grouping.slot(ofRow: row)
             let mr = moments.base + row * 2 * width
             var g: UnsafePointer<Float>? = nil, linearGradient: Float = 0
-            if u >= 0 { (g, linearGradient) = grouping.gradient(ofUnique: u, row: table.base + row * width, width: width) }
+            if u >= 0 {
+                (g, linearGradient) = grouping.gradient(ofUnique: u, row: table.base + row * width, width: width)
+                if l2Scale != 0 {
+                    let decay = l2Scale * Float(grouping.positionCounts[u])
+                    AdamKernels.add(table.base + row * width, scaledBy: decay, into: UnsafeMutablePointer(mutating: g!), count: width)
+                    if let linear { linearGradient += decay * linear.base[row] }
+                }
+            }
             AdamKernels.step(table.base + row * width, g, mr, mr + width, count: width, config: config,
                              stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             var state = states[row]

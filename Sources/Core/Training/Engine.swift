@@ -41,38 +41,68 @@ public struct SliceLayout: Sendable {
 }
 
 /// The optimizer state both engines keep, and what they do with it alike: torch's Adam over the
-/// dense vector, the lazy row Adam over the table (its rows and, where the model has them, their
-/// linear weights), the global step, and the checkpoint tensors.
+/// dense vector, the table rule (lazy row Adam, Adagrad or SGD, see `TableOptimizerConfig`) over
+/// the table's rows and, where the model has them, their linear weights, the global step, and the
+/// checkpoint tensors.
 final class TableOptimizer: @unchecked Sendable {
     let dense: DenseAdam
-    let table: LazyRowAdam
+    let tableConfig: TableOptimizerConfig
+    /// The table's rule: exactly one of these.
+    let table: LazyRowAdam?
+    let momentumFree: RowAdagrad?
     let schedule: AdamSchedule
     let mode: SparseUpdate
+    /// The table rule's learning rate.
+    let tableLearningRate: Float
 
-    init(config: AdamConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool, mode: SparseUpdate) {
+    init(config: AdamConfig, tables: TableOptimizerConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool,
+         mode: SparseUpdate) {
         dense = DenseAdam(config: config, count: denseCount)
-        table = LazyRowAdam(config: config, rows: tableRows, width: width, hasLinear: hasLinear)
-        schedule = AdamSchedule(config: config)
+        tableConfig = tables
+        tableLearningRate = tables.learningRate ?? config.learningRate
+        if tables.kind == .adam {
+            var rowConfig = config
+            rowConfig.learningRate = tableLearningRate
+            table = LazyRowAdam(config: rowConfig, rows: tableRows, width: width, hasLinear: hasLinear)
+            momentumFree = nil
+            schedule = AdamSchedule(config: rowConfig)
+        } else {
+            table = nil
+            momentumFree = RowAdagrad(kind: tables.kind, rows: tableRows, width: width, hasLinear: hasLinear,
+                                      initialAccumulator: tables.initialAccumulator)
+            schedule = AdamSchedule(config: config)
+        }
         self.mode = mode
     }
 
     /// Starts the next global step (on the calling thread, before the update phases); returns it.
     func beginStep() -> Int {
         dense.step += 1
-        schedule.ensure(upTo: dense.step)
+        if table != nil { schedule.ensure(upTo: dense.step) }
         return dense.step
     }
 
-    /// Update task `part` of the table at `step` (see `LazyRowAdam.apply`).
+    /// Update task `part` of the table at `step` for a batch of `batchCount` examples (see
+    /// `LazyRowAdam.apply`).
     func updateTable(model: Model, groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int,
-                     part: Int, step: Int, gradients: RowGradients) {
-        table.apply(mode, table: model.embedding, linear: model.linear, groupings: groupings, rowIds: rowIds,
-                    positionCount: positionCount, part: part, step: step, schedule: schedule, gradients: gradients)
+                     batchCount: Int, part: Int, step: Int, gradients: RowGradients) {
+        let l2Scale = tableConfig.l2 / Float(batchCount)
+        if let table {
+            table.apply(mode, table: model.embedding, linear: model.linear, groupings: groupings, rowIds: rowIds,
+                        positionCount: positionCount, part: part, step: step, schedule: schedule, l2Scale: l2Scale,
+                        gradients: gradients)
+        } else {
+            let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
+            momentumFree!.update(table: model.embedding, linear: model.linear, grouping: grouping,
+                                 uniqueRange: 0..<grouping.uniqueCount, learningRate: tableLearningRate, l2: tableConfig.l2,
+                                 batchCount: batchCount)
+            groupings.finish(part: part)
+        }
     }
 
-    /// Settles every row's pending catch-up (lazy mode), at epoch ends.
+    /// Settles every row's pending catch-up (lazy Adam), at epoch ends.
     func synchronize(model: Model, executor: PhaseExecutor) {
-        guard mode == .lazy, dense.step > 0 else { return }
+        guard let table, mode == .lazy, dense.step > 0 else { return }
         schedule.ensure(upTo: dense.step)
         table.catchUpAll(table: model.embedding, linear: model.linear, globalStep: dense.step, schedule: schedule,
                          executor: executor)
@@ -80,18 +110,25 @@ final class TableOptimizer: @unchecked Sendable {
 
     var tensors: [String: SafeTensors.Tensor] {
         var t = dense.tensors(prefix: "adam.dense")
-        t.merge(table.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a }
+        if let table { t.merge(table.tensors(prefix: "adam.embedding", linearPrefix: "adam.linear")) { a, _ in a } }
+        if let momentumFree { t.merge(momentumFree.tensors(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear")) { a, _ in a } }
         return t
     }
 
     func restore(from file: SafeTensors, path: String) throws(ModelFileError) {
         try dense.restore(prefix: "adam.dense", from: file, path: path)
-        try table.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
-                          globalStep: dense.step)
+        if let table {
+            try table.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
+                              globalStep: dense.step)
+        }
+        if let momentumFree { try momentumFree.restore(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear", from: file, path: path) }
     }
 
-    /// Bytes of moments and per-row records.
-    var byteCount: Int { dense.m.byteCount + dense.v.byteCount + table.moments.byteCount + table.states.byteCount }
+    /// Bytes of moments, accumulators and per-row records.
+    var byteCount: Int {
+        dense.m.byteCount + dense.v.byteCount + (table.map { $0.moments.byteCount + $0.states.byteCount } ?? 0)
+            + (momentumFree?.byteCount ?? 0)
+    }
 }
 
 extension LazyRowAdam {
@@ -109,16 +146,16 @@ extension LazyRowAdam {
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
-        schedule: AdamSchedule, gradients: RowGradients
+        schedule: AdamSchedule, l2Scale: Float = 0, gradients: RowGradients
     ) {
         let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
         switch mode {
         case .lazy:
             update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
-                   globalStep: step, schedule: schedule)
+                   globalStep: step, schedule: schedule, l2Scale: l2Scale)
         case .dense:
             updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: groupings.rows(ofPart: part),
-                          globalStep: step, schedule: schedule)
+                          globalStep: step, schedule: schedule, l2Scale: l2Scale)
         }
         groupings.finish(part: part)
     }
@@ -238,6 +275,28 @@ extension LazyRowAdam {
         }
         for r in 0..<rows where states[r].steps > states[r].lastUpdate || Int(states[r].lastUpdate) > globalStep {
             throw ModelFileError(path: path, "corrupt checkpoint: row \(r)'s step counts are inconsistent")
+        }
+    }
+}
+
+extension RowAdagrad {
+    /// The checkpoint tensors: `prefix`.accumulator (rows x width, or rows x 1 row-wise) and
+    /// `linearPrefix`.accumulator (rows x 1); SGD has none.
+    func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
+        var t: [String: SafeTensors.Tensor] = [:]
+        if accumulatorsPerRow > 0 { t["\(prefix).accumulator"] = ModelFile.tensor(accumulators, [rows, accumulatorsPerRow]) }
+        if linearAccumulators.count > 0 { t["\(linearPrefix).accumulator"] = ModelFile.tensor(linearAccumulators, [rows, 1]) }
+        return t
+    }
+
+    func restore(prefix: String, linearPrefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
+        if accumulatorsPerRow > 0 { try restoreFloats(file, "\(prefix).accumulator", accumulators, path: path) }
+        if linearAccumulators.count > 0 { try restoreFloats(file, "\(linearPrefix).accumulator", linearAccumulators, path: path) }
+        for i in 0..<accumulators.count where !(accumulators[i] >= 0) || !accumulators[i].isFinite {
+            throw ModelFileError(path: path, "corrupt checkpoint: an Adagrad accumulator is negative or not finite")
+        }
+        for i in 0..<linearAccumulators.count where !(linearAccumulators[i] >= 0) || !linearAccumulators[i].isFinite {
+            throw ModelFileError(path: path, "corrupt checkpoint: an Adagrad accumulator is negative or not finite")
         }
     }
 }

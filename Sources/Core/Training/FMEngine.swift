@@ -25,7 +25,7 @@ public final class FMEngine: TrainingEngine {
     var updated = false
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
-                sparseUpdate: SparseUpdate = .lazy) {
+                sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig()) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -33,7 +33,7 @@ public final class FMEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
-        optimizer = TableOptimizer(config: adam, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
+        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
                                    mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
@@ -125,7 +125,7 @@ public final class FMEngine: TrainingEngine {
                                            range: 0..<1, step: step, scratch: scratch.baseAddress!)
                 }
             }
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }

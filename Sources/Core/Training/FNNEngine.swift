@@ -44,7 +44,7 @@ public final class FNNEngine: TrainingEngine {
     let replicas: DenseReplicas
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
-                sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy) {
+                sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig()) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -55,7 +55,7 @@ public final class FNNEngine: TrainingEngine {
         let config = model.config
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
-        optimizer = TableOptimizer(config: adam, denseCount: dense.count, tableRows: rows, width: d,
+        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: dense.count, tableRows: rows, width: d,
                                    hasLinear: config.hasLinearTable, mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
@@ -261,7 +261,7 @@ public final class FNNEngine: TrainingEngine {
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }

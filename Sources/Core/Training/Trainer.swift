@@ -5,7 +5,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
         batchSize == other.batchSize && adam == other.adam && seed == other.seed && sliceRows == other.sliceRows
-            && sparseUpdate == other.sparseUpdate && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
+            && sparseUpdate == other.sparseUpdate && tables == other.tables && initialization == other.initialization
+            && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
 
     /// Maximum number of epochs.
@@ -17,6 +18,10 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 42
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
+    /// The embedding and linear tables' update rule.
+    public var tables = TableOptimizerConfig()
+    /// How a model trained from scratch starts its tables.
+    public var initialization = TableInitialization.torch
     /// Streaming order for data larger than memory: the file is cut into chunks of this many rows;
     /// each epoch shuffles the chunk order, takes the chunks `streamWindow` at a time, and shuffles
     /// the training rows of each such window, so only a window's pages need be resident and no
@@ -464,10 +469,11 @@ public func makeEngine(model: Model, data: Dataset, options: TrainingOptions) ->
     switch model.config.kind {
     case .fm:
         return FMEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
-                        sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate)
+                        sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables)
     case .fnn:
         return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
-                         seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate)
+                         seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
+                         tables: options.tables)
     }
 }
 

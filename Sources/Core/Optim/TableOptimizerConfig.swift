@@ -1,0 +1,39 @@
+/// Which update rule trains the embedding and linear tables, and its hyper-parameters.
+///
+/// Sparse CTR tables are not dense parameters: most rows appear in a few batches per epoch, so
+/// what a row does between its touches and how far its first updates move it decide what the
+/// model learns from rare features (see perf/RESULTS.md, "FM quality"). Adagrad and SGD have no
+/// momentum, so updating only the touched rows is exactly the dense rule (a zero gradient changes
+/// nothing); Adam is made lazy with a closed-form catch-up (`LazyRowAdam`).
+public struct TableOptimizerConfig: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// torch's Adam, lazily per row (`LazyRowAdam`), with the dense optimizer's settings.
+        case adam
+        /// Per-element Adagrad: acc += g^2; p -= lr g / sqrt(acc) (xLearn's rule).
+        case adagrad
+        /// One accumulator per row, of the row's mean squared gradient (FBGEMM / TorchRec's
+        /// `EXACT_ROWWISE_ADAGRAD`): a quarter of Adagrad's state for width 16.
+        case rowwiseAdagrad = "rowwise-adagrad"
+        /// Plain SGD: p -= lr g.
+        case sgd
+    }
+
+    public var kind: Kind
+    /// nil: the dense optimizer's learning rate.
+    public var learningRate: Float?
+    /// L2 per occurrence: every example adds (l2 / 2) |row|^2 for each table row (embedding and
+    /// linear weight) it holds, so a row's penalty grows with how often it is seen, as in xLearn
+    /// and libFM's per-example SGD. Only touched rows get its gradient, which is exact.
+    public var l2: Float
+    /// Adagrad's starting accumulator, in units of the summed loss's squared gradient (see
+    /// `RowAdagrad`): a row's first steps are then about lr g / sqrt(initial), SGD-like, rather than
+    /// lr sign(g), which a rare row's noisy first gradient would follow in full.
+    public var initialAccumulator: Float
+
+    public init(kind: Kind = .adam, learningRate: Float? = nil, l2: Float = 0, initialAccumulator: Float = 1) {
+        self.kind = kind
+        self.learningRate = learningRate
+        self.l2 = l2
+        self.initialAccumulator = initialAccumulator
+    }
+}
