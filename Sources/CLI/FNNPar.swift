@@ -58,7 +58,12 @@ struct Experiment: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: output.quiet)
-        let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, log: log)
+        let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log)
+        // The FNNs' own table rule and initialisation (`auto` resolves per model kind).
+        var fnnTrainingOptions = options
+        let fnnChoices = training.trainingOptions(for: .fnn)
+        fnnTrainingOptions.tables = fnnChoices.tables
+        fnnTrainingOptions.initialization = fnnChoices.initialization
         if let saveDir { try createDirectory(saveDir) }
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
@@ -73,7 +78,7 @@ struct Experiment: ParsableCommand {
         }
         /// One model: read back when a resumed experiment already finished it, else trained (from
         /// its checkpoint when resuming) and saved at once.
-        func stage(_ name: String, _ initial: @autoclosure () -> Model) throws -> ModelReport {
+        func stage(_ name: String, _ options: TrainingOptions, _ initial: @autoclosure () -> Model) throws -> ModelReport {
             let modelPath = saveDir.map { "\($0)/\(name).safetensors" }, reportPath = saveDir.map { "\($0)/\(name).json" }
             let checkpoint = saveDir.map { "\($0)/\(name).ckpt" }
             if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
@@ -105,14 +110,15 @@ struct Experiment: ParsableCommand {
             return report
         }
         var reports: [(String, ModelReport)] = []
-        let fm = try stage("fm", Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
+        let fm = try stage("fm", options, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
         reports.append(("fm", fm))
-        reports.append(("fnn", try stage("fnn", Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: options.initialization))))
+        let fnnStart = fnnTrainingOptions.initialization
+        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: fnnStart))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
-        let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: options.initialization)
+        let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: fnnStart)
         fnnInit.embedding.copy(from: fm.trained!.embedding)
         if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
-        reports.append(("fnn_init", try stage("fnn_init", fnnInit)))
+        reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, fnnInit)))
 
         print(ResultsTable.render(reports))
         if let saveDir { log.say("fm, fnn and fnn_init .safetensors are in \(saveDir)") }
@@ -143,7 +149,7 @@ struct TrainFM: ParsableCommand {
 
     func run() throws {
         let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim) }
-        try trainOneModel(name: "fm", dataOptions: dataOptions, training: training, files: files, output: output,
+        try trainOneModel(name: "fm", kind: .fm, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config) { config, _, options in
             Model.initialized(config: config, seed: options.seed, tables: options.initialization)
         }
@@ -180,7 +186,7 @@ struct TrainFNN: ParsableCommand {
             ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim, mlpDims: mlp,
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
         }
-        try trainOneModel(name: "fnn", dataOptions: dataOptions, training: training, files: files, output: output,
+        try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config) { config, dataset, options in
             let model = Model.initialized(config: config, seed: options.seed &+ 1, tables: options.initialization)
             guard let initFrom else { return model }
@@ -213,12 +219,12 @@ struct TrainingFileOptions: ParsableArguments {
 
 /// The body of `fm` and `fnn`.
 func trainOneModel(
-    name: String, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
+    name: String, kind: ModelKind, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
     output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
     initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
-    let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, log: log)
+    let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
     try checkTrainingMemory(config, dataset: dataset)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
@@ -237,10 +243,10 @@ func trainOneModel(
 
 /// What every training command does first: options, workers, data (streamed when over the
 /// memory budget), the split, a summary line, and the Ctrl-C handler.
-func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions, log: Log) throws
+func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions, kind: ModelKind, log: Log) throws
     -> (TrainingOptions, PhaseExecutor, Dataset, DataSplit)
 {
-    var options = training.trainingOptions()
+    var options = training.trainingOptions(for: kind)
     let executor = training.threading.makeExecutor(log: log)
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
     options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,

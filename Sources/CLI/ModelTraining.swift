@@ -45,6 +45,13 @@ struct ModelTraining {
     var resumeHint: ((String) -> String)?
 
     func run(model: Model) throws -> ModelReport {
+        let tables = options.tables
+        let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
+        log.say("\(name): tables by \(tables.kind.rawValue), lr \(rate)"
+            + (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? ", initial accumulator \(tables.initialAccumulator)" : "")
+            + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
+            + (resumePath == nil && model.config.kind == .fm || name == "fnn"
+                ? "; tables start \(options.initialization.kind == .torch ? "as torch's" : "N(0, \(options.initialization.scale)^2), linear weights 0")" : ""))
         let engine = makeEngine(model: model, data: dataset, options: options)
         let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
         if let resumePath {
@@ -86,6 +93,7 @@ struct ModelTraining {
                                  bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
                                  samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
         report.trained = result.model
+        report.options = options
         return report
     }
 

@@ -221,18 +221,18 @@ struct TrainingCommandOptions: ParsableArguments {
     var embedDim = 16
     @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
     var sparseUpdate: SparseUpdate = .lazy
-    @Option(help: ArgumentHelp("Update rule of the embedding and linear tables: adam (lazy per row, torch's Adam), adagrad (per element, as xLearn), rowwise-adagrad (one accumulator per row, as FBGEMM / TorchRec), sgd. Dense parameters always use Adam with --lr.", valueName: "adam|adagrad|rowwise-adagrad|sgd"))
-    var optimizer: TableOptimizerConfig.Kind = .adam
-    @Option(help: "Learning rate of the tables' update rule (default: --lr).")
+    @Option(help: ArgumentHelp("Update rule of the embedding and linear tables: adam (lazy per row, torch's Adam), adagrad (per element, as xLearn), rowwise-adagrad (one accumulator per row, as FBGEMM / TorchRec), sgd; auto: rowwise-adagrad for the FM, adam for the FNN (measured best; --optimizer adam --init torch is pytorch-fm's setup). Dense parameters always use Adam with --lr. Adagrad and SGD step on the batch's summed loss.", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
+    var optimizer: TableRuleChoice = .auto
+    @Option(help: "Learning rate of the tables' update rule. Default: --lr for adam; 2 / fields for the Adagrads, 0.08 / fields for sgd (an FM row's gradient grows with the field count).")
     var tableLr: Float?
-    @Option(help: "L2 per occurrence on table rows: each example adds l2/2 times the squared norm of every embedding row and linear weight it holds (as xLearn's and libFM's per-example regularisation).")
+    @Option(help: "L2 per occurrence on table rows: each example adds l2/2 times the squared norm of every embedding row and linear weight it holds (as xLearn's and libFM's per-example regularisation); only touched rows see it, which is exact.")
     var l2: Float = 0
-    @Option(help: "Adagrad's initial accumulator.")
-    var adagradInit: Float = 1
-    @Option(name: .customLong("init"), help: ArgumentHelp("How a model trained from scratch starts its tables: torch (pytorch-fm: xavier-uniform over the whole table, N(0,1) linear weights) or normal (rows N(0, --init-scale^2), linear weights 0).", valueName: "torch|normal"))
-    var initialization: TableInitialization.Kind = .torch
+    @Option(help: "Adagrad's initial accumulator (summed-loss units): a row's first steps are about table-lr / sqrt(this) times its gradient. Default: 100.")
+    var adagradInit: Float?
+    @Option(name: .customLong("init"), help: ArgumentHelp("How a model trained from scratch starts its tables: torch (pytorch-fm: xavier-uniform over the whole table, N(0,1) linear weights), normal (rows N(0, --init-scale^2), linear weights 0); auto: normal for the FM, torch for the FNN.", valueName: "auto|torch|normal"))
+    var initialization: TableInitChoice = .auto
     @Option(help: "Standard deviation of --init normal.")
-    var initScale: Float = 0.01
+    var initScale: Float = 0.001
     @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
     var seed: UInt64 = 42
 
@@ -243,9 +243,14 @@ struct TrainingCommandOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more") }
         guard embedDim >= 1, embedDim <= 4096 else { throw ValidationError("--embed-dim must be between 1 and 4096") }
+        if let tableLr { guard tableLr > 0, tableLr.isFinite else { throw ValidationError("--table-lr must be positive") } }
+        guard l2 >= 0, l2.isFinite else { throw ValidationError("--l2 must be 0 or more") }
+        if let adagradInit { guard adagradInit >= 0, adagradInit.isFinite else { throw ValidationError("--adagrad-init must be 0 or more") } }
+        guard initScale > 0, initScale.isFinite else { throw ValidationError("--init-scale must be positive") }
     }
 
-    func trainingOptions() -> TrainingOptions {
+    /// The options for training a model of `kind`: `auto` choices resolved for it.
+    func trainingOptions(for kind: ModelKind) -> TrainingOptions {
         var options = TrainingOptions()
         options.epochs = epochs
         options.patience = patience
@@ -253,8 +258,17 @@ struct TrainingCommandOptions: ParsableArguments {
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate
-        options.tables = TableOptimizerConfig(kind: optimizer, learningRate: tableLr, l2: l2, initialAccumulator: adagradInit)
-        options.initialization = TableInitialization(kind: initialization, scale: initScale)
+        var tables = TableOptimizerConfig.recommended(for: kind)
+        if let rule = optimizer.rule { tables.kind = rule }
+        tables.learningRate = tableLr
+        tables.l2 = l2
+        if let adagradInit { tables.initialAccumulator = adagradInit }
+        options.tables = tables
+        switch initialization {
+        case .auto: options.initialization = .recommended(for: kind)
+        case .torch: options.initialization = .torch
+        case .normal: options.initialization = .normal(initScale)
+        }
         return options
     }
 }
@@ -296,8 +310,18 @@ struct OutputOptions: ParsableArguments {
 extension FNNInput: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
 extension SparseUpdate: ExpressibleByArgument {}
-extension TableOptimizerConfig.Kind: ExpressibleByArgument {}
-extension TableInitialization.Kind: ExpressibleByArgument {}
+
+/// `--optimizer`: a table rule, or auto (the recommended one for the model's kind).
+enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, adam, adagrad
+    case rowwiseAdagrad = "rowwise-adagrad"
+    case sgd
+
+    var rule: TableOptimizerConfig.Kind? { self == .auto ? nil : TableOptimizerConfig.Kind(rawValue: rawValue) }
+}
+
+/// `--init`: a table initialisation, or auto (the recommended one for the model's kind).
+enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, torch, normal }
 extension VocabularySource: ExpressibleByArgument {}
 
 /// Refuses, with the figures, a model whose tables cannot fit in this machine's memory, instead

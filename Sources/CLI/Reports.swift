@@ -13,12 +13,14 @@ struct ModelReport: Codable {
     var history: [EpochRecord] = []
     var phases: [PhaseProfile.Entry] = []
     var rows: Int?
+    /// The options this model trained with (the experiment's FNNs may use another table rule than its FM).
+    var options: TrainingOptions?
     /// The trained model, for the FNN-from-FM stage; not part of the report.
     var trained: Model?
 
     enum CodingKeys: String, CodingKey {
         case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
-        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows
+        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows, options
     }
 }
 

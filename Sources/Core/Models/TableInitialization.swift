@@ -26,3 +26,12 @@ public struct TableInitialization: Sendable, Codable, Equatable {
     public static let torch = TableInitialization(kind: .torch)
     public static func normal(_ scale: Float) -> TableInitialization { TableInitialization(kind: .normal, scale: scale) }
 }
+
+extension TableInitialization {
+    /// How a model of `kind` starts unless told otherwise (perf/RESULTS.md, "FM quality"): the FM
+    /// from `normal(0.001)`, the FNN as pytorch-fm (the random FNN measured best so; FNN-from-FM
+    /// takes its tables from the FM either way).
+    public static func recommended(for kind: ModelKind) -> TableInitialization {
+        kind == .fm ? .normal(0.001) : .torch
+    }
+}

@@ -56,10 +56,10 @@ final class TableOptimizer: @unchecked Sendable {
     let tableLearningRate: Float
 
     init(config: AdamConfig, tables: TableOptimizerConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool,
-         mode: SparseUpdate) {
+         fieldCount: Int, mode: SparseUpdate) {
         dense = DenseAdam(config: config, count: denseCount)
         tableConfig = tables
-        tableLearningRate = tables.learningRate ?? config.learningRate
+        tableLearningRate = tables.learningRate(fieldCount: fieldCount, denseLearningRate: config.learningRate)
         if tables.kind == .adam {
             var rowConfig = config
             rowConfig.learningRate = tableLearningRate

@@ -33,7 +33,7 @@ public final class FMEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
-        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
+        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
                                    mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)

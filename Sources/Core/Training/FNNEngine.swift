@@ -56,7 +56,7 @@ public final class FNNEngine: TrainingEngine {
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
         optimizer = TableOptimizer(config: adam, tables: tables, denseCount: dense.count, tableRows: rows, width: d,
-                                   hasLinear: config.hasLinearTable, mode: sparseUpdate)
+                                   hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
