@@ -52,6 +52,64 @@ import Testing
         #expect(missing.status != 0 && missing.stderr.contains("nope.dat: cannot open"))
     }
 
+    /// `split` writes exactly the parts a training run with that seed uses: the fields part read back
+    /// trains to the same validation AUC as training on the whole file, and the libsvm rows name
+    /// global table rows.
+    @Test func splitWritesTheTrainingRunsParts() throws {
+        let dir = scratch()
+        let lines = (0..<600).map { i in "\(i % 3 == 0 ? 1 : 0)\t\(i % 7)\t\(i % 5)" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/d.tsv", atomically: true, encoding: .utf8)
+        for form in ["libsvm", "fields", "libffm"] {
+            let r = try run(["split", "--data", "d.tsv", "--seed", "3", "--out-dir", "parts-\(form)", "--as", form, "--no-cache"], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        func rows(_ path: String) throws -> [String] {
+            try String(contentsOfFile: dir + "/" + path, encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        #expect(try rows("parts-fields/train.tsv").count == 480)
+        #expect(try rows("parts-fields/validation.tsv").count == 60)
+        #expect(try rows("parts-fields/test.tsv").count == 60)
+        // Every source row lands in exactly one part.
+        let all = try rows("parts-fields/train.tsv") + rows("parts-fields/validation.tsv") + rows("parts-fields/test.tsv")
+        #expect(all.sorted() == lines.sorted())
+        // libsvm: field 2's ids are offset by field 1's size (7); libffm names the field too.
+        let svm = try rows("parts-libsvm/test.svm"), tsv = try rows("parts-fields/test.tsv"), ffm = try rows("parts-libffm/test.ffm")
+        for (a, (b, c)) in zip(svm, zip(tsv, ffm)) {
+            let ids = b.split(separator: "\t").map { Int($0)! }
+            #expect(a == "\(ids[0]) \(ids[1]):1 \(7 + ids[2]):1")
+            #expect(c == "\(ids[0]) 0:\(ids[1]):1 1:\(7 + ids[2]):1")
+        }
+        // The validation part is the training run's: the model it kept, scored on that part alone,
+        // has the validation AUC the run reported.
+        let trained = try run(["fm", "--data", "d.tsv", "--seed", "3", "--epochs", "1", "--save", "m.safetensors",
+                               "--json", "r.json", "--quiet", "--no-cache"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let scored = try run(["eval", "--model", "m.safetensors", "--data", "parts-fields/validation.tsv", "--json", "e.json", "--quiet"], in: dir)
+        #expect(scored.status == 0, "\(scored.stderr)")
+        func object(_ name: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as! [String: Any]
+        }
+        let history = ((try object("r.json")["models"] as! [String: [String: Any]])["fm"]!["history"] as! [[String: Any]])
+        let evaluated = (try object("e.json")["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double
+        #expect(abs((history[0]["validation_auc"] as! Double) - evaluated) < 1e-12)
+    }
+
+    /// `auto` resolves per model kind and the report records what was used.
+    @Test func autoTableRulePerModelKind() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let r = try run(["--data", u, "--cache-dir", dir, "--epochs", "1", "--json", "r.json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("fm: tables by rowwise-adagrad, lr 1.0, initial accumulator 100.0"))
+        #expect(r.stderr.contains("fnn: tables by adam, lr 0.001"))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let models = json["models"] as! [String: [String: Any]]
+        func rule(_ model: String) -> String? { ((models[model]?["options"] as? [String: Any])?["tables"] as? [String: Any])?["kind"] as? String }
+        #expect(rule("fm") == "rowwise-adagrad" && rule("fnn") == "adam" && rule("fnn_init") == "adam")
+        let parity = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--optimizer", "adam", "--init", "torch"], in: dir)
+        #expect(parity.stderr.contains("fm: tables by adam, lr 0.001; tables start as torch's"))
+    }
+
     @Test func trainSaveEvaluatePredict() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"

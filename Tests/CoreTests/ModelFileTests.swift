@@ -139,8 +139,11 @@ import Testing
 @Suite struct CheckpointTests {
     /// Interrupted mid-epoch, checkpointed, resumed in a fresh process-like setting: the final
     /// and best models equal an uninterrupted run's bit for bit.
-    @Test(arguments: [ModelKind.fm, .fnn])
-    func resumedRunEqualsUninterruptedRun(kind: ModelKind) throws {
+    /// Every table rule's state (Adam's moments and step records, the Adagrads' accumulators)
+    /// goes through the checkpoint.
+    @Test(arguments: [(ModelKind.fm, TableOptimizerConfig.Kind.adam), (.fnn, .adam), (.fm, .rowwiseAdagrad), (.fm, .adagrad),
+                      (.fnn, .rowwiseAdagrad), (.fm, .sgd)])
+    func resumedRunEqualsUninterruptedRun(kind: ModelKind, rule: TableOptimizerConfig.Kind) throws {
         let data = PlantedFMGenerator.movieLens1MShape(seed: 8).generate(rows: 4000)
         let split = DataSplit(rowCount: data.rowCount, seed: 2)
         let config = ModelConfig(kind: kind, fieldDims: data.fieldDims, embedDim: 4, mlpDims: [8, 4], dropout: 0.2)
@@ -148,8 +151,11 @@ import Testing
         options.epochs = 4
         options.patience = 0
         options.batchSize = 500
+        options.tables = TableOptimizerConfig(kind: rule, l2: 0.01, initialAccumulator: 10)
+        options.initialization = rule == .adam ? .torch : .normal(0.01)
         func makeRun() -> TrainingRun {
-            let engine = makeEngine(model: Model.initialized(config: config, seed: 5), data: data, options: options)
+            let engine = makeEngine(model: Model.initialized(config: config, seed: 5, tables: options.initialization), data: data,
+                                    options: options)
             return TrainingRun(engine: engine, data: data, split: split, options: options, executor: SerialExecutor())
         }
         let whole = makeRun()
@@ -217,6 +223,14 @@ import Testing
         let run2 = TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: other),
                                data: data, split: split, options: other, executor: SerialExecutor())
         #expect(throws: ModelFileError.self) { try Checkpoint.resume(run2, from: try Checkpoint.read(path: path), path: path) }
+        // Another table rule, or its learning rate.
+        for tables in [TableOptimizerConfig(kind: .rowwiseAdagrad), TableOptimizerConfig(kind: .adam, learningRate: 0.5)] {
+            var otherRule = options
+            otherRule.tables = tables
+            let run = TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: otherRule),
+                                  data: data, split: split, options: otherRule, executor: SerialExecutor())
+            #expect(throws: ModelFileError.self) { try Checkpoint.resume(run, from: try Checkpoint.read(path: path), path: path) }
+        }
         let otherData = randomDataset(rows: 500, fieldDims: [9, 4], seed: 2)
         let run3 = TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 1), data: otherData, options: options),
                                data: otherData, split: split, options: options, executor: SerialExecutor())
@@ -226,6 +240,12 @@ import Testing
         let modelPath = temporaryDirectory() + "/m.safetensors"
         try ModelFile.save(run.engine.model, to: modelPath)
         #expect(throws: ModelFileError.self) { try Checkpoint.read(path: modelPath) }
+        // Options recorded before the table rule was an option read as lazy Adam from torch's start.
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)) as! [String: Any]
+        let older = encoded.filter { $0.key != "tables" && $0.key != "initialization" }
+        let decoded = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: older))
+        #expect(decoded.tables == TableOptimizerConfig(kind: .adam) && decoded.initialization == .torch)
+        #expect(decoded.sameTraining(as: options))
         // A checkpoint of an earlier version (another split and optimizer layout) is refused.
         var old = try SafeTensors.read(path: path)
         old.metadata["checkpoint_version"] = nil

@@ -12,7 +12,8 @@ import Testing
                                     .init(size: 7, zipfExponent: 0)], latentDim: 4, seed: 12).generate(rows: 5000)
     }()
 
-    func trained(_ config: ModelConfig, threads: Int, sparse: SparseUpdate = .lazy) -> (Model, [EpochRecord]) {
+    func trained(_ config: ModelConfig, threads: Int, sparse: SparseUpdate = .lazy,
+                 tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch) -> (Model, [EpochRecord]) {
         let data = Self.data
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
         var options = TrainingOptions()
@@ -21,17 +22,20 @@ import Testing
         options.batchSize = 1000
         options.seed = 4
         options.sparseUpdate = sparse
-        let model = Model.initialized(config: config, seed: 4)
+        options.tables = tables
+        options.initialization = start
+        let model = Model.initialized(config: config, seed: 4, tables: start)
         let engine = makeEngine(model: model, data: data, options: options)
         let pool = WorkerPool(threads: threads)
         let result = train(engine: engine, data: data, split: split, options: options, executor: pool)
         return (engine.model, result.history)
     }
 
-    func checkAllThreadCounts(_ config: ModelConfig, sparse: SparseUpdate = .lazy) {
-        let (reference, history) = trained(config, threads: 1, sparse: sparse)
+    func checkAllThreadCounts(_ config: ModelConfig, sparse: SparseUpdate = .lazy,
+                              tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch) {
+        let (reference, history) = trained(config, threads: 1, sparse: sparse, tables: tables, start: start)
         for threads in [2, 3, 8, 17] {
-            let (model, h) = trained(config, threads: threads, sparse: sparse)
+            let (model, h) = trained(config, threads: threads, sparse: sparse, tables: tables, start: start)
             #expect(model.bitwiseEqual(reference), "\(config.kind) with \(threads) threads differs from 1 thread")
             #expect(h.map(\.trainLoss) == history.map(\.trainLoss))
             #expect(h.map(\.validationAUC) == history.map(\.validationAUC))
@@ -45,6 +49,27 @@ import Testing
     /// The default width (the kernels' constant-width paths) and torch's dense table updates.
     @Test func factorizationMachineDefaultWidthDenseUpdates() {
         checkAllThreadCounts(ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 16), sparse: .dense)
+    }
+
+    /// Every momentum-free table rule, with per-occurrence L2, at the default width and another.
+    @Test(arguments: [TableOptimizerConfig.Kind.rowwiseAdagrad, .adagrad, .sgd], [16, 5])
+    func factorizationMachineMomentumFreeRules(rule: TableOptimizerConfig.Kind, width: Int) {
+        let tables = TableOptimizerConfig(kind: rule, l2: 0.01, initialAccumulator: 100)
+        checkAllThreadCounts(ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: width), tables: tables,
+                             start: .normal(0.01))
+    }
+
+    /// The recommended FM setup, and Adam with per-occurrence L2.
+    @Test func factorizationMachineRecommendedAndAdamWithL2() {
+        let config = ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 16)
+        checkAllThreadCounts(config, tables: .recommended(for: .fm), start: .recommended(for: .fm))
+        checkAllThreadCounts(config, tables: TableOptimizerConfig(kind: .adam, l2: 0.05), start: .normal(0.01))
+    }
+
+    @Test func fnnWithRowwiseAdagradTables() {
+        checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2,
+                                         fnnInput: .embeddingPlusLinear),
+                             tables: TableOptimizerConfig(kind: .rowwiseAdagrad, learningRate: 0.05, l2: 0.01, initialAccumulator: 10))
     }
 
     @Test func fnn() {

@@ -18,7 +18,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 42
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
-    /// The embedding and linear tables' update rule.
+    /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
+    /// model kind, see `TableOptimizerConfig.recommended`).
     public var tables = TableOptimizerConfig()
     /// How a model trained from scratch starts its tables.
     public var initialization = TableInitialization.torch
@@ -30,6 +31,30 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var streamWindow = 4
 
     public init() {}
+}
+
+extension TrainingOptions {
+    enum CodingKeys: String, CodingKey {
+        case epochs, patience, batchSize, adam, seed, sliceRows, sparseUpdate, tables, initialization, streamChunkRows, streamWindow
+    }
+
+    /// Options recorded before the table rule and initialisation were options (checkpoints of
+    /// version 2 say nothing of them) trained with lazy Adam from torch's initialisation, so they
+    /// read as that and such a checkpoint resumes to the same model.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        patience = try c.decode(Int.self, forKey: .patience)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        adam = try c.decode(AdamConfig.self, forKey: .adam)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        sliceRows = try c.decode(Int.self, forKey: .sliceRows)
+        sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
+        tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
+        initialization = try c.decodeIfPresent(TableInitialization.self, forKey: .initialization) ?? .torch
+        streamChunkRows = try c.decodeIfPresent(Int.self, forKey: .streamChunkRows)
+        streamWindow = try c.decode(Int.self, forKey: .streamWindow)
+    }
 }
 
 /// How the embedding and linear tables are optimised.
