@@ -18,7 +18,7 @@ side_by_side() {
     local step_args=()
     [ "$steps" = epoch ] || step_args=(--steps "$steps")
     echo "== $name: fnn-par"
-    "$bin" bench --data "$out/data/$name.tsv" --threads 1,2 --mlp "$mlp" --repeats 3 "${step_args[@]}" \
+    "$bin" bench --data "$out/data/$name.tsv" --optimizer adam --threads 1,2 --mlp "$mlp" --repeats 3 "${step_args[@]}" \
         --json "$out/anchor-$name-fnnpar.json" | sed -n '1,6p'
     echo "== $name: torchfm"
     "$python" perf/anchor_torchfm.py --data "$out/data/$name.tsv" --threads 1,2 --mlp "$mlp" --repeats 3 \

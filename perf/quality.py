@@ -96,10 +96,13 @@ def xlearn(args, parts, threads, extra, out):
             load += float(m.group(1))
     best = max(range(len(history)), key=lambda i: history[i][0])
     scores = os.path.join(out, "xlearn.test.out")
+    # Prediction normalises instances unless told not to, as training does.
     run([os.path.join(args.xlearn, "xlearn_predict"), parts["test"], model, "-o", scores,
-         "-nthread", str(threads), "-l", os.path.join(out, "xlearn.predict.log")], env=env)
+         "-nthread", str(threads), "-l", os.path.join(out, "xlearn.predict.log")]
+        + (["--no-norm"] if "--no-norm" in extra else []), env=env)
     test = auc([float(x) for x in open(scores)], labels_of(parts["test"]))
-    return dict(val=history[best][0], test=test, epoch=best + 1, history=history, load=load)
+    return dict(val=history[best][0], test=test, epoch=best + 1, history=history, load=load,
+                to_best=sum(seconds for _, seconds in history[:best + 1]))
 
 
 def libfm(args, parts, extra, out):
@@ -185,7 +188,8 @@ def main():
               + (f"{target:.4f}" if target else "(no xLearn)"))
         print(f"{'tool':42} {'best val':>9} {'test':>7} {'epoch':>6} {'s to target':>12} {'read s':>7}")
         for name, runs in rounds.items():
-            times = [time_to(r["history"], target) for r in runs] if target else []
+            # xLearn's own time is to its best epoch; the others' to the first epoch at its level.
+            times = [r["to_best"] if "to_best" in r else time_to(r["history"], target) for r in runs] if target else []
             reached = [t for t in times if t is not None]
             to_target = f"{statistics.median(reached):.2f}" if reached and len(reached) == len(times) else "never"
             print(f"{name:42} {statistics.median(r['val'] for r in runs):9.4f} "

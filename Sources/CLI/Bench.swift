@@ -43,6 +43,8 @@ struct Bench: ParsableCommand {
     var mlp = "16,16"
     @Option(help: "Dropout probability.")
     var dropout: Float = 0.2
+    @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
+    var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
     var pin = true
     @Option(help: ArgumentHelp("Write the results as JSON.", valueName: "path"))
@@ -96,6 +98,9 @@ struct Bench: ParsableCommand {
         for kind in modelKinds {
             let config = ModelConfig(kind: kind, fieldDims: dataset.fieldDims, embedDim: embedDim, mlpDims: mlpDims,
                                      dropout: dropout)
+            var options = options
+            options.tables = .recommended(for: kind)
+            if let rule = optimizer.rule { options.tables.kind = rule }
             var runs: [[BenchRun]] = Array(repeating: [], count: threadCounts.count)
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
@@ -107,7 +112,7 @@ struct Bench: ParsableCommand {
             for (i, t) in threadCounts.enumerated() {
                 let sorted = runs[i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
                 let mid = sorted[sorted.count / 2]
-                let point = BenchPoint(model: kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
+                let point = BenchPoint(model: kind.rawValue, tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
                                        minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                        speedup: mid.samplesPerSecond / firstMedian,
                                        efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
@@ -196,6 +201,8 @@ struct BenchRun {
 
 struct BenchPoint: Encodable {
     var model: String
+    /// The tables' update rule.
+    var tableRule: String
     var threads: Int
     var samplesPerSecond: Double
     var minimum: Double
@@ -227,10 +234,11 @@ struct BenchReport: Encodable {
 
 enum BenchTable {
     static func render(_ points: [BenchPoint]) -> String {
-        var lines = ["model  threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
+        var lines = ["model  tables           threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
         for p in points {
-            lines.append(String(format: "%@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f %13.1f",
-                                p.model.padding(toLength: 5, withPad: " ", startingAt: 0), p.threads,
+            lines.append(String(format: "%@  %@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f %13.1f",
+                                p.model.padding(toLength: 5, withPad: " ", startingAt: 0),
+                                p.tableRule.padding(toLength: 15, withPad: " ", startingAt: 0), p.threads,
                                 formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
                                 p.speedup, 100 * p.efficiency,
                                 p.peakRSSBytes.map { String(format: "%.1f", Double($0) / 1e6) } ?? "?",
