@@ -78,7 +78,8 @@ struct Experiment: ParsableCommand {
         }
         /// One model: read back when a resumed experiment already finished it, else trained (from
         /// its checkpoint when resuming) and saved at once.
-        func stage(_ name: String, _ options: TrainingOptions, _ initial: @autoclosure () -> Model) throws -> ModelReport {
+        func stage(_ name: String, _ options: TrainingOptions, tablesFrom: String? = nil,
+                   _ initial: @autoclosure () -> Model) throws -> ModelReport {
             let modelPath = saveDir.map { "\($0)/\(name).safetensors" }, reportPath = saveDir.map { "\($0)/\(name).json" }
             let checkpoint = saveDir.map { "\($0)/\(name).ckpt" }
             if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
@@ -95,7 +96,8 @@ struct Experiment: ParsableCommand {
             }
             let resumeFrom = resume ? checkpoint.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } : nil
             let training = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor,
-                                         output: output, log: log, checkpointPath: checkpoint, resumePath: resumeFrom,
+                                         output: output, log: log, tablesFrom: tablesFrom, checkpointPath: checkpoint,
+                                         resumePath: resumeFrom,
                                          resumeHint: hint)
             let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: initial().config))
             if let modelPath, let reportPath, let checkpoint {
@@ -118,7 +120,7 @@ struct Experiment: ParsableCommand {
         let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: fnnStart)
         fnnInit.embedding.copy(from: fm.trained!.embedding)
         if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
-        reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, fnnInit)))
+        reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, tablesFrom: "from the FM", fnnInit)))
 
         print(ResultsTable.render(reports))
         if let saveDir { log.say("fm, fnn and fnn_init .safetensors are in \(saveDir)") }
@@ -187,7 +189,7 @@ struct TrainFNN: ParsableCommand {
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
-                          config: config) { config, dataset, options in
+                          config: config, tablesFrom: initFrom.map { "from \($0)" }) { config, dataset, options in
             let model = Model.initialized(config: config, seed: options.seed &+ 1, tables: options.initialization)
             guard let initFrom else { return model }
             let source: Model
@@ -221,7 +223,7 @@ struct TrainingFileOptions: ParsableArguments {
 func trainOneModel(
     name: String, kind: ModelKind, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
     output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
-    initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
+    tablesFrom: String? = nil, initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
@@ -229,7 +231,7 @@ func trainOneModel(
     try checkTrainingMemory(config, dataset: dataset)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
-                              log: log, checkpointPath: files.checkpoint ?? files.save.map { $0 + ".ckpt" },
+                              log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpoint ?? files.save.map { $0 + ".ckpt" },
                               resumePath: files.resume)
     let report = try stage.run(model: model)
     print(ResultsTable.render([(name, report)]))

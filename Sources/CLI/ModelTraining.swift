@@ -37,6 +37,8 @@ struct ModelTraining {
     let executor: PhaseExecutor
     let output: OutputOptions
     let log: Log
+    /// Where the tables come from when not from `options.initialization` (an FM's model file).
+    var tablesFrom: String?
     /// Written after every epoch and on interruption.
     var checkpointPath: String?
     var resumePath: String?
@@ -50,8 +52,7 @@ struct ModelTraining {
         log.say("\(name): tables by \(tables.kind.rawValue), lr \(rate)"
             + (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? ", initial accumulator \(tables.initialAccumulator)" : "")
             + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
-            + (resumePath == nil && model.config.kind == .fm || name == "fnn"
-                ? "; tables start \(options.initialization.kind == .torch ? "as torch's" : "N(0, \(options.initialization.scale)^2), linear weights 0")" : ""))
+            + (resumePath != nil ? "; resumed" : "; tables start " + (tablesFrom ?? options.initialization.summary)))
         let engine = makeEngine(model: model, data: dataset, options: options)
         let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
         if let resumePath {

@@ -219,7 +219,7 @@ struct TrainingCommandOptions: ParsableArguments {
     var weightDecay: Float = 1e-6
     @Option(help: "Embedding dimension.")
     var embedDim = 16
-    @Option(help: ArgumentHelp("Table optimiser: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch).", valueName: "lazy|dense"))
+    @Option(help: ArgumentHelp("Adam on the tables: lazy updates only the rows a batch touched (fast); dense is torch's Adam over every row every step (for parity with PyTorch). The momentum-free rules (adagrad, rowwise-adagrad, sgd) are exact either way and always update lazily.", valueName: "lazy|dense"))
     var sparseUpdate: SparseUpdate = .lazy
     @Option(help: ArgumentHelp("Update rule of the embedding and linear tables: adam (lazy per row, torch's Adam), adagrad (per element, as xLearn), rowwise-adagrad (one accumulator per row, as FBGEMM / TorchRec), sgd; auto: rowwise-adagrad for the FM, adam for the FNN (measured best; --optimizer adam --init torch is pytorch-fm's setup). Dense parameters always use Adam with --lr. Adagrad and SGD step on the batch's summed loss.", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto

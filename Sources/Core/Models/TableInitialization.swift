@@ -24,6 +24,9 @@ public struct TableInitialization: Sendable, Codable, Equatable {
     }
 
     public static let torch = TableInitialization(kind: .torch)
+
+    /// For logs: "as torch's" or "N(0, s^2), linear weights 0".
+    public var summary: String { kind == .torch ? "as torch's" : "N(0, \(scale)^2), linear weights 0" }
     public static func normal(_ scale: Float) -> TableInitialization { TableInitialization(kind: .normal, scale: scale) }
 }
 
