@@ -15,8 +15,9 @@ struct ModelInputOptions: ParsableArguments {
     var fieldDims: String?
     @OptionGroup var threading: ThreadOptions
 
-    /// The model and the data indexed for it. `unlabeled` admits rows without labels.
-    func load(unlabeled: Bool) throws -> (Model, Dataset) {
+    /// The model, the data indexed for it, and what the model file records. `unlabeled` admits
+    /// rows without labels.
+    func load(unlabeled: Bool) throws -> (Model, Dataset, [String: String]) {
         let file: SafeTensors
         do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
         let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
@@ -26,7 +27,7 @@ struct ModelInputOptions: ParsableArguments {
         }
         let dataset: Dataset
         do {
-            let resolved = format == .auto ? try detectFormat(path: data) : format
+            let resolved = format == .auto ? try formatFor(data, recorded: file.metadata["data_format"]) : format
             if let kind = resolved.categorical {
                 // Raw rows: the model's own vocabularies map their tokens (unseen ones to each field's unseen id).
                 let stored: Vocabulary?
@@ -55,7 +56,17 @@ struct ModelInputOptions: ParsableArguments {
         do { loaded = try ModelFile.model(from: file, path: model, fieldDims: file.metadata["format"] == ModelFile.formatName ? nil : (givenDims ?? dataset.fieldDims), dropout: 0).0 } catch {
             throw CLIError(error.description)
         }
-        do { return (loaded, try dataset.reindexed(for: loaded.config.fieldDims)) } catch { throw CLIError(error.description) }
+        do { return (loaded, try dataset.reindexed(for: loaded.config.fieldDims), file.metadata) } catch { throw CLIError(error.description) }
+    }
+
+    /// `--format auto` for data scored by a model: a binary data file is one by its content;
+    /// anything else is read in the format the model was trained on (rows such as `user<TAB>movie`
+    /// match no format by content alone), and by content only when the model records none.
+    func formatFor(_ path: String, recorded: String?) throws(InputError) -> DataFormat {
+        if let recorded = recorded.flatMap(DataFormat.init(rawValue:)), recorded != .binary, recorded != .auto {
+            return (try? detectFormat(path: path)) == .binary ? .binary : recorded
+        }
+        return try detectFormat(path: path)
     }
 }
 
@@ -78,8 +89,8 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var input: ModelInputOptions
     @Option(help: ArgumentHelp("Rows to evaluate: all of --data, or one part of the 80/10/10 split made with --seed.", valueName: "all|train|validation|test"))
     var split: Part = .all
-    @Option(help: "Seed of the split (as given to training).")
-    var seed: UInt64 = 42
+    @Option(help: "Seed of the split (default: the one the model was trained with, which its file records; another is refused, since its parts would hold the model's training rows).")
+    var seed: UInt64?
     @Option(help: ArgumentHelp("Write the results as JSON.", valueName: "path"))
     var json: String?
     @Flag(help: "Print only the results table.")
@@ -87,11 +98,13 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: quiet)
-        let (model, dataset) = try input.load(unlabeled: false)
+        try checkWritable(json, option: "--json")
+        let (model, dataset, recorded) = try input.load(unlabeled: false)
+        let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
         let start = PhaseProfile.now()
-        let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: seed)
+        let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: splitSeed ?? 42)
         let result: EvaluationResult
         switch split {
         case .all: result = evaluate(engine: engine, data: dataset, rows: Array(0..<dataset.rowCount), executor: executor)
@@ -103,9 +116,34 @@ struct Evaluate: ParsableCommand {
         let name = model.config.kind.rawValue
         let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(result.rows) / max(seconds, 1e-9),
                                  rows: result.rows)
-        log.say("\(name) model \(input.model) on \(result.rows) rows of \(dataset.name) (\(split.rawValue))")
+        log.say("\(name) model \(input.model) on \(result.rows) rows of \(dataset.name) ("
+            + (split == .all ? "all" : "\(split.rawValue) part of the split of seed \(splitSeed ?? 42)"
+               + (splitSeed == nil ? ", the default: the model records no seed" : "")) + ")")
         print(ResultsTable.render([(name, report)]))
         try writeOutputs(OutputPaths(json: json), dataset: dataset, split: nil, threads: executor.workerCount, options: nil, reports: [(name, report)])
+    }
+}
+
+extension Evaluate {
+    /// The seed whose split's parts `--split` names: the model's own (its file records it), so
+    /// that "test" means the rows its run held out. nil: the model records none (a PyTorch file),
+    /// and --seed or the default applies.
+    func seedOfSplit(recorded: [String: String], dataset: Dataset) throws -> UInt64? {
+        guard split != .all else { return seed }
+        let trainedWith = recorded["split_seed"].flatMap { UInt64($0) } ?? recorded["training_options"].flatMap {
+            try? JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)).seed
+        }
+        guard let trainedWith else { return seed }
+        if let seed, seed != trainedWith {
+            throw CLIError("\(input.model) was trained on the split of --seed \(trainedWith); the \(split.rawValue) part of seed \(seed)'s split holds rows it trained on. Leave --seed out to evaluate on its own \(split.rawValue) part")
+        }
+        if let rule = recorded["split_rule"], rule != DataSplit.rule {
+            throw CLIError("\(input.model) was trained on a split made by another rule (\(rule)) than this fnn-par's (\(DataSplit.rule)); its parts cannot be found again. Use --split all on held-out data")
+        }
+        if let fingerprint = recorded["data_fingerprint"], fingerprint != String(dataset.fingerprint, radix: 16) {
+            throw CLIError("\(dataset.name) is not the data \(input.model) was trained on (\(recorded["data_name"] ?? "unknown")): the parts of a split exist only on the training data. Use --split all to score every row")
+        }
+        return trainedWith
     }
 }
 
@@ -127,7 +165,8 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: out == "-")
-        let (model, dataset) = try input.load(unlabeled: true)
+        try checkWritable(out, option: "--out", allowStandardOutput: true)
+        let (model, dataset, _) = try input.load(unlabeled: true)
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
         let logits = engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)

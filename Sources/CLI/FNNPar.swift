@@ -58,6 +58,8 @@ struct Experiment: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: output.quiet)
+        try output.checkOutputsWritable()
+        if let saveDir { try createDirectory(saveDir); try checkWritable(saveDir + "/fm.safetensors", option: "--save-dir") }
         let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log)
         // The FNNs' own table rule and initialisation (`auto` resolves per model kind).
         var fnnTrainingOptions = options
@@ -217,6 +219,11 @@ struct TrainingFileOptions: ParsableArguments {
     var checkpoint: String?
     @Option(help: ArgumentHelp("Continue the run this checkpoint was written by; it ends with exactly the model of an uninterrupted run.", valueName: "path"))
     var resume: String?
+    @Flag(help: "Keep the checkpoint after the model is saved (by default a finished --save removes it: it is several times the model's size and its run is over).")
+    var keepCheckpoint = false
+
+    /// Where the checkpoint goes, if anywhere.
+    var checkpointPath: String? { checkpoint ?? save.map { $0 + ".ckpt" } }
 }
 
 /// The body of `fm` and `fnn`.
@@ -226,18 +233,23 @@ func trainOneModel(
     tablesFrom: String? = nil, initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
+    try output.checkOutputsWritable()
+    try files.checkOutputsWritable()
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
     try checkTrainingMemory(config, dataset: dataset)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
-                              log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpoint ?? files.save.map { $0 + ".ckpt" },
-                              resumePath: files.resume)
+                              log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpointPath, resumePath: files.resume)
     let report = try stage.run(model: model)
     print(ResultsTable.render([(name, report)]))
     if let save = files.save {
         try saveModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
         log.say("saved \(name) to \(save)")
+        if !files.keepCheckpoint, let checkpoint = files.checkpointPath {
+            // The run is over and its model is saved: the checkpoint has nothing left to resume.
+            if (try? FileManager.default.removeItem(atPath: checkpoint)) != nil { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
+        }
     }
     try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,
                      reports: [(name, report)])
@@ -283,7 +295,11 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         "data_fingerprint": String(dataset.fingerprint, radix: 16),
         "test_auc": String(report.testAUC), "test_logloss": String(report.testLogLoss),
         "created_by": "fnn-par",
+        // What `eval --split` needs to find the run's own parts, and `eval` / `predict` to read
+        // new rows as the training rows were read.
+        "split_seed": String(options.seed), "split_rule": DataSplit.rule,
     ]
+    if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
     do { try ModelFile.save(model, to: path, metadata: metadata, vocabulary: dataset.vocabulary,
                                  fieldMap: dataset.fieldMap) } catch { throw CLIError("cannot save the model: \(error)") }

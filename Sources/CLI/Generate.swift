@@ -31,6 +31,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        try checkWritable(out, option: "--out")
         let start = Date()
         let generator = shape == .ml1m ? PlantedFMGenerator.movieLens1MShape(seed: seed) : PlantedFMGenerator.criteoShape(seed: seed)
         let description = "fnn-par generate --shape \(shape.rawValue) --rows \(rows) --seed \(seed); field sizes \(generator.fields.map(\.size))"

@@ -7,24 +7,31 @@ import Parallel
 import Glibc
 #endif
 
-/// Ctrl-C: the first one asks the run to stop at the next step boundary (it then writes a
-/// checkpoint and says how to resume); a second one ends the process at once.
+/// Ctrl-C (SIGINT) and SIGTERM (what `kill`, schedulers and container runtimes send): the first
+/// one asks the run to stop at the next step boundary (it then writes a checkpoint, says how to
+/// resume and exits with 128 + the signal: 130, 143); a second one ends the process at once.
 enum Interrupt {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    /// The signal received, or 0.
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
     static func install() {
-        // A parent (a test runner, a job system) may have left SIGINT blocked; we want it.
+        // A parent (a test runner, a job system) may have left the signals blocked; we want them.
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        signal(SIGINT) { _ in
-            Interrupt.flag = 1
-            signal(SIGINT, SIG_DFL)
+        for s in [SIGINT, SIGTERM] {
+            signal(s) { number in
+                Interrupt.received = number
+                signal(number, SIG_DFL)
+            }
         }
     }
 
-    static var requested: Bool { flag != 0 }
+    static var requested: Bool { received != 0 }
+    /// The exit status of a run stopped by the signal: 128 + its number.
+    static var exitStatus: Int32 { 128 + Int32(received == 0 ? SIGINT : received) }
 }
 
 /// One model's training as the commands run it: progress, checkpoints, interruption, test
@@ -75,7 +82,20 @@ struct ModelTraining {
             }
         }
         executor.profile.reset()
-        let result = try run.run()
+        let result: TrainingResult
+        do {
+            result = try run.run()
+        } catch let diverged as TrainingDiverged {
+            progress.finish()
+            let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
+            let kept = checkpointPath.map { path in
+                FileManager.default.fileExists(atPath: path)
+                    ? "; the checkpoint \(path) (end of epoch \(diverged.epoch - 1)) and any saved model are left as they were"
+                    : "; nothing was saved"
+            } ?? "; nothing was saved"
+            throw CLIError("\(name): \(diverged)\(kept). Lower the learning rate (--lr \(options.adam.learningRate)"
+                + (tables.kind == .adam && tables.learningRate == nil ? "" : ", --table-lr \(rate)") + "), e.g. by 10x")
+        }
         progress.finish()
         if result.interrupted {
             let path = checkpointPath ?? "fnn-par-\(name).ckpt"
@@ -83,7 +103,7 @@ struct ModelTraining {
             FileHandle.standardError.write(Data((
                 "\ninterrupted: \(name) stopped in epoch \(run.state.epoch) after step \(run.state.stepInEpoch); checkpoint written to \(path)\n"
                 + (resumeHint?(path) ?? "resume with: \(resumeCommand(checkpoint: path))") + "\n").utf8))
-            throw ExitCode(130)
+            throw ExitCode(Interrupt.exitStatus)
         }
         let phases = executor.profile.entries
         if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }

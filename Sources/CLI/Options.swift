@@ -78,7 +78,8 @@ struct DataOptions: ParsableArguments {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
             if resolved == .binary {
-                let mapped = try DatasetCache.open(path: data)
+                var mapped = try DatasetCache.open(path: data)
+                mapped.sourceFormat = .binary
                 log.say(String(format: "mapped the binary data file %@ in %.3f s", data, PhaseProfile.now() - start))
                 return mapped
             }
@@ -90,6 +91,7 @@ struct DataOptions: ParsableArguments {
             /// Every way of reading ends here: the field map goes with libsvm data, skipped lines are reported.
             func finish(_ read: Dataset) -> Dataset {
                 var dataset = read
+                dataset.sourceFormat = resolved
                 if kind == .libsvm && categorical { dataset.fieldMap = map }
                 if dataset.skippedLines > 0, let first = dataset.firstSkipped {
                     log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")

@@ -55,6 +55,76 @@ import Testing
     /// `split` writes exactly the parts a training run with that seed uses: the fields part read back
     /// trains to the same validation AUC as training on the whole file, and the libsvm rows name
     /// global table rows.
+    /// A diverging run stops at once with a non-zero status and the step, writes no model, and
+    /// leaves the last good checkpoint as it was.
+    @Test func divergingRunStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let first = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors",
+                             "--checkpoint", "c.ckpt", "--keep-checkpoint", "--quiet"], in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        let model = try Data(contentsOf: URL(fileURLWithPath: dir + "/m.safetensors"))
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: dir + "/c.ckpt"))
+        for rates in [["--lr", "1e30"], ["--lr", "1e30", "--optimizer", "rowwise-adagrad", "--table-lr", "1e30"]] {
+            let r = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "3", "--save", "m.safetensors",
+                             "--checkpoint", "c.ckpt", "--quiet"] + rates, in: dir)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("fnn: training diverged in epoch 1 at step"), "\(r.stderr)")
+            #expect(r.stderr.contains("Lower the learning rate"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/m.safetensors")) == model)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/c.ckpt")) == checkpoint)
+        }
+        let fm = try run(["fm", "--data", u, "--cache-dir", dir, "--table-lr", "1e30", "--json", "r.json"], in: dir)
+        #expect(fm.status == 1 && fm.stderr.contains("fm: training diverged") && !exists(dir + "/r.json"))
+    }
+
+    /// `eval --split` evaluates on the model's own split (its seed is in the file): the test AUC
+    /// of a run with --seed 7 comes back exactly; another seed, or other data, is refused.
+    @Test func evalUsesTheModelsOwnSplit() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let trained = try run(["fm", "--data", u, "--cache-dir", dir, "--seed", "7", "--epochs", "3", "--save", "m.safetensors",
+                               "--json", "t.json", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let evaluated = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--json", "e.json"], in: dir)
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        #expect(evaluated.stderr.contains("test part of the split of seed 7"))
+        func testAUC(_ name: String) throws -> Double {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as! [String: Any]
+            return (json["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double
+        }
+        #expect(try testAUC("t.json") == testAUC("e.json"))
+        let otherSeed = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--seed", "42"], in: dir)
+        #expect(otherSeed.status != 0 && otherSeed.stderr.contains("was trained on the split of --seed 7"))
+        #expect(try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--seed", "7", "--quiet"], in: dir).status == 0)
+        let lines = try String(contentsOfFile: u, encoding: .utf8).split(separator: "\n").prefix(500).joined(separator: "\n")
+        try (lines + "\n").write(toFile: dir + "/part.data", atomically: true, encoding: .utf8)
+        let otherData = try run(["eval", "--model", "m.safetensors", "--data", "part.data", "--split", "test"], in: dir)
+        #expect(otherData.status != 0 && otherData.stderr.contains("is not the data"))
+        #expect(try run(["eval", "--model", "m.safetensors", "--data", "part.data", "--quiet"], in: dir).status == 0)
+        // Unlabelled user<TAB>movie rows are read as MovieLens, the model's training format.
+        try "1\t2\n5\t9\n".write(toFile: dir + "/pairs.tsv", atomically: true, encoding: .utf8)
+        let predicted = try run(["predict", "--model", "m.safetensors", "--data", "pairs.tsv", "--out", "p.txt"], in: dir)
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").count == 2)
+    }
+
+    /// Output paths are checked before any work: no training for an output that cannot be written.
+    @Test func unwritableOutputsAreRefusedBeforeTraining() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        try FileManager.default.createDirectory(atPath: dir + "/adir", withIntermediateDirectories: true)
+        for arguments in [["fm", "--save", "missing/m.safetensors"], ["fnn", "--json", "adir"], ["fm", "--plot", "missing/p.svg"],
+                          ["fm", "--metrics-csv", "adir"], ["fm", "--checkpoint", "missing/c.ckpt"], ["--json", "missing/r.json"]] {
+            let r = try run(arguments + ["--data", u, "--cache-dir", dir], in: dir)
+            #expect(r.status != 0, "\(arguments)")
+            #expect(!r.stderr.contains("epoch 1"), "\(arguments) trained before failing: \(r.stderr)")
+            #expect(r.stderr.contains("does not exist") || r.stderr.contains("is a directory"), "\(r.stderr)")
+        }
+        let predict = try run(["predict", "--model", "none.safetensors", "--data", u, "--out", "missing/p.txt"], in: dir)
+        #expect(predict.status != 0 && predict.stderr.contains("missing/p.txt: the directory missing does not exist"))
+    }
+
     @Test func splitWritesTheTrainingRunsParts() throws {
         let dir = scratch()
         let lines = (0..<600).map { i in "\(i % 3 == 0 ? 1 : 0)\t\(i % 7)\t\(i % 5)" }
@@ -145,6 +215,11 @@ import Testing
         #expect(junk.status != 0 && junk.stderr.contains("junk.safetensors") && !exists(dir + "/p.txt"))
         #expect(junk.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
         #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--quiet"], in: dir).status == 0)
+        // A finished --save removes its checkpoint unless asked to keep it.
+        #expect(!exists(dir + "/fm.safetensors.ckpt"))
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--keep-checkpoint",
+                         "--quiet"], in: dir).status == 0)
+        #expect(exists(dir + "/fm.safetensors.ckpt"))
         // Truncated.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/fm.safetensors"))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.safetensors"))
@@ -159,9 +234,10 @@ import Testing
         #expect(other.status != 0 && other.stderr.contains("other training options"))
     }
 
-    /// Ctrl-C after the first epoch: exit 130, a checkpoint, a resume command; resuming it ends
-    /// with the same model file as a run never interrupted.
-    @Test func ctrlCWritesACheckpointThatResumesExactly() throws {
+    /// Ctrl-C (SIGINT) or SIGTERM after the first epoch: exit 130 or 143, a checkpoint, a resume
+    /// command; resuming it ends with the same model file as a run never interrupted.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func signalWritesACheckpointThatResumesExactly(signal: Int32) throws {
         let dir = scratch()
         let data = Self.data + "/ml-1m-sample/ratings_sample100k.dat"
         // The cache goes to the scratch directory, not beside the shared data.
@@ -182,10 +258,10 @@ import Testing
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
         }
-        process.interrupt()
+        if signal == SIGINT { process.interrupt() } else { process.terminate() }
         seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 130, "\(seen)")
+        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + signal, "\(seen)")
         #expect(seen.contains("checkpoint written to part.safetensors.ckpt"))
         let resumeLine = seen.split(separator: "\n").first { $0.hasPrefix("resume with: fnn-par ") }
         #expect(resumeLine != nil)

@@ -17,6 +17,9 @@ public struct Dataset: Sendable {
     public var vocabulary: Vocabulary?
     /// libsvm data: which field each feature index belongs to.
     public var fieldMap: FieldMap?
+    /// The format the rows were read from (recorded in model files, so `eval` and `predict` read
+    /// new rows the same way); nil for data made in memory.
+    public var sourceFormat: DataFormat?
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?
@@ -88,6 +91,10 @@ public struct Dataset: Sendable {
 /// build their lists only when asked (in memory, where the data fits anyway).
 public struct DataSplit: Sendable {
     public enum Part: Sendable { case train, validation, test }
+
+    /// How rows are assigned to parts, as model files record it: a split made by another rule
+    /// would put other rows in "test".
+    public static let rule = "keyed-permutation-v1 80/10/10"
 
     public let rowCount: Int
     public let trainCount: Int

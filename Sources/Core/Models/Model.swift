@@ -106,6 +106,29 @@ public final class Model: @unchecked Sendable {
         batchesTracked = other.batchesTracked
     }
 
+    /// The name of the first parameter tensor holding a NaN or an infinity, or nil.
+    public func firstNonFiniteTensor() -> String? {
+        func finite(_ b: AlignedBuffer<Float>) -> Bool {
+            // x * 0 is 0 for every finite x and NaN for NaN and the infinities, so the sum is 0
+            // exactly when all are finite: one streaming pass in 8-float lanes, no branches.
+            let p = UnsafeRawPointer(b.base)
+            var lanes = SIMD8<Float>(repeating: 0)
+            var i = 0
+            while i + 8 <= b.count {
+                lanes += p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * 0
+                i += 8
+            }
+            var tail: Float = 0
+            while i < b.count { tail += b[i] * 0; i += 1 }
+            return lanes.sum() + tail == 0
+        }
+        if !finite(embedding) { return "embedding.embedding.weight" }
+        if let linear, !finite(linear) { return "linear.fc.weight" }
+        if !finite(dense) { return config.kind == .fm ? "linear.bias" : "the MLP's weights" }
+        if !finite(runningStats) { return "the BatchNorm running statistics" }
+        return nil
+    }
+
     /// Byte-identical parameters, running statistics included.
     public func bitwiseEqual(_ other: Model) -> Bool {
         config == other.config && embedding.bitwiseEqual(other.embedding) && dense.bitwiseEqual(other.dense)

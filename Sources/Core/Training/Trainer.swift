@@ -94,6 +94,18 @@ public struct TrainingResult {
     public var epochsRun: Int { history.count }
 }
 
+/// A run whose loss or parameters stopped being finite (a learning rate too large, usually). It
+/// is raised at once, before the epoch's checkpoint and before the model can become the kept
+/// best one, so the last checkpoint and best model on disk stay those of the last good epoch.
+public struct TrainingDiverged: Error, CustomStringConvertible {
+    public let epoch: Int
+    /// The 1-based step of `epoch` at which it was seen (the epoch's last, for parameters found
+    /// non-finite at its end).
+    public let step: Int
+    public let detail: String
+    public var description: String { "training diverged in epoch \(epoch) at step \(step): \(detail)" }
+}
+
 /// Reports each finished epoch; the CLI prints it, tests ignore it.
 public typealias EpochObserver = (EpochRecord) -> Void
 
@@ -271,13 +283,18 @@ public final class TrainingRun {
                 if let shouldStop, shouldStop() { interrupted = true; break }
                 let i = state.stepInEpoch * options.batchSize
                 let n = min(options.batchSize, total - i)
+                var nonFiniteLoss: Double?
                 feed.withNext(n) { ids in
                     // A one-example batch has no BatchNorm statistics (torch raises); it is skipped.
                     if n >= minimumBatch {
                         let loss = engine.trainStep(examples: ids, count: n, epoch: epoch, executor: executor)
+                        guard loss.isFinite else { nonFiniteLoss = loss; return }
                         state.epochLossSum += loss * Double(n)
                         state.epochExamples += n
                     }
+                }
+                if let loss = nonFiniteLoss {
+                    throw TrainingDiverged(epoch: epoch, step: state.stepInEpoch + 1, detail: "the batch loss is \(loss)")
                 }
                 state.stepInEpoch += 1
                 let now = PhaseProfile.now()
@@ -296,6 +313,10 @@ public final class TrainingRun {
             // Rows not touched lately still owe their catch-up; settle it before evaluating (or
             // keeping) this epoch's model.
             engine.synchronizeTables(executor: executor)
+            // A finite loss can hide a poisoned row the batches did not reach this time.
+            if let tensor = engine.model.firstNonFiniteTensor() {
+                throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
+            }
             let evaluationStart = PhaseProfile.now()
             let (logits, labels) = validationLogits()
             let auc = Metrics.auc(scores: logits, labels: labels)

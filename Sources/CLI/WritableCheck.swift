@@ -1,0 +1,41 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Output paths are checked before any work, so that a run does not train for an hour and then
+/// fail to write its result: the directory must exist and take new files (outputs are written to
+/// a temporary name beside the target and renamed), and the target must not be a directory.
+func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = false) throws {
+    guard let path else { return }
+    if allowStandardOutput && path == "-" { return }
+    guard !path.isEmpty else { throw CLIError("\(option): an empty path") }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw CLIError("\(option) \(path): is a directory; give a file name")
+    }
+    let directory = (path as NSString).deletingLastPathComponent
+    let parent = directory.isEmpty ? "." : directory
+    guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError("\(option) \(path): the directory \(parent) does not exist")
+    }
+    guard access(parent, W_OK) == 0 else {
+        throw CLIError("\(option) \(path): cannot write in \(parent) (\(String(cString: strerror(errno))))")
+    }
+}
+
+extension OutputOptions {
+    func checkOutputsWritable() throws {
+        try checkWritable(json, option: "--json")
+        try checkWritable(metricsCsv, option: "--metrics-csv")
+        try checkWritable(plot, option: "--plot")
+    }
+}
+
+extension TrainingFileOptions {
+    func checkOutputsWritable() throws {
+        try checkWritable(save, option: "--save")
+        try checkWritable(checkpointPath, option: checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint")
+    }
+}
