@@ -314,7 +314,7 @@ public final class TrainingRun {
             // keeping) this epoch's model.
             engine.synchronizeTables(executor: executor)
             // A finite loss can hide a poisoned row the batches did not reach this time.
-            if let tensor = engine.model.firstNonFiniteTensor() {
+            if let tensor = engine.model.firstNonFiniteTensor(executor: executor) {
                 throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
             }
             let evaluationStart = PhaseProfile.now()
