@@ -14,10 +14,12 @@ struct ModelInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Field sizes of a PyTorch model file (which does not record them); default: from the data.", valueName: "n1,n2,..."))
     var fieldDims: String?
     @OptionGroup var threading: ThreadOptions
+    @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first; predict writes nan in their place, so its output stays aligned with the input's lines.")
+    var skipBadLines = false
 
     /// The model, the data indexed for it, and what the model file records. `unlabeled` admits
-    /// rows without labels.
-    func load(unlabeled: Bool) throws -> (Model, Dataset, [String: String]) {
+    /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line.
+    func load(unlabeled: Bool, identifierColumn: Int? = nil) throws -> (Model, Dataset, [String: String]) {
         let file: SafeTensors
         do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
         let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
@@ -40,14 +42,19 @@ struct ModelInputOptions: ParsableArguments {
                 if kind == .libsvm && fieldMap == nil {
                     throw CLIError("\(model): this model records no libsvm field map, so it cannot read libsvm rows")
                 }
-                let raw = try loadRawCategorical(path: data, format: kind, fieldMap: fieldMap,
-                                                 minimumFields: vocabulary.fields.count)
+                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, fieldMap: fieldMap,
+                                                 minimumFields: vocabulary.fields.count,
+                                                 scoring: ScoringInput(unlabeledRows: unlabeled, identifierColumn: identifierColumn))
                 guard raw.fieldCount == vocabulary.fields.count else {
                     throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
                 }
                 dataset = raw.dataset(vocabulary: vocabulary)
             } else {
-                dataset = try loadDataset(path: data, format: resolved, unlabeledFields: unlabeled ? fieldCount : nil)
+                if identifierColumn != nil {
+                    throw CLIError("\(data): --id-column reads Criteo and Avazu rows; \(resolved.rawValue) rows have no id column")
+                }
+                dataset = try loadDataset(path: data, format: resolved, unlabeledFields: unlabeled ? fieldCount : nil,
+                                          skipBadLines: skipBadLines)
             }
         } catch let error as InputError {
             throw CLIError(error.description)
@@ -162,18 +169,36 @@ struct Predict: ParsableCommand {
     @OptionGroup var input: ModelInputOptions
     @Option(help: ArgumentHelp("Output file, one probability per line; - for standard output.", valueName: "path"))
     var out: String
+    @Option(help: ArgumentHelp("Criteo / Avazu rows: write this column (1-based; Avazu's id is 1) before each probability, tab-separated.", valueName: "n"))
+    var idColumn: Int?
+
+    func validate() throws {
+        if let idColumn { guard idColumn >= 1, idColumn <= 1000 else { throw ValidationError("--id-column must be between 1 and 1000") } }
+    }
 
     func run() throws {
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
-        let (model, dataset, _) = try input.load(unlabeled: true)
+        let (model, dataset, _) = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 })
+        if dataset.skippedLines > 0, let first = dataset.firstSkipped {
+            log.say("left out \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s") (nan in their place); the first: \(first)")
+        }
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
         let logits = engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)
         var text = ""
-        text.reserveCapacity(logits.count * 12)
-        for z in logits {
-            text += String(format: "%.8g", Double(BinaryCrossEntropy.sigmoid(z)))
+        text.reserveCapacity((logits.count + dataset.skippedLines) * 12)
+        // Every data line in input order: a kept row's probability, or nan where a line was left out.
+        var row = 0, skipped = 0
+        for line in 0..<(logits.count + dataset.skippedRowPositions.count) {
+            if let ids = dataset.rowIdentifiers, line < ids.count { text += ids[line] + "\t" }
+            if skipped < dataset.skippedRowPositions.count && dataset.skippedRowPositions[skipped] == row {
+                text += "nan"
+                skipped += 1
+            } else {
+                text += String(format: "%.8g", Double(BinaryCrossEntropy.sigmoid(logits[row])))
+                row += 1
+            }
             text += "\n"
         }
         if out == "-" {

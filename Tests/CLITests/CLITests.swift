@@ -125,6 +125,66 @@ import Testing
         #expect(predict.status != 0 && predict.stderr.contains("missing/p.txt: the directory missing does not exist"))
     }
 
+    /// Rows without their label (Criteo's test.txt: 39 columns; Avazu's test.csv: no click column,
+    /// its header too; libffm lines that start with a feature) score as their labelled selves; an
+    /// id column passes through; with --skip-bad-lines a bad line gives nan in its place.
+    @Test func predictScoresUnlabelledRawRows() throws {
+        let dir = scratch()
+        func lines(_ path: String) throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        func write(_ rows: [String], _ name: String) throws { try (rows.joined(separator: "\n") + "\n").write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        func predict(_ arguments: [String]) throws -> [String] {
+            let r = try run(["predict", "--out", "-"] + arguments, in: dir)
+            #expect(r.status == 0, "\(arguments): \(r.stderr)")
+            return r.stdout.split(separator: "\n").map(String.init)
+        }
+        // Criteo.
+        let criteo = Self.data + "/criteo-dac-sample/head8000_train.txt"
+        #expect(try run(["fm", "--data", criteo, "--cache-dir", dir, "--epochs", "2", "--save", "c.safetensors", "--quiet"], in: dir).status == 0)
+        let labelled = try lines(Self.data + "/criteo-dac-sample/head8000_test.txt").filter { !$0.isEmpty }.prefix(50)
+        try write(Array(labelled), "labelled.txt")
+        try write(labelled.map { String($0.drop { $0 != "\t" }.dropFirst()) }, "unlabelled.txt")
+        let expected = try predict(["--model", "c.safetensors", "--data", "labelled.txt"])
+        #expect(expected.count == 50)
+        #expect(try predict(["--model", "c.safetensors", "--data", "unlabelled.txt"]) == expected)
+        // A bad line: refused, or nan in its place; the id column comes first.
+        var withBad = labelled.map { String($0.drop { $0 != "\t" }.dropFirst()) }
+        withBad.insert("not\ta\tcriteo\trow", at: 10)
+        try write(withBad, "bad.txt")
+        let refused = try run(["predict", "--model", "c.safetensors", "--data", "bad.txt", "--out", "p.txt"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("bad.txt:11:") && !exists(dir + "/p.txt"))
+        let aligned = try predict(["--model", "c.safetensors", "--data", "bad.txt", "--skip-bad-lines", "--id-column", "2"])
+        #expect(aligned.count == 51)
+        #expect(aligned[10] == "a\tnan")
+        let expectedAligned = Array(expected.prefix(10)) + ["nan"] + Array(expected.dropFirst(10))
+        #expect(aligned.map { String($0.split(separator: "\t", omittingEmptySubsequences: false).last!) } == expectedAligned)
+        #expect(aligned[0].hasPrefix(withBad[0].split(separator: "\t", omittingEmptySubsequences: false)[1] + "\t"))
+        // Avazu, test.csv's shape: header and rows without the click column, id passed through.
+        let avazu = Self.data + "/avazu-sample/head9000_train.csv"
+        #expect(try run(["fm", "--data", avazu, "--cache-dir", dir, "--epochs", "2", "--save", "a.safetensors", "--quiet"], in: dir).status == 0)
+        let avazuRows = try lines(avazu).filter { !$0.isEmpty }.prefix(31)
+        try write(Array(avazuRows), "a_labelled.csv")
+        let dropClick = avazuRows.map { row -> String in
+            var columns = row.split(separator: ",", omittingEmptySubsequences: false)
+            columns.remove(at: 1)
+            return columns.joined(separator: ",")
+        }
+        try write(dropClick, "a_unlabelled.csv")
+        let avazuExpected = try predict(["--model", "a.safetensors", "--data", "a_labelled.csv"])
+        let avazuScored = try predict(["--model", "a.safetensors", "--data", "a_unlabelled.csv", "--id-column", "1"])
+        #expect(avazuScored.count == avazuExpected.count)
+        let dataRows = avazuRows.first!.hasPrefix("id,") ? Array(avazuRows.dropFirst()) : Array(avazuRows)
+        #expect(avazuScored == zip(dataRows, avazuExpected).map { "\($0.0.split(separator: ",")[0])\t\($0.1)" })
+        // libffm without labels.
+        let ffm = (0..<300).map { i in "\(i % 2) 0:\(i % 7):1 1:\(i % 11):1 2:\(i % 3):1" }
+        try write(ffm, "d.ffm")
+        #expect(try run(["fm", "--data", "d.ffm", "--no-cache", "--epochs", "2", "--save", "f.safetensors", "--quiet"], in: dir).status == 0)
+        try write(Array(ffm.prefix(20)), "f_labelled.ffm")
+        try write(ffm.prefix(20).map { String($0.dropFirst(2)) }, "f_unlabelled.ffm")
+        #expect(try predict(["--model", "f.safetensors", "--data", "f_unlabelled.ffm"]) == predict(["--model", "f.safetensors", "--data", "f_labelled.ffm"]))
+    }
+
     @Test func splitWritesTheTrainingRunsParts() throws {
         let dir = scratch()
         let lines = (0..<600).map { i in "\(i % 3 == 0 ? 1 : 0)\t\(i % 7)\t\(i % 5)" }

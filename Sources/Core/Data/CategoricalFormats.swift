@@ -194,6 +194,10 @@ public struct RawCategoricalData: Sendable {
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?
+    /// Per left-out line, the rows kept before it (see `Dataset.skippedRowPositions`).
+    public var skippedRowPositions: [Int] = []
+    /// Per data line, its identifier column's text (see `ScoringInput.identifierColumn`).
+    public var rowIdentifiers: [String]?
 
     public var fieldCount: Int { tokens.count }
 
@@ -221,6 +225,9 @@ public struct RawCategoricalData: Sendable {
         data.vocabulary = vocabulary
         data.skippedLines = skippedLines
         data.firstSkipped = firstSkipped
+        data.skippedRowPositions = skippedRowPositions
+        data.rowIdentifiers = rowIdentifiers
+        data.hasLabels = !labels.contains { $0.isNaN }
         return data
     }
 }
@@ -273,22 +280,26 @@ func internIntegerToken(_ code: Int?, into interner: inout TokenInterner) -> UIn
 /// it sees; a model's data may have more (a held-out file that never shows the last field).
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
-                               fieldMap: FieldMap? = nil, minimumFields: Int = 0) throws(InputError) -> RawCategoricalData {
+                               fieldMap: FieldMap? = nil, minimumFields: Int = 0,
+                               scoring: ScoringInput = ScoringInput()) throws(InputError) -> RawCategoricalData {
+    if scoring.identifierColumn != nil && (format == .libffm || format == .libsvm) {
+        throw InputError(path: path, "an id column is read from Criteo and Avazu rows only (libffm / libsvm rows have no columns besides the label)")
+    }
     if format == .libffm {
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields,
-                              executor: executor, minimumChunkBytes: minimumChunkBytes)
+                              executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows)
     }
     if format == .libsvm {
         guard let fieldMap else {
             throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
         }
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap, executor: executor,
-                              minimumChunkBytes: minimumChunkBytes)
+                              minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows)
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         let boxes = parseCategoricalChunks(b, format: format, atFileStart: true, path: path, skipBadLines: skipBadLines,
-                                           executor: executor, minimumChunkBytes: minimumChunkBytes)
+                                           executor: executor, minimumChunkBytes: minimumChunkBytes, scoring: scoring)
         var merger = CategoricalMerger(format: format)
         return try merger.rawData(merging: boxes, format: format, path: path)
     }
@@ -298,12 +309,13 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
 /// given. `atFileStart`: the bytes begin the file (only there may a header line appear).
 func parseCategoricalChunks(
     _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
-    executor: PhaseExecutor?, minimumChunkBytes: Int
+    executor: PhaseExecutor?, minimumChunkBytes: Int, scoring: ScoringInput = ScoringInput()
 ) -> [CategoricalChunk] {
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
-        boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines)
+        boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines,
+                       scoring: scoring)
     }
     return boxes
 }
@@ -317,6 +329,8 @@ struct CategoricalMerger {
     var labels: [Float] = []
     var skipped = 0
     var firstSkipped: InputError?
+    var skippedPositions: [Int] = []
+    var identifiers: [String]?
     var linesBefore = 0
 
     init(format: CategoricalFormat) {
@@ -336,7 +350,7 @@ struct CategoricalMerger {
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
         return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
                                   tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
-                                  firstSkipped: firstSkipped)
+                                  firstSkipped: firstSkipped, skippedRowPositions: skippedPositions, rowIdentifiers: identifiers)
     }
 
     mutating func absorb(_ boxes: [CategoricalChunk], emit: (UnsafeBufferPointer<UInt32>) -> Void) throws(InputError) {
@@ -349,6 +363,8 @@ struct CategoricalMerger {
             if let failure = box.failure { throw global(failure, before) }
             if let f = box.firstSkipped, firstSkipped == nil { firstSkipped = global(f, before) }
             skipped += box.skipped
+            skippedPositions += box.skippedAt.map { $0 + labels.count }
+            if let ids = box.identifiers { identifiers = (identifiers ?? []) + ids }
             // Chunk-local token ids to file-wide ones, interning in the chunk's order of appearance:
             // one flat table, field k's part starting at starts[k].
             var starts = [Int](repeating: 0, count: fieldCount)
@@ -379,6 +395,19 @@ struct CategoricalMerger {
     }
 }
 
+/// What reading rows to score (not to train on) admits: rows without the label (Criteo's and
+/// Avazu's test files, libffm / libsvm lines that start with a feature), and an identifier column
+/// (0-based) whose text is kept per line so `predict` can write it beside each score.
+public struct ScoringInput: Sendable {
+    public var unlabeledRows: Bool
+    public var identifierColumn: Int?
+
+    public init(unlabeledRows: Bool = false, identifierColumn: Int? = nil) {
+        self.unlabeledRows = unlabeledRows
+        self.identifierColumn = identifierColumn
+    }
+}
+
 /// One chunk's parse: its rows with chunk-local token ids, or where it failed.
 final class CategoricalChunk: @unchecked Sendable {
     var labels: [Float] = []
@@ -388,14 +417,23 @@ final class CategoricalChunk: @unchecked Sendable {
     var lines = 0
     var skipped = 0
     var firstSkipped: InputError?
+    /// Per left-out line, the chunk's rows kept before it.
+    var skippedAt: [Int] = []
+    /// Per data line (kept or left out), the identifier column's text, when one was asked for.
+    var identifiers: [String]?
     var failure: InputError?
 
-    func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool) {
+    func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool,
+               scoring: ScoringInput = ScoringInput()) {
         var scanner = LineScanner(b)
         var columns: [Range<Int>] = []
         let fieldCount = format == .criteo ? 39 : 22
         let expectedColumns = format == .criteo ? 40 : 24
+        // Rows to score may lack the label column: Criteo's test.txt (39 columns), Avazu's test.csv
+        // (id and 22 categories).
+        let unlabeledColumns = scoring.unlabeledRows ? expectedColumns - 1 : -1
         let separator: Separator = format == .criteo ? .tab : .comma
+        if scoring.identifierColumn != nil { identifiers = [] }
         var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         var integerCodes = [Int?](repeating: nil, count: 13)
         tokenIds.reserveCapacity(b.count / 6)
@@ -406,6 +444,7 @@ final class CategoricalChunk: @unchecked Sendable {
             let e = InputError(path: path, line: scanner.lineNumber, message)
             guard skipBadLines else { failure = e; return false }
             skipped += 1
+            skippedAt.append(labels.count)
             if firstSkipped == nil { firstSkipped = e }
             return true
         }
@@ -414,35 +453,44 @@ final class CategoricalChunk: @unchecked Sendable {
             b.splitColumns(line, by: separator, into: &columns)
             if first {
                 first = false
-                // Avazu's header: "id,click,hour,...".
-                if format == .avazu, columns.count == expectedColumns, b.text(columns[1]) == "click" { continue }
+                // Avazu's header: "id,click,hour,..." (train.csv) or "id,hour,..." (test.csv).
+                if format == .avazu, columns.count == expectedColumns || columns.count == unlabeledColumns,
+                   b.text(columns[0]) == "id", ["click", "hour"].contains(b.text(columns[1])) { continue }
             }
-            guard columns.count == expectedColumns else {
-                if reject("expected \(expectedColumns) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)") { continue }
+            if let k = scoring.identifierColumn { identifiers!.append(k < columns.count ? b.text(columns[k]) : "") }
+            guard columns.count == expectedColumns || columns.count == unlabeledColumns else {
+                let expected = scoring.unlabeledRows ? "\(expectedColumns) (or \(unlabeledColumns), without the label)" : "\(expectedColumns)"
+                if reject("expected \(expected) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)") { continue }
                 return
             }
-            let labelColumn = format == .criteo ? columns[0] : columns[1]
-            guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
-                if reject("label '\(b.text(labelColumn))' is not 0 or 1") { continue }
-                return
+            // Where the columns after the label start: without a label, one column sooner.
+            let shift = columns.count == expectedColumns ? 0 : -1
+            var label = Float.nan
+            if shift == 0 {
+                let labelColumn = format == .criteo ? columns[0] : columns[1]
+                guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
+                    if reject("label '\(b.text(labelColumn))' is not 0 or 1") { continue }
+                    return
+                }
+                label = b[labelColumn.lowerBound] == 0x31 ? 1 : 0
             }
             if format == .criteo {
                 var bad: Int?
                 for k in 0..<13 {
-                    guard let code = criteoIntegerCode(b, columns[k + 1]) else { bad = k; break }
+                    guard let code = criteoIntegerCode(b, columns[k + 1 + shift]) else { bad = k; break }
                     integerCodes[k] = code
                 }
                 if let k = bad {
-                    if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1]))', not an integer") { continue }
+                    if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1 + shift]))', not an integer") { continue }
                     return
                 }
             }
-            labels.append(b[labelColumn.lowerBound] == 0x31 ? 1 : 0)
+            labels.append(label)
             for k in 0..<fieldCount {
                 if format == .criteo && k < 13 {
                     tokenIds.append(internIntegerToken(integerCodes[k], into: &interners[k]))
                 } else {
-                    let range = columns[format == .criteo ? k + 1 : k + 2]
+                    let range = columns[(format == .criteo ? k + 1 : k + 2) + shift]
                     tokenIds.append(interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range]))))
                 }
             }
@@ -454,14 +502,15 @@ final class CategoricalChunk: @unchecked Sendable {
 /// each feature's field taken from the map. Parsed in parallel chunks when an executor is given,
 /// with the same result as a sequential parse (see `loadRawCategorical`).
 func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
-                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20) throws(InputError) -> RawCategoricalData {
+                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
+                unlabeledRows: Bool = false) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         let fieldCount = fieldMap?.fieldCount
             ?? max(libFFMHighestField(b, executor: executor, minimumChunkBytes: minimumChunkBytes) + 1, minimumFields)
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
         let boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
-                                      executor: executor, minimumChunkBytes: minimumChunkBytes)
+                                      executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows)
         var merger = CategoricalMerger(fieldCount: fieldCount)
         return try merger.rawData(merging: boxes, format: fieldMap == nil ? .libffm : .libsvm, path: path)
     }
@@ -496,11 +545,13 @@ func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor
 
 /// libffm / libsvm rows of `b` in chunks with chunk-local token ids (see `CategoricalMerger`).
 func parseLibFFMChunks(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
-                       skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int) -> [CategoricalChunk] {
+                       skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int,
+                       unlabeledRows: Bool = false) -> [CategoricalChunk] {
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
-        boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines)
+        boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
+                             unlabeledRows: unlabeledRows)
     }
     return boxes
 }
@@ -594,6 +645,8 @@ struct LibFFMRows {
     let path: String
     var interners: [TokenInterner]
     var labels: [Float] = []
+    /// Rows to score may come without the label: a line whose first item is a feature has none.
+    var unlabeledRows = false
     private var items = LibFFMItems()
     private var row: [Range<Int>?]
     private var ids: [UInt32]
@@ -620,11 +673,16 @@ struct LibFFMRows {
         if b.isBlank(line) || b[line.lowerBound] == 0x23 { return nil }
         items.split(b, line)
         let list = items.list
-        guard let label = b.parseDecimal(list[0]) else {
-            return InputError(path: path, line: lineNumber, "label '\(b.text(list[0]))' is not a number")
+        let hasLabel = !(unlabeledRows && list[0].contains { b[$0] == 0x3A })
+        var label = Double.nan
+        if hasLabel {
+            guard let parsed = b.parseDecimal(list[0]) else {
+                return InputError(path: path, line: lineNumber, "label '\(b.text(list[0]))' is not a number")
+            }
+            label = parsed
         }
         for k in 0..<fieldCount { row[k] = nil }
-        for item in list.dropFirst() {
+        for item in list.dropFirst(hasLabel ? 1 : 0) {
             let split = LibFFMItems.parts(b, item)
             // (field, token, value) as libffm spells them; libsvm's index is both field key and token.
             var p = (split.first, split.second, split.third)
@@ -654,7 +712,7 @@ struct LibFFMRows {
             }
             row[Int(f)] = p.1
         }
-        labels.append(label > 0 ? 1 : 0)
+        labels.append(label.isNaN ? .nan : label > 0 ? 1 : 0)
         for k in 0..<fieldCount {
             if let range = row[k] {
                 ids[k] = interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range])))
@@ -670,8 +728,9 @@ struct LibFFMRows {
 extension CategoricalChunk {
     /// One chunk of libffm / libsvm text (see `LibFFMRows`), recording bad lines as `parse` does.
     func parseLibFFM(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
-                     skipBadLines: Bool) {
+                     skipBadLines: Bool, unlabeledRows: Bool = false) {
         var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path)
+        rows.unlabeledRows = unlabeledRows
         var scanner = LineScanner(b)
         var ids: [UInt32] = []
         defer {
@@ -686,6 +745,7 @@ extension CategoricalChunk {
             }
             guard skipBadLines else { failure = error; return }
             skipped += 1
+            skippedAt.append(rows.labels.count)
             if firstSkipped == nil { firstSkipped = error }
         }
     }

@@ -5,7 +5,7 @@
 /// index arrays and never copy the data.
 public struct Dataset: Sendable {
     public let name: String
-    public let fieldDims: [Int]
+    public private(set) var fieldDims: [Int]
     public let rowCount: Int
     /// rowCount * fieldCount field-local ids.
     public let ids: AlignedBuffer<UInt32>
@@ -23,6 +23,11 @@ public struct Dataset: Sendable {
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?
+    /// Per left-out line, how many rows were kept before it (in file order).
+    public var skippedRowPositions: [Int] = []
+    /// Per data line, kept or left out, the text of the column asked for as its identifier
+    /// (Criteo / Avazu rows read with an id column); nil when none was asked for.
+    public var rowIdentifiers: [String]?
 
     public var fieldCount: Int { fieldDims.count }
 
@@ -47,8 +52,8 @@ public struct Dataset: Sendable {
         for f in 0..<fieldCount where fieldDims[f] > modelDims[f] {
             throw InputError(path: name, "field \(f + 1) has ids up to \(fieldDims[f] - 1) but the model's field size is \(modelDims[f]): the model does not fit this data")
         }
-        var copy = Dataset(name: name, fieldDims: modelDims, rowCount: rowCount, ids: ids, labels: labels)
-        copy.hasLabels = hasLabels
+        var copy = self
+        copy.fieldDims = modelDims
         return copy
     }
     public var positiveCount: Int {

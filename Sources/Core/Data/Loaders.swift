@@ -162,17 +162,17 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
         bytes.splitColumns(line, by: separator!, into: &columns)
         let unlabeled = allowUnlabeled && columns.count == 2
         guard columns.count == 4 || unlabeled else {
-            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+            try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber,
                                          "expected 4 columns (user, movie, rating, timestamp) separated by \(separator!.display), found \(columns.count)"))
             continue
         }
         guard let user = bytes.parseUnsigned(columns[0]), user > 0, user <= UInt64(UInt32.max) else {
-            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+            try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber,
                                          "user id '\(bytes.text(columns[0]))' is not a positive integer"))
             continue
         }
         guard let movie = bytes.parseUnsigned(columns[1]), movie > 0, movie <= UInt64(UInt32.max) else {
-            try policy.reject(InputError(path: path, line: scanner.lineNumber,
+            try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber,
                                          "movie id '\(bytes.text(columns[1]))' is not a positive integer"))
             continue
         }
@@ -181,7 +181,7 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
             unlabeledRows += 1
         } else {
             guard let rating = bytes.parseDecimal(columns[2]) else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber,
+                try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber,
                                              "rating '\(bytes.text(columns[2]))' is not a number"))
                 continue
             }
@@ -200,6 +200,7 @@ func parseMovieLens(_ bytes: UnsafeBufferPointer<UInt8>, path: String, allowUnla
     data.hasLabels = unlabeledRows == 0
     data.skippedLines = policy.skipped
     data.firstSkipped = policy.first
+    data.skippedRowPositions = policy.positions
     return data
 }
 
@@ -238,7 +239,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
         guard columns.count == fieldCount + 1 || unlabeled else {
             let expected = unlabeledFields != nil ? "\(fieldCount + 1) columns (label and \(fieldCount) ids) or \(fieldCount) (ids only)"
                 : "\(fieldCount + 1) columns (label and \(fieldCount) ids) like the first data line"
-            try policy.reject(InputError(path: path, line: scanner.lineNumber, "expected \(expected), found \(columns.count)"))
+            try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber, "expected \(expected), found \(columns.count)"))
             continue
         }
         let firstId = unlabeled ? 0 : 1
@@ -246,7 +247,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
         if !unlabeled {
             let labelRange = columns[0]
             guard labelRange.count == 1, bytes[labelRange.lowerBound] == 0x30 || bytes[labelRange.lowerBound] == 0x31 else {
-                try policy.reject(InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1"))
+                try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber, "label '\(bytes.text(labelRange))' is not 0 or 1"))
                 continue
             }
             label = bytes[labelRange.lowerBound] == 0x31 ? 1 : 0
@@ -263,7 +264,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
             lineIds.append(UInt32(id))
         }
         if let bad {
-            try policy.reject(bad)
+            try policy.reject(keptRows: labels.count, bad)
             continue
         }
         if unlabeled { unlabeledRows += 1 }
@@ -281,6 +282,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
     data.hasLabels = unlabeledRows == 0
     data.skippedLines = policy.skipped
     data.firstSkipped = policy.first
+    data.skippedRowPositions = policy.positions
     return data
 }
 
@@ -321,14 +323,18 @@ func checkTableSize(_ fieldDims: [Int], largest: [UInt64], lines: [Int], names: 
 
 /// `--skip-bad-lines`: without it the first malformed line stops the load with its error; with it,
 /// malformed lines are counted and left out whole, and the first one is kept for the report.
+/// Where each left-out line sat (the rows kept before it) is recorded too, so `predict` can
+/// write a `nan` in its place and keep its output aligned with the input's lines.
 struct BadLinePolicy {
     let skip: Bool
     var skipped = 0
     var first: InputError?
+    var positions: [Int] = []
 
-    mutating func reject(_ error: InputError) throws(InputError) {
+    mutating func reject(keptRows: Int, _ error: InputError) throws(InputError) {
         guard skip else { throw error }
         skipped += 1
+        positions.append(keptRows)
         if first == nil { first = error }
     }
 }
