@@ -35,13 +35,16 @@ let package = Package(
             providers: [.apt(["libnuma-dev"])]),
         .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
         .target(name: "CMemoryHints", path: "Sources/CMemoryHints"),
+        // The build's target CPU as a string, for `fnn-par --version`.
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
+                cSettings: [.define("FNN_PAR_TARGET_CPU", to: "\"\(targetCPU)\"")]),
         .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints"], path: "Sources/Core", swiftSettings: fastMath),
         .target(
             name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
             path: "Sources/Parallel", swiftSettings: fastMath),
         .executableTarget(
             name: "CLI",
-            dependencies: ["Core", "Parallel", "CMemoryHints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Core", "Parallel", "CMemoryHints", "CBuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/CLI", swiftSettings: fastMath),
         // Reference implementations shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: fastMath),

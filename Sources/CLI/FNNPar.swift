@@ -1,7 +1,11 @@
 import ArgumentParser
+import CBuildInfo
 import Core
 import Foundation
 import Parallel
+
+/// The release's version; `--version` adds what the binary was built for.
+let fnnParVersion = "0.4.0"
 
 @main
 struct FNNPar: ParsableCommand {
@@ -21,7 +25,8 @@ struct FNNPar: ParsableCommand {
               fnn-par predict --model fnn.safetensors --data new.tsv --out scores.txt
               fnn-par bench --threads 1,2,4
             """,
-        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, Bench.self],
+        version: "fnn-par \(fnnParVersion) (built for CPU \(String(cString: fnnpar_build_target_cpu())); model format \(ModelFile.formatVersion), checkpoint version \(Checkpoint.version))",
+        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, ExportCommand.self, Bench.self],
         defaultSubcommand: Experiment.self)
 }
 

@@ -215,8 +215,10 @@ struct TrainingCommandOptions: ParsableArguments {
     @OptionGroup var threading: ThreadOptions
     @Option(help: "Maximum number of epochs.")
     var epochs = 100
-    @Option(help: "Stop after this many epochs without a better validation AUC; 0 disables early stopping. The best epoch's model is kept either way.")
+    @Option(help: "Stop after this many epochs without a better validation score (--metric); 0 disables early stopping. The best epoch's model is kept either way.")
     var patience = 2
+    @Option(help: ArgumentHelp("Validation metric that picks the kept epoch and stops early: auc (higher is better) or logloss (lower is better).", valueName: "auc|logloss"))
+    var metric: StoppingMetric = .auc
     @Option(help: "Examples per minibatch.")
     var batchSize = 2048
     @Option(help: "Adam learning rate.")
@@ -260,6 +262,7 @@ struct TrainingCommandOptions: ParsableArguments {
         var options = TrainingOptions()
         options.epochs = epochs
         options.patience = patience
+        options.stoppingMetric = metric
         options.batchSize = batchSize
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
@@ -316,6 +319,7 @@ struct OutputOptions: ParsableArguments {
 extension FNNInput: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
 extension SparseUpdate: ExpressibleByArgument {}
+extension StoppingMetric: ExpressibleByArgument {}
 
 /// `--optimizer`: a table rule, or auto (the recommended one for the model's kind).
 enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {

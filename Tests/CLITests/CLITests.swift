@@ -185,6 +185,22 @@ import Testing
         #expect(try predict(["--model", "f.safetensors", "--data", "f_unlabelled.ffm"]) == predict(["--model", "f.safetensors", "--data", "f_labelled.ffm"]))
     }
 
+    /// `export` writes one line per table row with its raw token; `--version` names the build.
+    @Test func exportAndVersion() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        let r = try run(["export", "--model", "m.safetensors", "--embeddings", "e.tsv"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: dir + "/e.tsv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(lines.count == 1 + 943 + 1682)
+        #expect(lines[0].count == 3 + 16 && lines.dropFirst().allSatisfy { $0.count == 3 + 16 && $0.dropFirst(2).allSatisfy { Float($0) != nil } })
+        // MovieLens ids as in the file: user 1 ... 943, then movie 1 ... 1682.
+        #expect(lines[1][0] == "1" && lines[1][1] == "1" && lines[943][1] == "943" && lines[944][0] == "2" && lines[944][1] == "1")
+        let version = try run(["--version"], in: dir)
+        #expect(version.status == 0 && version.stdout.hasPrefix("fnn-par ") && version.stdout.contains("built for CPU"))
+    }
+
     @Test func splitWritesTheTrainingRunsParts() throws {
         let dir = scratch()
         let lines = (0..<600).map { i in "\(i % 3 == 0 ? 1 : 0)\t\(i % 7)\t\(i % 5)" }

@@ -5,14 +5,16 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
         batchSize == other.batchSize && adam == other.adam && seed == other.seed && sliceRows == other.sliceRows
-            && sparseUpdate == other.sparseUpdate && tables == other.tables && initialization == other.initialization
+            && sparseUpdate == other.sparseUpdate && tables == other.tables && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
 
     /// Maximum number of epochs.
     public var epochs = 100
-    /// Stop after this many epochs without a better validation AUC; 0 never stops early.
+    /// Stop after this many epochs without a better validation score; 0 never stops early.
     public var patience = 2
+    /// What "better" means for early stopping and the kept epoch.
+    public var stoppingMetric = StoppingMetric.auc
     public var batchSize = 2048
     public var adam = AdamConfig()
     public var seed: UInt64 = 42
@@ -35,7 +37,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
 extension TrainingOptions {
     enum CodingKeys: String, CodingKey {
-        case epochs, patience, batchSize, adam, seed, sliceRows, sparseUpdate, tables, initialization, streamChunkRows, streamWindow
+        case epochs, patience, stoppingMetric, batchSize, adam, seed, sliceRows, sparseUpdate, tables, initialization
+        case streamChunkRows, streamWindow
     }
 
     /// Options recorded before the table rule and initialisation were options (checkpoints of
@@ -45,6 +48,7 @@ extension TrainingOptions {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(Int.self, forKey: .epochs)
         patience = try c.decode(Int.self, forKey: .patience)
+        stoppingMetric = try c.decodeIfPresent(StoppingMetric.self, forKey: .stoppingMetric) ?? .auc
         batchSize = try c.decode(Int.self, forKey: .batchSize)
         adam = try c.decode(AdamConfig.self, forKey: .adam)
         seed = try c.decode(UInt64.self, forKey: .seed)
@@ -55,6 +59,14 @@ extension TrainingOptions {
         streamChunkRows = try c.decodeIfPresent(Int.self, forKey: .streamChunkRows)
         streamWindow = try c.decode(Int.self, forKey: .streamWindow)
     }
+}
+
+/// The validation metric that picks the kept epoch and stops a run early.
+public enum StoppingMetric: String, Sendable, Codable, CaseIterable {
+    /// Higher validation AUC is better (ranking quality, what CTR work usually reports).
+    case auc
+    /// Lower validation log loss is better (calibrated probabilities, what bidding needs).
+    case logloss
 }
 
 /// How the embedding and linear tables are optimised.
@@ -120,6 +132,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var epochExamples = 0
     public var epochStepSeconds = 0.0
     public var history: [EpochRecord] = []
+    /// The best epoch's score on the stopping metric, higher better: its validation AUC, or minus
+    /// its validation log loss (`StoppingMetric`). Named for the AUC it held before the metric
+    /// could be chosen, so earlier checkpoints read unchanged.
     public var bestAUC = -Double.infinity
     public var bestEpoch = 0
     public var epochsWithoutImprovement = 0
@@ -328,8 +343,9 @@ public final class TrainingRun {
             state.history.append(record)
             state.stepSeconds += state.epochStepSeconds
             state.stepExamples += state.epochExamples
-            if auc > state.bestAUC || (state.bestAUC.isNaN && !auc.isNaN) || state.history.count == 1 {
-                state.bestAUC = auc
+            let score = options.stoppingMetric == .auc ? auc : -logLoss
+            if score > state.bestAUC || (state.bestAUC.isNaN && !score.isNaN) || state.history.count == 1 {
+                state.bestAUC = score
                 state.bestEpoch = epoch
                 best.copyParameters(from: engine.model)
                 state.epochsWithoutImprovement = 0
