@@ -115,6 +115,8 @@ struct ModelTraining {
                                  samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
         report.trained = result.model
         report.options = options
+        report.config = model.config
+        report.tablesStart = resumePath.map { "resumed from \($0)" } ?? tablesFrom ?? options.initialization.summary
         return report
     }
 
@@ -199,7 +201,7 @@ func writeOutputs(_ output: OutputPaths, dataset: Dataset, split: DataSplit?, th
             dataset: DatasetReport(name: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
                                    positives: dataset.hasLabels ? dataset.positiveCount : nil,
                                    trainRows: split?.trainCount, validationRows: split?.validationCount,
-                                   testRows: split?.testCount),
+                                   testRows: split?.testCount, fingerprint: String(dataset.fingerprint, radix: 16)),
             threads: threads, options: options, models: Dictionary(uniqueKeysWithValues: reports))
         try document.write(to: path)
     }

@@ -15,12 +15,17 @@ struct ModelReport: Codable {
     var rows: Int?
     /// The options this model trained with (the experiment's FNNs may use another table rule than its FM).
     var options: TrainingOptions?
+    /// Its shape: kind, field sizes, embedding dimension, MLP widths, dropout, FNN input.
+    var config: ModelConfig?
+    /// Where its tables started: its initialisation, the FM, a model file, or a resumed checkpoint.
+    var tablesStart: String?
     /// The trained model, for the FNN-from-FM stage; not part of the report.
     var trained: Model?
 
     enum CodingKeys: String, CodingKey {
         case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
         case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows, options
+        case config, tablesStart = "tables_start"
     }
 }
 
@@ -32,14 +37,18 @@ struct DatasetReport: Encodable {
     var trainRows: Int?
     var validationRows: Int?
     var testRows: Int?
+    /// The examples' digest, as model files and checkpoints record it.
+    var fingerprint: String?
 
     enum CodingKeys: String, CodingKey {
         case name, rows, fieldDims = "field_dims", positives, trainRows = "train_rows"
-        case validationRows = "validation_rows", testRows = "test_rows"
+        case validationRows = "validation_rows", testRows = "test_rows", fingerprint
     }
 }
 
 struct RunReport: Encodable {
+    /// The fnn-par release that wrote the report.
+    var version = fnnParVersion
     var dataset: DatasetReport
     var threads: Int
     var options: TrainingOptions?

@@ -252,6 +252,11 @@ import Testing
         let models = json["models"] as! [String: [String: Any]]
         func rule(_ model: String) -> String? { ((models[model]?["options"] as? [String: Any])?["tables"] as? [String: Any])?["kind"] as? String }
         #expect(rule("fm") == "rowwise-adagrad" && rule("fnn") == "adam" && rule("fnn_init") == "adam")
+        // The documented report: version, data fingerprint, each model's shape and where its tables started.
+        #expect(json["version"] is String && (json["dataset"] as! [String: Any])["fingerprint"] is String)
+        #expect((models["fnn"]?["config"] as? [String: Any])?["mlp_dims"] as? [Int] == [16, 16])
+        #expect(models["fnn_init"]?["tables_start"] as? String == "from the FM")
+        #expect(models["fm"]?["tables_start"] as? String == "N(0, 0.001^2), linear weights 0")
         let parity = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--optimizer", "adam", "--init", "torch"], in: dir)
         #expect(parity.stderr.contains("fm: tables by adam, lr 0.001; tables start as torch's"))
     }

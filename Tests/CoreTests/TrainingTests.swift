@@ -31,6 +31,39 @@ import Testing
         #expect(fmTest.auc > 0.70, "FM test AUC \(fmTest.auc)")
     }
 
+    /// The kept epoch is the best on the stopping metric: highest validation AUC, or lowest
+    /// validation log loss; the kept model is that epoch's (its validation figures come back). On
+    /// this run the two metrics pick different epochs (AUC peaks at 3, log loss still falls at 6).
+    @Test func keptEpochIsTheBestOnTheStoppingMetric() throws {
+        let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
+        let split = DataSplit(rowCount: data.rowCount, seed: 2)
+        var kept: [StoppingMetric: Int] = [:]
+        for metric in StoppingMetric.allCases {
+            var options = TrainingOptions()
+            options.epochs = 6
+            options.patience = 0
+            options.seed = 2
+            options.stoppingMetric = metric
+            options.initialization = .normal(0.001)
+            let executor = SerialExecutor()
+            let model = Model.initialized(config: ModelConfig(kind: .fm, fieldDims: data.fieldDims), seed: 2, tables: .normal(0.001))
+            let engine = makeEngine(model: model, data: data, options: options)
+            let result = train(engine: engine, data: data, split: split, options: options, executor: executor)
+            let history = result.history
+            let best = metric == .auc ? history.max { $0.validationAUC < $1.validationAUC }!
+                : history.min { $0.validationLogLoss < $1.validationLogLoss }!
+            #expect(result.bestEpoch == best.epoch)
+            kept[metric] = result.bestEpoch
+            engine.model.copyParameters(from: result.model)
+            let validation = evaluate(engine: engine, data: data, split: split, part: .validation, executor: executor)
+            #expect(validation.auc == best.validationAUC && validation.logLoss == best.validationLogLoss)
+            var other = options
+            other.stoppingMetric = metric == .auc ? .logloss : .auc
+            #expect(!options.sameTraining(as: other))
+        }
+        #expect(kept[.auc] != kept[.logloss], "\(kept)")
+    }
+
     /// Streaming order: a permutation of the training rows per epoch, taken window by window,
     /// each window's rows from its `streamWindow` chunks of the file only.
     @Test func streamingOrderKeepsWindowsLocal() {
