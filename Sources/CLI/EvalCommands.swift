@@ -94,7 +94,7 @@ struct Evaluate: ParsableCommand {
     enum Part: String, ExpressibleByArgument, CaseIterable { case all, train, validation, test }
 
     @OptionGroup var input: ModelInputOptions
-    @Option(help: ArgumentHelp("Rows to evaluate: all of --data, or one part of the 80/10/10 split made with --seed.", valueName: "all|train|validation|test"))
+    @Option(help: ArgumentHelp("Rows to evaluate: all of --data, or one part of the split the model was trained on (its seed and proportions are in the file).", valueName: "all|train|validation|test"))
     var split: Part = .all
     @Option(help: "Seed of the split (default: the one the model was trained with, which its file records; another is refused, since its parts would hold the model's training rows).")
     var seed: UInt64?
@@ -108,10 +108,12 @@ struct Evaluate: ParsableCommand {
         try checkWritable(json, option: "--json")
         let (model, dataset, recorded) = try input.load(unlabeled: false)
         let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
+        // The model's own proportions (recorded with its seed); the standard ones for a file that records none.
+        let proportions = recorded["split_rule"].flatMap(DataSplit.proportions(ofRule:)) ?? .standard
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
         let start = PhaseProfile.now()
-        let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: splitSeed ?? 42)
+        let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: splitSeed ?? 42, proportions: proportions)
         let result: EvaluationResult
         switch split {
         case .all: result = evaluate(engine: engine, data: dataset, rows: Array(0..<dataset.rowCount), executor: executor)
@@ -124,7 +126,7 @@ struct Evaluate: ParsableCommand {
         let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(result.rows) / max(seconds, 1e-9),
                                  rows: result.rows)
         log.say("\(name) model \(input.model) on \(result.rows) rows of \(dataset.name) ("
-            + (split == .all ? "all" : "\(split.rawValue) part of the split of seed \(splitSeed ?? 42)"
+            + (split == .all ? "all" : "\(split.rawValue) part of the \(proportions) split of seed \(splitSeed ?? 42)"
                + (splitSeed == nil ? ", the default: the model records no seed" : "")) + ")")
         print(ResultsTable.render([(name, report)]))
         try writeOutputs(OutputPaths(json: json), dataset: dataset, split: nil, threads: executor.workerCount, options: nil, reports: [(name, report)])
@@ -144,7 +146,7 @@ extension Evaluate {
         if let seed, seed != trainedWith {
             throw CLIError("\(input.model) was trained on the split of --seed \(trainedWith); the \(split.rawValue) part of seed \(seed)'s split holds rows it trained on. Leave --seed out to evaluate on its own \(split.rawValue) part")
         }
-        if let rule = recorded["split_rule"], rule != DataSplit.rule {
+        if let rule = recorded["split_rule"], DataSplit.proportions(ofRule: rule) == nil {
             throw CLIError("\(input.model) was trained on a split made by another rule (\(rule)) than this fnn-par's (\(DataSplit.rule)); its parts cannot be found again. Use --split all on held-out data")
         }
         if let fingerprint = recorded["data_fingerprint"], fingerprint != String(dataset.fingerprint, radix: 16) {

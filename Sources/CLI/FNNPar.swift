@@ -266,20 +266,21 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     -> (TrainingOptions, PhaseExecutor, Dataset, DataSplit)
 {
     var options = training.trainingOptions(for: kind)
+    options.split = try dataOptions.splitProportions()
     let executor = training.threading.makeExecutor(log: log)
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
     options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
                                                               window: options.streamWindow, log: log)
-    let split = try makeSplit(dataset, seed: options.seed)
+    let split = try makeSplit(dataset, seed: options.seed, proportions: options.split)
     log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     return (options, executor, dataset, split)
 }
 
-func makeSplit(_ dataset: Dataset, seed: UInt64) throws -> DataSplit {
-    let split = DataSplit(rowCount: dataset.rowCount, seed: seed)
+func makeSplit(_ dataset: Dataset, seed: UInt64, proportions: DataSplit.Proportions = .standard) throws -> DataSplit {
+    let split = DataSplit(rowCount: dataset.rowCount, seed: seed, proportions: proportions)
     guard split.trainCount >= 2, split.validationCount > 0, split.testCount > 0 else {
-        throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for an 80/10/10 split")
+        throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for a \(proportions) split")
     }
     return split
 }
@@ -302,7 +303,7 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         "created_by": "fnn-par",
         // What `eval --split` needs to find the run's own parts, and `eval` / `predict` to read
         // new rows as the training rows were read.
-        "split_seed": String(options.seed), "split_rule": DataSplit.rule,
+        "split_seed": String(options.seed), "split_rule": DataSplit.rule(options.split),
     ]
     if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }

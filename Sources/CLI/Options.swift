@@ -20,10 +20,22 @@ struct DataOptions: ParsableArguments {
     var noCache = false
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first.")
     var skipBadLines = false
+    @Option(name: .customLong("split"), help: ArgumentHelp("Train / validation / test shares of the seeded random split, in whole percents summing to 100 (each at least 1).", valueName: "train,validation,test"))
+    var splitText = "80,10,10"
     @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
     var memoryBudget: String?
 
-    func validate() throws { _ = try memoryBudgetBytes() }
+    func validate() throws {
+        _ = try memoryBudgetBytes()
+        _ = try splitProportions()
+    }
+
+    func splitProportions() throws -> DataSplit.Proportions {
+        guard let proportions = DataSplit.Proportions(splitText) else {
+            throw ValidationError("--split must be three whole percents, each at least 1, summing to 100, e.g. 80,10,10 (got '\(splitText)')")
+        }
+        return proportions
+    }
 
     /// The budget in bytes.
     func memoryBudgetBytes() throws -> Int {
@@ -66,15 +78,17 @@ struct DataOptions: ParsableArguments {
             log.say("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)")
             return PlantedFMGenerator.builtInMovieLens1M()
         }
+        let proportions = try splitProportions()
         do {
-            return try read(data, log: log, seed: seed, executor: executor)
+            return try read(data, log: log, seed: seed, split: proportions, executor: executor)
         } catch {
             throw CLIError(error.description)
         }
     }
 
     /// Through the binary cache when it is current, else parsing the text (and caching it).
-    private func read(_ data: String, log: Log, seed: UInt64, executor: PhaseExecutor?) throws(InputError) -> Dataset {
+    private func read(_ data: String, log: Log, seed: UInt64, split: DataSplit.Proportions,
+                      executor: PhaseExecutor?) throws(InputError) -> Dataset {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try detectFormat(path: data) : format
             if resolved == .binary {
@@ -102,7 +116,8 @@ struct DataOptions: ParsableArguments {
             var cachePath: String?
             if !noCache {
                 let preprocessing = categorical
-                    ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)" + (vocabFrom == .train ? " seed \(seed)" : "")
+                    ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)"
+                        + (vocabFrom == .train ? " seed \(seed)" + (split == .standard ? "" : " split \(split)") : "")
                     : resolved.rawValue
                 let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
                     + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
@@ -119,7 +134,8 @@ struct DataOptions: ParsableArguments {
                     let converted = try convertCategoricalToCache(
                         path: data, format: kind, minCount: minimum, vocabularyFrom: vocabFrom, seed: seed,
                         skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
-                        segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)))
+                        segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
+                        split: split)
                     log.say(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
                                    converted.rowCount, converted.fieldDims.reduce(0, +)))
                     return finish(converted)
@@ -136,7 +152,7 @@ struct DataOptions: ParsableArguments {
                 let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
                                                  fieldMap: map)
                 parseSeconds = PhaseProfile.now() - start
-                let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed).train : nil
+                let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")

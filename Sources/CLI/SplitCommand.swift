@@ -31,7 +31,7 @@ struct SplitCommand: ParsableCommand {
     func run() throws {
         let log = Log(quiet: quiet)
         let dataset = try dataOptions.load(log: log, seed: seed)
-        let split = DataSplit(rowCount: dataset.rowCount, seed: seed)
+        let split = try makeSplit(dataset, seed: seed, proportions: try dataOptions.splitProportions())
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         } catch { throw CLIError("\(outDir): cannot create the directory (\(error.localizedDescription))") }

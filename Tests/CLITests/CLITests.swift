@@ -88,7 +88,7 @@ import Testing
         #expect(trained.status == 0, "\(trained.stderr)")
         let evaluated = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--json", "e.json"], in: dir)
         #expect(evaluated.status == 0, "\(evaluated.stderr)")
-        #expect(evaluated.stderr.contains("test part of the split of seed 7"))
+        #expect(evaluated.stderr.contains("test part of the 80/10/10 split of seed 7"))
         func testAUC(_ name: String) throws -> Double {
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))) as! [String: Any]
             return (json["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double
@@ -107,6 +107,27 @@ import Testing
         let predicted = try run(["predict", "--model", "m.safetensors", "--data", "pairs.tsv", "--out", "p.txt"], in: dir)
         #expect(predicted.status == 0, "\(predicted.stderr)")
         #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").count == 2)
+    }
+
+    /// `--split 70,15,15` makes those parts, is recorded, and `eval --split test` finds them again.
+    @Test func splitProportionsAreAnOptionAndRecorded() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let trained = try run(["fm", "--data", u, "--cache-dir", dir, "--split", "70,15,15", "--epochs", "2", "--save", "m.safetensors",
+                               "--json", "t.json", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/t.json"))) as! [String: Any]
+        let dataset = json["dataset"] as! [String: Any]
+        #expect(dataset["train_rows"] as? Int == 70000 && dataset["validation_rows"] as? Int == 15000 && dataset["test_rows"] as? Int == 15000)
+        let testAUC = (json["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double
+        let evaluated = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--json", "e.json"], in: dir)
+        #expect(evaluated.stderr.contains("test part of the 70/15/15 split of seed 42"), "\(evaluated.stderr)")
+        let e = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/e.json"))) as! [String: Any]
+        #expect((e["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double == testAUC)
+        for bad in ["70,15", "70,30,0", "80,10,11", "a,b,c"] {
+            let r = try run(["fm", "--data", u, "--cache-dir", dir, "--split", bad], in: dir)
+            #expect(r.status != 0 && r.stderr.contains("--split must be"), "\(bad)")
+        }
     }
 
     /// Output paths are checked before any work: no training for an output that cannot be written.

@@ -97,9 +97,40 @@ public struct Dataset: Sendable {
 public struct DataSplit: Sendable {
     public enum Part: Sendable { case train, validation, test }
 
+    /// The parts' shares in percent (`--split 80,10,10`): int(n p / 100) rows each for training and
+    /// validation, the rest test, as torch's `random_split` with pytorch-fm's 0.8 / 0.1.
+    public struct Proportions: Sendable, Codable, Equatable, CustomStringConvertible {
+        public var train: Int, validation: Int, test: Int
+        public static let standard = Proportions(train: 80, validation: 10, test: 10)
+
+        public init(train: Int, validation: Int, test: Int) {
+            self.train = train
+            self.validation = validation
+            self.test = test
+        }
+
+        /// "80,10,10" (or "80/10/10"): whole percents, each part at least 1, summing to 100.
+        public init?(_ text: String) {
+            let parts = text.split(whereSeparator: { $0 == "," || $0 == "/" }).map { Int($0) }
+            guard parts.count == 3, let t = parts[0], let v = parts[1], let s = parts[2], t >= 1, v >= 1, s >= 1,
+                  t + v + s == 100 else { return nil }
+            self.init(train: t, validation: v, test: s)
+        }
+
+        public var description: String { "\(train)/\(validation)/\(test)" }
+    }
+
     /// How rows are assigned to parts, as model files record it: a split made by another rule
     /// would put other rows in "test".
-    public static let rule = "keyed-permutation-v1 80/10/10"
+    public static func rule(_ proportions: Proportions) -> String { "keyed-permutation-v1 \(proportions)" }
+    public static let rule = rule(.standard)
+
+    /// The proportions a recorded rule names, if this fnn-par makes its splits so.
+    public static func proportions(ofRule rule: String) -> Proportions? {
+        let prefix = "keyed-permutation-v1 "
+        guard rule.hasPrefix(prefix) else { return nil }
+        return Proportions(String(rule.dropFirst(prefix.count)))
+    }
 
     public let rowCount: Int
     public let trainCount: Int
@@ -109,6 +140,13 @@ public struct DataSplit: Sendable {
 
     /// torch's `random_split` proportions as pytorch-fm's example uses them: int(0.8 n) train,
     /// int(0.1 n) validation, the rest test.
+    public init(rowCount: Int, seed: UInt64, proportions: Proportions) {
+        // Percent / 100 in Double: 80 / 100 is the same double as 0.8, so the standard split's
+        // counts are those it always had.
+        self.init(rowCount: rowCount, seed: seed, trainFraction: Double(proportions.train) / 100,
+                  validationFraction: Double(proportions.validation) / 100)
+    }
+
     public init(rowCount: Int, seed: UInt64, trainFraction: Double = 0.8, validationFraction: Double = 0.1) {
         self.rowCount = rowCount
         trainCount = Int(Double(rowCount) * trainFraction)

@@ -13,7 +13,7 @@ import Foundation
 public func convertCategoricalToCache(
     path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
     skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, fieldMap: FieldMap? = nil,
-    segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20
+    segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20, split proportions: DataSplit.Proportions = .standard
 ) throws -> Dataset {
     if format == .libsvm && fieldMap == nil {
         throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
@@ -91,7 +91,7 @@ public func convertCategoricalToCache(
         throw InputError(path: path, "\(rows) rows: more than the 2^32 that 32-bit row ids address")
     }
     var counts = parsed.interners.map { [Int](repeating: 0, count: $0.count) }
-    let split = DataSplit(rowCount: rows, seed: seed)
+    let split = DataSplit(rowCount: rows, seed: seed, proportions: proportions)
     let release = max(1, (8 << 20) / (fieldCount * 4))
     for r in 0..<rows {
         if vocabularyFrom == .all || split.part(ofRow: r) == .train {

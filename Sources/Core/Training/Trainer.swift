@@ -4,7 +4,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The options a resumed run must share with the run that wrote its checkpoint; the epoch
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
-        batchSize == other.batchSize && adam == other.adam && seed == other.seed && sliceRows == other.sliceRows
+        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split
+            && sliceRows == other.sliceRows
             && sparseUpdate == other.sparseUpdate && tables == other.tables && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
@@ -18,6 +19,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var batchSize = 2048
     public var adam = AdamConfig()
     public var seed: UInt64 = 42
+    /// The split's proportions (the split itself is the caller's; recorded so that a resumed run
+    /// and `eval --split` find the same parts).
+    public var split = DataSplit.Proportions.standard
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
     /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
@@ -37,7 +41,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
 extension TrainingOptions {
     enum CodingKeys: String, CodingKey {
-        case epochs, patience, stoppingMetric, batchSize, adam, seed, sliceRows, sparseUpdate, tables, initialization
+        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, sliceRows, sparseUpdate, tables, initialization
         case streamChunkRows, streamWindow
     }
 
@@ -52,6 +56,7 @@ extension TrainingOptions {
         batchSize = try c.decode(Int.self, forKey: .batchSize)
         adam = try c.decode(AdamConfig.self, forKey: .adam)
         seed = try c.decode(UInt64.self, forKey: .seed)
+        split = try c.decodeIfPresent(DataSplit.Proportions.self, forKey: .split) ?? .standard
         sliceRows = try c.decode(Int.self, forKey: .sliceRows)
         sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
         tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
