@@ -17,9 +17,23 @@ struct ModelInputOptions: ParsableArguments {
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first; predict writes nan in their place, so its output stays aligned with the input's lines.")
     var skipBadLines = false
 
+    /// What `load` gives: the model, the data indexed for it, what the model file records, and
+    /// per field how many rows hold an id or token the model has no row of its own for.
+    struct Loaded {
+        var model: Model
+        var dataset: Dataset
+        var metadata: [String: String]
+        var unseenPerField: [Int]
+        /// Whether unseen ids were mapped to fallback rows (`Model.withFallbackRows`), not to
+        /// vocabulary rare/unseen rows.
+        var usesFallbackRows = false
+    }
+
     /// The model, the data indexed for it, and what the model file records. `unlabeled` admits
     /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line.
-    func load(unlabeled: Bool, identifierColumn: Int? = nil) throws -> (Model, Dataset, [String: String]) {
+    /// `fallbackForUnseen`: ids past a field of a model without vocabularies score through a zero
+    /// fallback row instead of being refused.
+    func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false) throws -> Loaded {
         let file: SafeTensors
         do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
         let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
@@ -28,6 +42,7 @@ struct ModelInputOptions: ParsableArguments {
             fieldCount = dims.count
         }
         let dataset: Dataset
+        var rareOrUnseen: [Int]?
         do {
             let resolved = format == .auto ? try formatFor(data, recorded: file.metadata["data_format"]) : format
             if let kind = resolved.categorical {
@@ -49,6 +64,7 @@ struct ModelInputOptions: ParsableArguments {
                     throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
                 }
                 dataset = raw.dataset(vocabulary: vocabulary)
+                rareOrUnseen = raw.rareOrUnseenCounts(vocabulary: vocabulary)
             } else {
                 if identifierColumn != nil {
                     throw CLIError("\(data): --id-column reads Criteo and Avazu rows; \(resolved.rawValue) rows have no id column")
@@ -63,7 +79,23 @@ struct ModelInputOptions: ParsableArguments {
         do { loaded = try ModelFile.model(from: file, path: model, fieldDims: file.metadata["format"] == ModelFile.formatName ? nil : (givenDims ?? dataset.fieldDims), dropout: 0).0 } catch {
             throw CLIError(error.description)
         }
-        do { return (loaded, try dataset.reindexed(for: loaded.config.fieldDims), file.metadata) } catch { throw CLIError(error.description) }
+        do {
+            if let rareOrUnseen {
+                return Loaded(model: loaded, dataset: try dataset.reindexed(for: loaded.config.fieldDims), metadata: file.metadata,
+                              unseenPerField: rareOrUnseen)
+            }
+            let dims = loaded.config.fieldDims
+            let fits = dataset.fieldCount == dims.count && zip(dataset.fieldDims, dims).allSatisfy { $0 <= $1 }
+            guard fallbackForUnseen, !fits else {
+                return Loaded(model: loaded, dataset: try dataset.reindexed(for: dims), metadata: file.metadata,
+                              unseenPerField: [Int](repeating: 0, count: dims.count))
+            }
+            let (mapped, unseen) = try dataset.mappingUnseenIds(toFallbackOf: dims)
+            return Loaded(model: loaded.withFallbackRows(), dataset: mapped, metadata: file.metadata, unseenPerField: unseen,
+                          usesFallbackRows: true)
+        } catch {
+            throw CLIError(error.description)
+        }
     }
 
     /// `--format auto` for data scored by a model: a binary data file is one by its content;
@@ -106,7 +138,8 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = Log(quiet: quiet)
         try checkWritable(json, option: "--json")
-        let (model, dataset, recorded) = try input.load(unlabeled: false)
+        let loaded = try input.load(unlabeled: false)
+        let (model, dataset, recorded) = (loaded.model, loaded.dataset, loaded.metadata)
         let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
         // The model's own proportions (recorded with its seed); the standard ones for a file that records none.
         let proportions = recorded["split_rule"].flatMap(DataSplit.proportions(ofRule:)) ?? .standard
@@ -173,6 +206,8 @@ struct Predict: ParsableCommand {
     var out: String
     @Option(help: ArgumentHelp("Criteo / Avazu rows: write this column (1-based; Avazu's id is 1) before each probability, tab-separated.", valueName: "n"))
     var idColumn: Int?
+    @Flag(help: "Print, per field, how many rows hold an id or token the model has no row of its own for (scored through the field's rare/unseen or fallback row).")
+    var report = false
 
     func validate() throws {
         if let idColumn { guard idColumn >= 1, idColumn <= 1000 else { throw ValidationError("--id-column must be between 1 and 1000") } }
@@ -181,7 +216,23 @@ struct Predict: ParsableCommand {
     func run() throws {
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
-        let (model, dataset, _) = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 })
+        let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true)
+        let (model, dataset) = (loaded.model, loaded.dataset)
+        let unseenRows = loaded.unseenPerField.reduce(0, +)
+        if loaded.usesFallbackRows && unseenRows > 0 {
+            log.say("note: \(unseenRows) ids are past the model's fields (new users, items or ids); each scores through a zero fallback row of its field (--report: per field)")
+        }
+        if report {
+            let rows = max(dataset.rowCount, 1)
+            var lines = ["field  rows without a row of their own  share"]
+            for (f, n) in loaded.unseenPerField.enumerated() {
+                lines.append(String(format: "%5d  %30d  %5.1f%%", f + 1, n, 100 * Double(n) / Double(rows)))
+            }
+            lines.append(loaded.usesFallbackRows || loaded.unseenPerField.allSatisfy({ $0 == 0 }) && dataset.vocabulary == nil
+                ? "(ids past the model's field sizes; scored through a zero fallback row)"
+                : "(tokens rare or unseen in training; scored through each field's rare/unseen row)")
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
         if dataset.skippedLines > 0, let first = dataset.firstSkipped {
             log.say("left out \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s") (nan in their place); the first: \(first)")
         }

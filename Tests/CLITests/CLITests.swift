@@ -109,6 +109,37 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").count == 2)
     }
 
+    /// Ids a MovieLens model never saw score through a zero fallback row (not an error), and
+    /// --report counts them per field; a FIFO as --out stays a FIFO (no rename over it).
+    @Test func unseenIdsScoreThroughFallbackRowsAndNonRegularOutputsStay() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        try "1\t2\n5000\t9\n3\t99999\n1\t2\n".write(toFile: dir + "/new.tsv", atomically: true, encoding: .utf8)
+        let r = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", "-", "--report"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let p = r.stdout.split(separator: "\n").compactMap { Double($0) }
+        #expect(p.count == 4 && p[0] == p[3] && p.allSatisfy { $0 > 0 && $0 < 1 })
+        #expect(r.stderr.contains("    1                               1   25.0%") && r.stderr.contains("    2                               1   25.0%"), "\(r.stderr)")
+        // An unseen user alone: the FM's score is the bias, the movie's linear weight and nothing else.
+        try "5000\t9\n".write(toFile: dir + "/one.tsv", atomically: true, encoding: .utf8)
+        let one = try run(["predict", "--model", "m.safetensors", "--data", "one.tsv", "--out", "-"], in: dir)
+        #expect(Double(one.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == p[1])
+        // A FIFO output is written in place.
+        let fifo = dir + "/out.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat '\(fifo)' > '\(dir)/read.txt'"]
+        try reader.run()
+        let toFifo = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", fifo], in: dir)
+        reader.waitUntilExit()
+        #expect(toFifo.status == 0, "\(toFifo.stderr)")
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
+        #expect(try String(contentsOfFile: dir + "/read.txt", encoding: .utf8).split(separator: "\n").count == 4)
+    }
+
     /// `--split 70,15,15` makes those parts, is recorded, and `eval --split test` finds them again.
     @Test func splitProportionsAreAnOptionAndRecorded() throws {
         let dir = scratch()

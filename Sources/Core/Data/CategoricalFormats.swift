@@ -214,6 +214,16 @@ public struct RawCategoricalData: Sendable {
         return Vocabulary.counted(tokens: tokens, counts: counts, minCount: minCount).0
     }
 
+    /// Per field, the rows whose token `vocabulary` maps to the field's rare/unseen row (a token
+    /// never seen in training, or seen too rarely to be kept).
+    public func rareOrUnseenCounts(vocabulary: Vocabulary) -> [Int] {
+        let f = fieldCount
+        let unknown = (0..<f).map { k in tokens[k].map { vocabulary.fields[k][$0] == nil } }
+        var counts = [Int](repeating: 0, count: f)
+        for i in 0..<(rowCount * f) where unknown[i % f][Int(tokenIds[i])] { counts[i % f] += 1 }
+        return counts
+    }
+
     /// The data set under `vocabulary`.
     public func dataset(vocabulary: Vocabulary) -> Dataset {
         let f = fieldCount

@@ -19,7 +19,19 @@ public func writeFileAtomically(path: String, bytes: [UInt8]) throws {
 }
 
 /// The same for content too large to assemble in memory: `body` writes it in pieces.
+///
+/// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, a
+/// terminal) is written in place: renaming over it would replace a device node or pipe with a
+/// regular file (as root, `/dev/null` itself), and such targets have no torn state to avoid.
 public func writeFileAtomically(path: String, body: (AtomicFileWriter) throws -> Void) throws {
+    var info = stat()
+    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG && (info.st_mode & S_IFMT) != S_IFDIR {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw FileWriteError(path: path, message: "cannot open for writing: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try body(AtomicFileWriter(fd: fd, path: path))
+        return
+    }
     let temporary = "\(path).tmp-\(getpid())"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     if fd < 0 { throw FileWriteError(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
