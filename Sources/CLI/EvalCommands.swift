@@ -7,7 +7,7 @@ import Parallel
 struct ModelInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model file: fnn-par's, or a torchfm FM / FNN state_dict saved with safetensors.", valueName: "path"))
     var model: String
-    @Option(help: ArgumentHelp("Data to score: MovieLens ratings, a fields TSV, a binary data file, or raw Criteo / Avazu / libffm / libsvm rows (mapped with the model's vocabularies).", valueName: "path"))
+    @Option(help: ArgumentHelp("Data to score (- for standard input): MovieLens ratings, a fields TSV, a binary data file, or raw Criteo / Avazu / libffm / libsvm rows (mapped with the model's vocabularies).", valueName: "path"))
     var data: String
     @Option(help: ArgumentHelp("Input format; auto recognises each by content. Raw Criteo / Avazu / libffm / libsvm rows are mapped with the vocabularies (and libsvm field map) stored in the model.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
@@ -33,7 +33,13 @@ struct ModelInputOptions: ParsableArguments {
     /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line.
     /// `fallbackForUnseen`: ids past a field of a model without vocabularies score through a zero
     /// fallback row instead of being refused.
-    func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false) throws -> Loaded {
+    func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false, log: Log) throws -> Loaded {
+        try withStandardInputSaved(data, log: log) { path in
+            try load(path: path, unlabeled: unlabeled, identifierColumn: identifierColumn, fallbackForUnseen: fallbackForUnseen)
+        }
+    }
+
+    private func load(path data: String, unlabeled: Bool, identifierColumn: Int?, fallbackForUnseen: Bool) throws -> Loaded {
         let file: SafeTensors
         do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
         let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
@@ -138,7 +144,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = Log(quiet: quiet)
         try checkWritable(json, option: "--json")
-        let loaded = try input.load(unlabeled: false)
+        let loaded = try input.load(unlabeled: false, log: log)
         let (model, dataset, recorded) = (loaded.model, loaded.dataset, loaded.metadata)
         let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
         // The model's own proportions (recorded with its seed); the standard ones for a file that records none.
@@ -216,7 +222,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
-        let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true)
+        let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true, log: log)
         let (model, dataset) = (loaded.model, loaded.dataset)
         let unseenRows = loaded.unseenPerField.reduce(0, +)
         if loaded.usesFallbackRows && unseenRows > 0 {

@@ -4,7 +4,7 @@ import Foundation
 import Parallel
 
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data: MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV, libffm or libsvm text, a fields TSV, or a binary data file (generate --out X.fnnpar). Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Data (- for standard input): MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV, libffm or libsvm text, a fields TSV, or a binary data file (generate --out X.fnnpar). Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
     @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
@@ -79,10 +79,14 @@ struct DataOptions: ParsableArguments {
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         let proportions = try splitProportions()
-        do {
-            return try read(data, log: log, seed: seed, split: proportions, executor: executor)
-        } catch {
-            throw CLIError(error.description)
+        return try withStandardInputSaved(data, log: log) { path in
+            var options = self
+            if data == "-" { options.noCache = true }
+            do {
+                return try options.read(path, log: log, seed: seed, split: proportions, executor: executor)
+            } catch let error as InputError {
+                throw CLIError(error.description)
+            }
         }
     }
 

@@ -19,7 +19,7 @@ import Testing
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
     @discardableResult
-    func run(_ arguments: [String], in directory: String) throws -> Result {
+    func run(_ arguments: [String], in directory: String, standardInput: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -27,6 +27,7 @@ import Testing
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        if let standardInput { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: standardInput)) }
         try process.run()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -138,6 +139,28 @@ import Testing
         var info = stat()
         #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
         #expect(try String(contentsOfFile: dir + "/read.txt", encoding: .utf8).split(separator: "\n").count == 4)
+    }
+
+    /// `--data -` reads standard input: the same model as from the file; predict scores piped rows.
+    @Test func standardInputIsData() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let fromFile = try run(["fm", "--data", u, "--no-cache", "--epochs", "2", "--save", "a.safetensors", "--quiet"], in: dir)
+        let piped = try run(["fm", "--data", "-", "--epochs", "2", "--save", "b.safetensors", "--quiet"], in: dir, standardInput: u)
+        #expect(fromFile.status == 0 && piped.status == 0, "\(piped.stderr)")
+        func parameters(_ name: String) throws -> Data {
+            // The tensors, not the header: its metadata names the source path.
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+            let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            return bytes.dropFirst(8 + headerLength)
+        }
+        #expect(try parameters("a.safetensors") == parameters("b.safetensors"))
+        try "1\t2\n5\t9\n".write(toFile: dir + "/pairs.tsv", atomically: true, encoding: .utf8)
+        let scored = try run(["predict", "--model", "a.safetensors", "--data", "-", "--out", "-"], in: dir, standardInput: dir + "/pairs.tsv")
+        #expect(scored.status == 0 && scored.stdout.split(separator: "\n").count == 2, "\(scored.stderr)")
+        try "".write(toFile: dir + "/empty", atomically: true, encoding: .utf8)
+        let empty = try run(["fm", "--data", "-"], in: dir, standardInput: dir + "/empty")
+        #expect(empty.status != 0 && empty.stderr.contains("standard input (--data -) is empty"))
     }
 
     /// `--split 70,15,15` makes those parts, is recorded, and `eval --split test` finds them again.
