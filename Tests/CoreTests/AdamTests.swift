@@ -142,19 +142,8 @@ import Testing
             // The rows as stored before this step: what a forward pass would have read.
             let stored = (0..<(rows * width)).map { Double(table[$0]) }
             schedule.ensure(upTo: globalStep)
-            grads.withUnsafeBufferPointer { g in
-                linearGrads.withUnsafeBufferPointer { lg in
-                    var gradients = RowGradients(embedding: g.baseAddress!, embeddingStride: width,
-                                                 linear: withLinear ? lg.baseAddress! : nil, linearStride: 1)
-                    if factored {
-                        gradients = .fm(scaledSums: g.baseAddress!, logitGradients: lg.baseAddress!, embedDim: width,
-                                        fieldCount: perEntry)
-                    }
-                    batch.withUnsafeBufferPointer {
-                        grouping.build(rowIds: $0.baseAddress!, count: batch.count, gradients: gradients)
-                    }
-                }
-            }
+            buildGrouping(grouping, batch: batch, entries: grads, linearEntries: linearGrads, width: width,
+                          withLinear: withLinear, factored: factored, positionsPerEntry: perEntry)
             for range in partition(grouping.uniqueCount, parts: 3, alignment: 1) {
                 adam.update(table: table, linear: withLinear ? linear : nil, grouping: grouping,
                             uniqueRange: range, globalStep: globalStep, schedule: schedule)

@@ -36,19 +36,8 @@ import Testing
             let grads = (0..<(entries * width)).map { _ in Float(rng.nextGaussian() * 0.05) }
             let linearGrads = (0..<entries).map { _ in Float(rng.nextGaussian() * 0.05) }
             let stored = reference
-            grads.withUnsafeBufferPointer { g in
-                linearGrads.withUnsafeBufferPointer { lg in
-                    var gradients = RowGradients(embedding: g.baseAddress!, embeddingStride: width,
-                                                 linear: withLinear ? lg.baseAddress! : nil, linearStride: 1)
-                    if factored {
-                        gradients = .fm(scaledSums: g.baseAddress!, logitGradients: lg.baseAddress!, embedDim: width,
-                                        fieldCount: perEntry)
-                    }
-                    batch.withUnsafeBufferPointer {
-                        grouping.build(rowIds: $0.baseAddress!, count: batch.count, gradients: gradients)
-                    }
-                }
-            }
+            buildGrouping(grouping, batch: batch, entries: grads, linearEntries: linearGrads, width: width,
+                          withLinear: withLinear, factored: factored, positionsPerEntry: perEntry)
             for range in partition(grouping.uniqueCount, parts: 3, alignment: 1) {
                 optimizer.update(table: table, linear: withLinear ? linear : nil, grouping: grouping, uniqueRange: range,
                                  learningRate: learningRate, l2: l2, batchCount: batchCount)

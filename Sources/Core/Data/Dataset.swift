@@ -5,10 +5,10 @@
 /// index arrays and never copy the data.
 public struct Dataset: Sendable {
     public let name: String
-    public private(set) var fieldDims: [Int]
+    public internal(set) var fieldDims: [Int]
     public let rowCount: Int
     /// rowCount * fieldCount field-local ids.
-    public let ids: AlignedBuffer<UInt32>
+    public internal(set) var ids: AlignedBuffer<UInt32>
     /// 0 or 1 per row.
     public let labels: AlignedBuffer<Float>
     /// False for prediction input whose rows (some or all) came without labels.

@@ -48,15 +48,9 @@ extension Dataset {
                 }
             }
         }
-        var copy = Dataset(name: name, fieldDims: modelDims.map { $0 + 1 }, rowCount: rowCount, ids: mapped, labels: labels)
-        copy.hasLabels = hasLabels
-        copy.vocabulary = vocabulary
-        copy.fieldMap = fieldMap
-        copy.sourceFormat = sourceFormat
-        copy.skippedLines = skippedLines
-        copy.firstSkipped = firstSkipped
-        copy.skippedRowPositions = skippedRowPositions
-        copy.rowIdentifiers = rowIdentifiers
+        var copy = self
+        copy.ids = mapped
+        copy.fieldDims = modelDims.map { $0 + 1 }
         return (copy, unseen)
     }
 }
