@@ -9,7 +9,8 @@ import Testing
     func independentFieldSizes(path: String, separator: Character, skipHeader: Bool, labelColumn: Int, firstFeature: Int,
                                featureCount: Int, criteoIntegers: Bool, minCount: Int) throws -> [Int] {
         var counts = [[String: Int]](repeating: [:], count: featureCount)
-        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        // Kaggle's CSV ends its lines with CRLF, one Character in Swift: split on any newline.
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(omittingEmptySubsequences: true, whereSeparator: \.isNewline)
         if skipHeader { lines.removeFirst() }
         for line in lines {
             let cols = line.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
@@ -17,7 +18,7 @@ import Testing
                 var token = cols[firstFeature + k]
                 if criteoIntegers && k < 13 {
                     if token.isEmpty { token = "NULL" } else {
-                        let v = Int(token)!
+                        let v = Int(token) ?? Int(Double(token)!)
                         token = v > 2 ? String(Int(pow(log(Double(v)), 2))) : String(v - 2)
                     }
                 }
@@ -40,6 +41,35 @@ import Testing
                                                  labelColumn: 0, firstFeature: 1, featureCount: 39, criteoIntegers: true, minCount: 10)
         #expect(train.vocabulary(minCount: 10).fieldDims == expected)
         #expect(try detectFormat(path: dir + "/head8000_dev.txt") == .criteo)
+    }
+
+    /// Criteo's CSV exports: DeepCTR's (header "label,I1,...", integers written as "260.0") and
+    /// Kaggle's (header "Id,Label,I1,..."), detected by their header and read as the TSV is; a TSV
+    /// rewritten as DeepCTR's CSV parses to the same tokens, ids and labels.
+    @Test func criteoCSVExports() throws {
+        let dir = TestData.path("criteo-dac-sample")
+        let deepctr = dir + "/deepctr_criteo_sample.csv", kaggle = dir + "/kaggle_train.tiny.csv"
+        #expect(try detectFormat(path: deepctr) == .criteo && detectFormat(path: kaggle) == .criteo)
+        let a = try loadRawCategorical(path: deepctr, format: .criteo)
+        #expect(a.rowCount == 200 && a.fieldCount == 39)
+        #expect(a.vocabulary(minCount: 1).fieldDims == (try independentFieldSizes(
+            path: deepctr, separator: ",", skipHeader: true, labelColumn: 0, firstFeature: 1, featureCount: 39, criteoIntegers: true, minCount: 1)))
+        let b = try loadRawCategorical(path: kaggle, format: .criteo, executor: nil)
+        #expect(b.rowCount == 1999)
+        let kaggleSizes = try independentFieldSizes(
+            path: kaggle, separator: ",", skipHeader: true, labelColumn: 1, firstFeature: 2, featureCount: 39, criteoIntegers: true, minCount: 1)
+        #expect(b.vocabulary(minCount: 1).fieldDims == kaggleSizes, "\(b.vocabulary(minCount: 1).fieldDims) vs \(kaggleSizes)")
+        let tsv = dir + "/head8000_dev.txt"
+        let rows = try String(contentsOfFile: tsv, encoding: .utf8).split(separator: "\n").map { line -> String in
+            line.split(separator: "\t", omittingEmptySubsequences: false).enumerated().map { k, v in
+                (1...13).contains(k) && !v.isEmpty ? v + ".0" : String(v)
+            }.joined(separator: ",")
+        }
+        let header = (["label"] + (1...13).map { "I\($0)" } + (1...26).map { "C\($0)" }).joined(separator: ",")
+        let csv = temporaryDirectory() + "/dev.csv"
+        try ([header] + rows).joined(separator: "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let fromTSV = try loadRawCategorical(path: tsv, format: .criteo), fromCSV = try loadRawCategorical(path: csv, format: .criteo)
+        #expect(fromCSV.tokens == fromTSV.tokens && fromCSV.tokenIds == fromTSV.tokenIds && fromCSV.labels == fromTSV.labels)
     }
 
     @Test func avazuSamplesWithAndWithoutHeader() throws {

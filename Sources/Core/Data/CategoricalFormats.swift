@@ -251,7 +251,13 @@ func criteoIntegerCode(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>)
     if bytes[i] == 0x2D { negative = true; i += 1 }
     guard i < range.upperBound, range.upperBound - i <= 18 else { return nil }
     var v = 0
-    while i < range.upperBound {
+    var end = range.upperBound
+    // CSV exports (DeepCTR's criteo_sample) write the integers as floats: "260.0".
+    if let dot = (i..<range.upperBound).first(where: { bytes[$0] == 0x2E }) {
+        guard dot > i, (dot + 1..<range.upperBound).allSatisfy({ bytes[$0] == 0x30 }) else { return nil }
+        end = dot
+    }
+    while i < end {
         let d = bytes[i] &- 0x30
         if d > 9 { return nil }
         v = v * 10 + Int(d)
@@ -309,7 +315,8 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         let boxes = parseCategoricalChunks(b, format: format, atFileStart: true, path: path, skipBadLines: skipBadLines,
-                                           executor: executor, minimumChunkBytes: minimumChunkBytes, scoring: scoring)
+                                           executor: executor, minimumChunkBytes: minimumChunkBytes, scoring: scoring,
+                                           layout: .detect(format, start: b))
         var merger = CategoricalMerger(format: format)
         return try merger.rawData(merging: boxes, format: format, path: path)
     }
@@ -319,13 +326,14 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
 /// given. `atFileStart`: the bytes begin the file (only there may a header line appear).
 func parseCategoricalChunks(
     _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
-    executor: PhaseExecutor?, minimumChunkBytes: Int, scoring: ScoringInput = ScoringInput()
+    executor: PhaseExecutor?, minimumChunkBytes: Int, scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout? = nil
 ) -> [CategoricalChunk] {
+    let layout = layout ?? (format == .criteo ? .criteoTSV : .avazu)
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines,
-                       scoring: scoring)
+                       scoring: scoring, layout: layout)
     }
     return boxes
 }
@@ -418,6 +426,40 @@ public struct ScoringInput: Sendable {
     }
 }
 
+/// How a Criteo or Avazu file lays out its columns: Criteo's own `train.txt` is tab-separated
+/// without a header; its CSV exports start with a header and are comma-separated, DeepCTR's
+/// (`label,I1,...,C26`) as the TSV's columns, Kaggle's (`Id,Label,I1,...`) with an id column first.
+public struct CategoricalLayout: Sendable, Equatable {
+    var separator: Separator
+    /// Columns before the label (Kaggle's CSV: its `Id`).
+    var leadingColumns: Int
+    /// The first line is a header (Criteo CSV; Avazu's is recognised by its names line by line).
+    var header: Bool
+
+    public static let criteoTSV = CategoricalLayout(separator: .tab, leadingColumns: 0, header: false)
+    public static let avazu = CategoricalLayout(separator: .comma, leadingColumns: 0, header: false)
+
+    /// The layout of `format` text whose first data line (or header) is `firstLine`.
+    public static func detect(_ format: CategoricalFormat, firstLine: String) -> CategoricalLayout {
+        guard format == .criteo else { return .avazu }
+        let names = firstLine.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
+        if names.count == 40 && names[0] == "label" && names[1] == "i1" {
+            return CategoricalLayout(separator: .comma, leadingColumns: 0, header: true)
+        }
+        if names.count == 41 && names[0] == "id" && names[1] == "label" && names[2] == "i1" {
+            return CategoricalLayout(separator: .comma, leadingColumns: 1, header: true)
+        }
+        return .criteoTSV
+    }
+
+    /// The layout of `format` text starting with `bytes`.
+    public static func detect(_ format: CategoricalFormat, start bytes: UnsafeBufferPointer<UInt8>) -> CategoricalLayout {
+        let end = bytes.firstIndex(of: 0x0A) ?? bytes.count
+        return detect(format, firstLine: String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<min(end, 4096)]), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
 /// One chunk's parse: its rows with chunk-local token ids, or where it failed.
 final class CategoricalChunk: @unchecked Sendable {
     var labels: [Float] = []
@@ -434,15 +476,17 @@ final class CategoricalChunk: @unchecked Sendable {
     var failure: InputError?
 
     func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool,
-               scoring: ScoringInput = ScoringInput()) {
+               scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout = .criteoTSV) {
         var scanner = LineScanner(b)
         var columns: [Range<Int>] = []
         let fieldCount = format == .criteo ? 39 : 22
-        let expectedColumns = format == .criteo ? 40 : 24
+        // Criteo: [leading (Kaggle CSV's Id)] label, 13 integers, 26 categories; Avazu: id, click, 22.
+        let lead = format == .criteo ? layout.leadingColumns : 0
+        let expectedColumns = (format == .criteo ? 40 : 24) + lead
         // Rows to score may lack the label column: Criteo's test.txt (39 columns), Avazu's test.csv
         // (id and 22 categories).
         let unlabeledColumns = scoring.unlabeledRows ? expectedColumns - 1 : -1
-        let separator: Separator = format == .criteo ? .tab : .comma
+        let separator: Separator = format == .criteo ? layout.separator : .comma
         if scoring.identifierColumn != nil { identifiers = [] }
         var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         var integerCodes = [Int?](repeating: nil, count: 13)
@@ -463,6 +507,7 @@ final class CategoricalChunk: @unchecked Sendable {
             b.splitColumns(line, by: separator, into: &columns)
             if first {
                 first = false
+                if format == .criteo && layout.header { continue }
                 // Avazu's header: "id,click,hour,..." (train.csv) or "id,hour,..." (test.csv).
                 if format == .avazu, columns.count == expectedColumns || columns.count == unlabeledColumns,
                    b.text(columns[0]) == "id", ["click", "hour"].contains(b.text(columns[1])) { continue }
@@ -470,14 +515,14 @@ final class CategoricalChunk: @unchecked Sendable {
             if let k = scoring.identifierColumn { identifiers!.append(k < columns.count ? b.text(columns[k]) : "") }
             guard columns.count == expectedColumns || columns.count == unlabeledColumns else {
                 let expected = scoring.unlabeledRows ? "\(expectedColumns) (or \(unlabeledColumns), without the label)" : "\(expectedColumns)"
-                if reject("expected \(expected) \(format == .criteo ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)") { continue }
+                if reject("expected \(expected) \(separator == .tab ? "tab" : "comma")-separated columns (\(format.rawValue)), found \(columns.count)") { continue }
                 return
             }
             // Where the columns after the label start: without a label, one column sooner.
-            let shift = columns.count == expectedColumns ? 0 : -1
+            let shift = (columns.count == expectedColumns ? 0 : -1) + lead
             var label = Float.nan
-            if shift == 0 {
-                let labelColumn = format == .criteo ? columns[0] : columns[1]
+            if columns.count == expectedColumns {
+                let labelColumn = format == .criteo ? columns[lead] : columns[1]
                 guard labelColumn.count == 1, b[labelColumn.lowerBound] == 0x30 || b[labelColumn.lowerBound] == 0x31 else {
                     if reject("label '\(b.text(labelColumn))' is not 0 or 1") { continue }
                     return

@@ -107,6 +107,11 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
             if columns.count > 1 { return .movielens }
             bytes.splitColumns(line, by: .comma, into: &columns)
             if columns.count == 24 { return .avazu }
+            // Criteo's CSV exports, by their header: DeepCTR's "label,I1,...", Kaggle's "Id,Label,I1,...".
+            let names = columns.prefix(3).map { bytes.text($0).lowercased() }
+            if (columns.count == 40 && names.starts(with: ["label", "i1"])) || (columns.count == 41 && names == ["id", "label", "i1"]) {
+                return .criteo
+            }
             if columns.count > 1 { return .movielens }
             bytes.splitColumns(line, by: .tab, into: &columns)
             if columns.count == 40 && looksLikeCriteo(bytes) { return .criteo }

@@ -47,9 +47,14 @@ public func convertCategoricalToCache(
     switch format {
     case .criteo, .avazu:
         merger = CategoricalMerger(format: format)
+        // The file's first line tells its layout (TSV, or a CSV export with a header); every
+        // segment is cut the same way.
+        var layout = CategoricalLayout.criteoTSV
         try forEachSegment { segment, atFileStart in
+            if atFileStart { layout = .detect(format, start: segment) }
             let boxes = parseCategoricalChunks(segment, format: format, atFileStart: atFileStart, path: path,
-                                               skipBadLines: skipBadLines, executor: executor, minimumChunkBytes: minimumChunkBytes)
+                                               skipBadLines: skipBadLines, executor: executor, minimumChunkBytes: minimumChunkBytes,
+                                               layout: layout)
             try merger.absorb(boxes) { write($0) }
         }
     case .libffm, .libsvm:
