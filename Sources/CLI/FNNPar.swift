@@ -251,9 +251,11 @@ func trainOneModel(
     if let save = files.save {
         try saveModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
         log.say("saved \(name) to \(save)")
-        if !files.keepCheckpoint, let checkpoint = files.checkpointPath {
+        if !files.keepCheckpoint, let checkpoint = files.checkpointPath, isRegularFile(checkpoint), !sameFile(checkpoint, save) {
             // The run is over and its model is saved: the checkpoint has nothing left to resume.
-            if (try? FileManager.default.removeItem(atPath: checkpoint)) != nil { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
+            // Only a regular file is removed (never /dev/null given as --checkpoint), and never
+            // the saved model itself.
+            if unlink(checkpoint) == 0 { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
         }
     }
     try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,

@@ -24,7 +24,9 @@ enum Interrupt {
         for s in [SIGINT, SIGTERM] {
             signal(s) { number in
                 Interrupt.received = number
-                signal(number, SIG_DFL)
+                // A second signal of either kind ends the process at once.
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
             }
         }
     }
@@ -90,7 +92,7 @@ struct ModelTraining {
             let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
             let kept = checkpointPath.map { path in
                 FileManager.default.fileExists(atPath: path)
-                    ? "; the checkpoint \(path) (end of epoch \(diverged.epoch - 1)) and any saved model are left as they were"
+                    ? "; nothing was written: the checkpoint \(path) and any saved model are left as they were"
                     : "; nothing was saved"
             } ?? "; nothing was saved"
             throw CLIError("\(name): \(diverged)\(kept). Lower the learning rate (--lr \(options.adam.learningRate)"

@@ -291,10 +291,13 @@ struct TrainingCommandOptions: ParsableArguments {
         if let rule = optimizer.rule { tables.kind = rule }
         tables.learningRate = tableLr
         tables.l2 = l2
-        if let adagradInit { tables.initialAccumulator = adagradInit }
+        // Every Adagrad starts from 100 unless told (the FNN's recommended Adam records 1).
+        tables.initialAccumulator = adagradInit ?? (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? 100 : 1)
         options.tables = tables
         switch initialization {
-        case .auto: options.initialization = .recommended(for: kind)
+        case .auto:
+            let recommended = TableInitialization.recommended(for: kind)
+            options.initialization = recommended.kind == .normal ? .normal(initScale) : recommended
         case .torch: options.initialization = .torch
         case .normal: options.initialization = .normal(initScale)
         }

@@ -12,11 +12,13 @@ import Glibc
 func withStandardInputSaved<T>(_ path: String, log: Log, _ body: (String) throws -> T) throws -> T {
     guard path == "-" else { return try body(path) }
     let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-    let temporary = "\(directory)/fnn-par-stdin-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    // A fresh unique name (mkstemp), so that a file a killed run left behind blocks nothing.
+    var template = Array("\(directory)/fnn-par-stdin-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard fd >= 0 else {
-        throw CLIError("cannot save standard input to \(temporary): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)")
+        throw CLIError("cannot save standard input in \(directory): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)")
     }
+    let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     defer { unlink(temporary) }
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
     var total = 0

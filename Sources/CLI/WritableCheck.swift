@@ -15,6 +15,14 @@ func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = 
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
         throw CLIError("\(option) \(path): is a directory; give a file name")
     }
+    // A device, FIFO or terminal (also through a link such as /dev/stdout) is written in place:
+    // it must take writes itself; its directory need not take new files.
+    if FileManager.default.fileExists(atPath: path), !isRegularFile(path) {
+        guard access(path, W_OK) == 0 else {
+            throw CLIError("\(option) \(path): cannot write to it (\(String(cString: strerror(errno))))")
+        }
+        return
+    }
     let directory = (path as NSString).deletingLastPathComponent
     let parent = directory.isEmpty ? "." : directory
     guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -23,6 +31,18 @@ func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = 
     guard access(parent, W_OK) == 0 else {
         throw CLIError("\(option) \(path): cannot write in \(parent) (\(String(cString: strerror(errno))))")
     }
+}
+
+/// Whether `path` names an existing regular file (following links).
+func isRegularFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+}
+
+/// Whether two paths name the same existing file (same device and inode).
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var x = stat(), y = stat()
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
 }
 
 extension OutputOptions {
@@ -35,6 +55,9 @@ extension OutputOptions {
 
 extension TrainingFileOptions {
     func checkOutputsWritable() throws {
+        if let save, let checkpoint, save == checkpoint || sameFile(save, checkpoint) {
+            throw CLIError("--checkpoint \(checkpoint) is the --save path: the checkpoint would overwrite the model; give another")
+        }
         try checkWritable(save, option: "--save")
         try checkWritable(checkpointPath, option: checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint")
     }

@@ -198,6 +198,14 @@ import Testing
         }
         let predict = try run(["predict", "--model", "none.safetensors", "--data", u, "--out", "missing/p.txt"], in: dir)
         #expect(predict.status != 0 && predict.stderr.contains("missing/p.txt: the directory missing does not exist"))
+        // The checkpoint may not be the model; /dev/stdout (a link, to a pipe here) is written, not renamed over.
+        let same = try run(["fm", "--data", u, "--cache-dir", dir, "--save", "m.safetensors", "--checkpoint", "m.safetensors"], in: dir)
+        #expect(same.status != 0 && same.stderr.contains("is the --save path"))
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        let toStdout = try run(["predict", "--model", "m.safetensors", "--data", u, "--out", "/dev/stdout"], in: dir)
+        #expect(toStdout.status == 0 && toStdout.stdout.split(separator: "\n").count == 100_000, "\(toStdout.stderr)")
+        var info = stat()
+        #expect(lstat("/dev/stdout", &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
     }
 
     /// Rows without their label (Criteo's test.txt: 39 columns; Avazu's test.csv: no click column,

@@ -246,6 +246,9 @@ import Testing
         let decoded = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: older))
         #expect(decoded.tables == TableOptimizerConfig(kind: .adam) && decoded.initialization == .torch)
         #expect(decoded.sameTraining(as: options))
+        // The initial accumulator is Adagrad's alone: Adam resolved for the FM (which records 100) is the same rule.
+        #expect(TableOptimizerConfig(kind: .adam, initialAccumulator: 100).sameRule(as: TableOptimizerConfig(kind: .adam)))
+        #expect(!TableOptimizerConfig(kind: .rowwiseAdagrad, initialAccumulator: 100).sameRule(as: TableOptimizerConfig(kind: .rowwiseAdagrad)))
         // A checkpoint of an earlier version (another split and optimizer layout) is refused.
         var old = try SafeTensors.read(path: path)
         old.metadata["checkpoint_version"] = nil

@@ -99,7 +99,10 @@ public enum Checkpoint {
     }
 
     static func describe(_ o: TrainingOptions) -> String {
-        "batch \(o.batchSize), lr \(o.adam.learningRate), weight decay \(o.adam.weightDecay), seed \(o.seed), \(o.sparseUpdate.rawValue) tables, "
+        "batch \(o.batchSize), lr \(o.adam.learningRate), weight decay \(o.adam.weightDecay), seed \(o.seed), split \(o.split), "
+            + "metric \(o.stoppingMetric.rawValue), slices of \(o.sliceRows), "
+            + (o.streamChunkRows.map { "streamed in chunks of \($0) rows, windows of \(o.streamWindow), " } ?? "")
+            + "\(o.sparseUpdate.rawValue) tables, "
             + "table rule \(o.tables.kind.rawValue)" + (o.tables.learningRate.map { " lr \($0)" } ?? "")
             + (o.tables.l2 > 0 ? " l2 \(o.tables.l2)" : "")
             + (o.tables.kind == .adagrad || o.tables.kind == .rowwiseAdagrad ? " initial accumulator \(o.tables.initialAccumulator)" : "")

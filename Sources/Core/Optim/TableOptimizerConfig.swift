@@ -39,6 +39,13 @@ public struct TableOptimizerConfig: Sendable, Codable, Equatable {
 }
 
 extension TableOptimizerConfig {
+    /// Whether two configurations train alike: the initial accumulator matters to the Adagrads
+    /// only (a run recorded before these options existed reads as Adam with the default one).
+    public func sameRule(as other: TableOptimizerConfig) -> Bool {
+        kind == other.kind && learningRate == other.learningRate && l2 == other.l2
+            && (!(kind == .adagrad || kind == .rowwiseAdagrad) || initialAccumulator == other.initialAccumulator)
+    }
+
     /// The tables' rule a model of `kind` trains with unless told otherwise, chosen by the
     /// measurements in perf/RESULTS.md ("FM quality"): the FM with row-wise Adagrad (initial
     /// accumulator 100, learning rate `learningRate(fieldCount:)`), which on every data set tried

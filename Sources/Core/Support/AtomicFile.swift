@@ -23,7 +23,15 @@ public func writeFileAtomically(path: String, bytes: [UInt8]) throws {
 /// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, a
 /// terminal) is written in place: renaming over it would replace a device node or pipe with a
 /// regular file (as root, `/dev/null` itself), and such targets have no torn state to avoid.
-public func writeFileAtomically(path: String, body: (AtomicFileWriter) throws -> Void) throws {
+public func writeFileAtomically(path requested: String, body: (AtomicFileWriter) throws -> Void) throws {
+    // Through a symbolic link (/dev/stdout -> /proc/self/fd/1 -> a file or a pipe) the write goes
+    // to what the link names, never by renaming over the link itself.
+    var path = requested
+    var link = stat()
+    if lstat(requested, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(requested, nil) {
+        path = String(cString: resolved)
+        free(resolved)
+    }
     var info = stat()
     if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG && (info.st_mode & S_IFMT) != S_IFDIR {
         let fd = open(path, O_WRONLY | O_CLOEXEC)

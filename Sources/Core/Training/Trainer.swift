@@ -6,7 +6,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public func sameTraining(as other: TrainingOptions) -> Bool {
         batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split
             && sliceRows == other.sliceRows
-            && sparseUpdate == other.sparseUpdate && tables == other.tables && stoppingMetric == other.stoppingMetric && initialization == other.initialization
+            && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
 
