@@ -185,6 +185,9 @@ extension Evaluate {
         if let seed, seed != trainedWith {
             throw CLIError("\(input.model) was trained on the split of --seed \(trainedWith); the \(split.rawValue) part of seed \(seed)'s split holds rows it trained on. Leave --seed out to evaluate on its own \(split.rawValue) part")
         }
+        if recorded["split_rule"] == DataSplit.allRowsRule {
+            throw CLIError("\(input.model) was trained on every row (--train-on-all): it has no held-out \(split.rawValue) part. Score other data with --split all")
+        }
         if let rule = recorded["split_rule"], DataSplit.proportions(ofRule: rule) == nil {
             throw CLIError("\(input.model) was trained on a split made by another rule (\(rule)) than this fnn-par's (\(DataSplit.rule)); its parts cannot be found again. Use --split all on held-out data")
         }

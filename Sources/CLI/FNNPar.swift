@@ -269,11 +269,16 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
 {
     var options = training.trainingOptions(for: kind)
     options.split = try dataOptions.splitProportions()
+    options.trainOnAll = dataOptions.trainOnAll
+    if options.trainOnAll {
+        log.say("--train-on-all: every row trains for exactly \(options.epochs) epoch\(options.epochs == 1 ? "" : "s"); nothing is held out, so there are no validation or test figures")
+    }
     let executor = training.threading.makeExecutor(log: log)
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
     options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
                                                               window: options.streamWindow, log: log)
-    let split = try makeSplit(dataset, seed: options.seed, proportions: options.split)
+    let split = options.trainOnAll ? DataSplit.allRows(rowCount: dataset.rowCount, seed: options.seed)
+        : try makeSplit(dataset, seed: options.seed, proportions: options.split)
     log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     return (options, executor, dataset, split)
@@ -305,7 +310,8 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         "created_by": "fnn-par",
         // What `eval --split` needs to find the run's own parts, and `eval` / `predict` to read
         // new rows as the training rows were read.
-        "split_seed": String(options.seed), "split_rule": DataSplit.rule(options.split),
+        "split_seed": String(options.seed),
+        "split_rule": options.trainOnAll ? DataSplit.allRowsRule : DataSplit.rule(options.split),
     ]
     if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }

@@ -111,7 +111,11 @@ struct ModelTraining {
         if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
         engine.model.copyParameters(from: result.model)
         let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
-        log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
+        if split.testCount == 0 {
+            log.say("\(name): trained on every row for \(result.epochsRun) epochs (no test rows, so no test figures)")
+        } else {
+            log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
+        }
         var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
                                  bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
                                  samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)

@@ -22,6 +22,8 @@ struct DataOptions: ParsableArguments {
     var skipBadLines = false
     @Option(name: .customLong("split"), help: ArgumentHelp("Train / validation / test shares of the seeded random split, in whole percents summing to 100 (each at least 1).", valueName: "train,validation,test"))
     var splitText = "80,10,10"
+    @Flag(help: "Train on every row, holding none out, for exactly --epochs epochs (the count an earlier run's early stopping chose): the final model for production. No validation or test figures; vocabularies count every row.")
+    var trainOnAll = false
     @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
     var memoryBudget: String?
 
@@ -121,7 +123,7 @@ struct DataOptions: ParsableArguments {
             if !noCache {
                 let preprocessing = categorical
                     ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)"
-                        + (vocabFrom == .train ? " seed \(seed)" + (split == .standard ? "" : " split \(split)") : "")
+                        + (vocabFrom == .train && !trainOnAll ? " seed \(seed)" + (split == .standard ? "" : " split \(split)") : "")
                     : resolved.rawValue
                 let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
                     + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
@@ -136,7 +138,7 @@ struct DataOptions: ParsableArguments {
                 log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
                 do {
                     let converted = try convertCategoricalToCache(
-                        path: data, format: kind, minCount: minimum, vocabularyFrom: vocabFrom, seed: seed,
+                        path: data, format: kind, minCount: minimum, vocabularyFrom: trainOnAll ? .all : vocabFrom, seed: seed,
                         skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                         segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
                         split: split)
@@ -156,9 +158,9 @@ struct DataOptions: ParsableArguments {
                 let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
                                                  fieldMap: map)
                 parseSeconds = PhaseProfile.now() - start
-                let rows = vocabFrom == .train ? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split).train : nil
+                let rows = vocabFrom == .train && !trainOnAll ? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split).train : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
-                log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train ? "the training split" : "all rows"), "
+                log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train && !trainOnAll ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
                 dataset = raw.dataset(vocabulary: vocabulary)
                 vocabularySeconds = PhaseProfile.now() - start - parseSeconds

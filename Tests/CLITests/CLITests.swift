@@ -184,6 +184,24 @@ import Testing
         }
     }
 
+    /// --train-on-all trains on every row for exactly --epochs epochs and keeps the last; such a
+    /// model has no held-out part for eval --split.
+    @Test func trainOnAllKeepsTheLastEpochOfEveryRow() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let r = try run(["fm", "--data", u, "--cache-dir", dir, "--train-on-all", "--epochs", "3", "--patience", "1", "--save", "m.safetensors",
+                         "--json", "r.json"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let dataset = json["dataset"] as! [String: Any]
+        #expect(dataset["train_rows"] as? Int == 100_000 && dataset["validation_rows"] as? Int == 0 && dataset["test_rows"] as? Int == 0)
+        let fm = (json["models"] as! [String: [String: Any]])["fm"]!
+        #expect(fm["epochs"] as? Int == 3 && fm["best_epoch"] as? Int == 3)
+        let refused = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("trained on every row"))
+        #expect(try run(["eval", "--model", "m.safetensors", "--data", u, "--quiet"], in: dir).status == 0)
+    }
+
     /// Output paths are checked before any work: no training for an output that cannot be written.
     @Test func unwritableOutputsAreRefusedBeforeTraining() throws {
         let dir = scratch()

@@ -125,6 +125,15 @@ public struct DataSplit: Sendable {
     public static func rule(_ proportions: Proportions) -> String { "keyed-permutation-v1 \(proportions)" }
     public static let rule = rule(.standard)
 
+    /// The rule of a run that trained on every row (`--train-on-all`): it has no held-out part.
+    public static let allRowsRule = "all-rows"
+
+    /// Every row in training, none held out (`--train-on-all`, after an earlier run chose the
+    /// epoch count); the order of the rows is still the seed's.
+    public static func allRows(rowCount: Int, seed: UInt64) -> DataSplit {
+        DataSplit(rowCount: rowCount, seed: seed, trainFraction: 1, validationFraction: 0)
+    }
+
     /// The proportions a recorded rule names, if this fnn-par makes its splits so.
     public static func proportions(ofRule rule: String) -> Proportions? {
         let prefix = "keyed-permutation-v1 "

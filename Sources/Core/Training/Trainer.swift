@@ -4,7 +4,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The options a resumed run must share with the run that wrote its checkpoint; the epoch
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
-        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split
+        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split && trainOnAll == other.trainOnAll
             && sliceRows == other.sliceRows
             && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
@@ -22,6 +22,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The split's proportions (the split itself is the caller's; recorded so that a resumed run
     /// and `eval --split` find the same parts).
     public var split = DataSplit.Proportions.standard
+    /// Every row trains and none is held out (`DataSplit.allRows`): each epoch's model is kept,
+    /// no early stopping.
+    public var trainOnAll = false
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
     /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
@@ -41,7 +44,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
 extension TrainingOptions {
     enum CodingKeys: String, CodingKey {
-        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, sliceRows, sparseUpdate, tables, initialization
+        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, sliceRows, sparseUpdate, tables
+        case initialization
         case streamChunkRows, streamWindow
     }
 
@@ -57,6 +61,7 @@ extension TrainingOptions {
         adam = try c.decode(AdamConfig.self, forKey: .adam)
         seed = try c.decode(UInt64.self, forKey: .seed)
         split = try c.decodeIfPresent(DataSplit.Proportions.self, forKey: .split) ?? .standard
+        trainOnAll = try c.decodeIfPresent(Bool.self, forKey: .trainOnAll) ?? false
         sliceRows = try c.decode(Int.self, forKey: .sliceRows)
         sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
         tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
@@ -349,7 +354,9 @@ public final class TrainingRun {
             state.stepSeconds += state.epochStepSeconds
             state.stepExamples += state.epochExamples
             let score = options.stoppingMetric == .auc ? auc : -logLoss
-            if score > state.bestAUC || (state.bestAUC.isNaN && !score.isNaN) || state.history.count == 1 {
+            // Without validation rows (training on every row) each epoch's model is the one kept.
+            if split.validationCount == 0 || score > state.bestAUC || (state.bestAUC.isNaN && !score.isNaN)
+                || state.history.count == 1 {
                 state.bestAUC = score
                 state.bestEpoch = epoch
                 best.copyParameters(from: engine.model)
