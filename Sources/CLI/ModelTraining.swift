@@ -89,7 +89,6 @@ struct ModelTraining {
             result = try run.run()
         } catch let diverged as TrainingDiverged {
             progress.finish()
-            let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
             let kept = checkpointPath.map { path in
                 FileManager.default.fileExists(atPath: path)
                     ? "; nothing was written: the checkpoint \(path) and any saved model are left as they were"

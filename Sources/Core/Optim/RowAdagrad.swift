@@ -52,7 +52,7 @@ public final class RowAdagrad: @unchecked Sendable {
         precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients && grouping.width == width)
         let view = TouchedRows(grouping: grouping, table: table.base, linear: linear?.base, accumulators: accumulators.base,
                                accumulatorsPerRow: accumulatorsPerRow,
-                               linearAccumulators: kind == .sgd ? nil : linearAccumulators.base, width: width)
+                               linearAccumulators: kind == .sgd ? nil : linearAccumulators.base)
         // The default width as a constant: the row kernels unroll into straight-line code.
         if width == 16 {
             update(view, width: 16, uniqueRange: uniqueRange, learningRate: learningRate, l2: l2, scale: Float(batchCount))
@@ -105,7 +105,7 @@ public final class RowAdagrad: @unchecked Sendable {
 
         init(grouping: RowGrouping, table: UnsafeMutablePointer<Float>, linear: UnsafeMutablePointer<Float>?,
              accumulators: UnsafeMutablePointer<Float>, accumulatorsPerRow: Int,
-             linearAccumulators: UnsafeMutablePointer<Float>?, width: Int) {
+             linearAccumulators: UnsafeMutablePointer<Float>?) {
             gradients = grouping.gradientSums
             uniqueRows = grouping.uniqueRows.base
             positionCounts = grouping.positionCounts.base
