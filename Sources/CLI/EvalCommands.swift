@@ -188,6 +188,9 @@ extension Evaluate {
         if recorded["split_rule"] == DataSplit.allRowsRule {
             throw CLIError("\(input.model) was trained on every row (--train-on-all): it has no held-out \(split.rawValue) part. Score other data with --split all")
         }
+        if let rule = recorded["split_rule"], rule.hasPrefix("held-out-files") {
+            throw CLIError("\(input.model) was trained with --validation / --test files: its held-out rows are those files. Evaluate the test file itself: --data TEST --split all")
+        }
         if let rule = recorded["split_rule"], DataSplit.proportions(ofRule: rule) == nil {
             throw CLIError("\(input.model) was trained on a split made by another rule (\(rule)) than this fnn-par's (\(DataSplit.rule)); its parts cannot be found again. Use --split all on held-out data")
         }

@@ -277,8 +277,21 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
     options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
                                                               window: options.streamWindow, log: log)
-    let split = options.trainOnAll ? DataSplit.allRows(rowCount: dataset.rowCount, seed: options.seed)
-        : try makeSplit(dataset, seed: options.seed, proportions: options.split)
+    options.heldOut = dataset.heldOut
+    let split: DataSplit
+    if options.trainOnAll {
+        split = DataSplit.allRows(rowCount: dataset.rowCount, seed: options.seed)
+    } else if let heldOut = dataset.heldOut {
+        split = DataSplit(rowCount: dataset.rowCount, seed: options.seed, proportions: options.split, heldOut: heldOut)
+        guard split.trainCount >= 2, split.validationCount > 0 else {
+            throw CLIError("\(dataset.name): \(split.trainCount) training and \(split.validationCount) validation rows are too few to train on")
+        }
+        if heldOut.validationRows == 0 {
+            log.say("validation rows: \(split.validationCount) carved out of \(dataset.name) at the \(options.split.train):\(options.split.validation) ratio of --split")
+        }
+    } else {
+        split = try makeSplit(dataset, seed: options.seed, proportions: options.split)
+    }
     log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     return (options, executor, dataset, split)
@@ -311,7 +324,8 @@ func saveModel(_ model: Model, to path: String, dataset: Dataset, options: Train
         // What `eval --split` needs to find the run's own parts, and `eval` / `predict` to read
         // new rows as the training rows were read.
         "split_seed": String(options.seed),
-        "split_rule": options.trainOnAll ? DataSplit.allRowsRule : DataSplit.rule(options.split),
+        "split_rule": options.trainOnAll ? DataSplit.allRowsRule
+            : options.heldOut.map { DataSplit.rule(options.split, heldOut: $0) } ?? DataSplit.rule(options.split),
     ]
     if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }

@@ -110,7 +110,10 @@ struct ModelTraining {
         if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
         engine.model.copyParameters(from: result.model)
         let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
-        if split.testCount == 0 {
+        if split.testCount == 0 && options.heldOut != nil {
+            log.say(String(format: "%@: best epoch %d of %d, validation AUC %.4f (no --test file, so no test figures)", name,
+                           result.bestEpoch, result.epochsRun, result.history.first { $0.epoch == result.bestEpoch }?.validationAUC ?? .nan))
+        } else if split.testCount == 0 {
             log.say("\(name): trained on every row for \(result.epochsRun) epochs (no test rows, so no test figures)")
         } else {
             log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))

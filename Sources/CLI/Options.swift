@@ -22,6 +22,10 @@ struct DataOptions: ParsableArguments {
     var skipBadLines = false
     @Option(name: .customLong("split"), help: ArgumentHelp("Train / validation / test shares of the seeded random split, in whole percents summing to 100 (each at least 1).", valueName: "train,validation,test"))
     var splitText = "80,10,10"
+    @Option(help: ArgumentHelp("Validation rows from their own file (as xLearn's -v), in the training data's format, read with its vocabularies: they pick the kept epoch and stop early. The training file then trains on every row (and a --test file, or none, gives the test figures).", valueName: "path"))
+    var validation: String?
+    @Option(name: .customLong("test"), help: ArgumentHelp("Test rows from their own file, in the training data's format, read with its vocabularies. Without --validation, validation rows are carved out of the training file at --split's train : validation ratio.", valueName: "path"))
+    var testFile: String?
     @Flag(help: "Train on every row, holding none out, for exactly --epochs epochs (the count an earlier run's early stopping chose): the final model for production. No validation or test figures; vocabularies count every row.")
     var trainOnAll = false
     @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
@@ -30,7 +34,19 @@ struct DataOptions: ParsableArguments {
     func validate() throws {
         _ = try memoryBudgetBytes()
         _ = try splitProportions()
+        if !heldOutPaths.isEmpty {
+            guard let data else { throw ValidationError("--validation and --test need --data: the training file they are held out from") }
+            if trainOnAll { throw ValidationError("--train-on-all holds nothing out: leave out --validation and --test") }
+            for path in heldOutPaths {
+                if path == "-" { throw ValidationError("only --data may be standard input (-)") }
+                if path == data { throw ValidationError("\(path) is the training file itself: held-out rows must be other rows") }
+            }
+            if let validation, validation == testFile { throw ValidationError("--validation and --test name the same file") }
+        }
     }
+
+    /// The held-out files, validation first.
+    var heldOutPaths: [String] { [validation, testFile].compactMap { $0 } }
 
     func splitProportions() throws -> DataSplit.Proportions {
         guard let proportions = DataSplit.Proportions(splitText) else {
@@ -99,6 +115,15 @@ struct DataOptions: ParsableArguments {
             let resolved = format == .auto ? try detectFormat(path: data) : format
             if resolved == .binary {
                 var mapped = try DatasetCache.open(path: data)
+                if !heldOutPaths.isEmpty {
+                    var parts = [mapped]
+                    for path in heldOutPaths {
+                        try requireFormat(.binary, of: path)
+                        parts.append(try DatasetCache.open(path: path))
+                    }
+                    mapped = try Dataset.joining(parts)
+                    mapped.heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
+                }
                 mapped.sourceFormat = .binary
                 log.say(String(format: "mapped the binary data file %@ in %.3f s", data, PhaseProfile.now() - start))
                 return mapped
@@ -127,6 +152,7 @@ struct DataOptions: ParsableArguments {
                     : resolved.rawValue
                 let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
                     + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
+                    + (try heldOutDescription())
                 key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
                 if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
@@ -134,7 +160,7 @@ struct DataOptions: ParsableArguments {
                     return finish(cached)
                 }
             }
-            if categorical, let key, let cachePath, let budget = try? memoryBudgetBytes(), key.sourceSize > budget {
+            if categorical, heldOutPaths.isEmpty, let key, let cachePath, let budget = try? memoryBudgetBytes(), key.sourceSize > budget {
                 log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
                 do {
                     let converted = try convertCategoricalToCache(
@@ -154,11 +180,25 @@ struct DataOptions: ParsableArguments {
             var dataset: Dataset
             var parseSeconds: Double
             var vocabularySeconds = 0.0
+            var heldOut: HeldOutFiles?
             if categorical {
-                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
+                var raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
                                                  fieldMap: map)
+                if !heldOutPaths.isEmpty {
+                    var parts = [raw]
+                    for path in heldOutPaths {
+                        try requireFormat(resolved, of: path)
+                        parts.append(try loadRawCategorical(path: path, format: kind, skipBadLines: skipBadLines, executor: executor,
+                                                            fieldMap: map, minimumFields: raw.fieldCount))
+                    }
+                    heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
+                    raw = try RawCategoricalData.joining(parts)
+                }
                 parseSeconds = PhaseProfile.now() - start
-                let rows = vocabFrom == .train && !trainOnAll ? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split).train : nil
+                let rows = vocabFrom == .train && !trainOnAll
+                    ? (heldOut.map { DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split, heldOut: $0) }
+                        ?? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split)).train
+                    : nil
                 let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
                 log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train && !trainOnAll ? "the training split" : "all rows"), "
                     + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
@@ -166,8 +206,18 @@ struct DataOptions: ParsableArguments {
                 vocabularySeconds = PhaseProfile.now() - start - parseSeconds
             } else {
                 dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
+                if !heldOutPaths.isEmpty {
+                    var parts = [dataset]
+                    for path in heldOutPaths {
+                        try requireFormat(resolved, of: path)
+                        parts.append(try loadDataset(path: path, format: resolved, skipBadLines: skipBadLines))
+                    }
+                    heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
+                    dataset = try Dataset.joining(parts)
+                }
                 parseSeconds = PhaseProfile.now() - start
             }
+            dataset.heldOut = heldOut
             dataset = finish(dataset)
             var info = stat()
             let megabytes = stat(data, &info) == 0 ? Double(info.st_size) / 1e6 : 0
@@ -189,6 +239,36 @@ struct DataOptions: ParsableArguments {
                 }
             }
             return dataset
+    }
+}
+
+extension DataOptions {
+    /// The held-out files' row counts, in `heldOutPaths` order.
+    func heldOutCounts(_ rows: [Int]) -> HeldOutFiles {
+        HeldOutFiles(validationRows: validation == nil ? 0 : rows[0], testRows: testFile == nil ? 0 : rows[rows.count - 1])
+    }
+
+    /// A held-out file must be in the training file's format: read another way, its ids would
+    /// name other rows of the tables.
+    func requireFormat(_ format: DataFormat, of path: String) throws(InputError) {
+        guard self.format == .auto else { return }
+        let own = try detectFormat(path: path)
+        guard own == format else {
+            throw InputError(path: path, "reads as \(own.rawValue) data but the training file is \(format.rawValue): held-out files must be in the training data's format")
+        }
+    }
+
+    /// What identifies the held-out files in the cache key: a cache made with other (or edited)
+    /// held-out files holds other rows and vocabularies.
+    func heldOutDescription() throws(InputError) -> String {
+        var text = ""
+        for (name, path) in [("validation", validation), ("test", testFile)] {
+            guard let path else { continue }
+            let key = try DatasetCache.Key(source: path, preprocessing: "")
+            text += " \(name)-file \(URL(fileURLWithPath: path).standardizedFileURL.path) size \(key.sourceSize)"
+                + " modified \(key.sourceModified) fingerprint \(String(key.sourceFingerprint, radix: 16))"
+        }
+        return text
     }
 }
 

@@ -80,8 +80,8 @@ enum ResultsTable {
                       pad("best", 5), pad("train s", 9), pad("samples/s", 10)]
         var lines = [header.joined(separator: " ")]
         for (name, r) in rows {
-            let cells = [pad(name, 9, left: true), pad(String(format: "%.4f", r.testAUC), 9),
-                         pad(String(format: "%.4f", r.testLogLoss), 13), pad(r.epochs.map(String.init) ?? "-", 7),
+            let cells = [pad(name, 9, left: true), pad(r.testAUC.isNaN ? "-" : String(format: "%.4f", r.testAUC), 9),
+                         pad(r.testLogLoss.isNaN ? "-" : String(format: "%.4f", r.testLogLoss), 13), pad(r.epochs.map(String.init) ?? "-", 7),
                          pad(r.bestEpoch.map(String.init) ?? "-", 5),
                          pad(r.trainSeconds.map { String(format: "%.2f", $0) } ?? "-", 9), pad(formatRate(r.samplesPerSecond), 10)]
             lines.append(cells.joined(separator: " "))

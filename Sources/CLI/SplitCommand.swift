@@ -30,6 +30,9 @@ struct SplitCommand: ParsableCommand {
 
     func run() throws {
         let log = Log(quiet: quiet)
+        guard dataOptions.heldOutPaths.isEmpty else {
+            throw CLIError("split writes the parts of one file's seeded split; --validation and --test files are already parts")
+        }
         let dataset = try dataOptions.load(log: log, seed: seed)
         let split = try makeSplit(dataset, seed: seed, proportions: try dataOptions.splitProportions())
         do {

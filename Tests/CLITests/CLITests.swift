@@ -202,6 +202,62 @@ import Testing
         #expect(try run(["eval", "--model", "m.safetensors", "--data", u, "--quiet"], in: dir).status == 0)
     }
 
+    /// --validation and --test files: the run holds out exactly their rows (the test figures are
+    /// what `eval` reports on the test file itself), reads them with the training file's
+    /// vocabularies, caches the joined data (a changed held-out file is parsed again), and the
+    /// model's split cannot be looked up by eval --split.
+    @Test func heldOutFilesAreTheValidationAndTestRows() throws {
+        let dir = scratch()
+        let criteo = Self.data + "/criteo-dac-sample"
+        try FileManager.default.copyItem(atPath: criteo + "/head8000_dev.txt", toPath: dir + "/dev.txt")
+        let train = criteo + "/head8000_train.txt", test = criteo + "/head8000_test.txt"
+        func object(_ path: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))) as! [String: Any]
+        }
+        func fit(_ extra: [String], save: String) throws -> Result {
+            let r = try run(["fm", "--data", train, "--cache-dir", dir, "--epochs", "3", "--save", save, "--json", save + ".json"] + extra, in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            return r
+        }
+        let first = try fit(["--validation", "dev.txt", "--test", test], save: "a.safetensors")
+        #expect(first.stderr.contains("parsed"))
+        let report = try object("a.safetensors.json")
+        let dataset = report["dataset"] as! [String: Any]
+        #expect(dataset["train_rows"] as? Int == 7200 && dataset["validation_rows"] as? Int == 409 && dataset["test_rows"] as? Int == 391)
+        let testAUC = (report["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double
+        let e = try run(["eval", "--model", "a.safetensors", "--data", test, "--json", "e.json", "--quiet"], in: dir)
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect((try object("e.json")["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double == testAUC)
+        let refused = try run(["eval", "--model", "a.safetensors", "--data", test, "--split", "test"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("--validation / --test files"))
+        // From the cache: the same model, byte for byte.
+        let second = try fit(["--validation", "dev.txt", "--test", test], save: "b.safetensors")
+        #expect(second.stderr.contains("read the binary cache"))
+        #expect(FileManager.default.contentsEqual(atPath: dir + "/a.safetensors", andPath: dir + "/b.safetensors"))
+        // A held-out file that changed is read again.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/dev.txt"))
+        handle.seekToEndOfFile()
+        handle.write(Data(try String(contentsOfFile: test, encoding: .utf8).split(separator: "\n").prefix(5).map { $0 + "\n" }.joined().utf8))
+        try handle.close()
+        let third = try fit(["--validation", "dev.txt", "--test", test], save: "c.safetensors")
+        #expect(third.stderr.contains("parsed") && !third.stderr.contains("read the binary cache"))
+        #expect((try object("c.safetensors.json")["dataset"] as! [String: Any])["validation_rows"] as? Int == 414)
+        // --test alone: validation carved from the training file at 80:10; --validation alone: no test figures.
+        _ = try fit(["--test", test], save: "d.safetensors")
+        let carved = try object("d.safetensors.json")["dataset"] as! [String: Any]
+        #expect(carved["train_rows"] as? Int == 6400 && carved["validation_rows"] as? Int == 800 && carved["test_rows"] as? Int == 391)
+        let noTest = try fit(["--validation", "dev.txt"], save: "f.safetensors")
+        #expect(noTest.stderr.contains("no --test file"))
+        // Refused: a held-out file in another format, with --train-on-all, or the training file itself.
+        for (extra, message) in [(["--validation", Self.data + "/ml-100k/u.data"], "must be in the training data's format"),
+                                 (["--test", test, "--train-on-all"], "--train-on-all holds nothing out"),
+                                 (["--test", train], "is the training file itself")] {
+            let r = try run(["fm", "--data", train, "--cache-dir", dir, "--save", "x.safetensors"] + extra, in: dir)
+            #expect(r.status != 0 && r.stderr.contains(message), "\(extra): \(r.stderr)")
+            #expect(!exists(dir + "/x.safetensors"))
+        }
+    }
+
     /// Output paths are checked before any work: no training for an output that cannot be written.
     @Test func unwritableOutputsAreRefusedBeforeTraining() throws {
         let dir = scratch()

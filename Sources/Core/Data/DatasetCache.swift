@@ -123,6 +123,10 @@ public enum DatasetCache {
                                              owner: mapped)
         var data = Dataset(name: name, fieldDims: dims, rowCount: rows, ids: idBuffer, labels: labelBuffer)
         data.hasLabels = meta["has_labels"] != "false"
+        if let v = meta["held_out_validation_rows"].flatMap(Int.init), let t = meta["held_out_test_rows"].flatMap(Int.init) {
+            guard v >= 0, t >= 0, v <= rows, t <= rows - v else { return nil }
+            data.heldOut = HeldOutFiles(validationRows: v, testRows: t)
+        }
         // The vocabulary tensors are copied out of the mapping (they become dictionaries anyway).
         var vocabularyFile = SafeTensors()
         for (name, value) in header where name.hasPrefix(Vocabulary.tensorPrefix) {
@@ -140,8 +144,12 @@ public enum DatasetCache {
 
     public static func store(_ data: Dataset, cache: String, key: Key?) throws {
         let ids = data.ids
+        let heldOut = data.heldOut.map {
+            ["held_out_validation_rows": String($0.validationRows), "held_out_test_rows": String($0.testRows)]
+        } ?? [:]
         try write(cache: cache, key: key, rowCount: data.rowCount, fieldDims: data.fieldDims, hasLabels: data.hasLabels,
-                  vocabulary: data.vocabulary, labels: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount)) { out in
+                  vocabulary: data.vocabulary, labels: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount),
+                  metadata: heldOut) { out in
             // Straight from the data's memory: no copy of a data set that may be most of the RAM.
             try out.write(UnsafeRawBufferPointer(start: ids.base, count: data.rowCount * data.fieldCount * 4))
         }

@@ -4,7 +4,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The options a resumed run must share with the run that wrote its checkpoint; the epoch
     /// limit and patience may change (to extend a run).
     public func sameTraining(as other: TrainingOptions) -> Bool {
-        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split && trainOnAll == other.trainOnAll
+        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split && trainOnAll == other.trainOnAll && heldOut == other.heldOut
             && sliceRows == other.sliceRows
             && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
@@ -25,6 +25,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// Every row trains and none is held out (`DataSplit.allRows`): each epoch's model is kept,
     /// no early stopping.
     public var trainOnAll = false
+    /// Validation and test rows that came from their own files, after the training file's rows
+    /// (`DataSplit(rowCount:seed:proportions:heldOut:)`); nil: the seeded split of one file.
+    public var heldOut: HeldOutFiles?
     public var sliceRows = defaultSliceRows
     public var sparseUpdate = SparseUpdate.lazy
     /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
@@ -44,7 +47,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
 extension TrainingOptions {
     enum CodingKeys: String, CodingKey {
-        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, sliceRows, sparseUpdate, tables
+        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, sparseUpdate, tables
         case initialization
         case streamChunkRows, streamWindow
     }
@@ -62,6 +65,7 @@ extension TrainingOptions {
         seed = try c.decode(UInt64.self, forKey: .seed)
         split = try c.decodeIfPresent(DataSplit.Proportions.self, forKey: .split) ?? .standard
         trainOnAll = try c.decodeIfPresent(Bool.self, forKey: .trainOnAll) ?? false
+        heldOut = try c.decodeIfPresent(HeldOutFiles.self, forKey: .heldOut)
         sliceRows = try c.decode(Int.self, forKey: .sliceRows)
         sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
         tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
