@@ -61,6 +61,7 @@ struct ModelTraining {
         log.say("\(name): tables by \(tables.kind.rawValue), lr \(rate)"
             + (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? ", initial accumulator \(tables.initialAccumulator)" : "")
             + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
+            + (options.rates.isConstant ? "" : "; learning rates: \(options.rates.summary)")
             + (resumePath != nil ? "; resumed" : "; tables start " + (tablesFrom ?? options.initialization.summary)))
         let engine = makeEngine(model: model, data: dataset, options: options)
         let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)

@@ -325,6 +325,10 @@ struct TrainingCommandOptions: ParsableArguments {
     var batchSize = 2048
     @Option(help: "Adam learning rate.")
     var lr: Float = 1e-3
+    @Option(help: "Multiply every learning rate (--lr and --table-lr) by this after each epoch (torch's ExponentialLR stepped per epoch); 1: constant.")
+    var lrDecay: Float = 1
+    @Option(help: "Raise every learning rate linearly over the first N steps: step g takes g/N of it (torch's LinearLR from 1/N); 0: no warm-up.")
+    var warmupSteps = 0
     @Option(help: "L2 weight decay added to the gradient (torch's Adam weight_decay).")
     var weightDecay: Float = 1e-6
     @Option(help: "Embedding dimension.")
@@ -351,6 +355,8 @@ struct TrainingCommandOptions: ParsableArguments {
         guard patience >= 0 else { throw ValidationError("--patience must be 0 or more") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard lrDecay > 0, lrDecay <= 1 else { throw ValidationError("--lr-decay must be above 0 and at most 1 (got \(lrDecay))") }
+        guard warmupSteps >= 0, warmupSteps < 1 << 31 else { throw ValidationError("--warmup-steps must be 0 or more") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more") }
         guard embedDim >= 1, embedDim <= 4096 else { throw ValidationError("--embed-dim must be between 1 and 4096") }
         if let tableLr { guard tableLr > 0, tableLr.isFinite else { throw ValidationError("--table-lr must be positive") } }
@@ -369,6 +375,7 @@ struct TrainingCommandOptions: ParsableArguments {
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate
+        options.rates = LearningRateSchedule(decayPerEpoch: lrDecay, warmupSteps: warmupSteps)
         var tables = TableOptimizerConfig.recommended(for: kind)
         if let rule = optimizer.rule { tables.kind = rule }
         tables.learningRate = tableLr

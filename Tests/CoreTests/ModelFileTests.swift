@@ -153,6 +153,8 @@ import Testing
         options.batchSize = 500
         options.tables = TableOptimizerConfig(kind: rule, l2: 0.01, initialAccumulator: 10)
         options.initialization = rule == .adam ? .torch : .normal(0.01)
+        // A learning-rate schedule whose warm-up the interruption cuts (all but the first case).
+        if !(kind == .fm && rule == .adam) { options.rates = LearningRateSchedule(decayPerEpoch: 0.8, warmupSteps: 12) }
         func makeRun() -> TrainingRun {
             let engine = makeEngine(model: Model.initialized(config: config, seed: 5, tables: options.initialization), data: data,
                                     options: options)
@@ -223,6 +225,12 @@ import Testing
         let run2 = TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: other),
                                data: data, split: split, options: other, executor: SerialExecutor())
         #expect(throws: ModelFileError.self) { try Checkpoint.resume(run2, from: try Checkpoint.read(path: path), path: path) }
+        // Another learning-rate schedule.
+        var otherRates = options
+        otherRates.rates = LearningRateSchedule(decayPerEpoch: 0.9)
+        let run4 = TrainingRun(engine: makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: otherRates),
+                               data: data, split: split, options: otherRates, executor: SerialExecutor())
+        #expect(throws: ModelFileError.self) { try Checkpoint.resume(run4, from: try Checkpoint.read(path: path), path: path) }
         // Another table rule, or its learning rate.
         for tables in [TableOptimizerConfig(kind: .rowwiseAdagrad), TableOptimizerConfig(kind: .adam, learningRate: 0.5)] {
             var otherRule = options

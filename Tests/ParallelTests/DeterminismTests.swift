@@ -13,7 +13,8 @@ import Testing
     }()
 
     func trained(_ config: ModelConfig, threads: Int, sparse: SparseUpdate = .lazy,
-                 tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch) -> (Model, [EpochRecord]) {
+                 tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch,
+                 rates: LearningRateSchedule = .constant) -> (Model, [EpochRecord]) {
         let data = Self.data
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
         var options = TrainingOptions()
@@ -24,6 +25,7 @@ import Testing
         options.sparseUpdate = sparse
         options.tables = tables
         options.initialization = start
+        options.rates = rates
         let model = Model.initialized(config: config, seed: 4, tables: start)
         let engine = makeEngine(model: model, data: data, options: options)
         let pool = WorkerPool(threads: threads)
@@ -32,10 +34,11 @@ import Testing
     }
 
     func checkAllThreadCounts(_ config: ModelConfig, sparse: SparseUpdate = .lazy,
-                              tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch) {
-        let (reference, history) = trained(config, threads: 1, sparse: sparse, tables: tables, start: start)
+                              tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch,
+                              rates: LearningRateSchedule = .constant) {
+        let (reference, history) = trained(config, threads: 1, sparse: sparse, tables: tables, start: start, rates: rates)
         for threads in [2, 3, 8, 17] {
-            let (model, h) = trained(config, threads: threads, sparse: sparse, tables: tables, start: start)
+            let (model, h) = trained(config, threads: threads, sparse: sparse, tables: tables, start: start, rates: rates)
             #expect(model.bitwiseEqual(reference), "\(config.kind) with \(threads) threads differs from 1 thread")
             #expect(h.map(\.trainLoss) == history.map(\.trainLoss))
             #expect(h.map(\.validationAUC) == history.map(\.validationAUC))
@@ -70,6 +73,18 @@ import Testing
         checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2,
                                          fnnInput: .embeddingPlusLinear),
                              tables: TableOptimizerConfig(kind: .rowwiseAdagrad, learningRate: 0.05, l2: 0.01, initialAccumulator: 10))
+    }
+
+    /// A learning-rate schedule (warm-up across the first epoch's end, decay per epoch) on every
+    /// update path: lazy and dense Adam tables, a momentum-free rule, the FNN's dense Adam.
+    @Test func learningRateSchedule() {
+        let rates = LearningRateSchedule(decayPerEpoch: 0.7, warmupSteps: 6)
+        let fm = ModelConfig(kind: .fm, fieldDims: Self.data.fieldDims, embedDim: 16)
+        checkAllThreadCounts(fm, rates: rates)
+        checkAllThreadCounts(fm, sparse: .dense, rates: rates)
+        checkAllThreadCounts(fm, tables: .recommended(for: .fm), start: .recommended(for: .fm), rates: rates)
+        checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2),
+                             rates: rates)
     }
 
     @Test func fnn() {

@@ -106,6 +106,7 @@ public enum Checkpoint {
             + "table rule \(o.tables.kind.rawValue)" + (o.tables.learningRate.map { " lr \($0)" } ?? "")
             + (o.tables.l2 > 0 ? " l2 \(o.tables.l2)" : "")
             + (o.tables.kind == .adagrad || o.tables.kind == .rowwiseAdagrad ? " initial accumulator \(o.tables.initialAccumulator)" : "")
+            + (o.rates.isConstant ? "" : ", learning rates \(o.rates.summary)")
             + ", init \(o.initialization.kind.rawValue)" + (o.initialization.kind == .normal ? "(\(o.initialization.scale))" : "")
     }
 }

@@ -31,10 +31,10 @@ public struct AdamConfig: Sendable, Codable, Equatable {
     /// torch's operation order: m.lerp_(g, 1-b1); v = v*b2 + (1-b2) g^2; p -= step * m / (sqrt(v)/bc2 + eps).
     public func update(
         parameters p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
-        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, step: Int
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int, step: Int, rateScale: Float = 1
     ) {
         let (stepSize, bc2Sqrt) = corrections(step: step)
-        AdamKernels.step(p, g, m, v, count: count, config: self, stepSize: stepSize, biasCorrection2Sqrt: bc2Sqrt)
+        AdamKernels.step(p, g, m, v, count: count, config: self, stepSize: stepSize * rateScale, biasCorrection2Sqrt: bc2Sqrt)
     }
 }
 
@@ -162,7 +162,7 @@ public final class DenseAdam: @unchecked Sendable {
     /// sum does not depend on who computes it), then updates them at `step`.
     public func update(
         parameters: AlignedBuffer<Float>, slicePartials: AlignedBuffer<Float>, sliceCount: Int,
-        range: Range<Int>, step: Int, scratch: UnsafeMutablePointer<Float>
+        range: Range<Int>, step: Int, scratch: UnsafeMutablePointer<Float>, rateScale: Float = 1
     ) {
         let n = parameters.count
         let count = range.count
@@ -173,6 +173,7 @@ public final class DenseAdam: @unchecked Sendable {
             AdamKernels.add(first + s * n, into: scratch, count: count)
         }
         config.update(parameters: parameters.base + range.lowerBound, gradient: scratch,
-                      m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step)
+                      m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step,
+                      rateScale: rateScale)
     }
 }

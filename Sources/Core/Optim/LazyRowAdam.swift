@@ -103,21 +103,25 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// linear weights.
     public func update(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0
+        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0,
+        rates: LearningRateScale = .one
     ) {
         precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let rows = view(table: table, linear: linear, grouping: grouping)
         // The default width as a constant: the row kernels unroll into straight-line code.
         if width == 16 {
-            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale)
+            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale,
+                   rates: rates)
         } else {
-            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale)
+            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale,
+                   rates: rates)
         }
     }
 
     @inline(__always) private func update(rows: RowsView, width: Int, uniqueRange: Range<Int>, globalStep: Int,
-                                          schedule: AdamSchedule, l2Scale: Float) {
+                                          schedule: AdamSchedule, l2Scale: Float, rates: LearningRateScale) {
         var rows = rows
+        let stepScale = rates.at(step: globalStep)
         rows.width = width
         let config = self.config
         let tables = schedule.view
@@ -145,7 +149,10 @@ public final class LazyRowAdam: @unchecked Sendable {
             let last = Int(state.lastUpdate)
             if last > 0 && globalStep - last > 1 {
                 let missed = globalStep - last - 1
-                let movement = tables.missedStepMovement(afterStep: t, missed: missed)
+                // The missed steps' rates as of the first of them: the movement is almost all in
+                // the first few (it decays as (b1 / sqrt(b2))^i), and exact when the rates are
+                // constant over the gap (always but during warm-up: epochs end settled).
+                let movement = tables.missedStepMovement(afterStep: t, missed: missed) * rates.at(step: last + 1)
                 let (d1, d2) = tables.momentDecay(missed: missed)
                 AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
                 if let linear = rows.linear {
@@ -156,11 +163,12 @@ public final class LazyRowAdam: @unchecked Sendable {
             }
             t += 1
             let factors = tables.factors(step: t)
-            AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: factors.stepSize,
+            let stepSize = factors.stepSize * stepScale
+            AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: stepSize,
                              biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             if let linear = rows.linear {
                 AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
-                                 stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+                                 stepSize: stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             }
             state.steps = UInt32(t)
             state.lastUpdate = UInt32(globalStep)
@@ -173,7 +181,7 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
     /// and saved carries no pending drift.
     public func catchUp(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, rowRange: Range<Int>,
-                        globalStep: Int, schedule: AdamSchedule) {
+                        globalStep: Int, schedule: AdamSchedule, rates: LearningRateScale = .one) {
         precondition(hasLinear == (linear != nil))
         let tables = schedule.view
         for row in rowRange {
@@ -182,7 +190,7 @@ public final class LazyRowAdam: @unchecked Sendable {
             guard last > 0 && last < globalStep else { continue }
             let missed = globalStep - last
             let t = Int(state.steps)
-            let movement = tables.missedStepMovement(afterStep: t, missed: missed)
+            let movement = tables.missedStepMovement(afterStep: t, missed: missed) * rates.at(step: last + 1)
             let (d1, d2) = tables.momentDecay(missed: missed)
             let mr = moments.base + row * 2 * width
             AdamKernels.catchUp(table.base + row * width, mr, mr + width, count: width, movement: movement,
@@ -201,11 +209,13 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// global `step`, with a zero gradient where the batch missed it.
     public func updateAllRows(
         table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
-        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0
+        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0,
+        rates: LearningRateScale = .one
     ) {
         precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
         let width = self.width, config = self.config
-        let factors = schedule.view.factors(step: globalStep)
+        var factors = schedule.view.factors(step: globalStep)
+        factors.stepSize *= rates.at(step: globalStep)
         precondition(grouping.width == width)
         for row in rowRange {
             let u = grouping.slot(ofRow: row)

@@ -8,7 +8,8 @@ public protocol TrainingEngine: AnyObject {
     /// Restores what `optimizerTensors` saved.
     func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
-    func synchronizeTables(executor: PhaseExecutor)
+    /// `epoch`: the epoch just trained (its learning rates apply to the catch-up).
+    func synchronizeTables(epoch: Int, executor: PhaseExecutor)
     /// Bytes of the batch workspace (activations, gradient entries, per-slice gradients, row
     /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
     var workspaceBytes: Int { get }
@@ -54,9 +55,13 @@ final class TableOptimizer: @unchecked Sendable {
     let mode: SparseUpdate
     /// The table rule's learning rate.
     let tableLearningRate: Float
+    let rates: LearningRateSchedule
+    /// The current epoch's factors, set by `beginStep`.
+    private(set) var currentRates = LearningRateScale.one
 
     init(config: AdamConfig, tables: TableOptimizerConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool,
-         fieldCount: Int, mode: SparseUpdate) {
+         fieldCount: Int, mode: SparseUpdate, rates: LearningRateSchedule = .constant) {
+        self.rates = rates
         dense = DenseAdam(config: config, count: denseCount)
         tableConfig = tables
         tableLearningRate = tables.learningRate(fieldCount: fieldCount, denseLearningRate: config.learningRate)
@@ -75,12 +80,17 @@ final class TableOptimizer: @unchecked Sendable {
         self.mode = mode
     }
 
-    /// Starts the next global step (on the calling thread, before the update phases); returns it.
-    func beginStep() -> Int {
+    /// Starts the next global step of `epoch` (on the calling thread, before the update phases);
+    /// returns it.
+    func beginStep(epoch: Int) -> Int {
+        currentRates = rates.scale(epoch: epoch)
         dense.step += 1
         if table != nil { schedule.ensure(upTo: dense.step) }
         return dense.step
     }
+
+    /// The learning-rate factor of the current step.
+    var stepRateScale: Float { currentRates.at(step: dense.step) }
 
     /// Update task `part` of the table at `step` for a batch of `batchCount` examples (see
     /// `LazyRowAdam.apply`).
@@ -90,22 +100,23 @@ final class TableOptimizer: @unchecked Sendable {
         if let table {
             table.apply(mode, table: model.embedding, linear: model.linear, groupings: groupings, rowIds: rowIds,
                         positionCount: positionCount, part: part, step: step, schedule: schedule, l2Scale: l2Scale,
-                        gradients: gradients)
+                        rates: currentRates, gradients: gradients)
         } else {
             let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
             momentumFree!.update(table: model.embedding, linear: model.linear, grouping: grouping,
-                                 uniqueRange: 0..<grouping.uniqueCount, learningRate: tableLearningRate, l2: tableConfig.l2,
+                                 uniqueRange: 0..<grouping.uniqueCount, learningRate: tableLearningRate * currentRates.at(step: step),
+                                 l2: tableConfig.l2,
                                  batchCount: batchCount)
             groupings.finish(part: part)
         }
     }
 
-    /// Settles every row's pending catch-up (lazy Adam), at epoch ends.
-    func synchronize(model: Model, executor: PhaseExecutor) {
+    /// Settles every row's pending catch-up (lazy Adam) at the end of `epoch`.
+    func synchronize(model: Model, epoch: Int, executor: PhaseExecutor) {
         guard let table, mode == .lazy, dense.step > 0 else { return }
         schedule.ensure(upTo: dense.step)
         table.catchUpAll(table: model.embedding, linear: model.linear, globalStep: dense.step, schedule: schedule,
-                         executor: executor)
+                         rates: rates.scale(epoch: epoch), executor: executor)
     }
 
     var tensors: [String: SafeTensors.Tensor] {
@@ -133,10 +144,10 @@ final class TableOptimizer: @unchecked Sendable {
 
 extension LazyRowAdam {
     func catchUpAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, globalStep: Int, schedule: AdamSchedule,
-                    executor: PhaseExecutor) {
+                    rates: LearningRateScale, executor: PhaseExecutor) {
         let parts = partition(rows, parts: executor.workerCount, alignment: 64)
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
-            catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule)
+            catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule, rates: rates)
         }
     }
 
@@ -146,16 +157,16 @@ extension LazyRowAdam {
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
-        schedule: AdamSchedule, l2Scale: Float = 0, gradients: RowGradients
+        schedule: AdamSchedule, l2Scale: Float = 0, rates: LearningRateScale = .one, gradients: RowGradients
     ) {
         let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
         switch mode {
         case .lazy:
             update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
-                   globalStep: step, schedule: schedule, l2Scale: l2Scale)
+                   globalStep: step, schedule: schedule, l2Scale: l2Scale, rates: rates)
         case .dense:
             updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: groupings.rows(ofPart: part),
-                          globalStep: step, schedule: schedule, l2Scale: l2Scale)
+                          globalStep: step, schedule: schedule, l2Scale: l2Scale, rates: rates)
         }
         groupings.finish(part: part)
     }

@@ -21,11 +21,14 @@ public final class FMEngine: TrainingEngine {
     let slicePartials: AlignedBuffer<Float>
     let sliceLoss: AlignedBuffer<Double>
     var pendingCount = 0
+    /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
+    var pendingEpoch = 1
     /// Whether the last batch's update has been applied.
     var updated = false
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
-                sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig()) {
+                sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
+                rates: LearningRateSchedule = .constant) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -34,7 +37,7 @@ public final class FMEngine: TrainingEngine {
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
         optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
-                                   mode: sparseUpdate)
+                                   mode: sparseUpdate, rates: rates)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -81,6 +84,7 @@ public final class FMEngine: TrainingEngine {
             slicePartials[s] = result.dBias
         }
         pendingCount = count
+        pendingEpoch = epoch
         updated = false
         var loss = 0.0
         for s in 0..<slices { loss += sliceLoss[s] }
@@ -117,12 +121,13 @@ public final class FMEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let gradients = rowGradients
         updated = true
-        let step = optimizer.beginStep()
+        let step = optimizer.beginStep(epoch: pendingEpoch)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
                     optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                                           range: 0..<1, step: step, scratch: scratch.baseAddress!)
+                                           range: 0..<1, step: step, scratch: scratch.baseAddress!,
+                                           rateScale: optimizer.stepRateScale)
                 }
             }
             optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
@@ -136,7 +141,9 @@ public final class FMEngine: TrainingEngine {
         try optimizer.restore(from: file, path: path)
     }
 
-    public func synchronizeTables(executor: PhaseExecutor) { optimizer.synchronize(model: model, executor: executor) }
+    public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
+        optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
 
     public var optimizerBytes: Int { optimizer.byteCount }
 

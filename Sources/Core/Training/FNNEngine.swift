@@ -40,11 +40,14 @@ public final class FNNEngine: TrainingEngine {
     let slicePartials: AlignedBuffer<Float>
     let sliceLoss: AlignedBuffer<Double>
     var pendingCount = 0
+    /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
+    var pendingEpoch = 1
     let updateScratch: AlignedBuffer<Float>
     let replicas: DenseReplicas
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
-                sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig()) {
+                sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
+                rates: LearningRateSchedule = .constant) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         self.model = model
         self.adam = adam
@@ -56,7 +59,7 @@ public final class FNNEngine: TrainingEngine {
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
         optimizer = TableOptimizer(config: adam, tables: tables, denseCount: dense.count, tableRows: rows, width: d,
-                                   hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate)
+                                   hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
@@ -214,6 +217,7 @@ public final class FNNEngine: TrainingEngine {
             }
         }
         pendingCount = count
+        pendingEpoch = epoch
         var loss = 0.0
         for s in 0..<slices { loss += sliceLoss[s] }
         return loss / Double(count)
@@ -251,12 +255,14 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let denseCount = dense.count
         // Dense parameters by partition; then touched table rows by partition and running statistics.
-        let step = optimizer.beginStep()
+        let step = optimizer.beginStep(epoch: pendingEpoch)
+        let rateScale = optimizer.stepRateScale
         let denseParts = partition(denseCount, parts: workers)
         let gradients = rowGradients
         executor.run(.denseUpdate, tasks: workers) { p, _ in
             optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                                   range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound)
+                                   range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound,
+                                   rateScale: rateScale)
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
@@ -312,7 +318,9 @@ public final class FNNEngine: TrainingEngine {
         try optimizer.restore(from: file, path: path)
     }
 
-    public func synchronizeTables(executor: PhaseExecutor) { optimizer.synchronize(model: model, executor: executor) }
+    public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
+        optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
 
     public var optimizerBytes: Int { optimizer.byteCount }
 

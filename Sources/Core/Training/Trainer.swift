@@ -6,7 +6,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public func sameTraining(as other: TrainingOptions) -> Bool {
         batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split && trainOnAll == other.trainOnAll && heldOut == other.heldOut
             && sliceRows == other.sliceRows
-            && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && stoppingMetric == other.stoppingMetric && initialization == other.initialization
+            && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && rates == other.rates && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
     }
 
@@ -33,6 +33,8 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
     /// model kind, see `TableOptimizerConfig.recommended`).
     public var tables = TableOptimizerConfig()
+    /// How every learning rate changes over the run (constant unless set).
+    public var rates = LearningRateSchedule.constant
     /// How a model trained from scratch starts its tables.
     public var initialization = TableInitialization.torch
     /// Streaming order for data larger than memory: the file is cut into chunks of this many rows;
@@ -48,7 +50,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 extension TrainingOptions {
     enum CodingKeys: String, CodingKey {
         case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, sparseUpdate, tables
-        case initialization
+        case initialization, rates
         case streamChunkRows, streamWindow
     }
 
@@ -70,6 +72,7 @@ extension TrainingOptions {
         sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
         tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
         initialization = try c.decodeIfPresent(TableInitialization.self, forKey: .initialization) ?? .torch
+        rates = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .rates) ?? .constant
         streamChunkRows = try c.decodeIfPresent(Int.self, forKey: .streamChunkRows)
         streamWindow = try c.decode(Int.self, forKey: .streamWindow)
     }
@@ -341,7 +344,7 @@ public final class TrainingRun {
             if interrupted { break }
             // Rows not touched lately still owe their catch-up; settle it before evaluating (or
             // keeping) this epoch's model.
-            engine.synchronizeTables(executor: executor)
+            engine.synchronizeTables(epoch: epoch, executor: executor)
             // A finite loss can hide a poisoned row the batches did not reach this time.
             if let tensor = engine.model.firstNonFiniteTensor(executor: executor) {
                 throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
@@ -547,11 +550,12 @@ public func makeEngine(model: Model, data: Dataset, options: TrainingOptions) ->
     switch model.config.kind {
     case .fm:
         return FMEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
-                        sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables)
+                        sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables,
+                        rates: options.rates)
     case .fnn:
         return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                          seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
-                         tables: options.tables)
+                         tables: options.tables, rates: options.rates)
     }
 }
 
