@@ -33,12 +33,19 @@ let package = Package(
         .systemLibrary(
             name: "CNuma", path: "Sources/CNuma", pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]),
+        // Compressed data files (gzip, zstd), read directly.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
         .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
         .target(name: "CMemoryHints", path: "Sources/CMemoryHints"),
         // The build's target CPU as a string, for `fnn-par --version`.
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
                 cSettings: [.define("FNN_PAR_TARGET_CPU", to: "\"\(targetCPU)\"")]),
-        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints"], path: "Sources/Core", swiftSettings: fastMath),
+        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints", "CZlib", "CZstd"], path: "Sources/Core", swiftSettings: fastMath),
         .target(
             name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
             path: "Sources/Parallel", swiftSettings: fastMath),

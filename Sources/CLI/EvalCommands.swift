@@ -34,8 +34,18 @@ struct ModelInputOptions: ParsableArguments {
     /// `fallbackForUnseen`: ids past a field of a model without vocabularies score through a zero
     /// fallback row instead of being refused.
     func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false, log: Log) throws -> Loaded {
-        try withStandardInputSaved(data, log: log) { path in
-            try load(path: path, unlabeled: unlabeled, identifierColumn: identifierColumn, fallbackForUnseen: fallbackForUnseen)
+        // Standard input and compressed files are read from plain copies; messages name what was given.
+        let inputs = PlainInputs(log: log)
+        let readable: String
+        do { readable = try inputs.readable(data) } catch { throw CLIError(error.description) }
+        let given = inputs.name(of: data)
+        do {
+            var loaded = try load(path: readable, unlabeled: unlabeled, identifierColumn: identifierColumn,
+                                  fallbackForUnseen: fallbackForUnseen)
+            loaded.dataset.name = given
+            return loaded
+        } catch let error as CLIError where readable != data {
+            throw CLIError(error.description.replacingOccurrences(of: readable, with: given))
         }
     }
 

@@ -97,29 +97,34 @@ struct DataOptions: ParsableArguments {
             return PlantedFMGenerator.builtInMovieLens1M()
         }
         let proportions = try splitProportions()
-        return try withStandardInputSaved(data, log: log) { path in
-            var options = self
-            if data == "-" { options.noCache = true }
-            do {
-                return try options.read(path, log: log, seed: seed, split: proportions, executor: executor)
-            } catch let error as InputError {
-                throw CLIError(error.description)
-            }
+        let inputs = PlainInputs(log: log)
+        var options = self
+        // Text from standard input is never cached: its cache would be keyed to a temporary file.
+        if data == "-" { options.noCache = true }
+        do {
+            var dataset = try options.read(data, inputs: inputs, log: log, seed: seed, split: proportions, executor: executor)
+            dataset.name = inputs.name(of: data)
+            return dataset
+        } catch {
+            throw CLIError(inputs.displayed(error).description)
         }
     }
 
     /// Through the binary cache when it is current, else parsing the text (and caching it).
-    private func read(_ data: String, log: Log, seed: UInt64, split: DataSplit.Proportions,
+    /// `data` and the held-out files are named as the user gave them (cache keys, messages);
+    /// their content is read from `inputs.readable` (standard input and compressed files become
+    /// plain copies there, only when the cache cannot serve).
+    private func read(_ data: String, inputs: PlainInputs, log: Log, seed: UInt64, split: DataSplit.Proportions,
                       executor: PhaseExecutor?) throws(InputError) -> Dataset {
             let start = PhaseProfile.now()
-            let resolved = format == .auto ? try detectFormat(path: data) : format
+            let resolved = format == .auto ? try inputs.detectFormat(of: data) : format
             if resolved == .binary {
-                var mapped = try DatasetCache.open(path: data)
+                var mapped = try DatasetCache.open(path: try inputs.readable(data))
                 if !heldOutPaths.isEmpty {
                     var parts = [mapped]
                     for path in heldOutPaths {
-                        try requireFormat(.binary, of: path)
-                        parts.append(try DatasetCache.open(path: path))
+                        try requireFormat(.binary, of: path, inputs: inputs)
+                        parts.append(try DatasetCache.open(path: try inputs.readable(path)))
                     }
                     mapped = try Dataset.joining(parts)
                     mapped.heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
@@ -164,7 +169,7 @@ struct DataOptions: ParsableArguments {
                 log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
                 do {
                     let converted = try convertCategoricalToCache(
-                        path: data, format: kind, minCount: minimum, vocabularyFrom: trainOnAll ? .all : vocabFrom, seed: seed,
+                        path: try inputs.readable(data), format: kind, minCount: minimum, vocabularyFrom: trainOnAll ? .all : vocabFrom, seed: seed,
                         skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                         segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
                         split: split)
@@ -182,13 +187,13 @@ struct DataOptions: ParsableArguments {
             var vocabularySeconds = 0.0
             var heldOut: HeldOutFiles?
             if categorical {
-                var raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, executor: executor,
-                                                 fieldMap: map)
+                var raw = try loadRawCategorical(path: try inputs.readable(data), format: kind, skipBadLines: skipBadLines,
+                                                 executor: executor, fieldMap: map)
                 if !heldOutPaths.isEmpty {
                     var parts = [raw]
                     for path in heldOutPaths {
-                        try requireFormat(resolved, of: path)
-                        parts.append(try loadRawCategorical(path: path, format: kind, skipBadLines: skipBadLines, executor: executor,
+                        try requireFormat(resolved, of: path, inputs: inputs)
+                        parts.append(try loadRawCategorical(path: try inputs.readable(path), format: kind, skipBadLines: skipBadLines, executor: executor,
                                                             fieldMap: map, minimumFields: raw.fieldCount))
                     }
                     heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
@@ -205,12 +210,12 @@ struct DataOptions: ParsableArguments {
                 dataset = raw.dataset(vocabulary: vocabulary)
                 vocabularySeconds = PhaseProfile.now() - start - parseSeconds
             } else {
-                dataset = try loadDataset(path: data, format: resolved, skipBadLines: skipBadLines)
+                dataset = try loadDataset(path: try inputs.readable(data), format: resolved, skipBadLines: skipBadLines)
                 if !heldOutPaths.isEmpty {
                     var parts = [dataset]
                     for path in heldOutPaths {
-                        try requireFormat(resolved, of: path)
-                        parts.append(try loadDataset(path: path, format: resolved, skipBadLines: skipBadLines))
+                        try requireFormat(resolved, of: path, inputs: inputs)
+                        parts.append(try loadDataset(path: try inputs.readable(path), format: resolved, skipBadLines: skipBadLines))
                     }
                     heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
                     dataset = try Dataset.joining(parts)
@@ -220,7 +225,7 @@ struct DataOptions: ParsableArguments {
             dataset.heldOut = heldOut
             dataset = finish(dataset)
             var info = stat()
-            let megabytes = stat(data, &info) == 0 ? Double(info.st_size) / 1e6 : 0
+            let megabytes = stat(try inputs.readable(data), &info) == 0 ? Double(info.st_size) / 1e6 : 0
             let threads = categorical ? executor?.workerCount ?? 1 : 1
             log.say(String(format: "parsed %@ (%.0f MB) in %.2f s: %.0f MB/s on %d thread%@, %.0f MB/s per thread%@", data, megabytes,
                            parseSeconds, megabytes / max(parseSeconds, 1e-9), threads, threads == 1 ? "" : "s",
@@ -250,9 +255,9 @@ extension DataOptions {
 
     /// A held-out file must be in the training file's format: read another way, its ids would
     /// name other rows of the tables.
-    func requireFormat(_ format: DataFormat, of path: String) throws(InputError) {
+    func requireFormat(_ format: DataFormat, of path: String, inputs: PlainInputs) throws(InputError) {
         guard self.format == .auto else { return }
-        let own = try detectFormat(path: path)
+        let own = try inputs.detectFormat(of: path)
         guard own == format else {
             throw InputError(path: path, "reads as \(own.rawValue) data but the training file is \(format.rawValue): held-out files must be in the training data's format")
         }

@@ -160,7 +160,7 @@ import Testing
         #expect(scored.status == 0 && scored.stdout.split(separator: "\n").count == 2, "\(scored.stderr)")
         try "".write(toFile: dir + "/empty", atomically: true, encoding: .utf8)
         let empty = try run(["fm", "--data", "-"], in: dir, standardInput: dir + "/empty")
-        #expect(empty.status != 0 && empty.stderr.contains("standard input (--data -) is empty"))
+        #expect(empty.status != 0 && empty.stderr.contains("standard input: is empty (--data -)"))
     }
 
     /// `--split 70,15,15` makes those parts, is recorded, and `eval --split test` finds them again.
@@ -256,6 +256,64 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains(message), "\(extra): \(r.stderr)")
             #expect(!exists(dir + "/x.safetensors"))
         }
+    }
+
+    /// gzip and zstd files (data, held-out files, standard input, eval and predict input) read as
+    /// their plain text does: the same data fingerprint and test figures; a current cache is read
+    /// without decompressing; a file cut short or in another compression is refused by name.
+    @Test func compressedFilesReadAsTheirText() throws {
+        let dir = scratch()
+        let criteo = Self.data + "/criteo-dac-sample"
+        func shell(_ command: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", command]
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(command)")
+        }
+        try shell("gzip -c \(criteo)/head8000_train.txt > train.gz && zstd -q -c \(criteo)/head8000_dev.txt > dev.zst && head -c 30000 train.gz > cut.gz")
+        func object(_ path: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))) as! [String: Any]
+        }
+        func figures(_ name: String) throws -> (String, Double) {
+            let json = try object(name)
+            return ((json["dataset"] as! [String: Any])["fingerprint"] as! String,
+                    (json["models"] as! [String: [String: Any]])["fm"]!["test_auc"] as! Double)
+        }
+        let test = criteo + "/head8000_test.txt"
+        let plain = try run(["fm", "--data", criteo + "/head8000_train.txt", "--validation", criteo + "/head8000_dev.txt", "--test", test,
+                             "--no-cache", "--epochs", "2", "--json", "plain.json"], in: dir)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let packed = try run(["fm", "--data", "train.gz", "--validation", "dev.zst", "--test", test, "--cache-dir", dir, "--epochs", "2",
+                              "--json", "packed.json", "--save", "m.safetensors"], in: dir)
+        #expect(packed.status == 0, "\(packed.stderr)")
+        #expect(packed.stderr.contains("decompressed train.gz (gzip)") && packed.stderr.contains("decompressed dev.zst (zstd)"))
+        let (plainFingerprint, plainAUC) = try figures("plain.json")
+        let (packedFingerprint, packedAUC) = try figures("packed.json")
+        #expect(plainFingerprint == packedFingerprint && plainAUC == packedAUC)
+        let cached = try run(["fm", "--data", "train.gz", "--validation", "dev.zst", "--test", test, "--cache-dir", dir, "--epochs", "2",
+                              "--json", "cached.json"], in: dir)
+        #expect(cached.status == 0 && cached.stderr.contains("read the binary cache") && !cached.stderr.contains("decompressed"))
+        let (cachedFingerprint, cachedAUC) = try figures("cached.json")
+        #expect(cachedFingerprint == plainFingerprint && cachedAUC == plainAUC)
+        // Standard input compressed, and eval / predict on a compressed file.
+        let piped = try run(["fm", "--data", "-", "--epochs", "1", "--quiet"], in: dir, standardInput: dir + "/train.gz")
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let e = try run(["eval", "--model", "m.safetensors", "--data", "dev.zst", "--quiet"], in: dir)
+        #expect(e.status == 0, "\(e.stderr)")
+        let p = try run(["predict", "--model", "m.safetensors", "--data", "dev.zst", "--out", "p.txt"], in: dir)
+        #expect(p.status == 0, "\(p.stderr)")
+        let probabilities = try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n")
+        #expect(probabilities.count == 409)
+        // Refused by name, nothing written.
+        let cut = try run(["fm", "--data", "cut.gz", "--save", "x.safetensors"], in: dir)
+        #expect(cut.status == 1 && cut.stderr.contains("cut.gz: is gzip data cut short"), "\(cut.stderr)")
+        try Data([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0, 0]).write(to: URL(fileURLWithPath: dir + "/d.xz"))
+        let xz = try run(["fm", "--data", "d.xz", "--save", "x.safetensors"], in: dir)
+        #expect(xz.status == 1 && xz.stderr.contains("d.xz: is xz-compressed") && xz.stderr.contains("xzcat"))
+        #expect(!exists(dir + "/x.safetensors"))
     }
 
     /// Output paths are checked before any work: no training for an output that cannot be written.

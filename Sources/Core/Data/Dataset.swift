@@ -4,7 +4,8 @@
 /// as pytorch-fm does. Storage is row-major and shared by reference, so splits and shuffles are
 /// index arrays and never copy the data.
 public struct Dataset: Sendable {
-    public let name: String
+    /// What messages and model files call the data: the path the user gave.
+    public var name: String
     public internal(set) var fieldDims: [Int]
     public let rowCount: Int
     /// rowCount * fieldCount field-local ids.

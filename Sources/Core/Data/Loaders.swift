@@ -80,7 +80,13 @@ func looksLikeCriteo(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 
 public func detectFormat(path: String) throws(InputError) -> DataFormat {
     // The first megabyte: detection samples at most 1000 lines, and the file may not fit in memory.
-    var bytes = try readFileBytes(path, limit: 1 << 20)
+    try detectFormat(prefix: try readFileBytes(path, limit: 1 << 20), path: path)
+}
+
+/// Detection from a file's first megabyte (or all of it, if shorter): a compressed file's
+/// decompressed start, say.
+public func detectFormat(prefix: [UInt8], path: String) throws(InputError) -> DataFormat {
+    var bytes = prefix
     if DatasetCache.isDataFile(prefix: bytes) { return .binary }
     if bytes.count == 1 << 20, let end = bytes.lastIndex(of: 0x0A) { bytes.removeSubrange((end + 1)...) }
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }

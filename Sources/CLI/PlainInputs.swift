@@ -1,0 +1,132 @@
+import Core
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The data files a command names, as plain files the readers can map and cut into chunks:
+/// `-` (standard input: a pipe from zcat, a query, another tool) is copied once, a megabyte at a
+/// time, to a temporary file, and a gzip or zstd file (recognised by its magic bytes, also on
+/// standard input) is decompressed to one. Copies are made when first asked for, so a run whose
+/// binary cache is current never decompresses its data, and removed when the command's work is
+/// done (a mapping made from one stays valid). Errors from reading a copy name the file the user
+/// gave, with the line in its decompressed text.
+final class PlainInputs {
+    private let log: Log
+    /// Given path -> its plain copy.
+    private var copies: [String: String] = [:]
+
+    init(log: Log) { self.log = log }
+
+    deinit { for copy in copies.values { unlink(copy) } }
+
+    /// How `path` reads: plain, or compressed (a copy is needed).
+    func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {
+        if path == "-" { return nil }
+        switch try CompressedFile.detect(path: path) {
+        case .plain: return nil
+        case .compressed(let kind): return kind
+        case .unsupported(let name): throw unsupported(name, path: path)
+        }
+    }
+
+    private func unsupported(_ name: String, path: String) -> InputError {
+        let tool = ["zip": "unzip -p", "bzip2": "bzcat", "xz": "xzcat"][name] ?? "lz4cat"
+        return InputError(path: self.name(of: path), "is \(name)-compressed, which fnn-par does not read; gzip and zstd files are read directly (or decompress it: \(tool) FILE | fnn-par ... --data -)")
+    }
+
+    /// The data's format by content: from the decompressed first megabyte of a compressed file
+    /// (no copy is made for that), else from the file itself.
+    func detectFormat(of path: String) throws(InputError) -> DataFormat {
+        if let kind = try compression(of: path) {
+            if let copy = copies[path] { return try Core.detectFormat(path: copy) }
+            let prefix = try CompressedFile.prefix(path: path, kind: kind, bytes: 1 << 20)
+            return try Core.detectFormat(prefix: prefix, path: path)
+        }
+        return try Core.detectFormat(path: try readable(path))
+    }
+
+    /// A plain file with `path`'s content: `path` itself when it is one.
+    func readable(_ path: String) throws(InputError) -> String {
+        if let copy = copies[path] { return copy }
+        var source = path
+        if path == "-" {
+            source = try saveStandardInput()
+            copies[path] = source
+        }
+        let kind: CompressedFile.Kind
+        switch try CompressedFile.detect(path: source) {
+        case .plain: return source
+        case .unsupported(let name): throw unsupported(name, path: path)
+        case .compressed(let compression): kind = compression
+        }
+        let (fd, copy) = try temporaryFile(for: path)
+        defer { close(fd) }
+        copies[path] = copy
+        let start = PhaseProfile.now()
+        let bytes: Int
+        do {
+            bytes = try CompressedFile.decompress(path: source, kind: kind, into: fd)
+        } catch {
+            throw InputError(path: name(of: path), line: error.line, error.message)
+        }
+        if source != path { unlink(source) }
+        log.say(String(format: "decompressed %@ (%@) to %.1f MB in %.2f s, kept in %@ while it is read",
+                       path == "-" ? "standard input" : path, kind.rawValue, Double(bytes) / 1e6, PhaseProfile.now() - start, copy))
+        return copy
+    }
+
+    /// The error with the path the user gave in place of a copy's.
+    func displayed(_ error: InputError) -> InputError {
+        guard let (given, _) = copies.first(where: { $0.value == error.path }) else { return error }
+        return InputError(path: given == "-" ? "standard input" : given, line: error.line, error.message)
+    }
+
+    /// The name a data set read from `path` should carry.
+    func name(of path: String) -> String { path == "-" ? "standard input" : path }
+
+    private func temporaryFile(for path: String) throws(InputError) -> (Int32, String) {
+        let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        // A fresh unique name (mkstemp), so that a file a killed run left behind blocks nothing.
+        var template = Array("\(directory)/fnn-par-input-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw InputError(path: name(of: path), "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)")
+        }
+        return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+
+    private func saveStandardInput() throws(InputError) -> String {
+        let (fd, temporary) = try temporaryFile(for: "-")
+        var keep = false
+        defer {
+            close(fd)
+            if !keep { unlink(temporary) }
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw InputError(path: "standard input", "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, n - done) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw InputError(path: "standard input", "cannot save it to \(temporary): \(String(cString: strerror(errno)))")
+                }
+                done += w
+            }
+            total += n
+        }
+        guard total > 0 else { throw InputError(path: "standard input", "is empty (--data -): no data rows") }
+        log.say(String(format: "read %.1f MB from standard input (kept in %@ while it is read)", Double(total) / 1e6, temporary))
+        keep = true
+        return temporary
+    }
+}
