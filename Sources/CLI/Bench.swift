@@ -60,6 +60,7 @@ struct Bench: ParsableCommand {
             return kind
         }
         let mlpDims = try parseList(mlp, name: "--mlp")
+        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
         guard steps.map({ $0 >= 1 }) ?? true else { throw ValidationError("--steps must be at least 1") }

@@ -4,6 +4,10 @@ import Foundation
 import Parallel
 
 /// What eval and predict share: the model file, the data, the threads.
+extension ModelInputOptions {
+    var inputFiles: [(path: String?, option: String)] { [(model, "--model"), (data, "--data")] }
+}
+
 struct ModelInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Model file: fnn-par's, or a torchfm FM / FNN state_dict saved with safetensors.", valueName: "path"))
     var model: String
@@ -154,6 +158,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let log = Log(quiet: quiet)
         try checkWritable(json, option: "--json")
+        try refuseOverwritingInputs(outputs: [(json, "--json")], inputs: input.inputFiles)
         let loaded = try input.load(unlabeled: false, log: log)
         let (model, dataset, recorded) = (loaded.model, loaded.dataset, loaded.metadata)
         let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
@@ -238,6 +243,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
+        try refuseOverwritingInputs(outputs: [(out, "--out")], inputs: input.inputFiles)
         let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true, log: log)
         let (model, dataset) = (loaded.model, loaded.dataset)
         let unseenRows = loaded.unseenPerField.reduce(0, +)

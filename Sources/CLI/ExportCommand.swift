@@ -28,6 +28,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try checkWritable(embeddings, option: "--embeddings", allowStandardOutput: true)
+        try refuseOverwritingInputs(outputs: [(embeddings, "--embeddings")], inputs: [(model, "--model")])
         let file: SafeTensors
         do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
         let dims = try fieldDims.map { try parseList($0, name: "--field-dims") }

@@ -64,6 +64,11 @@ struct Experiment: ParsableCommand {
     func run() throws {
         let log = Log(quiet: output.quiet)
         try output.checkOutputsWritable()
+        let saved = ["fm", "fnn", "fnn_init"].flatMap { name in
+            saveDir.map { [($0 + "/\(name).safetensors", "--save-dir"), ($0 + "/\(name).safetensors.ckpt", "--save-dir")] } ?? []
+        }
+        try refuseOverwritingInputs(outputs: output.outputFiles + saved.map { (path: Optional($0.0), option: $0.1) },
+                                    inputs: dataOptions.inputFiles)
         if let saveDir { try createDirectory(saveDir); try checkWritable(saveDir + "/fm.safetensors", option: "--save-dir") }
         let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log)
         // The FNNs' own table rule and initialisation (`auto` resolves per model kind).
@@ -196,7 +201,8 @@ struct TrainFNN: ParsableCommand {
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
-                          config: config, tablesFrom: initFrom.map { "from \($0)" }) { config, dataset, options in
+                          config: config, tablesFrom: initFrom.map { "from \($0)" },
+                          extraInputs: [(initFrom, "--init-from")]) { config, dataset, options in
             let model = Model.initialized(config: config, seed: options.seed &+ 1, tables: options.initialization)
             guard let initFrom else { return model }
             let source: Model
@@ -235,11 +241,16 @@ struct TrainingFileOptions: ParsableArguments {
 func trainOneModel(
     name: String, kind: ModelKind, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
     output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
-    tablesFrom: String? = nil, initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
+    tablesFrom: String? = nil, extraInputs: [(path: String?, option: String)] = [], initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
     try output.checkOutputsWritable()
     try files.checkOutputsWritable()
+    let checkpointOption = files.checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint"
+    try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save"), (files.checkpointPath, checkpointOption)],
+                                inputs: dataOptions.inputFiles + extraInputs)
+    // The checkpoint may be the one resumed from (it goes on being written); nothing else may.
+    try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
     try checkTrainingMemory(config, dataset: dataset)

@@ -34,6 +34,7 @@ struct DataOptions: ParsableArguments {
     func validate() throws {
         _ = try memoryBudgetBytes()
         _ = try splitProportions()
+        if let minCount { guard minCount >= 1, minCount <= 1_000_000_000 else { throw ValidationError("--min-count must be between 1 and 1000000000") } }
         if !heldOutPaths.isEmpty {
             guard let data else { throw ValidationError("--validation and --test need --data: the training file they are held out from") }
             if trainOnAll { throw ValidationError("--train-on-all holds nothing out: leave out --validation and --test") }
@@ -64,8 +65,12 @@ struct DataOptions: ParsableArguments {
         var number = Substring(text)
         var scale = 1.0
         if let last = number.last, let unit = units[last] { scale = unit; number = number.dropLast() }
-        guard let value = Double(number), value > 0 else {
+        // Checked as a Double before the conversion: Int(inf) or Int(1e30) would trap.
+        guard let value = Double(number), value.isFinite, value > 0, value * scale >= 1 else {
             throw ValidationError("--memory-budget must be a size such as 4G, 512M or 100000000 (got '\(memoryBudget!)')")
+        }
+        guard value * scale <= 1e18 else {
+            throw ValidationError("--memory-budget \(memoryBudget!) is beyond any machine (at most 1000000T)")
         }
         return Int(value * scale)
     }

@@ -33,12 +33,14 @@ struct SplitCommand: ParsableCommand {
         guard dataOptions.heldOutPaths.isEmpty else {
             throw CLIError("split writes the parts of one file's seeded split; --validation and --test files are already parts")
         }
+        let ext = ["libsvm": "svm", "libffm": "ffm", "fields": "tsv"][exportFormat.rawValue]!
+        try refuseOverwritingInputs(outputs: ["train", "validation", "test"].map { (path: "\(outDir)/\($0).\(ext)", option: "--out-dir") },
+                                    inputs: dataOptions.inputFiles)
         let dataset = try dataOptions.load(log: log, seed: seed)
         let split = try makeSplit(dataset, seed: seed, proportions: try dataOptions.splitProportions())
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         } catch { throw CLIError("\(outDir): cannot create the directory (\(error.localizedDescription))") }
-        let ext = ["libsvm": "svm", "libffm": "ffm", "fields": "tsv"][exportFormat.rawValue]!
         for (name, part) in [("train", DataSplit.Part.train), ("validation", .validation), ("test", .test)] {
             let path = "\(outDir)/\(name).\(ext)"
             let rows = split.rows(of: part).sorted()

@@ -62,3 +62,36 @@ extension TrainingFileOptions {
         try checkWritable(checkpointPath, option: checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint")
     }
 }
+
+/// An output must never be one of the command's inputs (or another of its outputs): writing it
+/// would destroy the data or model the user gave, silently. Compared by path and by device and
+/// inode (links, `./x` against `x`). `-` (standard input or output) is never a file here.
+func refuseOverwritingInputs(outputs: [(path: String?, option: String)], inputs: [(path: String?, option: String)]) throws {
+    let outs = outputs.compactMap { o in o.path.map { (path: $0, option: o.option) } }.filter { $0.path != "-" }
+    let ins = inputs.compactMap { i in i.path.map { (path: $0, option: i.option) } }.filter { $0.path != "-" }
+    func same(_ a: String, _ b: String) -> Bool {
+        a == b || sameFile(a, b)
+            || URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path
+    }
+    for output in outs {
+        for input in ins where same(output.path, input.path) {
+            throw CLIError("\(output.option) \(output.path) is the \(input.option) file: writing it would destroy that input; give another path")
+        }
+    }
+    for (i, a) in outs.enumerated() {
+        for b in outs[(i + 1)...] where same(a.path, b.path) {
+            throw CLIError("\(a.option) and \(b.option) are the same file (\(a.path)): one would overwrite the other")
+        }
+    }
+}
+
+extension DataOptions {
+    /// The files the data options read.
+    var inputFiles: [(path: String?, option: String)] {
+        [(data, "--data"), (validation, "--validation"), (testFile, "--test"), (fieldMap, "--field-map")]
+    }
+}
+
+extension OutputOptions {
+    var outputFiles: [(path: String?, option: String)] { [(json, "--json"), (metricsCsv, "--metrics-csv"), (plot, "--plot")] }
+}

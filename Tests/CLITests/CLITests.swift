@@ -2,45 +2,7 @@ import Foundation
 import Testing
 
 /// The `fnn-par` executable end to end: exit codes, messages, files written or not.
-@Suite struct CLITests {
-    static let binary: String = {
-        // The test bundle sits in the build products directory, next to the executable.
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [products.appendingPathComponent("fnn-par").path,
-                          products.deletingLastPathComponent().appendingPathComponent("fnn-par").path]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
-    }()
-
-    static let data: String = {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
-    }()
-
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    @discardableResult
-    func run(_ arguments: [String], in directory: String, standardInput: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        if let standardInput { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: standardInput)) }
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func scratch() -> String {
-        let path = NSTemporaryDirectory() + "fnn-par-cli-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
-    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+@Suite struct CLITests: CLIHarness {
 
     @Test func malformedDataFailsCleanlyAndWritesNothing() throws {
         let dir = scratch()
@@ -214,7 +176,7 @@ import Testing
         func object(_ path: String) throws -> [String: Any] {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))) as! [String: Any]
         }
-        func fit(_ extra: [String], save: String) throws -> Result {
+        func fit(_ extra: [String], save: String) throws -> CLIResult {
             let r = try run(["fm", "--data", train, "--cache-dir", dir, "--epochs", "3", "--save", save, "--json", save + ".json"] + extra, in: dir)
             #expect(r.status == 0, "\(r.stderr)")
             return r

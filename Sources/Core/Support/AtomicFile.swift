@@ -40,6 +40,7 @@ public func writeFileAtomically(path requested: String, body: (AtomicFileWriter)
         try body(AtomicFileWriter(fd: fd, path: path))
         return
     }
+    removeStaleTemporaries(of: path)
     let temporary = "\(path).tmp-\(getpid())"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     if fd < 0 { throw FileWriteError(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
@@ -56,6 +57,28 @@ public func writeFileAtomically(path requested: String, body: (AtomicFileWriter)
         let error = FileWriteError(path: path, message: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
         unlink(temporary)
         throw error
+    }
+    // The rename is durable only once the directory entry is on disk.
+    let directory = open(parentDirectory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directory >= 0 { _ = fsync(directory); close(directory) }
+}
+
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// A run killed while writing (SIGKILL, power loss) leaves its `PATH.tmp-PID` behind; the next
+/// write of PATH removes those whose process no longer exists (a live writer's is left alone).
+func removeStaleTemporaries(of path: String) {
+    let directory = parentDirectory(of: path)
+    let prefix = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...]) + ".tmp-"
+    guard let stream = opendir(directory) else { return }
+    defer { closedir(stream) }
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + name) }
     }
 }
 

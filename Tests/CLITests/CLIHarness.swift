@@ -1,0 +1,51 @@
+import Foundation
+
+/// Running the built `fnn-par` from a test: where it is, where the shared data is, a scratch
+/// directory per test, and one run's status and output.
+protocol CLIHarness {}
+
+struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
+
+let cliBinary: String = {
+    // The test bundle sits in the build products directory, next to the executable.
+    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [products.appendingPathComponent("fnn-par").path,
+                      products.deletingLastPathComponent().appendingPathComponent("fnn-par").path]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+}()
+
+let sharedData: String = {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
+}()
+
+extension CLIHarness {
+    typealias Result = CLIResult
+
+    static var binary: String { cliBinary }
+    static var data: String { sharedData }
+
+    @discardableResult
+    func run(_ arguments: [String], in directory: String, standardInput: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let standardInput { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: standardInput)) }
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func scratch() -> String {
+        let path = NSTemporaryDirectory() + "fnn-par-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+}
