@@ -42,10 +42,12 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]),
         .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
         .target(name: "CMemoryHints", path: "Sources/CMemoryHints"),
+        // Reports a fault in a mapped data file that changed under the run, instead of a crash.
+        .target(name: "CMappingFaults", path: "Sources/CMappingFaults"),
         // The build's target CPU as a string, for `fnn-par --version`.
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
                 cSettings: [.define("FNN_PAR_TARGET_CPU", to: "\"\(targetCPU)\"")]),
-        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints", "CZlib", "CZstd"], path: "Sources/Core", swiftSettings: fastMath),
+        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints", "CMappingFaults", "CZlib", "CZstd"], path: "Sources/Core", swiftSettings: fastMath),
         .target(
             name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
             path: "Sources/Parallel", swiftSettings: fastMath),

@@ -124,12 +124,12 @@ struct DataOptions: ParsableArguments {
             let start = PhaseProfile.now()
             let resolved = format == .auto ? try inputs.detectFormat(of: data) : format
             if resolved == .binary {
-                var mapped = try DatasetCache.open(path: try inputs.readable(data))
+                var mapped = try DatasetCache.open(path: try inputs.readable(data), executor: executor)
                 if !heldOutPaths.isEmpty {
                     var parts = [mapped]
                     for path in heldOutPaths {
                         try requireFormat(.binary, of: path, inputs: inputs)
-                        parts.append(try DatasetCache.open(path: try inputs.readable(path)))
+                        parts.append(try DatasetCache.open(path: try inputs.readable(path), executor: executor))
                     }
                     mapped = try Dataset.joining(parts)
                     mapped.heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
@@ -165,7 +165,7 @@ struct DataOptions: ParsableArguments {
                     + (try heldOutDescription())
                 key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
                 cachePath = DatasetCache.path(for: data, directory: cacheDir)
-                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data) {
+                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data, executor: executor) {
                     log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
                     return finish(cached)
                 }

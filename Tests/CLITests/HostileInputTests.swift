@@ -73,4 +73,70 @@ import Glibc
         #expect(try run(["fm", "--data", "u.data", "--no-cache", "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
         #expect(!exists(stale))
     }
+
+    /// Where the ids of an fnn-par data file or cache start (its safetensors header says).
+    func idsOffset(_ path: String) throws -> Int {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as! [String: Any]
+        return 8 + length + ((header["ids"] as! [String: Any])["data_offsets"] as! [Int])[0]
+    }
+
+    func patch(_ path: String, at offset: Int, id: UInt32) throws {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(offset))
+        handle.write(withUnsafeBytes(of: id.littleEndian) { Data($0) })
+        try handle.close()
+    }
+
+    /// Ids in a binary data file or cache are checked when it is opened: one just past its field
+    /// (which would train another field's row) and one far past the table are refused by row and
+    /// field; a cache holding one is parsed again. A data file truncated under a run stops it with
+    /// a message, not a bus error.
+    @Test func mappedIdsAreCheckedAndAChangedFileIsReported() throws {
+        let dir = scratch()
+        #expect(try run(["generate", "--rows", "5000", "--seed", "3", "--out", "d.fnnpar"], in: dir).status == 0)
+        #expect(try run(["fm", "--data", "d.fnnpar", "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        let offset = try idsOffset(dir + "/d.fnnpar")
+        // Row 10's second field: ML-1M-shaped data has fields of 6040 and 3706.
+        for bad: UInt32 in [3706, 0xFFFF_FFF0] {
+            try FileManager.default.copyItem(atPath: dir + "/d.fnnpar", toPath: dir + "/bad.fnnpar")
+            try patch(dir + "/bad.fnnpar", at: offset + (9 * 2 + 1) * 4, id: bad)
+            for arguments in [["fm", "--data", "bad.fnnpar", "--epochs", "1"],
+                              ["eval", "--model", "m.safetensors", "--data", "bad.fnnpar"],
+                              ["predict", "--model", "m.safetensors", "--data", "bad.fnnpar", "--out", "p.txt"]] {
+                let r = try run(arguments, in: dir)
+                expectCleanRefusal(r, mentioning: "row 10, field 2 holds id \(bad), but the field has 3706 ids", "\(arguments) id \(bad)")
+            }
+            try FileManager.default.removeItem(atPath: dir + "/bad.fnnpar")
+        }
+        // A cache with a bad id is no cache: the text is parsed again, and the run is right.
+        let u = Self.data + "/ml-100k/u.data"
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--quiet"], in: dir).status == 0)
+        let cache = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".fnnpar-cache") }!
+        try patch(dir + "/" + cache, at: try idsOffset(dir + "/" + cache) + 4, id: 0xFFFF_0000)
+        let reparsed = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1"], in: dir)
+        #expect(reparsed.status == 0 && reparsed.stderr.contains("parsed") && !reparsed.stderr.contains("read the binary cache"))
+        // Truncated while training: the run stops with status 1 and says which file changed.
+        #expect(try run(["generate", "--rows", "3000000", "--seed", "4", "--out", "big.fnnpar"], in: dir).status == 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["fm", "--data", "big.fnnpar", "--epochs", "50", "--patience", "0", "--threads", "1"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var seen = ""
+        while !seen.contains("epoch 1:") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(truncate(dir + "/big.fnnpar", 4096) == 0)
+        seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(process.terminationStatus): \(seen)")
+        #expect(seen.contains("big.fnnpar changed while it was being read"), "\(seen)")
+    }
 }

@@ -72,15 +72,24 @@ public enum DatasetCache {
 
     /// A binary data file (`generate --out DATA.fnnpar`, or any cache file), mapped; no source to
     /// match.
-    public static func open(path: String) throws(InputError) -> Dataset {
-        guard let data = load(cache: path, key: nil, name: path) else {
+    /// Its ids are checked against its field sizes (`validateIds`), in parallel with an executor.
+    public static func open(path: String, executor: PhaseExecutor? = nil) throws(InputError) -> Dataset {
+        guard let data = map(cache: path, key: nil, name: path) else {
             throw InputError(path: path, "not a readable fnn-par data file (damaged, truncated, or from another version)")
         }
+        try data.validateIds(executor: executor)
+        return data
+    }
+
+    /// The cached data set, or nil when there is no current cache: a cache whose ids do not fit
+    /// its field sizes (damaged, or crafted) is no cache, and the source is parsed again.
+    public static func load(cache: String, key: Key, name: String, executor: PhaseExecutor? = nil) -> Dataset? {
+        guard let data = map(cache: cache, key: key, name: name), data.firstIdOutOfRange(executor: executor) == nil else { return nil }
         return data
     }
 
     /// `key` nil: any source (a standalone data file).
-    public static func load(cache: String, key: Key?, name: String) -> Dataset? {
+    static func map(cache: String, key: Key?, name: String) -> Dataset? {
         guard let mapped = try? MappedFile(path: cache), mapped.size >= 8 else { return nil }
         let rawLength = UInt64(littleEndian: mapped.base.loadUnaligned(as: UInt64.self))
         guard rawLength > 0, rawLength <= UInt64(mapped.size - 8) else { return nil }

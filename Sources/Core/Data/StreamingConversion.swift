@@ -130,7 +130,7 @@ public func convertCategoricalToCache(
             }
         }
     }
-    guard var data = DatasetCache.load(cache: cache, key: key, name: path) else {
+    guard var data = DatasetCache.map(cache: cache, key: key, name: path) else {
         throw FileWriteError(path: cache, message: "the cache just written does not read back")
     }
     data.skippedLines = parsed.skipped

@@ -1,3 +1,5 @@
+import CMappingFaults
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,6 +10,8 @@ import Glibc
 public final class MappedFile: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let size: Int
+    /// The fault table's slot for this mapping (see `CMappingFaults`), -1 if none.
+    private let faultSlot: Int32
 
     public init(path: String) throws(InputError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -20,9 +24,17 @@ public final class MappedFile: @unchecked Sendable {
             throw InputError(path: path, "cannot map: \(String(cString: strerror(errno)))")
         }
         base = p
+        // Truncated or rewritten while mapped, the file's vanished pages fault when touched: the
+        // run then stops with this message rather than a crash.
+        fnnpar_install_mapping_fault_handler()
+        faultSlot = fnnpar_register_mapping(
+            p, size, "fnn-par: \(path) changed while it was being read (truncated or rewritten under the run; a data or cache file must stay as it is while fnn-par uses it); stopping")
     }
 
-    deinit { munmap(base, size) }
+    deinit {
+        fnnpar_unregister_mapping(faultSlot)
+        munmap(base, size)
+    }
 
     /// Hands back the pages wholly inside bytes `range` (read again from the file if touched).
     public func releasePages(_ range: Range<Int>) {
