@@ -27,6 +27,7 @@ public enum Checkpoint {
         file.metadata["data_fingerprint"] = String(run.dataFingerprint, radix: 16)
         file.metadata["split_sizes"] = try json([run.split.trainCount, run.split.validationCount, run.split.testCount])
         for (k, v) in extra { file.metadata[k] = v }
+        file.recordDigest()
         try file.write(path: path)
     }
 
@@ -50,6 +51,7 @@ public enum Checkpoint {
             }
             throw fail("not an fnn-par training checkpoint")
         }
+        try file.verifyDigest(path: path)
         guard file.metadata["checkpoint_version"] == version else {
             throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split and optimizer state differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
         }
@@ -64,10 +66,14 @@ public enum Checkpoint {
         let config = try decode("config", ModelConfig.self)
         let options = try decode("options", TrainingOptions.self)
         let state = try decode("state", TrainingState.self)
+        if let problem = state.implausibility { throw fail("corrupt checkpoint: its run state has \(problem)") }
+        if let problem = config.implausibility { throw fail("corrupt checkpoint: its model has \(problem)") }
         func part(_ prefix: String) throws(ModelFileError) -> Model {
             var sub = SafeTensors()
             sub.metadata = file.metadata
             sub.metadata["format"] = ModelFile.formatName
+            // The checkpoint's digest covers all of it, and was checked above.
+            sub.metadata[SafeTensors.digestKey] = nil
             for (name, t) in file.tensors where name.hasPrefix(prefix) { sub.tensors[String(name.dropFirst(prefix.count))] = t }
             return try ModelFile.model(from: sub, path: path, fieldDims: config.fieldDims, dropout: config.dropout).0
         }
@@ -87,6 +93,11 @@ public enum Checkpoint {
         }
         guard loaded.options.sameTraining(as: run.options) else {
             throw fail("the checkpoint was written with other training options (\(describe(loaded.options))) than these (\(describe(run.options)))")
+        }
+        // Same data and options, so the epoch has as many steps as when it was written.
+        let steps = (run.split.trainCount + run.options.batchSize - 1) / run.options.batchSize
+        guard loaded.state.stepInEpoch <= steps else {
+            throw fail("corrupt checkpoint: it is at step \(loaded.state.stepInEpoch) of an epoch of \(steps) steps")
         }
         run.engine.model.copyParameters(from: loaded.model)
         try run.engine.restoreOptimizer(from: loaded.file, path: path)

@@ -68,6 +68,7 @@ public enum ModelFile {
         for (k, v) in metadata { file.metadata[k] = v }
         if let vocabulary { file.tensors.merge(vocabulary.tensors()) { a, _ in a } }
         if let fieldMap { file.tensors.merge(fieldMap.tensors()) { a, _ in a } }
+        file.recordDigest()
         try file.write(path: path)
     }
 
@@ -91,6 +92,7 @@ public enum ModelFile {
         }
         let rows = embedding.shape[0], d = embedding.shape[1]
         let native = file.metadata["format"] == formatName
+        try file.verifyDigest(path: path)
         var config: ModelConfig
         if native {
             guard file.metadata["format_version"] == formatVersion else {
@@ -101,10 +103,14 @@ public enum ModelFile {
                   let fileDropout = file.metadata["dropout"].flatMap(Float.init),
                   let input = file.metadata["fnn_input"].flatMap(FNNInput.init(rawValue:))
             else { throw fail("corrupt model metadata (model, field_dims, mlp_dims, dropout or fnn_input)") }
-            guard !dims.isEmpty, dims.allSatisfy({ $0 > 0 }), mlp.allSatisfy({ $0 > 0 }), kind == .fm || !mlp.isEmpty,
-                  fileDropout >= 0, fileDropout < 1, dims.reduce(0, +) <= maximumTableRows
-            else { throw fail("corrupt model metadata: impossible field sizes, MLP widths or dropout") }
-            config = ModelConfig(kind: kind, fieldDims: dims, embedDim: d, mlpDims: mlp, dropout: fileDropout, fnnInput: input)
+            config = ModelConfig(kind: kind, fieldDims: dims, embedDim: d, mlpDims: mlp, dropout: fileDropout,
+                                 fnnInput: input)
+            // In this order: the sum is safe once the configuration is plausible.
+            guard kind == .fm || !mlp.isEmpty, config.implausibility == nil, config.tableRows <= maximumTableRows
+            else { throw fail("corrupt model metadata: impossible field sizes, MLP widths or dropout (\(config.implausibility ?? "no MLP layers"))") }
+            if let recorded = file.metadata["embed_dim"], recorded != String(d) {
+                throw fail("corrupt model metadata: embed_dim \(recorded) but the embedding is \(d) wide")
+            }
             guard config.tableRows == rows else {
                 throw fail("corrupt: field sizes add up to \(config.tableRows) rows but the embedding has \(rows)")
             }
@@ -112,7 +118,7 @@ public enum ModelFile {
             guard let dims = fieldDims else {
                 throw fail("a PyTorch model file does not record field sizes; they are taken from the data (--data)")
             }
-            guard dims.allSatisfy({ $0 > 0 }), dims.reduce(0, +) == rows else {
+            guard dims.allSatisfy({ $0 > 0 && $0 <= maximumTableRows }), dims.reduce(0, +) == rows else {
                 throw fail("the model's embedding has \(rows) rows but the data's fields \(dims) add up to \(dims.reduce(0, +)); it was trained on differently indexed data")
             }
             let hasMLP = file.tensors.keys.contains { $0.hasPrefix("mlp.mlp.") }
@@ -136,6 +142,12 @@ public enum ModelFile {
         }
         if let fieldDims, native, fieldDims != config.fieldDims {
             throw fail("the model's field sizes \(config.fieldDims) do not fit the data's \(fieldDims)")
+        }
+        // Nothing is allocated for more parameters than the file holds: a header's sizes are only
+        // claims until the tensors back them.
+        let storedFloats = file.tensors.values.reduce(0) { $0 + ($1.dtype == .f32 ? $1.elementCount : 0) }
+        guard let parameters = config.checkedParameterCount, parameters <= storedFloats else {
+            throw fail("corrupt: its sizes (\(config.implausibility ?? "\(config.checkedParameterCount ?? 0) parameters")) need more values than its \(storedFloats) stored ones")
         }
         let model = Model(config: config)
         func take(_ name: String, _ destination: UnsafeMutablePointer<Float>, _ shape: [Int]) throws(ModelFileError) {

@@ -565,3 +565,19 @@ extension Duration {
         return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 }
+
+extension TrainingState {
+    /// What makes this state impossible for a real run (read from a damaged or crafted
+    /// checkpoint), or nil: counts below zero or past what the epoch count allows.
+    public var implausibility: String? {
+        let limit = 10_000_000
+        if !(1...limit).contains(epoch) { return "epoch \(epoch)" }
+        if stepInEpoch < 0 || stepInEpoch > 1 << 40 { return "step \(stepInEpoch)" }
+        if epochExamples < 0 || stepExamples < 0 { return "a negative example count" }
+        if bestEpoch < 0 || bestEpoch > epoch { return "best epoch \(bestEpoch) at epoch \(epoch)" }
+        if epochsWithoutImprovement < 0 || epochsWithoutImprovement > epoch { return "\(epochsWithoutImprovement) epochs without improvement at epoch \(epoch)" }
+        if history.count > epoch { return "\(history.count) epochs of history at epoch \(epoch)" }
+        if !(epochLossSum.isFinite && wallSeconds.isFinite && stepSeconds.isFinite && epochStepSeconds.isFinite) { return "non-finite sums" }
+        return nil
+    }
+}
