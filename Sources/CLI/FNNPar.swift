@@ -65,7 +65,7 @@ struct Experiment: ParsableCommand {
         let log = Log(quiet: output.quiet)
         try output.checkOutputsWritable()
         let saved = ["fm", "fnn", "fnn_init"].flatMap { name in
-            saveDir.map { [($0 + "/\(name).safetensors", "--save-dir"), ($0 + "/\(name).safetensors.ckpt", "--save-dir")] } ?? []
+            saveDir.map { dir in [".safetensors", ".ckpt", ".json"].map { (dir + "/" + name + $0, "--save-dir") } } ?? []
         }
         try refuseOverwritingInputs(outputs: output.outputFiles + saved.map { (path: Optional($0.0), option: $0.1) },
                                     inputs: dataOptions.inputFiles)
@@ -80,7 +80,11 @@ struct Experiment: ParsableCommand {
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
-        try checkTrainingMemory(fmConfig, dataset: dataset)
+        try checkTrainingMemory(fmConfig, options: options, dataset: dataset, split: split, executor: executor, log: log)
+        if let fmParameters = fmConfig.checkedParameterCount {
+            try checkTrainingMemory(fnnConfig, options: fnnTrainingOptions, dataset: dataset, split: split, executor: executor, log: log,
+                                    alsoHeld: fmParameters * 4)
+        }
         var args = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--resume" }
         args.append("--resume")
         let hint = { (path: String) in
@@ -253,7 +257,7 @@ func trainOneModel(
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
-    try checkTrainingMemory(config, dataset: dataset)
+    try checkTrainingMemory(config, options: options, dataset: dataset, split: split, executor: executor, log: log)
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
                               log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpointPath, resumePath: files.resume)

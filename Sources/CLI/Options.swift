@@ -459,14 +459,26 @@ extension VocabularySource: ExpressibleByArgument {}
 /// Refuses, with the figures, a model whose tables cannot fit in this machine's memory, instead
 /// of letting the allocation fail. Counts the tables' parameters, Adam's two moments, the kept best
 /// epoch's copy and the per-row step counts.
-func checkTrainingMemory(_ config: ModelConfig, dataset: Dataset) throws {
-    let rows = Double(config.tableRows)
-    let floatsPerRow = Double(config.embedDim + (config.hasLinearTable ? 1 : 0))
-    let needed = rows * floatsPerRow * 4 * 4 + rows * 16 + Double(dataset.ids.count * 4 + dataset.rowCount * 4)
-    let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
-    guard physical <= 0 || needed < physical * 0.9 else {
-        throw CLIError(String(format: "%@: a %@ model of these %.0f table rows (fields %@) needs about %.1f GB for its tables and optimizer state; this machine has %.1f GB. Check for ids that are really hashes or timestamps, or use a format with vocabularies (criteo, avazu).",
-                              dataset.name, config.kind.rawValue, rows, dataset.fieldDims.map(String.init).joined(separator: ", "),
-                              needed / 1e9, physical / 1e9))
+/// The run's memory plan against the memory the process may really use: logged, and a run that
+/// would not fit is refused before its model is allocated, with the breakdown and the option
+/// that lowers the largest part. `alsoHeld`: bytes kept alongside (the experiment's FM while its
+/// FNNs train).
+func checkTrainingMemory(_ config: ModelConfig, options: TrainingOptions, dataset: Dataset, split: DataSplit,
+                         executor: PhaseExecutor, log: Log, alsoHeld: Int = 0) throws {
+    let rowBytes = (dataset.fieldCount + 1) * 4
+    let dataBytes = dataset.isMapped
+        ? min(dataset.binaryBytes, options.streamChunkRows.map { $0 * rowBytes * 2 * options.streamWindow } ?? dataset.binaryBytes)
+        : dataset.binaryBytes
+    let limit = MemoryLimit.current()
+    guard var plan = MemoryPlan(config: config, options: options, dataBytes: dataBytes, validationRows: split.validationCount,
+                                testRows: split.testCount, threads: executor.workerCount, concurrency: executor.concurrency) else {
+        throw CLIError("\(dataset.name): a \(config.kind.rawValue) model with \(config.implausibility ?? "these sizes") cannot be built")
+    }
+    plan.parameters += alsoHeld
+    log.say("\(config.kind.rawValue) memory plan: \(plan.summary); the limit is \(String(format: "%.1f", Double(limit.bytes) / 1e9)) GB (\(limit.source))")
+    guard Double(plan.total) <= Double(limit.bytes) * 0.9 else {
+        let hashes = dataset.vocabulary == nil && plan.parameters + plan.optimizer > plan.total / 2
+            ? " Check for ids that are really hashes or timestamps (\(config.tableRows) table rows), or use a format with vocabularies (criteo, avazu)." : ""
+        throw CLIError("\(dataset.name): this \(config.kind.rawValue) run needs about \(plan.summary), more than \(String(format: "%.1f", Double(limit.bytes) / 1e9)) GB, the limit set by \(limit.source). Lower it with \(plan.advice(config: config)).\(hashes)")
     }
 }

@@ -139,4 +139,34 @@ import Glibc
         #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(process.terminationStatus): \(seen)")
         #expect(seen.contains("big.fnnpar changed while it was being read"), "\(seen)")
     }
+
+    /// Sizes a file or an option claims are planned before anything is allocated: a libffm line
+    /// naming field 99999 (every row 100,000 values wide), an MLP of 60000-wide layers, and a
+    /// model past `ulimit -v` are refused at once with the figures and the option to change.
+    @Test func claimedSizesArePlannedBeforeAllocation() throws {
+        let dir = scratch()
+        var text = ""
+        for i in 0..<2000 { text += "\(i % 2) 0:\(i % 50):1 1:\(i % 7):1" + (i == 1500 ? " 99999:5:1" : "") + "\n" }
+        try text.write(toFile: dir + "/wide.ffm", atomically: true, encoding: .utf8)
+        let wide = try run(["fm", "--data", "wide.ffm", "--no-cache"], in: dir)
+        expectCleanRefusal(wide, mentioning: "wide.ffm:1501: field index 99999", "libffm field 99999")
+        let u = Self.data + "/ml-100k/u.data"
+        let mlp = try run(["fnn", "--data", u, "--no-cache", "--mlp", "60000,60000"], in: dir)
+        expectCleanRefusal(mlp, mentioning: "narrower --mlp layers", "--mlp 60000,60000")
+        #expect(mlp.stderr.contains("GB") && !mlp.stderr.contains("epoch 1"))
+        #expect(try run(["generate", "--shape", "criteo", "--rows", "5000", "--out", "c.fnnpar"], in: dir).status == 0)
+        let script = "ulimit -v 2000000; exec '\(Self.binary)' fnn --data c.fnnpar --embed-dim 256 --epochs 1"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(message)")
+        #expect(message.contains("the limit set by ulimit -v") && message.contains("--embed-dim"), "\(message)")
+    }
 }

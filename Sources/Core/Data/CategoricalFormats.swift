@@ -561,8 +561,14 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
                 unlabeledRows: Bool = false) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
-        let fieldCount = fieldMap?.fieldCount
-            ?? max(libFFMHighestField(b, executor: executor, minimumChunkBytes: minimumChunkBytes) + 1, minimumFields)
+        var fieldCount = minimumFields
+        if let fieldMap {
+            fieldCount = fieldMap.fieldCount
+        } else {
+            let highest = libFFMHighestField(b, executor: executor, minimumChunkBytes: minimumChunkBytes)
+            try refuseTooManyLibFFMFields(highest: highest, b, path: path)
+            fieldCount = max(highest + 1, minimumFields)
+        }
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
         let boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
                                       executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows)
@@ -642,6 +648,32 @@ struct ParsedTokens {
 
 /// The highest field number of libffm lines in `b` (-1 if none): the first pass, which the row
 /// width needs. Items that are not field:index:value are left to the row pass to report.
+/// Rows hold one value per field (a field a libffm line does not name holds "missing"), so the
+/// data's size is rows x fields whatever the file's: one line naming field 99999 would make every
+/// row 100,000 values wide (a 240 KB file asked for 3.3 GB). Field indices are meant to run from
+/// 0 to the field count; this many is far beyond any real data.
+public let maximumLibFFMFields = 4096
+
+/// Refuses a highest field index past `maximumLibFFMFields`, naming the first line that shows
+/// one when the text is at hand.
+func refuseTooManyLibFFMFields(highest: Int, _ b: UnsafeBufferPointer<UInt8>?, path: String) throws(InputError) {
+    guard highest >= maximumLibFFMFields else { return }
+    var line: Int?
+    if let b {
+        var items = LibFFMItems()
+        var scanner = LineScanner(b)
+        search: while let range = scanner.nextLine() {
+            if b.isBlank(range) || b[range.lowerBound] == 0x23 { continue }
+            items.split(b, range)
+            for item in items.list.dropFirst() {
+                let p = LibFFMItems.parts(b, item)
+                if p.count == 3, let f = b.parseUnsigned(p.first), f >= maximumLibFFMFields { line = scanner.lineNumber; break search }
+            }
+        }
+    }
+    throw InputError(path: path, line: line, "field index \(highest) or more: fnn-par keeps one value per field per row, so every row would be \(highest + 1) values wide; at most \(maximumLibFFMFields) fields (number them from 0)")
+}
+
 func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>) -> Int {
     var items = LibFFMItems()
     var scanner = LineScanner(b)
@@ -651,7 +683,7 @@ func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>) -> Int {
         items.split(b, line)
         for item in items.list.dropFirst() {
             let p = LibFFMItems.parts(b, item)
-            if p.count == 3, let f = b.parseUnsigned(p.first), f < 100_000 { highest = max(highest, Int(f)) }
+            if p.count == 3, let f = b.parseUnsigned(p.first) { highest = max(highest, Int(min(f, 1 << 40))) }
         }
     }
     return highest

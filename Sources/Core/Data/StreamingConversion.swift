@@ -65,6 +65,7 @@ public func convertCategoricalToCache(
             try forEachSegment { segment, _ in
                 fieldCount = max(fieldCount, libFFMHighestField(segment, executor: executor, minimumChunkBytes: minimumChunkBytes))
             }
+            try refuseTooManyLibFFMFields(highest: fieldCount, nil, path: path)
             fieldCount += 1
         }
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// How much memory this process may really use: the least of the machine's physical memory, its
+/// cgroup's limit (v2 `memory.max`, v1 `memory.limit_in_bytes`: containers, systemd, Slurm) and
+/// its address-space and data rlimits (`ulimit -v`, `ulimit -d`). Comparing a plan with the
+/// physical memory alone promises what a container's OOM killer then takes away.
+public struct MemoryLimit: Sendable {
+    public let bytes: Int
+    /// What sets it, for messages.
+    public let source: String
+
+    public static func current() -> MemoryLimit {
+        var candidates: [(Int, String)] = []
+        let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        if physical > 0 { candidates.append((Int(min(physical, 9e18)), "the machine's memory")) }
+        for (file, name) in [("/sys/fs/cgroup/memory.max", "the cgroup's memory.max"),
+                             ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "the cgroup's memory limit")] {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+               value > 0, value < 1 << 60 {
+                candidates.append((value, name))
+            }
+        }
+        for (resource, name) in [(RLIMIT_AS, "ulimit -v"), (RLIMIT_DATA, "ulimit -d")] {
+            var limit = rlimit()
+            if getrlimit(__rlimit_resource_t(resource.rawValue), &limit) == 0, limit.rlim_cur < 1 << 60 {  // RLIM_INFINITY is all ones
+                candidates.append((Int(limit.rlim_cur), name))
+            }
+        }
+        let least = candidates.min { $0.0 < $1.0 } ?? (Int.max, "nothing")
+        return MemoryLimit(bytes: least.0, source: least.1)
+    }
+}
