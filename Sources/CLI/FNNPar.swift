@@ -101,11 +101,27 @@ struct Experiment: ParsableCommand {
             if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
                let data = FileManager.default.contents(atPath: reportPath),
                var report = try? reportDecoder().decode(ModelReport.self, from: data) {
-                do { report.trained = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims).0 } catch {
+                let recorded: [String: String]
+                do { (report.trained, recorded) = try { () throws(ModelFileError) in
+                    let (model, info) = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims)
+                    return (model, info.metadata)
+                }() } catch {
                     throw CLIError(error.description)
                 }
-                guard report.trained!.config == initial().config else {
-                    throw CLIError("\(modelPath): that model was trained with other options than these; resume with the interrupted run's options, or use a fresh --save-dir")
+                // A finished model is reused only when this run would make it: same data, model and
+                // options (epoch limit and patience included: they shaped it).
+                var differences: [String] = []
+                if recorded["data_fingerprint"] != String(dataset.fingerprint, radix: 16) {
+                    differences.append("the data (fingerprint \(recorded["data_fingerprint"] ?? "none") -> \(String(dataset.fingerprint, radix: 16)))")
+                }
+                if report.trained!.config != initial().config { differences.append("the model (\(report.trained!.config) -> \(initial().config))") }
+                if let text = recorded["training_options"], let saved = try? JSONDecoder().decode(TrainingOptions.self, from: Data(text.utf8)) {
+                    differences += saved.differences(from: options, includingLength: true)
+                } else {
+                    differences.append("its training options (not recorded)")
+                }
+                guard differences.isEmpty else {
+                    throw CLIError("\(modelPath): that \(name) was made differently from what this run asks for: \(differences.joined(separator: "; ")). Resume with the interrupted run's data and options, or use a fresh --save-dir")
                 }
                 log.say("\(name): already trained in \(saveDir!), read back")
                 return report

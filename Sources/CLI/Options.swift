@@ -104,8 +104,11 @@ struct DataOptions: ParsableArguments {
         let proportions = try splitProportions()
         let inputs = PlainInputs(log: log)
         var options = self
-        // Text from standard input is never cached: its cache would be keyed to a temporary file.
-        if data == "-" { options.noCache = true }
+        // Text from standard input or another stream (a pipe, a device) is never cached: its
+        // cache would be keyed to a temporary file, and keying it would read the stream.
+        if ([data] + heldOutPaths).contains(where: { $0 == "-" || (!isRegularFile($0) && FileManager.default.fileExists(atPath: $0)) }) {
+            options.noCache = true
+        }
         do {
             var dataset = try options.read(data, inputs: inputs, log: log, seed: seed, split: proportions, executor: executor)
             dataset.name = inputs.name(of: data)

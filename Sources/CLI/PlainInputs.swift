@@ -21,9 +21,13 @@ final class PlainInputs {
 
     deinit { for copy in copies.values { unlink(copy) } }
 
+    /// Standard input, and a pipe, device or socket named as data (read once, it is gone: format
+    /// detection would consume what parsing then misses), is copied to a file first.
+    private func isStream(_ path: String) -> Bool { path == "-" || !isRegularFile(path) && FileManager.default.fileExists(atPath: path) }
+
     /// How `path` reads: plain, or compressed (a copy is needed).
     func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {
-        if path == "-" { return nil }
+        if isStream(path) { _ = try readable(path); return nil }
         switch try CompressedFile.detect(path: path) {
         case .plain: return nil
         case .compressed(let kind): return kind
@@ -51,8 +55,8 @@ final class PlainInputs {
     func readable(_ path: String) throws(InputError) -> String {
         if let copy = copies[path] { return copy }
         var source = path
-        if path == "-" {
-            source = try saveStandardInput()
+        if isStream(path) {
+            source = try saveStream(path)
             copies[path] = source
         }
         let kind: CompressedFile.Kind
@@ -97,35 +101,59 @@ final class PlainInputs {
         return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
-    private func saveStandardInput() throws(InputError) -> String {
-        let (fd, temporary) = try temporaryFile(for: "-")
+    /// Copies standard input, or the stream at `path`, to a temporary file. The first megabyte
+    /// must look like data (compressed, fnn-par binary, or text whose format is recognised), so a
+    /// stream that never ends or never was data (/dev/zero, /dev/urandom) stops there.
+    private func saveStream(_ path: String) throws(InputError) -> String {
+        let (fd, temporary) = try temporaryFile(for: path)
         var keep = false
+        let input = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+        let shown = name(of: path)
+        if input < 0 { throw InputError(path: shown, "cannot open: \(String(cString: strerror(errno)))") }
         defer {
             close(fd)
+            if input != STDIN_FILENO { close(input) }
             if !keep { unlink(temporary) }
+        }
+        var start: [UInt8] = []
+        var checked = false
+        func check() throws(InputError) {
+            checked = true
+            if case .compressed = CompressedFile.detect(prefix: start) { return }
+            if DatasetCache.isDataFile(prefix: start) { return }
+            var text = start
+            if text.count == 1 << 20, let end = text.lastIndex(of: 0x0A) { text.removeSubrange((end + 1)...) }
+            do { _ = try Core.detectFormat(prefix: text, path: shown) } catch {
+                throw InputError(path: shown, line: error.line, error.message + " (read as a stream: its first megabyte is not data)")
+            }
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var total = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress!, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw InputError(path: "standard input", "cannot read: \(String(cString: strerror(errno)))")
+                throw InputError(path: shown, "cannot read: \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
+            if !checked {
+                start += buffer.prefix(min(n, (1 << 20) - start.count))
+                if start.count == 1 << 20 { try check() }
+            }
             var done = 0
             while done < n {
                 let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, n - done) }
                 if w < 0 {
                     if errno == EINTR { continue }
-                    throw InputError(path: "standard input", "cannot save it to \(temporary): \(String(cString: strerror(errno)))")
+                    throw InputError(path: shown, "cannot save it to \(temporary): \(String(cString: strerror(errno)))")
                 }
                 done += w
             }
             total += n
         }
-        guard total > 0 else { throw InputError(path: "standard input", "is empty (--data -): no data rows") }
-        log.say(String(format: "read %.1f MB from standard input (kept in %@ while it is read)", Double(total) / 1e6, temporary))
+        guard total > 0 else { throw InputError(path: shown, "is empty\(path == "-" ? " (--data -)" : ""): no data rows") }
+        if !checked { try check() }
+        log.say(String(format: "read %.1f MB from %@ (kept in %@ while it is read)", Double(total) / 1e6, shown, temporary))
         keep = true
         return temporary
     }

@@ -169,4 +169,66 @@ import Glibc
         #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(message)")
         #expect(message.contains("the limit set by ulimit -v") && message.contains("--embed-dim"), "\(message)")
     }
+
+    /// Inputs that never end or are no text: a FIFO is read once (copied, not reopened), a
+    /// gzip stream through a FIFO too; /dev/zero and /dev/urandom as data stop after their
+    /// first megabyte, as a model or field map at once; a binary file is named as not text.
+    @Test(.timeLimit(.minutes(2)))
+    func streamsAndEndlessInputsNeverHang() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        for (name, writer) in [("plain", "cat '\(u)'"), ("gzip", "gzip -c '\(u)'")] {
+            let fifo = dir + "/\(name).fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let feeder = Process()
+            feeder.executableURL = URL(fileURLWithPath: "/bin/sh")
+            feeder.arguments = ["-c", "\(writer) > '\(fifo)'"]
+            try feeder.run()
+            let r = try run(["fm", "--data", fifo, "--epochs", "1", "--json", "\(name).json"], in: dir)
+            feeder.waitUntilExit()
+            #expect(r.status == 0, "\(name) FIFO: \(r.stderr)")
+            let rows = ((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).json"))) as! [String: Any])["dataset"] as! [String: Any])["rows"] as? Int
+            #expect(rows == 100_000)
+        }
+        for (arguments, message) in [(["fm", "--data", "/dev/zero"], "/dev/zero"), (["fm", "--data", "/dev/urandom"], "is not text"),
+                                     (["eval", "--model", "/dev/zero", "--data", u], "/dev/zero: is not a regular file"),
+                                     (["fm", "--data", u, "--field-map", "/dev/zero", "--no-cache"], "/dev/zero: is not a regular file"),
+                                     (["fm", "--data", Self.binary], "is not text")] {
+            expectCleanRefusal(try run(arguments, in: dir), mentioning: message, "\(arguments)")
+        }
+    }
+
+    /// A format that holds for 50 lines and breaks at line 51 is named at line 51, with why.
+    @Test func detectionNamesTheLineThatBrokeTheFormat() throws {
+        let dir = scratch()
+        var text = ""
+        for i in 0..<100 { text += "\(i == 50 ? 2 : i % 2)\t\(i % 9)\t\(i % 5)\n" }
+        try text.write(toFile: dir + "/f.tsv", atomically: true, encoding: .utf8)
+        let r = try run(["fm", "--data", "f.tsv", "--no-cache"], in: dir)
+        expectCleanRefusal(r, mentioning: "f.tsv:51: cannot detect the format: this line breaks the fields format", "label 2 at line 51")
+        #expect(r.stderr.contains("label '2' is not 0 or 1"))
+    }
+
+    /// The experiment's --resume reuses a finished model only when this run would make it: other
+    /// data with the same field sizes, another lr or another epoch limit are refused, each named.
+    @Test func experimentResumeRefusesForeignModels() throws {
+        let dir = scratch()
+        try FileManager.default.copyItem(atPath: Self.data + "/ml-100k/u.data", toPath: dir + "/u.data")
+        let base = ["--data", "u.data", "--save-dir", "D", "--epochs", "1", "--no-cache"]
+        #expect(try run(base + ["--quiet"], in: dir).status == 0)
+        let again = try run(base + ["--resume"], in: dir)
+        #expect(again.status == 0 && again.stderr.contains("fm: already trained in D, read back"), "\(again.stderr)")
+        let lr = try run(base + ["--resume", "--lr", "0.01"], in: dir)
+        expectCleanRefusal(lr, mentioning: "lr: 0.001 -> 0.01", "another lr")
+        let epochs = try run(["--data", "u.data", "--save-dir", "D", "--epochs", "2", "--no-cache", "--resume"], in: dir)
+        expectCleanRefusal(epochs, mentioning: "epochs: 1 -> 2", "another epoch limit")
+        // The same field sizes, one rating changed: other data.
+        var lines = try String(contentsOfFile: dir + "/u.data", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var fields = lines[4].split(separator: "\t").map(String.init)
+        fields[2] = fields[2] == "5" ? "1" : "5"
+        lines[4] = fields.joined(separator: "\t")
+        try lines.joined(separator: "\n").write(toFile: dir + "/u.data", atomically: true, encoding: .utf8)
+        let data = try run(base + ["--resume"], in: dir)
+        expectCleanRefusal(data, mentioning: "the data (fingerprint", "other data of the same field sizes")
+    }
 }

@@ -15,6 +15,11 @@ public func readFileBytes(_ path: String, limit: Int = Int.max) throws(InputErro
     var info = stat()
     if fstat(fd, &info) != 0 { throw InputError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
     if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(path: path, "is a directory, not a data file") }
+    // A device or pipe may never end (/dev/zero): read whole, it would take all memory. Data
+    // from one is copied to a file first (the CLI's PlainInputs); models and maps must be files.
+    if (info.st_mode & S_IFMT) != S_IFREG && limit == Int.max {
+        throw InputError(path: path, "is not a regular file (a device, pipe or socket); give a file")
+    }
     var capacity = min(max(Int(info.st_size), 0), limit) + 1
     var bytes = [UInt8](repeating: 0, count: capacity)
     var used = 0

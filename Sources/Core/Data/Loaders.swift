@@ -88,6 +88,13 @@ public func detectFormat(path: String) throws(InputError) -> DataFormat {
 public func detectFormat(prefix: [UInt8], path: String) throws(InputError) -> DataFormat {
     var bytes = prefix
     if DatasetCache.isDataFile(prefix: bytes) { return .binary }
+    // Text has no control bytes but tab, CR and LF: a share of them means binary content (an
+    // unknown binary format, random or zero bytes), which no text reader should take on. A few
+    // are tolerated (a stray byte in a large sample).
+    let control = bytes.reduce(0) { $0 + (($1 < 0x20 && $1 != 0x09 && $1 != 0x0A && $1 != 0x0D) || $1 == 0x7F ? 1 : 0) }
+    if !bytes.isEmpty && control * 100 > bytes.count {
+        throw InputError(path: path, "is not text: \(control * 100 / bytes.count)% of its first \(bytes.count) bytes are control characters (binary data in a format fnn-par does not read)")
+    }
     if bytes.count == 1 << 20, let end = bytes.lastIndex(of: 0x0A) { bytes.removeSubrange((end + 1)...) }
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }
 }
@@ -98,6 +105,10 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
     var sampled = 0
     var allBinaryFirstColumn = true
     var allMovieLensShaped = true
+    // The first line that broke each candidate, and how: one bad line must be named, not hidden
+    // behind "cannot detect".
+    var fieldsBroken: (line: Int, why: String)?
+    var movieLensBroken: (line: Int, why: String)?
     while let line = scanner.nextLine(), sampled < 1000 {
         if bytes.isBlank(line) { continue }
         if bytes[line.lowerBound] == 0x23 { return .fields }
@@ -129,14 +140,28 @@ func detectFormat(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws(Inpu
         }
         if !(columns[0].count == 1 && (bytes[columns[0].lowerBound] == 0x30 || bytes[columns[0].lowerBound] == 0x31)) {
             allBinaryFirstColumn = false
+            if fieldsBroken == nil {
+                fieldsBroken = (scanner.lineNumber, "label '\(bytes.text(columns[0]).prefix(20))' is not 0 or 1")
+            }
         }
-        if columns.count != 4 || bytes.parseDecimal(columns[2]) == nil { allMovieLensShaped = false }
+        if columns.count != 4 || bytes.parseDecimal(columns[2]) == nil {
+            allMovieLensShaped = false
+            if movieLensBroken == nil {
+                movieLensBroken = (scanner.lineNumber, columns.count != 4
+                    ? "\(columns.count) tab-separated columns, not 4" : "rating '\(bytes.text(columns[2]).prefix(20))' is not a number")
+            }
+        }
         sampled += 1
     }
     if sampled == 0 { throw InputError(path: path, "empty file: no data rows") }
     if allBinaryFirstColumn { return .fields }
     if allMovieLensShaped { return .movielens }
-    throw InputError(path: path, "cannot detect the format: tab-separated, but neither 0/1 labels in the first column (fields) nor user, movie, rating, timestamp (MovieLens); use --format")
+    // The candidate that held longest is most likely what was meant: its first bad line is named.
+    let (nearest, broken) = (fieldsBroken?.line ?? 0) >= (movieLensBroken?.line ?? 0)
+        ? ("the fields format", fieldsBroken!) : ("MovieLens", movieLensBroken!)
+    throw InputError(path: path, line: broken.line,
+                     "cannot detect the format: this line breaks \(nearest), which every line before it fits (\(broken.why)); "
+                         + "the other candidate, \(nearest == "MovieLens" ? "the fields format" : "MovieLens"), broke at line \((nearest == "MovieLens" ? fieldsBroken : movieLensBroken)?.line ?? 0). Fix the line, or give --format")
 }
 
 /// MovieLens ratings as pytorch-fm reads them: two fields (user, movie), index = id - 1, field

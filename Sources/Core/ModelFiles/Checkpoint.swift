@@ -92,7 +92,9 @@ public enum Checkpoint {
             throw fail("the checkpoint is of a different model (\(describe(loaded.config))) than these options make (\(describe(run.engine.model.config)))")
         }
         guard loaded.options.sameTraining(as: run.options) else {
-            throw fail("the checkpoint was written with other training options (\(describe(loaded.options))) than these (\(describe(run.options)))")
+            let differences = loaded.options.differences(from: run.options)
+            throw fail("the checkpoint was written with other training options than these ("
+                + (differences.isEmpty ? describe(loaded.options) : differences.joined(separator: "; ")) + ")")
         }
         // Same data and options, so the epoch has as many steps as when it was written.
         let steps = (run.split.trainCount + run.options.batchSize - 1) / run.options.batchSize

@@ -581,3 +581,39 @@ extension TrainingState {
         return nil
     }
 }
+
+extension TrainingOptions {
+    /// What differs between `self` (what an artefact was made with) and `other` (what this run
+    /// asks for), one "name: was -> now" per option that shapes the model, for refusals that say
+    /// exactly why. `includingLength`: also the epoch limit and patience (a finished model was
+    /// shaped by them; a checkpoint can be extended past them).
+    public func differences(from other: TrainingOptions, includingLength: Bool = false) -> [String] {
+        var out: [String] = []
+        func note<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name): \(a) -> \(b)") } }
+        if includingLength {
+            note("epochs", epochs, other.epochs)
+            note("patience", patience, other.patience)
+        }
+        note("batch size", batchSize, other.batchSize)
+        note("lr", adam.learningRate, other.adam.learningRate)
+        note("weight decay", adam.weightDecay, other.adam.weightDecay)
+        if adam.beta1 != other.adam.beta1 || adam.beta2 != other.adam.beta2 || adam.epsilon != other.adam.epsilon {
+            out.append("Adam betas / epsilon")
+        }
+        note("seed", seed, other.seed)
+        note("split", split.description, other.split.description)
+        note("train on all", trainOnAll, other.trainOnAll)
+        note("held-out files", heldOut.map { "\($0.validationRows)/\($0.testRows) rows" } ?? "none",
+             other.heldOut.map { "\($0.validationRows)/\($0.testRows) rows" } ?? "none")
+        note("slice rows", sliceRows, other.sliceRows)
+        note("sparse update", sparseUpdate.rawValue, other.sparseUpdate.rawValue)
+        note("table rule", tables.kind.rawValue, other.tables.kind.rawValue)
+        if tables.kind == other.tables.kind && !tables.sameRule(as: other.tables) { out.append("table lr / l2 / initial accumulator") }
+        note("learning-rate schedule", rates.summary, other.rates.summary)
+        note("metric", stoppingMetric.rawValue, other.stoppingMetric.rawValue)
+        note("initialisation", initialization.summary, other.initialization.summary)
+        note("streaming chunks", streamChunkRows.map(String.init) ?? "none", other.streamChunkRows.map(String.init) ?? "none")
+        note("streaming window", streamWindow, other.streamWindow)
+        return out
+    }
+}
