@@ -102,8 +102,8 @@ final class PlainInputs {
     }
 
     /// Copies standard input, or the stream at `path`, to a temporary file. The first megabyte
-    /// must look like data (compressed, fnn-par binary, or text whose format is recognised), so a
-    /// stream that never ends or never was data (/dev/zero, /dev/urandom) stops there.
+    /// must look like data (compressed, fnn-par binary, or text), so a stream that never ends and
+    /// never was data (/dev/zero, /dev/urandom) stops there.
     private func saveStream(_ path: String) throws(InputError) -> String {
         let (fd, temporary) = try temporaryFile(for: path)
         var keep = false
@@ -121,9 +121,7 @@ final class PlainInputs {
             checked = true
             if case .compressed = CompressedFile.detect(prefix: start) { return }
             if DatasetCache.isDataFile(prefix: start) { return }
-            var text = start
-            if text.count == 1 << 20, let end = text.lastIndex(of: 0x0A) { text.removeSubrange((end + 1)...) }
-            do { _ = try Core.detectFormat(prefix: text, path: shown) } catch {
+            do { try refuseBinaryContent(prefix: start, path: shown) } catch {
                 throw InputError(path: shown, line: error.line, error.message + " (read as a stream: its first megabyte is not data)")
             }
         }

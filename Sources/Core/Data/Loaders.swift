@@ -83,18 +83,22 @@ public func detectFormat(path: String) throws(InputError) -> DataFormat {
     try detectFormat(prefix: try readFileBytes(path, limit: 1 << 20), path: path)
 }
 
+/// Text has no control bytes but tab, CR and LF: a share of them means binary content (an unknown
+/// binary format, random or zero bytes), which no text reader should take on, nor print as a
+/// "line". A few are tolerated (a stray byte in a large sample).
+public func refuseBinaryContent(prefix bytes: [UInt8], path: String) throws(InputError) {
+    let control = bytes.reduce(0) { $0 + (($1 < 0x20 && $1 != 0x09 && $1 != 0x0A && $1 != 0x0D) || $1 == 0x7F ? 1 : 0) }
+    if !bytes.isEmpty && control * 100 > bytes.count {
+        throw InputError(path: path, "is not text: \(control * 100 / bytes.count)% of its first \(bytes.count) bytes are control characters (binary data in a format fnn-par does not read)")
+    }
+}
+
 /// Detection from a file's first megabyte (or all of it, if shorter): a compressed file's
 /// decompressed start, say.
 public func detectFormat(prefix: [UInt8], path: String) throws(InputError) -> DataFormat {
     var bytes = prefix
     if DatasetCache.isDataFile(prefix: bytes) { return .binary }
-    // Text has no control bytes but tab, CR and LF: a share of them means binary content (an
-    // unknown binary format, random or zero bytes), which no text reader should take on. A few
-    // are tolerated (a stray byte in a large sample).
-    let control = bytes.reduce(0) { $0 + (($1 < 0x20 && $1 != 0x09 && $1 != 0x0A && $1 != 0x0D) || $1 == 0x7F ? 1 : 0) }
-    if !bytes.isEmpty && control * 100 > bytes.count {
-        throw InputError(path: path, "is not text: \(control * 100 / bytes.count)% of its first \(bytes.count) bytes are control characters (binary data in a format fnn-par does not read)")
-    }
+    try refuseBinaryContent(prefix: bytes, path: path)
     if bytes.count == 1 << 20, let end = bytes.lastIndex(of: 0x0A) { bytes.removeSubrange((end + 1)...) }
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> DataFormat in try detectFormat(b, path: path) }
 }
