@@ -231,4 +231,85 @@ import Glibc
         let data = try run(base + ["--resume"], in: dir)
         expectCleanRefusal(data, mentioning: "the data (fingerprint", "other data of the same field sizes")
     }
+
+    /// Whether `path` is a whole safetensors-framed file: its header parses and its last tensor
+    /// ends exactly at the end of the file (a torn write would be shorter).
+    func isComplete(_ path: String) throws -> Bool {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard bytes.count >= 8 else { return false }
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        guard length > 0, 8 + length <= bytes.count,
+              let header = try? JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any] else { return false }
+        let end = header.values.compactMap { ($0 as? [String: Any])?["data_offsets"] as? [Int] }.map { $0[1] }.max() ?? 0
+        return 8 + length + end == bytes.count
+    }
+
+    /// SIGKILL at 100 random moments of runs that write a cache, a checkpoint per epoch and a
+    /// model: every file under its own name is always whole (the old one or the new one), and
+    /// the temporary files the kills leave are cleared by the next writes.
+    @Test(.timeLimit(.minutes(5)))
+    func killedWritesNeverTearAFile() throws {
+        let dir = scratch()
+        try FileManager.default.copyItem(atPath: Self.data + "/ml-100k/u.data", toPath: dir + "/u.data")
+        var rng = SystemRandomNumberGenerator()
+        var killedWhileRunning = 0
+        for round in 0..<100 {
+            if round % 10 == 0 { try? FileManager.default.removeItem(atPath: dir + "/u.data.fnnpar-cache") }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = ["fm", "--data", "u.data", "--epochs", "30", "--patience", "0", "--save", "m.safetensors",
+                                 "--keep-checkpoint", "--quiet", "--threads", "1"]
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 5_000...300_000, using: &rng))
+            if process.isRunning { killedWhileRunning += 1 }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            for name in ["m.safetensors", "m.safetensors.ckpt", "u.data.fnnpar-cache"] where exists(dir + "/" + name) {
+                #expect(try isComplete(dir + "/" + name), "round \(round): \(name) is torn")
+            }
+        }
+        #expect(killedWhileRunning >= 50, "only \(killedWhileRunning) kills landed during a run")
+        // One clean run clears what the kills left behind, and its files load.
+        let clean = try run(["fm", "--data", "u.data", "--epochs", "1", "--save", "m.safetensors", "--keep-checkpoint", "--quiet"], in: dir)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(try run(["eval", "--model", "m.safetensors", "--data", "u.data", "--quiet"], in: dir).status == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+    }
+
+    /// A full disk (a small tmpfs, where the test may mount one): the cache that does not fit is
+    /// skipped with a note, a model that does not fit fails with the file and the reason, the
+    /// model already there stays whole, and no temporary file is left.
+    @Test func fullDiskLosesNothing() throws {
+        let mountPoint = scratch()
+        func shell(_ command: String) -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", command]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            do { try p.run() } catch { return -1 }
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard shell("mount -t tmpfs -o size=1000k tmpfs '\(mountPoint)'") == 0 else {
+            print("fullDiskLosesNothing: skipped (cannot mount a tmpfs here: needs root)")
+            return
+        }
+        defer { _ = shell("umount '\(mountPoint)'") }
+        let u = Self.data + "/ml-100k/u.data"
+        // A model of 180 KB fits once; a second one (with its temporary copy) does not.
+        let first = try run(["fm", "--data", u, "--cache-dir", mountPoint, "--epochs", "1", "--save", mountPoint + "/m.safetensors"], in: mountPoint)
+        #expect(first.status == 0 && first.stderr.contains("cannot write the binary cache"), "\(first.stderr)")
+        let saved = try Data(contentsOf: URL(fileURLWithPath: mountPoint + "/m.safetensors"))
+        let second = try run(["fm", "--data", u, "--no-cache", "--epochs", "1", "--embed-dim", "64", "--save", mountPoint + "/m.safetensors"], in: mountPoint)
+        expectCleanRefusal(second, mentioning: "m.safetensors", "saving to a full disk")
+        #expect(second.stderr.contains("No space left on device"), "\(second.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountPoint + "/m.safetensors")) == saved)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: mountPoint).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+    }
 }
