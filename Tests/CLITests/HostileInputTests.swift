@@ -110,6 +110,14 @@ import Glibc
             }
             try FileManager.default.removeItem(atPath: dir + "/bad.fnnpar")
         }
+        // A label flipped to 2.0 (0x40000000) is refused by row too.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/d.fnnpar"))
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as! [String: Any]
+        let labels = 8 + length + ((header["labels"] as! [String: Any])["data_offsets"] as! [Int])[0]
+        try FileManager.default.copyItem(atPath: dir + "/d.fnnpar", toPath: dir + "/label.fnnpar")
+        try patch(dir + "/label.fnnpar", at: labels + 6 * 4, id: 0x4000_0000)
+        expectCleanRefusal(try run(["fm", "--data", "label.fnnpar", "--epochs", "1"], in: dir), mentioning: "row 7 has label 2.0", "label 2")
         // A cache with a bad id is no cache: the text is parsed again, and the run is right.
         let u = Self.data + "/ml-100k/u.data"
         #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--quiet"], in: dir).status == 0)

@@ -84,7 +84,8 @@ public enum DatasetCache {
     /// The cached data set, or nil when there is no current cache: a cache whose ids do not fit
     /// its field sizes (damaged, or crafted) is no cache, and the source is parsed again.
     public static func load(cache: String, key: Key, name: String, executor: PhaseExecutor? = nil) -> Dataset? {
-        guard let data = map(cache: cache, key: key, name: name), data.firstIdOutOfRange(executor: executor) == nil else { return nil }
+        guard let data = map(cache: cache, key: key, name: name), data.firstBadLabel() == nil,
+              data.firstIdOutOfRange(executor: executor) == nil else { return nil }
         return data
     }
 

@@ -36,8 +36,20 @@ extension Dataset {
         return nil
     }
 
-    /// Refuses data whose ids do not fit its field sizes, naming the first such row and field.
+    /// The first row whose label is neither 0 nor 1 (labelled data only: a flipped byte in a
+    /// label would otherwise train on a label of 2 or NaN without a word).
+    public func firstBadLabel() -> (row: Int, label: Float)? {
+        guard hasLabels else { return nil }
+        for r in 0..<rowCount where labels[r] != 0 && labels[r] != 1 { return (r, labels[r]) }
+        return nil
+    }
+
+    /// Refuses data whose ids do not fit its field sizes (or whose labels are not 0 / 1), naming
+    /// the first such row and field.
     public func validateIds(executor: PhaseExecutor? = nil) throws(InputError) {
+        if let (row, label) = firstBadLabel() {
+            throw InputError(path: name, "row \(row + 1) has label \(label), not 0 or 1: the file is damaged or was not written by fnn-par")
+        }
         guard let (row, field, id) = firstIdOutOfRange(executor: executor) else { return }
         throw InputError(path: name, "row \(row + 1), field \(field + 1) holds id \(id), but the field has \(fieldDims[field]) ids (0 to \(fieldDims[field] - 1)): the file is damaged or was not written by fnn-par")
     }
