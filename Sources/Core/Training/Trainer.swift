@@ -577,6 +577,9 @@ extension TrainingState {
         if bestEpoch < 0 || bestEpoch > epoch { return "best epoch \(bestEpoch) at epoch \(epoch)" }
         if epochsWithoutImprovement < 0 || epochsWithoutImprovement > epoch { return "\(epochsWithoutImprovement) epochs without improvement at epoch \(epoch)" }
         if history.count > epoch { return "\(history.count) epochs of history at epoch \(epoch)" }
+        if let record = history.enumerated().first(where: { $0.element.epoch != $0.offset + 1 }) {
+            return "history record \(record.offset + 1) numbered epoch \(record.element.epoch)"
+        }
         if !(epochLossSum.isFinite && wallSeconds.isFinite && stepSeconds.isFinite && epochStepSeconds.isFinite) { return "non-finite sums" }
         return nil
     }
