@@ -48,4 +48,28 @@ extension CLIHarness {
     }
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// Starts `fnn-par` with `arguments` in `directory`, its standard error piped back.
+    func start(_ arguments: [String], in directory: String) throws -> (process: Process, stderr: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return (process, err)
+    }
+
+    /// What `pipe` carries until `text` has appeared in it (or it ends).
+    func read(until text: String, from pipe: Pipe) -> String {
+        var seen = ""
+        while !seen.contains(text) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return seen
+    }
 }

@@ -502,20 +502,8 @@ import Testing
         let common = ["fnn", "--data", data, "--cache-dir", dir, "--epochs", "12", "--patience", "0", "--mlp", "32,16"]
         #expect(try run(common + ["--save", "whole.safetensors", "--quiet"], in: dir).status == 0)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = common + ["--save", "part.safetensors", "--threads", "2"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = Pipe()
-        try process.run()
-        var seen = ""
-        while !seen.contains("epoch 1:") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let (process, err) = try start(common + ["--save", "part.safetensors", "--threads", "2"], in: dir)
+        var seen = read(until: "epoch 1:", from: err)
         if signal == SIGINT { process.interrupt() } else { process.terminate() }
         seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

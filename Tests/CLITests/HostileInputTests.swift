@@ -127,20 +127,8 @@ import Glibc
         #expect(reparsed.status == 0 && reparsed.stderr.contains("parsed") && !reparsed.stderr.contains("read the binary cache"))
         // Truncated while training: the run stops with status 1 and says which file changed.
         #expect(try run(["generate", "--rows", "3000000", "--seed", "4", "--out", "big.fnnpar"], in: dir).status == 0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["fm", "--data", "big.fnnpar", "--epochs", "50", "--patience", "0", "--threads", "1"]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var seen = ""
-        while !seen.contains("epoch 1:") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let (process, err) = try start(["fm", "--data", "big.fnnpar", "--epochs", "50", "--patience", "0", "--threads", "1"], in: dir)
+        var seen = read(until: "epoch 1:", from: err)
         #expect(truncate(dir + "/big.fnnpar", 4096) == 0)
         seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
