@@ -15,6 +15,9 @@ public protocol TrainingEngine: AnyObject {
     var workspaceBytes: Int { get }
     /// Bytes of the optimizer's state (moments, per-row step records).
     var optimizerBytes: Int { get }
+    /// Whether the optimizer's state has been allocated: an engine that only scores never
+    /// allocates it (it is made at the first step or restore).
+    var holdsOptimizerState: Bool { get }
     /// Evaluation-mode logits, in the order of `examples`.
     func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
 }

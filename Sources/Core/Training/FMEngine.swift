@@ -4,10 +4,22 @@
 public final class FMEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
-    public var sparseUpdate: SparseUpdate { optimizer.mode }
+    public let sparseUpdate: SparseUpdate
     let layout: SliceLayout
     let data: Dataset
-    let optimizer: TableOptimizer
+    /// Made on first use (the first step, a checkpoint's restore, on the calling thread), so an
+    /// engine that only scores (eval, predict) holds no optimizer state: for lazy Adam that is
+    /// twice the table again.
+    var optimizer: TableOptimizer {
+        if let made = madeOptimizer { return made }
+        let made = makeOptimizer()
+        madeOptimizer = made
+        return made
+    }
+    private var madeOptimizer: TableOptimizer?
+    private let makeOptimizer: @Sendable () -> TableOptimizer
+    /// Whether optimizer state exists yet (not for an engine that has only scored).
+    public var holdsOptimizerState: Bool { madeOptimizer != nil }
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -36,8 +48,11 @@ public final class FMEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
-        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
-                                   mode: sparseUpdate, rates: rates)
+        self.sparseUpdate = sparseUpdate
+        makeOptimizer = {
+            TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
+                           mode: sparseUpdate, rates: rates)
+        }
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)

@@ -7,11 +7,23 @@ public final class FNNEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
     public let seed: UInt64
-    public var sparseUpdate: SparseUpdate { optimizer.mode }
+    public let sparseUpdate: SparseUpdate
     let layout: SliceLayout
     let data: Dataset
     let dense: DenseLayout
-    let optimizer: TableOptimizer
+    /// Made on first use (the first step, a checkpoint's restore, on the calling thread), so an
+    /// engine that only scores (eval, predict) holds no optimizer state: for lazy Adam that is
+    /// twice the table again.
+    var optimizer: TableOptimizer {
+        if let made = madeOptimizer { return made }
+        let made = makeOptimizer()
+        madeOptimizer = made
+        return made
+    }
+    private var madeOptimizer: TableOptimizer?
+    private let makeOptimizer: @Sendable () -> TableOptimizer
+    /// Whether optimizer state exists yet (not for an engine that has only scored).
+    public var holdsOptimizerState: Bool { madeOptimizer != nil }
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -58,8 +70,12 @@ public final class FNNEngine: TrainingEngine {
         let config = model.config
         let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
         let slices = layout.maxSlices
-        optimizer = TableOptimizer(config: adam, tables: tables, denseCount: dense.count, tableRows: rows, width: d,
-                                   hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
+        self.sparseUpdate = sparseUpdate
+        let denseCount = dense.count
+        makeOptimizer = {
+            TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
+                           hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
+        }
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
         offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
