@@ -106,7 +106,7 @@ struct DataOptions: ParsableArguments {
         var options = self
         // Text from standard input or another stream (a pipe, a device) is never cached: its
         // cache would be keyed to a temporary file, and keying it would read the stream.
-        if ([data] + heldOutPaths).contains(where: { $0 == "-" || (!isRegularFile($0) && FileManager.default.fileExists(atPath: $0)) }) {
+        if ([data] + heldOutPaths).contains(where: { $0 == "-" || isPipeOrDevice($0) }) {
             options.noCache = true
         }
         do {

@@ -23,7 +23,7 @@ final class PlainInputs {
 
     /// Standard input, and a pipe, device or socket named as data (read once, it is gone: format
     /// detection would consume what parsing then misses), is copied to a file first.
-    private func isStream(_ path: String) -> Bool { path == "-" || !isRegularFile(path) && FileManager.default.fileExists(atPath: path) }
+    private func isStream(_ path: String) -> Bool { path == "-" || isPipeOrDevice(path) }
 
     /// How `path` reads: plain, or compressed (a copy is needed).
     func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {

@@ -39,6 +39,15 @@ func isRegularFile(_ path: String) -> Bool {
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
 }
 
+/// Whether `path` names a FIFO, a device or a socket (following links): input that may be
+/// read only once, or never end.
+func isPipeOrDevice(_ path: String) -> Bool {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return false }
+    let kind = info.st_mode & S_IFMT
+    return kind == S_IFIFO || kind == S_IFCHR || kind == S_IFSOCK || kind == S_IFBLK
+}
+
 /// Whether two paths name the same existing file (same device and inode).
 func sameFile(_ a: String, _ b: String) -> Bool {
     var x = stat(), y = stat()
