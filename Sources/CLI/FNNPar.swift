@@ -102,10 +102,11 @@ struct Experiment: ParsableCommand {
                let data = FileManager.default.contents(atPath: reportPath),
                var report = try? reportDecoder().decode(ModelReport.self, from: data) {
                 let recorded: [String: String]
-                do { (report.trained, recorded) = try { () throws(ModelFileError) in
+                do {
                     let (model, info) = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims)
-                    return (model, info.metadata)
-                }() } catch {
+                    report.trained = model
+                    recorded = info.metadata
+                } catch {
                     throw CLIError(error.description)
                 }
                 // A finished model is reused only when this run would make it: same data, model and

@@ -129,10 +129,8 @@ struct DataOptions: ParsableArguments {
             if resolved == .binary {
                 var mapped = try DatasetCache.open(path: try inputs.readable(data), executor: executor)
                 if !heldOutPaths.isEmpty {
-                    var parts = [mapped]
-                    for path in heldOutPaths {
-                        try requireFormat(.binary, of: path, inputs: inputs)
-                        parts.append(try DatasetCache.open(path: try inputs.readable(path), executor: executor))
+                    let parts = try withHeldOutFiles(mapped, format: .binary, inputs: inputs) { (path) throws(InputError) in
+                        try DatasetCache.open(path: path, executor: executor)
                     }
                     mapped = try Dataset.joining(parts)
                     mapped.heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
@@ -198,11 +196,10 @@ struct DataOptions: ParsableArguments {
                 var raw = try loadRawCategorical(path: try inputs.readable(data), format: kind, skipBadLines: skipBadLines,
                                                  executor: executor, fieldMap: map)
                 if !heldOutPaths.isEmpty {
-                    var parts = [raw]
-                    for path in heldOutPaths {
-                        try requireFormat(resolved, of: path, inputs: inputs)
-                        parts.append(try loadRawCategorical(path: try inputs.readable(path), format: kind, skipBadLines: skipBadLines, executor: executor,
-                                                            fieldMap: map, minimumFields: raw.fieldCount))
+                    let fields = raw.fieldCount
+                    let parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
+                        try loadRawCategorical(path: path, format: kind, skipBadLines: skipBadLines, executor: executor,
+                                               fieldMap: map, minimumFields: fields)
                     }
                     heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
                     raw = try RawCategoricalData.joining(parts)
@@ -220,10 +217,8 @@ struct DataOptions: ParsableArguments {
             } else {
                 dataset = try loadDataset(path: try inputs.readable(data), format: resolved, skipBadLines: skipBadLines)
                 if !heldOutPaths.isEmpty {
-                    var parts = [dataset]
-                    for path in heldOutPaths {
-                        try requireFormat(resolved, of: path, inputs: inputs)
-                        parts.append(try loadDataset(path: try inputs.readable(path), format: resolved, skipBadLines: skipBadLines))
+                    let parts = try withHeldOutFiles(dataset, format: resolved, inputs: inputs) { (path) throws(InputError) in
+                        try loadDataset(path: path, format: resolved, skipBadLines: skipBadLines)
                     }
                     heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
                     dataset = try Dataset.joining(parts)
@@ -259,6 +254,18 @@ extension DataOptions {
     /// The held-out files' row counts, in `heldOutPaths` order.
     func heldOutCounts(_ rows: [Int]) -> HeldOutFiles {
         HeldOutFiles(validationRows: validation == nil ? 0 : rows[0], testRows: testFile == nil ? 0 : rows[rows.count - 1])
+    }
+
+    /// `first` (the training file's) followed by each held-out file as `load` reads its plain
+    /// copy, after checking that it is in the training data's format.
+    func withHeldOutFiles<Part>(_ first: Part, format: DataFormat, inputs: PlainInputs,
+                                load: (String) throws(InputError) -> Part) throws(InputError) -> [Part] {
+        var parts = [first]
+        for path in heldOutPaths {
+            try requireFormat(format, of: path, inputs: inputs)
+            parts.append(try load(try inputs.readable(path)))
+        }
+        return parts
     }
 
     /// A held-out file must be in the training file's format: read another way, its ids would
@@ -459,9 +466,6 @@ enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {
 enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, torch, normal }
 extension VocabularySource: ExpressibleByArgument {}
 
-/// Refuses, with the figures, a model whose tables cannot fit in this machine's memory, instead
-/// of letting the allocation fail. Counts the tables' parameters, Adam's two moments, the kept best
-/// epoch's copy and the per-row step counts.
 /// The run's memory plan against the memory the process may really use: logged, and a run that
 /// would not fit is refused before its model is allocated, with the breakdown and the option
 /// that lowers the largest part. `alsoHeld`: bytes kept alongside (the experiment's FM while its

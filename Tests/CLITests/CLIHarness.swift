@@ -49,17 +49,36 @@ extension CLIHarness {
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    /// Starts `fnn-par` with `arguments` in `directory`, its standard error piped back.
-    func start(_ arguments: [String], in directory: String) throws -> (process: Process, stderr: Pipe) {
+    /// Starts `executable` with `arguments` (in `directory`), standard output discarded, standard
+    /// error piped back.
+    func launch(_ executable: String, _ arguments: [String], in directory: String?) throws -> (process: Process, stderr: Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         return (process, err)
+    }
+
+    /// Starts `fnn-par` with `arguments` in `directory`.
+    func start(_ arguments: [String], in directory: String) throws -> (process: Process, stderr: Pipe) {
+        try launch(Self.binary, arguments, in: directory)
+    }
+
+    /// Starts `/bin/sh -c command` (a feeder, a reader, a setup step).
+    func startShell(_ command: String, in directory: String? = nil) throws -> (process: Process, stderr: Pipe) {
+        try launch("/bin/sh", ["-c", command], in: directory)
+    }
+
+    /// Runs `/bin/sh -c command` to its end: its status and standard error.
+    func shell(_ command: String, in directory: String? = nil) throws -> (status: Int32, stderr: String) {
+        let (process, err) = try startShell(command, in: directory)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus, message)
     }
 
     /// What `pipe` carries until `text` has appeared in it (or it ends).

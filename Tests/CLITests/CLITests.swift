@@ -91,10 +91,7 @@ import Testing
         // A FIFO output is written in place.
         let fifo = dir + "/out.fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
-        let reader = Process()
-        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
-        reader.arguments = ["-c", "cat '\(fifo)' > '\(dir)/read.txt'"]
-        try reader.run()
+        let (reader, _) = try startShell("cat '\(fifo)' > '\(dir)/read.txt'")
         let toFifo = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", fifo], in: dir)
         reader.waitUntilExit()
         #expect(toFifo.status == 0, "\(toFifo.stderr)")
@@ -226,16 +223,8 @@ import Testing
     @Test func compressedFilesReadAsTheirText() throws {
         let dir = scratch()
         let criteo = Self.data + "/criteo-dac-sample"
-        func shell(_ command: String) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", command]
-            p.currentDirectoryURL = URL(fileURLWithPath: dir)
-            try p.run()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "\(command)")
-        }
-        try shell("gzip -c \(criteo)/head8000_train.txt > train.gz && zstd -q -c \(criteo)/head8000_dev.txt > dev.zst && head -c 30000 train.gz > cut.gz")
+        let packing = try shell("gzip -c \(criteo)/head8000_train.txt > train.gz && zstd -q -c \(criteo)/head8000_dev.txt > dev.zst && head -c 30000 train.gz > cut.gz", in: dir)
+        #expect(packing.status == 0, "\(packing.stderr)")
         func object(_ path: String) throws -> [String: Any] {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))) as! [String: Any]
         }

@@ -74,12 +74,21 @@ import Glibc
         #expect(!exists(stale))
     }
 
-    /// Where the ids of an fnn-par data file or cache start (its safetensors header says).
-    func idsOffset(_ path: String) throws -> Int {
+    /// A safetensors-framed file's header, where its data starts and its size; nil when the
+    /// framing does not parse.
+    func framing(_ path: String) throws -> (header: [String: Any], dataStart: Int, size: Int)? {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard bytes.count >= 8 else { return nil }
         let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as! [String: Any]
-        return 8 + length + ((header["ids"] as! [String: Any])["data_offsets"] as! [Int])[0]
+        guard length > 0, 8 + length <= bytes.count,
+              let header = try? JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any] else { return nil }
+        return (header, 8 + length, bytes.count)
+    }
+
+    /// Where tensor `name` of an fnn-par data file or cache starts.
+    func tensorOffset(_ path: String, _ name: String = "ids") throws -> Int {
+        let file = try #require(try framing(path))
+        return file.dataStart + ((file.header[name] as! [String: Any])["data_offsets"] as! [Int])[0]
     }
 
     func patch(_ path: String, at offset: Int, id: UInt32) throws {
@@ -97,7 +106,7 @@ import Glibc
         let dir = scratch()
         #expect(try run(["generate", "--rows", "5000", "--seed", "3", "--out", "d.fnnpar"], in: dir).status == 0)
         #expect(try run(["fm", "--data", "d.fnnpar", "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
-        let offset = try idsOffset(dir + "/d.fnnpar")
+        let offset = try tensorOffset(dir + "/d.fnnpar")
         // Row 10's second field: ML-1M-shaped data has fields of 6040 and 3706.
         for bad: UInt32 in [3706, 0xFFFF_FFF0] {
             try FileManager.default.copyItem(atPath: dir + "/d.fnnpar", toPath: dir + "/bad.fnnpar")
@@ -111,10 +120,7 @@ import Glibc
             try FileManager.default.removeItem(atPath: dir + "/bad.fnnpar")
         }
         // A label flipped to 2.0 (0x40000000) is refused by row too.
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/d.fnnpar"))
-        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as! [String: Any]
-        let labels = 8 + length + ((header["labels"] as! [String: Any])["data_offsets"] as! [Int])[0]
+        let labels = try tensorOffset(dir + "/d.fnnpar", "labels")
         try FileManager.default.copyItem(atPath: dir + "/d.fnnpar", toPath: dir + "/label.fnnpar")
         try patch(dir + "/label.fnnpar", at: labels + 6 * 4, id: 0x4000_0000)
         expectCleanRefusal(try run(["fm", "--data", "label.fnnpar", "--epochs", "1"], in: dir), mentioning: "row 7 has label 2.0", "label 2")
@@ -122,7 +128,7 @@ import Glibc
         let u = Self.data + "/ml-100k/u.data"
         #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--quiet"], in: dir).status == 0)
         let cache = try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".fnnpar-cache") }!
-        try patch(dir + "/" + cache, at: try idsOffset(dir + "/" + cache) + 4, id: 0xFFFF_0000)
+        try patch(dir + "/" + cache, at: try tensorOffset(dir + "/" + cache) + 4, id: 0xFFFF_0000)
         let reparsed = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1"], in: dir)
         #expect(reparsed.status == 0 && reparsed.stderr.contains("parsed") && !reparsed.stderr.contains("read the binary cache"))
         // Truncated while training: the run stops with status 1 and says which file changed.
@@ -151,18 +157,8 @@ import Glibc
         expectCleanRefusal(mlp, mentioning: "narrower --mlp layers", "--mlp 60000,60000")
         #expect(mlp.stderr.contains("GB") && !mlp.stderr.contains("epoch 1"))
         #expect(try run(["generate", "--shape", "criteo", "--rows", "5000", "--out", "c.fnnpar"], in: dir).status == 0)
-        let script = "ulimit -v 2000000; exec '\(Self.binary)' fnn --data c.fnnpar --embed-dim 256 --epochs 1"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(message)")
+        let (status, message) = try shell("ulimit -v 2000000; exec '\(Self.binary)' fnn --data c.fnnpar --embed-dim 256 --epochs 1", in: dir)
+        #expect(status == 1, "\(message)")
         #expect(message.contains("the limit set by ulimit -v") && message.contains("--embed-dim"), "\(message)")
     }
 
@@ -176,10 +172,7 @@ import Glibc
         for (name, writer) in [("plain", "cat '\(u)'"), ("gzip", "gzip -c '\(u)'")] {
             let fifo = dir + "/\(name).fifo"
             #expect(mkfifo(fifo, 0o600) == 0)
-            let feeder = Process()
-            feeder.executableURL = URL(fileURLWithPath: "/bin/sh")
-            feeder.arguments = ["-c", "\(writer) > '\(fifo)'"]
-            try feeder.run()
+            let (feeder, _) = try startShell("\(writer) > '\(fifo)'")
             let r = try run(["fm", "--data", fifo, "--epochs", "1", "--json", "\(name).json"], in: dir)
             feeder.waitUntilExit()
             #expect(r.status == 0, "\(name) FIFO: \(r.stderr)")
@@ -231,13 +224,9 @@ import Glibc
     /// Whether `path` is a whole safetensors-framed file: its header parses and its last tensor
     /// ends exactly at the end of the file (a torn write would be shorter).
     func isComplete(_ path: String) throws -> Bool {
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard bytes.count >= 8 else { return false }
-        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard length > 0, 8 + length <= bytes.count,
-              let header = try? JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any] else { return false }
-        let end = header.values.compactMap { ($0 as? [String: Any])?["data_offsets"] as? [Int] }.map { $0[1] }.max() ?? 0
-        return 8 + length + end == bytes.count
+        guard let file = try framing(path) else { return false }
+        let end = file.header.values.compactMap { ($0 as? [String: Any])?["data_offsets"] as? [Int] }.map { $0[1] }.max() ?? 0
+        return file.dataStart + end == file.size
     }
 
     /// SIGKILL at 100 random moments of runs that write a cache, a checkpoint per epoch and a
@@ -281,21 +270,11 @@ import Glibc
     /// model already there stays whole, and no temporary file is left.
     @Test func fullDiskLosesNothing() throws {
         let mountPoint = scratch()
-        func shell(_ command: String) -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", command]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { return -1 }
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        guard shell("mount -t tmpfs -o size=1000k tmpfs '\(mountPoint)'") == 0 else {
+        guard try shell("mount -t tmpfs -o size=1000k tmpfs '\(mountPoint)'").status == 0 else {
             print("fullDiskLosesNothing: skipped (cannot mount a tmpfs here: needs root)")
             return
         }
-        defer { _ = shell("umount '\(mountPoint)'") }
+        defer { _ = try? shell("umount '\(mountPoint)'") }
         let u = Self.data + "/ml-100k/u.data"
         // A model of 180 KB fits once; a second one (with its temporary copy) does not.
         let first = try run(["fm", "--data", u, "--cache-dir", mountPoint, "--epochs", "1", "--save", mountPoint + "/m.safetensors"], in: mountPoint)

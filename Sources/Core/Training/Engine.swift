@@ -44,6 +44,25 @@ public struct SliceLayout: Sendable {
     }
 }
 
+/// An engine's `TableOptimizer`, made on first use (the first step or a checkpoint's restore,
+/// both on the calling thread), so an engine that only scores (eval, predict, validation before
+/// any step) holds no optimizer state: for lazy Adam that is twice the table again.
+final class DeferredTableOptimizer: @unchecked Sendable {
+    private let make: () -> TableOptimizer
+    private var made: TableOptimizer?
+
+    init(_ make: @escaping () -> TableOptimizer) { self.make = make }
+
+    var value: TableOptimizer {
+        if let made { return made }
+        let optimizer = make()
+        made = optimizer
+        return optimizer
+    }
+
+    var isMade: Bool { made != nil }
+}
+
 /// The optimizer state both engines keep, and what they do with it alike: torch's Adam over the
 /// dense vector, the table rule (lazy row Adam, Adagrad or SGD, see `TableOptimizerConfig`) over
 /// the table's rows and, where the model has them, their linear weights, the global step, and the

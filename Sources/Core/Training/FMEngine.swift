@@ -7,19 +7,9 @@ public final class FMEngine: TrainingEngine {
     public let sparseUpdate: SparseUpdate
     let layout: SliceLayout
     let data: Dataset
-    /// Made on first use (the first step, a checkpoint's restore, on the calling thread), so an
-    /// engine that only scores (eval, predict) holds no optimizer state: for lazy Adam that is
-    /// twice the table again.
-    var optimizer: TableOptimizer {
-        if let made = madeOptimizer { return made }
-        let made = makeOptimizer()
-        madeOptimizer = made
-        return made
-    }
-    private var madeOptimizer: TableOptimizer?
-    private let makeOptimizer: @Sendable () -> TableOptimizer
-    /// Whether optimizer state exists yet (not for an engine that has only scored).
-    public var holdsOptimizerState: Bool { madeOptimizer != nil }
+    let deferredOptimizer: DeferredTableOptimizer
+    var optimizer: TableOptimizer { deferredOptimizer.value }
+    public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -49,7 +39,7 @@ public final class FMEngine: TrainingEngine {
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.config.tableRows
         self.sparseUpdate = sparseUpdate
-        makeOptimizer = {
+        deferredOptimizer = DeferredTableOptimizer {
             TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
                            mode: sparseUpdate, rates: rates)
         }

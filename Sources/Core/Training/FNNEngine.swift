@@ -11,19 +11,9 @@ public final class FNNEngine: TrainingEngine {
     let layout: SliceLayout
     let data: Dataset
     let dense: DenseLayout
-    /// Made on first use (the first step, a checkpoint's restore, on the calling thread), so an
-    /// engine that only scores (eval, predict) holds no optimizer state: for lazy Adam that is
-    /// twice the table again.
-    var optimizer: TableOptimizer {
-        if let made = madeOptimizer { return made }
-        let made = makeOptimizer()
-        madeOptimizer = made
-        return made
-    }
-    private var madeOptimizer: TableOptimizer?
-    private let makeOptimizer: @Sendable () -> TableOptimizer
-    /// Whether optimizer state exists yet (not for an engine that has only scored).
-    public var holdsOptimizerState: Bool { madeOptimizer != nil }
+    let deferredOptimizer: DeferredTableOptimizer
+    var optimizer: TableOptimizer { deferredOptimizer.value }
+    public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
     let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
@@ -72,7 +62,7 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.maxSlices
         self.sparseUpdate = sparseUpdate
         let denseCount = dense.count
-        makeOptimizer = {
+        deferredOptimizer = DeferredTableOptimizer {
             TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
                            hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
         }
