@@ -1,4 +1,6 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
+// 6.2: a package whose targets carry `unsafeFlags` may be depended on by version (earlier tools
+// refuse it), so FNNCore and FNNTrainer are usable as libraries.
 import PackageDescription
 import Foundation
 
@@ -7,26 +9,44 @@ import Foundation
 // it is built (CI, a user's own machine); set FNN_PAR_TARGET_CPU (e.g. x86-64-v3) for a binary
 // that must run on other machines.
 let targetCPU = ProcessInfo.processInfo.environment["FNN_PAR_TARGET_CPU"] ?? "native"
-// -fno-math-errno for the C headers Swift inlines: Float.squareRoot() goes through a C shim of
-// the standard library, and with errno semantics (Linux's default) every square root carries a
-// negative-input check and a libm call, which also keeps SIMD square roots from vectorising
-// (Adam's update ran lane by lane).
-let fastMath: [SwiftSetting] = [
+
+/// Settings of every Swift target: Swift 6 language mode, the target CPU.
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", targetCPU]),
+    .swiftLanguageMode(.v6),
+]
+
+/// Settings of the targets that hold the numeric kernels and the loops that call them. This is NOT
+/// fast-math, and must never become it: the determinism contract (ARCHITECTURE.md) needs every
+/// float sum in its written order, which -ffast-math / reassociation would break.
+/// - `-enforce-exclusivity=unchecked`: the kernels and engines touch class-owned buffers in their
+///   inner loops; the dynamic exclusivity check there costs (see perf/RESULTS.md).
+/// - `-fno-math-errno` for the C headers Swift inlines: Float.squareRoot() goes through a C shim
+///   of the standard library, and with errno semantics (Linux's default) every square root carries
+///   a negative-input check and a libm call, which also keeps SIMD square roots from vectorising
+///   (Adam's update ran lane by lane).
+let numericKernelSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked", "-Xcc", "-fno-math-errno"]),
     .swiftLanguageMode(.v6),
 ]
 
+// The module graph (ARCHITECTURE.md): each module's opening doc comment says what it may touch,
+// and these dependency lists enforce it. Nothing imports upward:
+//   FNNSystem <- FNNExecution <- FNNThreads            (threads never see the numerics)
+//   FNNSystem, FNNExecution <- FNNCore <- FNNTrainer <- CLI
 let package = Package(
     name: "fnn-par",
     products: [
         .executable(name: "fnn-par", targets: ["CLI"]),
-        .library(name: "FNNCore", targets: ["Core"]),
-        .library(name: "FNNParallel", targets: ["Parallel"]),
+        .library(name: "FNNCore", targets: ["FNNCore"]),
+        .library(name: "FNNTrainer", targets: ["FNNTrainer"]),
+        .library(name: "FNNThreads", targets: ["FNNThreads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // Flat C: system libraries and the few calls Swift cannot make directly. No logic.
         .systemLibrary(
             name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
@@ -47,22 +67,40 @@ let package = Package(
         // The build's target CPU as a string, for `fnn-par --version`.
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
                 cSettings: [.define("FNN_PAR_TARGET_CPU", to: "\"\(targetCPU)\"")]),
-        .target(name: "Core", dependencies: ["COpenBLAS", "CMemoryHints", "CMappingFaults", "CZlib", "CZstd"], path: "Sources/Core", swiftSettings: fastMath),
-        .target(
-            name: "Parallel", dependencies: ["Core", "CNuma", "CThreadSupport"],
-            path: "Sources/Parallel", swiftSettings: fastMath),
+
+        // The operating system: files, mappings, memory, clocks. No numerics, no threads.
+        .target(name: "FNNSystem", dependencies: ["CMappingFaults", "CMemoryHints"], path: "Sources/FNNSystem",
+                swiftSettings: swiftSettings),
+        // How work is described to a runtime: phases of tasks, slices, partitions, the
+        // communicator. Protocols and bookkeeping only.
+        .target(name: "FNNExecution", dependencies: ["FNNSystem"], path: "Sources/FNNExecution",
+                swiftSettings: swiftSettings),
+        // The thread runtime: persistent pinned workers, futex waits, NUMA placement. Never the numerics.
+        .target(name: "FNNThreads", dependencies: ["FNNExecution", "FNNSystem", "CNuma", "CThreadSupport"],
+                path: "Sources/FNNThreads", swiftSettings: swiftSettings),
+        // The numerics: data, models, kernels, optimizers, model files, metrics. No threads of its own.
+        .target(name: "FNNCore", dependencies: ["FNNSystem", "FNNExecution", "COpenBLAS", "CMemoryHints", "CZlib", "CZstd"],
+                path: "Sources/FNNCore", swiftSettings: numericKernelSettings),
+        // The data-parallel trainer: engines as phases over fixed slices, the reductions, the run.
+        .target(name: "FNNTrainer", dependencies: ["FNNCore", "FNNExecution", "FNNSystem"],
+                path: "Sources/FNNTrainer", swiftSettings: numericKernelSettings),
+        // Arguments, the terminal, the files named on the command line.
         .executableTarget(
             name: "CLI",
-            dependencies: ["Core", "Parallel", "CMemoryHints", "CBuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/CLI", swiftSettings: fastMath),
-        // Reference implementations shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: fastMath),
-        .testTarget(name: "CoreTests", dependencies: ["Core", "TestSupport"], path: "Tests/CoreTests",
+            dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "FNNExecution", "FNNSystem", "CBuildInfo",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/CLI", swiftSettings: swiftSettings),
+
+        // Test data, scratch directories and reference implementations shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["FNNCore"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
+        .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "TestSupport"], path: "Tests/FNNCoreTests",
                     // Read from the source tree by path (#filePath), not bundled.
-                    exclude: ["Fixtures"], swiftSettings: fastMath),
-        .testTarget(name: "ParallelTests", dependencies: ["Core", "Parallel", "TestSupport"], path: "Tests/ParallelTests",
-                    swiftSettings: fastMath),
+                    exclude: ["Fixtures"], swiftSettings: numericKernelSettings),
+        .testTarget(name: "FNNThreadsTests", dependencies: ["FNNThreads", "FNNExecution", "TestSupport"],
+                    path: "Tests/FNNThreadsTests", swiftSettings: swiftSettings),
+        .testTarget(name: "FNNTrainerTests", dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "TestSupport"],
+                    path: "Tests/FNNTrainerTests", swiftSettings: numericKernelSettings),
         // Runs the built `fnn-par`; depending on the executable makes `swift test` build it first.
-        .testTarget(name: "CLITests", dependencies: ["CLI"], path: "Tests/CLITests", swiftSettings: fastMath),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"], path: "Tests/CLITests", swiftSettings: swiftSettings),
     ]
 )

@@ -1,8 +1,11 @@
-import CMemoryHints
 import ArgumentParser
-import Core
+import CMemoryHints
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
 import Foundation
-import Parallel
 
 /// Training throughput per thread count, measured side by side in one process: rounds of every
 /// thread count in turn, so the machine's background noise hits them alike; medians are reported.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Core
+import FNNCore
+import FNNSystem
 import Foundation
 
 /// `fnn-par export`: a model's embeddings as text, for analysis and nearest-neighbour tools.

@@ -1,8 +1,11 @@
 import ArgumentParser
 import CBuildInfo
-import Core
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
 import Foundation
-import Parallel
 
 /// The release's version; `--version` adds what the binary was built for.
 let fnnParVersion = "0.4.0"

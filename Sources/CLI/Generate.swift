@@ -1,5 +1,6 @@
 import ArgumentParser
-import Core
+import FNNCore
+import FNNSystem
 import Foundation
 
 struct Generate: ParsableCommand {

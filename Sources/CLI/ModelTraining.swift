@@ -1,7 +1,10 @@
 import ArgumentParser
-import Core
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
 import Foundation
-import Parallel
 
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,10 @@
 import ArgumentParser
-import Core
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
 import Foundation
-import Parallel
 
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data (- for standard input): MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV, libffm or libsvm text, a fields TSV, or a binary data file (generate --out X.fnnpar). Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))

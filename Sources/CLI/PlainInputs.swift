@@ -1,4 +1,6 @@
-import Core
+import FNNCore
+import FNNExecution
+import FNNSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -44,11 +46,11 @@ final class PlainInputs {
     /// (no copy is made for that), else from the file itself.
     func detectFormat(of path: String) throws(InputError) -> DataFormat {
         if let kind = try compression(of: path) {
-            if let copy = copies[path] { return try Core.detectFormat(path: copy) }
+            if let copy = copies[path] { return try FNNCore.detectFormat(path: copy) }
             let prefix = try CompressedFile.prefix(path: path, kind: kind, bytes: 1 << 20)
-            return try Core.detectFormat(prefix: prefix, path: path)
+            return try FNNCore.detectFormat(prefix: prefix, path: path)
         }
-        return try Core.detectFormat(path: try readable(path))
+        return try FNNCore.detectFormat(path: try readable(path))
     }
 
     /// A plain file with `path`'s content: `path` itself when it is one.

@@ -1,4 +1,7 @@
-import Core
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNTrainer
 import Foundation
 
 struct ModelReport: Codable {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Core
+import FNNCore
 import Foundation
 
 /// `fnn-par split`: the seeded split's three parts as files, for training other tools on the same rows.

@@ -1,3 +1,3 @@
 // libnuma's topology and placement calls. No logic here: the typed Swift layer is
-// Sources/Parallel/NUMA.swift.
+// Sources/FNNThreads/NUMA.swift.
 #include <numa.h>

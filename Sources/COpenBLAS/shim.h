@@ -1,3 +1,3 @@
 // OpenBLAS's CBLAS interface and its thread-count control. No logic here: the typed Swift layer
-// is Sources/Core/Kernels/BLAS.swift.
+// is Sources/FNNCore/Kernels/BLAS.swift.
 #include <cblas.h>

@@ -1,5 +1,5 @@
 // zlib's streaming inflate, for gzip-compressed data files. No logic here: the typed Swift layer
-// is Sources/Core/Data/CompressedFile.swift.
+// is Sources/FNNCore/Data/CompressedFile.swift.
 #include <zlib.h>
 
 // inflateInit2 is a macro (it passes the library version and struct size); Swift cannot call it.

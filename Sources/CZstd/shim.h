@@ -1,3 +1,3 @@
 // libzstd's streaming decompression, for zstd-compressed data files. No logic here: the typed
-// Swift layer is Sources/Core/Data/CompressedFile.swift.
+// Swift layer is Sources/FNNCore/Data/CompressedFile.swift.
 #include <zstd.h>

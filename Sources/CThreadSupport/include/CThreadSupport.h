@@ -3,7 +3,7 @@
 #include <stdint.h>
 // What Swift cannot call directly: cpu_set_t macros, the variadic syscall() behind futexes, and
 // C11 atomics on a plain address that a futex can also wait on. One call each, no logic; the typed
-// Swift layer is Sources/Parallel/ThreadSupport.swift.
+// Swift layer is Sources/FNNThreads/ThreadSupport.swift.
 
 /// 0 or an errno value.
 int fnnpar_pin_current_thread_to_cpu(int cpu);

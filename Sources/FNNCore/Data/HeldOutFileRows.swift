@@ -1,0 +1,91 @@
+import FNNSystem
+
+/// Joining a training file with its own validation and test files (`--validation`, `--test`):
+/// the rows follow one another in one data set, so the split is three ranges of rows
+/// (`DataSplit(rowCount:seed:proportions:heldOut:)`), and ids mean the same thing in every file.
+///
+/// Ids that are numbers in the text (MovieLens, fields TSV, binary data) are already shared: the
+/// joined field sizes are the largest of the files'. Tokens (Criteo, Avazu, libffm, libsvm) are
+/// joined before any vocabulary is counted, so the vocabulary can be counted on the training rows
+/// alone and a held-out token the training file never shows lands in its field's rare/unseen row,
+/// exactly as a held-out row of one file would.
+
+extension Dataset {
+    /// The rows of `parts`, in order, as one data set named after the first. Every part must be
+    /// labelled and have the same field count.
+    public static func joining(_ parts: [Dataset]) throws(InputError) -> Dataset {
+        guard let first = parts.first else { preconditionFailure("joining no data sets") }
+        if parts.count == 1 { return first }
+        let fieldCount = first.fieldCount
+        for part in parts {
+            guard part.fieldCount == fieldCount else {
+                throw InputError(path: part.name, "has \(part.fieldCount) fields but \(first.name) has \(fieldCount): held-out files must have the training file's fields")
+            }
+            guard part.hasLabels else { throw InputError(path: part.name, "has rows without labels: validation and test rows need them") }
+        }
+        let rowCount = parts.reduce(0) { $0 + $1.rowCount }
+        let fieldDims = (0..<fieldCount).map { f in parts.map { $0.fieldDims[f] }.max()! }
+        let ids = AlignedBuffer<UInt32>(count: rowCount * fieldCount)
+        let labels = AlignedBuffer<Float>(count: rowCount)
+        var row = 0
+        for part in parts {
+            for i in 0..<(part.rowCount * fieldCount) { ids[row * fieldCount + i] = part.ids[i] }
+            for r in 0..<part.rowCount { labels[row + r] = part.labels[r] }
+            row += part.rowCount
+        }
+        var joined = Dataset(name: first.name, fieldDims: fieldDims, rowCount: rowCount, ids: ids, labels: labels)
+        joined.sourceFormat = first.sourceFormat
+        joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
+        joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first
+        return joined
+    }
+}
+
+extension RawCategoricalData {
+    /// The rows of `parts`, in order, with each field's tokens in order of first appearance over
+    /// all of them (so the ids a vocabulary gives do not depend on how the rows were spread over
+    /// files). libffm files may show different numbers of fields (each counts up to the highest it
+    /// shows); a row of a file without a field holds that field's "missing" token, as a libffm
+    /// row without the field does.
+    public static func joining(_ parts: [RawCategoricalData]) throws(InputError) -> RawCategoricalData {
+        guard let first = parts.first else { preconditionFailure("joining no data") }
+        if parts.count == 1 { return first }
+        let fieldCount = parts.map(\.fieldCount).max()!
+        for part in parts where part.fieldCount != fieldCount && part.format != .libffm {
+            throw InputError(path: part.path, "has \(part.fieldCount) fields but another file has \(fieldCount): held-out files must have the training file's fields")
+        }
+        for part in parts where part.labels.contains(where: \.isNaN) {
+            throw InputError(path: part.path, "has rows without labels: validation and test rows need them")
+        }
+        var tokens = [[String]](repeating: [], count: fieldCount)
+        var index = [[String: UInt32]](repeating: [:], count: fieldCount)
+        var tokenIds: [UInt32] = []
+        tokenIds.reserveCapacity(parts.reduce(0) { $0 + $1.rowCount } * fieldCount)
+        var labels: [Float] = []
+        for part in parts {
+            // Per field of the part: its token index -> the joined index.
+            let remap: [[UInt32]] = (0..<fieldCount).map { k in
+                let own = k < part.fieldCount ? part.tokens[k] : ["missing"]
+                return own.map { token in
+                    if let known = index[k][token] { return known }
+                    let id = UInt32(tokens[k].count)
+                    tokens[k].append(token)
+                    index[k][token] = id
+                    return id
+                }
+            }
+            let f = part.fieldCount
+            for r in 0..<part.rowCount {
+                for k in 0..<fieldCount {
+                    tokenIds.append(k < f ? remap[k][Int(part.tokenIds[r * f + k])] : remap[k][0])
+                }
+            }
+            labels += part.labels
+        }
+        var joined = RawCategoricalData(format: first.format, path: first.path, rowCount: labels.count, labels: labels,
+                                        tokens: tokens, tokenIds: tokenIds)
+        joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
+        joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first
+        return joined
+    }
+}

@@ -1,0 +1,282 @@
+import FNNSystem
+import Foundation
+
+/// The safetensors container (Hugging Face's format, which `safetensors.torch.load_file` reads):
+/// an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and byte
+/// range, an optional `__metadata__` map of strings, then the raw little-endian tensor bytes.
+public struct SafeTensors {
+    public enum DType: String, Sendable {
+        case f32 = "F32"
+        case i64 = "I64"
+        case u32 = "U32"
+        case u8 = "U8"
+
+        var size: Int {
+            switch self {
+            case .i64: return 8
+            case .f32, .u32: return 4
+            case .u8: return 1
+            }
+        }
+    }
+
+    public struct Tensor {
+        public var dtype: DType
+        public var shape: [Int]
+        /// Raw little-endian bytes.
+        public var bytes: [UInt8]
+
+        public var elementCount: Int { shape.reduce(1, *) }
+
+        public init(floats: UnsafeBufferPointer<Float>, shape: [Int]) {
+            precondition(floats.count == shape.reduce(1, *))
+            dtype = .f32
+            self.shape = shape
+            bytes = Array(UnsafeRawBufferPointer(floats))
+        }
+
+        public init(floats: [Float], shape: [Int]) {
+            self = floats.withUnsafeBufferPointer { Tensor(floats: $0, shape: shape) }
+        }
+
+        public init(uint32s: UnsafeBufferPointer<UInt32>, shape: [Int]) {
+            precondition(uint32s.count == shape.reduce(1, *))
+            dtype = .u32
+            self.shape = shape
+            bytes = Array(UnsafeRawBufferPointer(uint32s))
+        }
+
+        /// A tensor whose `byteCount` bytes `fill` writes in place: for values that must be gathered
+        /// from another layout, without an intermediate array as large as the tensor.
+        public init(dtype: DType, shape: [Int], fill: (UnsafeMutableRawBufferPointer) -> Void) {
+            self.dtype = dtype
+            self.shape = shape
+            let byteCount = shape.reduce(1, *) * dtype.size
+            bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                raw.initializeMemory(as: UInt8.self, repeating: 0)
+                fill(raw)
+                initialized = byteCount
+            }
+        }
+
+        /// Copies the values into `destination` (which must hold `elementCount` values).
+        public func copyUInt32s(into destination: UnsafeMutablePointer<UInt32>) {
+            precondition(dtype == .u32)
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
+            }
+        }
+
+        public init(int64 value: Int64, shape: [Int] = []) {
+            dtype = .i64
+            self.shape = shape
+            bytes = withUnsafeBytes(of: value.littleEndian) { Array($0) }
+        }
+
+        public var floats: [Float] {
+            precondition(dtype == .f32)
+            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+        }
+
+        /// Copies the values into `destination` (which must hold `elementCount` floats).
+        public func copyFloats(into destination: UnsafeMutablePointer<Float>) {
+            precondition(dtype == .f32)
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
+            }
+        }
+
+        public init(int64s values: [Int64]) {
+            dtype = .i64
+            shape = [values.count]
+            bytes = values.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+        }
+
+        /// The values of a 1-D I64 tensor; nil for any other.
+        public var int64s: [Int64]? {
+            guard dtype == .i64, shape.count == 1 else { return nil }
+            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
+        }
+
+        public var int64: Int64 {
+            precondition(dtype == .i64 && elementCount == 1)
+            return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+        }
+    }
+
+    public var tensors: [String: Tensor] = [:]
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public func serialized() -> [UInt8] {
+        let (header, order) = framedHeader(streamed: [])
+        var out = header
+        for name in order { out += tensors[name]!.bytes }
+        return out
+    }
+
+    /// The 8-byte length and the JSON header (padded to a multiple of 8) for the tensors of `self`
+    /// and `streamed`, and the tensor names in the order their data follows.
+    private func framedHeader(streamed: [StreamedTensor]) -> (bytes: [UInt8], order: [String]) {
+        var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
+            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.bytes.count) }
+        entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
+        entries.sort { $0.name < $1.name }
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(items.joined(separator: ","))}")
+        }
+        var offset = 0
+        for e in entries {
+            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes)]}")
+            offset += e.bytes
+        }
+        var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        return (withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header, entries.map(\.name))
+    }
+
+    /// Parses and validates a whole file's bytes; every problem is a `ModelFileError` naming it.
+    public static func parse(_ bytes: [UInt8], path: String) throws(ModelFileError) -> SafeTensors {
+        guard bytes.count >= 8 else {
+            throw ModelFileError(path: path, bytes.isEmpty ? "empty file, not a model" : "truncated: \(bytes.count) bytes, too short for a safetensors header")
+        }
+        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength >= 2, headerLength <= 100_000_000 else {
+            throw ModelFileError(path: path, "not a safetensors model file (implausible header length \(headerLength))")
+        }
+        guard 8 + Int(headerLength) <= bytes.count else {
+            throw ModelFileError(path: path, "truncated: the header says \(headerLength) bytes, the file has \(bytes.count - 8) after its length")
+        }
+        let headerData = Data(bytes[8..<(8 + Int(headerLength))])
+        guard bytes[8] == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any]
+        else {
+            throw ModelFileError(path: path, "not a safetensors model file (its header is not a JSON object)")
+        }
+        var result = SafeTensors()
+        let dataStart = 8 + Int(headerLength)
+        let dataCount = bytes.count - dataStart
+        var covered = 0
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let map = value as? [String: Any] else { throw ModelFileError(path: path, "corrupt header: __metadata__ is not an object") }
+                for (k, v) in map {
+                    guard let s = v as? String else { throw ModelFileError(path: path, "corrupt header: metadata '\(k)' is not a string") }
+                    result.metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' lacks dtype, shape or data_offsets") }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw ModelFileError(path: path, "tensor '\(name)' has dtype \(dtypeName); fnn-par reads F32, I64, U32 and U8 tensors")
+            }
+            var elements = 1
+            var overflow = false
+            for d in shape {
+                let (product, o) = elements.multipliedReportingOverflow(by: d)
+                elements = product
+                overflow = overflow || o
+            }
+            guard !overflow, shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
+                  elements <= Int.max / 8, offsets[1] - offsets[0] == elements * dtype.size
+            else { throw ModelFileError(path: path, "corrupt header: tensor '\(name)' has a shape that does not match its byte range") }
+            guard offsets[1] <= dataCount else {
+                throw ModelFileError(path: path, "truncated: tensor '\(name)' ends at byte \(offsets[1]) of a \(dataCount)-byte data section")
+            }
+            covered += offsets[1] - offsets[0]
+            let start = dataStart + offsets[0]
+            result.tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start..<(dataStart + offsets[1])]))
+        }
+        guard covered <= dataCount else { throw ModelFileError(path: path, "corrupt: tensors overlap") }
+        return result
+    }
+
+    public static func read(path: String) throws(ModelFileError) -> SafeTensors {
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path) } catch { throw ModelFileError(path: path, error.message) }
+        return try parse(bytes, path: path)
+    }
+
+    /// Writes the file atomically, each tensor's bytes straight from where they are (no copy of
+    /// the whole file in memory).
+    public func write(path: String) throws {
+        try write(path: path, streamed: [])
+    }
+
+    /// A tensor written straight from memory the caller owns, without a copy: for data files of
+    /// gigabytes, which `write` would first assemble in memory twice over.
+    public struct StreamedTensor {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        /// Writes exactly elementCount * dtype.size bytes.
+        public var write: (AtomicFileWriter) throws -> Void
+
+        public init(name: String, dtype: DType, shape: [Int], write: @escaping (AtomicFileWriter) throws -> Void) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.write = write
+        }
+    }
+
+    /// Writes `metadata`, the tensors of `self` and `streamed` (atomically). The header is
+    /// computed from shapes alone, so nothing but the in-memory tensors is held.
+    public func write(path: String, streamed: [StreamedTensor]) throws {
+        let (header, order) = framedHeader(streamed: streamed)
+        let byName = Dictionary(uniqueKeysWithValues: streamed.map { ($0.name, $0) })
+        try writeFileAtomically(path: path) { file in
+            try header.withUnsafeBytes { try file.write($0) }
+            let dataStart = file.offset
+            var expected = 0
+            for name in order {
+                if let t = tensors[name] {
+                    try t.bytes.withUnsafeBytes { try file.write($0) }
+                    expected += t.bytes.count
+                } else {
+                    let streamedTensor = byName[name]!
+                    try streamedTensor.write(file)
+                    expected += streamedTensor.shape.reduce(1, *) * streamedTensor.dtype.size
+                }
+                guard file.offset - dataStart == expected else {
+                    throw FileWriteError(path: path, message: "tensor '\(name)' wrote \(file.offset - dataStart - expected) bytes too many or too few")
+                }
+            }
+        }
+    }
+}
+
+extension SafeTensors.Tensor {
+    init(dtype: SafeTensors.DType, shape: [Int], bytes: [UInt8]) {
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+    }
+}
+
+/// A problem with a model or checkpoint file, in one line.
+public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let message: String
+    public init(path: String, _ message: String) { self.path = path; self.message = message }
+    public var description: String { "\(path): \(message)" }
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}

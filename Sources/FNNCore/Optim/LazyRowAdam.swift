@@ -1,0 +1,248 @@
+import CMemoryHints
+import FNNSystem
+
+/// A table row's step bookkeeping, and the moments of its linear weight, in one 16-byte record:
+/// the update reads all of it for every touched row, so one cache line serves four rows.
+public struct LazyRowState: BitwiseCopyable {
+    /// The row's own Adam step count.
+    public var steps: UInt32 = 0
+    /// The global step of the row's last update; 0 for never.
+    public var lastUpdate: UInt32 = 0
+    public var linearM: Float = 0
+    public var linearV: Float = 0
+}
+
+/// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,
+/// each row with its own moments and its own step count, which starts at the row's first touch.
+/// A table may carry one linear weight per row (FM's first-order term), updated with its row.
+///
+/// Between two touches torch's dense Adam would have taken zero-gradient steps on the row: its
+/// moments decay (m by b1, v by b2 per step) while its remaining momentum keeps moving it. When the
+/// row is next touched those k missed steps are applied at once, in closed form: the moments decay
+/// by b1^k and b2^k, and the row moves by
+///     sum_{i=1..k} s_i c_i (b1 / sqrt(b2))^i * m / sqrt(v)
+/// (s_i the step size and c_i the sqrt of the second bias correction at the row's step t + i),
+/// which is exactly dense Adam's movement over those steps when eps is negligible against
+/// sqrt(v)/c. The sum is a difference of two table lookups (`AdamSchedule`), so catching up costs
+/// O(width) per touched row whatever the gap.
+///
+/// How this differs from torch's dense Adam on the same table:
+/// - a row's step count, and so its bias correction, starts at its first touch: a rare row's
+///   first update has the full step size of a fresh Adam;
+/// - between touches a row keeps its stored value (`catchUp(table:rowRange:...)` settles every
+///   row at epoch ends);
+/// - during missed steps eps and weight decay are neglected.
+/// A row present in every batch is updated exactly as by dense Adam.
+///
+/// Memory layout, chosen for the random row access of large tables: a row's m and v sit side by
+/// side (for width 16, two adjacent cache lines), and its step counts and linear moments share a
+/// 16-byte record, so a touched row costs its parameter line, its moment lines and a quarter line.
+public final class LazyRowAdam: @unchecked Sendable {
+    public let config: AdamConfig
+    public let width: Int
+    public let rows: Int
+    public let hasLinear: Bool
+    /// Per row: m (width floats), then v (width floats).
+    let moments: AlignedBuffer<Float>
+    let states: AlignedBuffer<LazyRowState>
+
+    /// Bytes of the moments and per-row records.
+    package var byteCount: Int { moments.byteCount + states.byteCount }
+
+    public init(config: AdamConfig, rows: Int, width: Int, hasLinear: Bool = false) {
+        self.config = config
+        self.width = width
+        self.rows = rows
+        self.hasLinear = hasLinear
+        moments = AlignedBuffer(count: rows * 2 * width)
+        states = AlignedBuffer(count: rows)
+    }
+
+    public func steps(row: Int) -> Int { Int(states[row].steps) }
+    public func lastUpdate(row: Int) -> Int { Int(states[row].lastUpdate) }
+    public func m(row: Int, element j: Int) -> Float { moments[row * 2 * width + j] }
+    public func v(row: Int, element j: Int) -> Float { moments[row * 2 * width + width + j] }
+    public func linearMoments(row: Int) -> (m: Float, v: Float) { (states[row].linearM, states[row].linearV) }
+
+    /// The grouping and buffers as raw pointers, taken once per call: touching a class's stored
+    /// buffer inside the per-row loop costs a reference-count retain and release, and with
+    /// several workers those atomic counts on shared objects bounce their cache line between
+    /// cores (they doubled the FM update's time at two threads).
+    struct RowsView {
+        let gradients: RowGrouping.GradientSums
+        let uniqueRows: UnsafeMutablePointer<UInt32>
+        let positionCounts: UnsafeMutablePointer<Int32>
+        let table: UnsafeMutablePointer<Float>
+        let linear: UnsafeMutablePointer<Float>?
+        let moments: UnsafeMutablePointer<Float>
+        let states: UnsafeMutablePointer<LazyRowState>
+        var width: Int
+
+        /// Asks for everything the update of unique row `u` will touch, so that it arrives while
+        /// earlier rows are updated: its parameter and moment lines, its state record and its
+        /// linear weight. (Its gradient sum is read in order, and was written moments ago.)
+        @inline(__always) func prefetch(unique u: Int) {
+            let row = Int(uniqueRows[u])
+            let rowBytes = width * MemoryLayout<Float>.stride
+            let p = UnsafeRawPointer(table + row * width)
+            var offset = 0
+            while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
+            let mv = UnsafeRawPointer(moments + row * 2 * width)
+            offset = 0
+            while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
+            fnnpar_prefetch_for_write(states + row)
+            if let linear { fnnpar_prefetch_for_write(linear + row) }
+        }
+    }
+
+    func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
+        precondition(grouping.width == width)
+        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.base,
+                        positionCounts: grouping.positionCounts.base, table: table.base, linear: linear?.base,
+                        moments: moments.base, states: states.base, width: width)
+    }
+
+    /// Updates the unique rows u in `uniqueRange` of `grouping` (built with this batch's
+    /// gradients) at global step `globalStep`. `linear` is required exactly when the table has
+    /// linear weights.
+    public func update(
+        table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
+        uniqueRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0,
+        rates: LearningRateScale = .one
+    ) {
+        precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
+        let rows = view(table: table, linear: linear, grouping: grouping)
+        // The default width as a constant: the row kernels unroll into straight-line code.
+        if width == 16 {
+            update(rows: rows, width: 16, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale,
+                   rates: rates)
+        } else {
+            update(rows: rows, width: width, uniqueRange: uniqueRange, globalStep: globalStep, schedule: schedule, l2Scale: l2Scale,
+                   rates: rates)
+        }
+    }
+
+    @inline(__always) private func update(rows: RowsView, width: Int, uniqueRange: Range<Int>, globalStep: Int,
+                                          schedule: AdamSchedule, l2Scale: Float, rates: LearningRateScale) {
+        var rows = rows
+        let stepScale = rates.at(step: globalStep)
+        rows.width = width
+        let config = self.config
+        let tables = schedule.view
+        // Rows are scattered over large tables: each row's lines are requested a few rows ahead
+        // of its update, to keep several cache misses in flight.
+        let ahead = 8
+        for u in uniqueRange.lowerBound..<min(uniqueRange.upperBound, uniqueRange.lowerBound + ahead) {
+            rows.prefetch(unique: u)
+        }
+        for u in uniqueRange {
+            if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
+            let row = Int(rows.uniqueRows[u])
+            let pr = rows.table + row * width
+            // Before the catch-up moves the row: the factored gradient needs its forward value.
+            var (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
+            // Per-occurrence L2 (`TableOptimizerConfig.l2`), on the row as the forward pass saw it.
+            if l2Scale != 0 {
+                let decay = l2Scale * Float(rows.positionCounts[u])
+                AdamKernels.add(pr, scaledBy: decay, into: UnsafeMutablePointer(mutating: g), count: width)
+                if let linear = rows.linear { linearGradient += decay * linear[row] }
+            }
+            let mr = rows.moments + row * 2 * width, vr = mr + width
+            var state = rows.states[row]
+            var t = Int(state.steps)
+            let last = Int(state.lastUpdate)
+            if last > 0 && globalStep - last > 1 {
+                let missed = globalStep - last - 1
+                // The missed steps' rates as of the first of them: the movement is almost all in
+                // the first few (it decays as (b1 / sqrt(b2))^i), and exact when the rates are
+                // constant over the gap (always but during warm-up: epochs end settled).
+                let movement = tables.missedStepMovement(afterStep: t, missed: missed) * rates.at(step: last + 1)
+                let (d1, d2) = tables.momentDecay(missed: missed)
+                AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
+                if let linear = rows.linear {
+                    AdamKernels.catchUp(&linear[row], &state.linearM, &state.linearV, movement: movement,
+                                        decay1: d1, decay2: d2)
+                }
+                t += missed
+            }
+            t += 1
+            let factors = tables.factors(step: t)
+            let stepSize = factors.stepSize * stepScale
+            AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: stepSize,
+                             biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            if let linear = rows.linear {
+                AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                 stepSize: stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            }
+            state.steps = UInt32(t)
+            state.lastUpdate = UInt32(globalStep)
+            rows.states[row] = state
+        }
+    }
+
+    /// Brings rows `rowRange` up to date with global step `globalStep`: each row touched before
+    /// and not since takes the closed-form catch-up of the steps it missed, as if touched now
+    /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
+    /// and saved carries no pending drift.
+    public func catchUp(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, rowRange: Range<Int>,
+                        globalStep: Int, schedule: AdamSchedule, rates: LearningRateScale = .one) {
+        precondition(hasLinear == (linear != nil))
+        let tables = schedule.view
+        for row in rowRange {
+            var state = states[row]
+            let last = Int(state.lastUpdate)
+            guard last > 0 && last < globalStep else { continue }
+            let missed = globalStep - last
+            let t = Int(state.steps)
+            let movement = tables.missedStepMovement(afterStep: t, missed: missed) * rates.at(step: last + 1)
+            let (d1, d2) = tables.momentDecay(missed: missed)
+            let mr = moments.base + row * 2 * width
+            AdamKernels.catchUp(table.base + row * width, mr, mr + width, count: width, movement: movement,
+                                decay1: d1, decay2: d2)
+            if let linear {
+                AdamKernels.catchUp(&linear.base[row], &state.linearM, &state.linearV, movement: movement,
+                                    decay1: d1, decay2: d2)
+            }
+            state.steps = UInt32(t + missed)
+            state.lastUpdate = UInt32(globalStep)
+            states[row] = state
+        }
+    }
+
+    /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
+    /// global `step`, with a zero gradient where the batch missed it.
+    public func updateAllRows(
+        table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, grouping: RowGrouping,
+        rowRange: Range<Int>, globalStep: Int, schedule: AdamSchedule, l2Scale: Float = 0,
+        rates: LearningRateScale = .one
+    ) {
+        precondition(hasLinear == (linear != nil) && hasLinear == grouping.hasLinearGradients)
+        let width = self.width, config = self.config
+        var factors = schedule.view.factors(step: globalStep)
+        factors.stepSize *= rates.at(step: globalStep)
+        precondition(grouping.width == width)
+        for row in rowRange {
+            let u = grouping.slot(ofRow: row)
+            let mr = moments.base + row * 2 * width
+            var g: UnsafePointer<Float>? = nil, linearGradient: Float = 0
+            if u >= 0 {
+                (g, linearGradient) = grouping.gradient(ofUnique: u, row: table.base + row * width, width: width)
+                if l2Scale != 0 {
+                    let decay = l2Scale * Float(grouping.positionCounts[u])
+                    AdamKernels.add(table.base + row * width, scaledBy: decay, into: UnsafeMutablePointer(mutating: g!), count: width)
+                    if let linear { linearGradient += decay * linear.base[row] }
+                }
+            }
+            AdamKernels.step(table.base + row * width, g, mr, mr + width, count: width, config: config,
+                             stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            var state = states[row]
+            if let linear {
+                AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                                 stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
+            }
+            state.steps = UInt32(globalStep)
+            state.lastUpdate = UInt32(globalStep)
+            states[row] = state
+        }
+    }
+}

@@ -1,0 +1,318 @@
+import CMemoryHints
+import FNNSystem
+
+/// Where a batch's table gradients are. Each batch position maps to a gradient entry (position p
+/// to entry p / positionsPerEntry); entry e's embedding term is the `width` floats at
+/// embedding + e * embeddingStride, its linear-weight gradient (when the table has one) the float
+/// at linear + e * linearStride. A row's gradient is the sum over its positions' entries.
+///
+/// Two forms:
+/// - one entry per position: the entries are the positions' gradients (FNN, whose input gradient
+///   differs per position);
+/// - FM's factored form (`fm`): the gradient of example i's field position holding row r is
+///   g_i (S_i - v_r), with g_i the logit gradient and S_i the sum of the example's embedding rows.
+///   Summed over a row's positions that is sum g_i S_i - (sum g_i) v_r, so one entry per example
+///   (g_i S_i, and g_i, which is also the linear weight's gradient) serves all its fields, and the
+///   row's value is subtracted once per row, at its update. The backward pass then writes
+///   `embedDim` + 1 floats per example instead of per position: 1/F of the bytes, which for
+///   Criteo's 39 fields turns a 5 MB gradient buffer into a cache-resident 128 kB one.
+public struct RowGradients {
+    public var embedding: UnsafePointer<Float>
+    public var embeddingStride: Int
+    public var linear: UnsafePointer<Float>?
+    public var linearStride: Int
+    public var positionsPerEntry: Int
+    /// The factored FM form: a row's gradient is its entries' sum minus their linear sum times the
+    /// row's value.
+    public var subtractsScaledRow: Bool
+
+    public init(embedding: UnsafePointer<Float>, embeddingStride: Int, linear: UnsafePointer<Float>? = nil,
+                linearStride: Int = 0) {
+        self.embedding = embedding
+        self.embeddingStride = embeddingStride
+        self.linear = linear
+        self.linearStride = linearStride
+        positionsPerEntry = 1
+        subtractsScaledRow = false
+    }
+
+    /// FM's factored gradients: `scaledSums` holds g_i S_i (`embedDim` floats per example),
+    /// `logitGradients` g_i.
+    public static func fm(scaledSums: UnsafePointer<Float>, logitGradients: UnsafePointer<Float>, embedDim: Int,
+                          fieldCount: Int) -> RowGradients {
+        var g = RowGradients(embedding: scaledSums, embeddingStride: embedDim, linear: logitGradients, linearStride: 1)
+        g.positionsPerEntry = fieldCount
+        g.subtractsScaledRow = true
+        return g
+    }
+}
+
+/// A batch's gradient gathered by table row: which rows the batch touched (in order of first
+/// occurrence) and, for each, the sum of its positions' gradient entries, added in increasing
+/// position order, so the bits are the same however the update work is split. The sums are made
+/// in one pass over the positions, as they are met: the entries are read in order (FNN's per
+/// position, FM's per example) and each row's running sum stays in cache, where listing each
+/// row's positions first and summing later read the entries again, at random.
+public final class RowGrouping: @unchecked Sendable {
+    /// Per table row: its index among the last batch's unique rows, or -1. May be shared by the
+    /// groupings of disjoint row ranges (`PartitionedRowGrouping`).
+    @usableFromInline let slotOfRow: AlignedBuffer<Int32>
+    public let width: Int
+    public let uniqueRows: AlignedBuffer<UInt32>
+    /// Per unique row: the sum of its entries' embedding terms (`width` floats).
+    public let sums: AlignedBuffer<Float>
+    /// Per unique row: the sum of its entries' linear gradients (0 without them).
+    public let linearSums: AlignedBuffer<Float>
+    /// Per unique row: how many batch positions hold it.
+    public let positionCounts: AlignedBuffer<Int32>
+    /// A partitioned build's own positions, in order: their rows and entries.
+    private let keptRows: AlignedBuffer<UInt32>
+    private let keptEntries: AlignedBuffer<Int32>
+    public private(set) var uniqueCount = 0
+    /// Whether the last build's gradients were FM's factored form (see `RowGradients`).
+    public private(set) var subtractsScaledRow = false
+    /// Whether the last build had linear-weight gradients (0 sums otherwise).
+    public private(set) var hasLinearGradients = false
+
+    /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
+    var listBytes: Int {
+        uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount + keptRows.byteCount
+            + keptEntries.byteCount
+    }
+    public var byteCount: Int { slotOfRow.byteCount + listBytes }
+
+    public convenience init(tableRows: Int, maxPositions: Int, width: Int) {
+        let slots = AlignedBuffer<Int32>(count: tableRows)
+        slots.fill(-1)
+        self.init(sharing: slots, maxPositions: maxPositions, width: width)
+    }
+
+    /// A grouping over `slotOfRow`, whose entries must be -1 for every row this one will see.
+    /// A batch has at most min(positions, rows of `slotOfRow`) unique rows. The per-row arrays are
+    /// written before they are read and only as far as a batch's unique rows reach, so they are
+    /// left untouched: pages beyond that (in 2 MiB steps where a buffer is large enough for huge
+    /// pages) do not become resident.
+    init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int, width: Int) {
+        self.slotOfRow = slotOfRow
+        self.width = width
+        let maxUnique = min(maxPositions, slotOfRow.count)
+        uniqueRows = AlignedBuffer(uninitializedCount: maxUnique)
+        sums = AlignedBuffer(uninitializedCount: maxUnique * width)
+        linearSums = AlignedBuffer(uninitializedCount: maxUnique)
+        positionCounts = AlignedBuffer(uninitializedCount: maxUnique)
+        keptRows = AlignedBuffer(uninitializedCount: maxPositions)
+        keptEntries = AlignedBuffer(uninitializedCount: maxPositions)
+    }
+
+    /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
+    /// default).
+    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, gradients: RowGradients) {
+        precondition(count <= keptRows.count && gradients.positionsPerEntry > 0)
+        precondition(!gradients.subtractsScaledRow || gradients.linear != nil)
+        clearSlots()
+        subtractsScaledRow = gradients.subtractsScaledRow
+        hasLinearGradients = gradients.linear != nil
+        // The default width as a constant: the entry additions unroll.
+        if width == 16 {
+            build(width: 16, rowIds: rowIds, count: count, rows: rows, gradients: gradients)
+        } else {
+            build(width: width, rowIds: rowIds, count: count, rows: rows, gradients: gradients)
+        }
+    }
+
+    @inline(__always) private func build(width: Int, rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>?,
+                                         gradients: RowGradients) {
+        let perEntry = gradients.positionsPerEntry
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
+        guard Int(lo) > 0 || Int(span) < slotOfRow.count else {
+            // Every position is this build's: no filtering. The entry is counted alongside the
+            // position rather than divided out of it.
+            var entry = 0, withinEntry = 0
+            accumulate(width: width, count: count, gradients: gradients, row: { rowIds[$0] }, entry: { _ in
+                let e = entry
+                withinEntry &+= 1
+                if withinEntry == perEntry { withinEntry = 0; entry &+= 1 }
+                return e
+            })
+            return
+        }
+        // A part of a partitioned update first keeps its own positions' rows and entries, without
+        // a branch: most positions are another part's, and branching on each (at random, for
+        // ML-1M's user rows) cost more than the part's own work.
+        let keptRows = keptRows.base, keptEntries = keptEntries.base
+        var kept = 0
+        var entry: Int32 = 0, withinEntry = 0
+        for p in 0..<count {
+            let r = rowIds[p]
+            keptRows[kept] = r
+            keptEntries[kept] = entry
+            // One unsigned comparison tests both ends of the range.
+            kept &+= r &- lo < span ? 1 : 0
+            withinEntry &+= 1
+            if withinEntry == perEntry { withinEntry = 0; entry &+= 1 }
+        }
+        accumulate(width: width, count: kept, gradients: gradients, row: { keptRows[$0] },
+                   entry: { Int(keptEntries[$0]) })
+    }
+
+    /// Adds up positions 0 ..< count, whose rows and entries `row` and `entry` give (each asked
+    /// once, in order).
+    @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients,
+                                              row rowOf: (Int) -> UInt32, entry entryOf: (Int) -> Int) {
+        let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
+        let counts = positionCounts.base
+        let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
+        let linear = gradients.linear, linearStride = gradients.linearStride
+        var u = 0
+        // The slot table is as long as the embedding table, so each lookup is a likely cache
+        // miss: they are requested well ahead.
+        let ahead = 32
+        for k in 0..<min(ahead, count) { fnnpar_prefetch(slots + Int(rowOf(k))) }
+        for k in 0..<count {
+            if k + ahead < count { fnnpar_prefetch(slots + Int(rowOf(k + ahead))) }
+            let r = Int(rowOf(k)), e = entryOf(k)
+            let source = embedding + e * embeddingStride
+            let s = Int(slots[r])
+            if s < 0 {
+                slots[r] = Int32(u)
+                unique[u] = UInt32(truncatingIfNeeded: r)
+                counts[u] = 1
+                (sums + u * width).update(from: source, count: width)
+                linearSums[u] = linear.map { $0[e * linearStride] } ?? 0
+                u += 1
+            } else {
+                counts[s] += 1
+                AdamKernels.add(source, into: sums + s * width, count: width)
+                if let linear { linearSums[s] += linear[e * linearStride] }
+            }
+        }
+        uniqueCount = u
+    }
+
+    /// Resets the row slots of the last build to -1, so another grouping sharing them may use
+    /// these rows next.
+    public func clearSlots() {
+        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
+        uniqueCount = 0
+    }
+
+    /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
+    @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+
+    /// Unique row `u`'s gradient, given its value `row` as the forward pass saw it (see
+    /// `GradientSums.gradient`); asked once per row and build.
+    @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
+        gradientSums.gradient(ofUnique: u, row: row, width: width)
+    }
+
+    /// The sums as raw pointers, for update loops (no reference counting per row).
+    public var gradientSums: GradientSums {
+        GradientSums(sums: sums.base, linearSums: linearSums.base, subtractsScaledRow: subtractsScaledRow)
+    }
+
+    public struct GradientSums {
+        let sums: UnsafeMutablePointer<Float>
+        let linearSums: UnsafeMutablePointer<Float>
+        let subtractsScaledRow: Bool
+
+        /// Unique row `u`'s sum, less its linear sum times the row in the factored form. That
+        /// subtraction is made in place, so this is asked once per row and build. Returns the
+        /// embedding gradient's address and the linear weight's gradient.
+        @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
+            let g = sums + u * width, linear = linearSums[u]
+            if subtractsScaledRow { AdamKernels.add(row, scaledBy: -linear, into: g, count: width) }
+            return (UnsafePointer(g), linear)
+        }
+    }
+}
+
+/// The touched rows of a batch split among update tasks by contiguous ranges of the table, each
+/// task grouping its own rows: the grouping is then as parallel as the update, with no serial
+/// pass between the backward pass and the update. Every task reads the batch's row ids (a
+/// sequential scan) and keeps only its range.
+///
+/// Range boundaries are multiples of 64 rows: neighbouring rows share cache lines in the narrow
+/// arrays (linear weights, row states, row slots), so each line must have a single writer. They
+/// follow where the batches' rows fall: each step counts the update work per block of the table,
+/// and the next step cuts the blocks so every range holds about the same amount (popular rows
+/// cluster, so equal ranges would leave one task with most of the work). Which task updates a
+/// row never changes the result.
+public final class PartitionedRowGrouping: @unchecked Sendable {
+    public let tableRows: Int
+    let maxPositions: Int
+    let width: Int
+    let slotOfRow: AlignedBuffer<Int32>
+    /// Rows per balancing block: a multiple of 64, at most about 1024 blocks.
+    let blockRows: Int
+    /// The update work per block in the last step (each task counts its own blocks): sixteen units
+    /// per unique row and one per position.
+    let blockCounts: AlignedBuffer<Int32>
+    public private(set) var parts: [RowGrouping] = []
+    /// parts.count + 1 row boundaries.
+    public private(set) var boundaries: [Int] = []
+
+    public init(tableRows: Int, maxPositions: Int, width: Int) {
+        self.tableRows = tableRows
+        self.maxPositions = maxPositions
+        self.width = width
+        slotOfRow = AlignedBuffer(count: tableRows)
+        slotOfRow.fill(-1)
+        blockRows = max(64, ((tableRows + 1023) / 1024 + 63) / 64 * 64)
+        blockCounts = AlignedBuffer(count: (tableRows + blockRows - 1) / blockRows)
+    }
+
+    public var byteCount: Int { slotOfRow.byteCount + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +) }
+
+    /// On the calling thread before a step's update: `count` parts, with ranges balanced on the
+    /// last step's counts.
+    public func prepare(parts count: Int) {
+        if parts.count != count {
+            for part in parts { part.clearSlots() }
+            parts = (0..<count).map { _ in RowGrouping(sharing: slotOfRow, maxPositions: maxPositions, width: width) }
+        }
+        let blocks = blockCounts.count
+        var total = 0
+        for b in 0..<blocks { total += Int(blockCounts[b]) }
+        var cuts = [0]
+        if total == 0 {
+            for p in 1..<count { cuts.append(blocks * p / count) }
+        } else {
+            var running = 0, b = 0
+            for p in 1..<count {
+                let target = (total * p + count - 1) / count
+                while b < blocks && running + Int(blockCounts[b]) <= target { running += Int(blockCounts[b]); b += 1 }
+                cuts.append(max(b, cuts.last!))
+            }
+        }
+        cuts.append(blocks)
+        boundaries = cuts.map { min($0 * blockRows, tableRows) }
+    }
+
+    public func rows(ofPart p: Int) -> Range<Int> { boundaries[p]..<boundaries[p + 1] }
+
+    /// Task `p`: gathers the gradients of the batch positions whose rows lie in its range, and
+    /// counts its work per block.
+    @discardableResult
+    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int, gradients: RowGradients) -> RowGrouping {
+        let grouping = parts[p]
+        let range = rows(ofPart: p)
+        grouping.build(rowIds: rowIds, count: count, rows: range, gradients: gradients)
+        // An empty range at the table's end would still name the last (partial) block, which
+        // another part owns.
+        guard !range.isEmpty else { return grouping }
+        let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
+        for b in firstBlock..<endBlock { blockCounts[b] = 0 }
+        // A row's update (its lines fetched, two Adam steps with square roots and divisions)
+        // costs about as much as sixteen additions of cache-resident gradient entries.
+        for u in 0..<grouping.uniqueCount {
+            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 16 + grouping.positionCounts[u]
+        }
+        return grouping
+    }
+
+    /// The slot `row` holds in its part's last build, or -1 (always -1 between steps).
+    public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+
+    /// Task `p`, after its update: frees its rows' slots for whichever part owns them next step.
+    public func finish(part p: Int) { parts[p].clearSlots() }
+}

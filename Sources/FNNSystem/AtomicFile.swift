@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct FileWriteError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+}
+
+/// Writes to a temporary name beside `path`, fsyncs, then renames over it, so a reader (or a
+/// crash) never sees a half-written file.
+public func writeFileAtomically(path: String, bytes: [UInt8]) throws {
+    try writeFileAtomically(path: path) { file in
+        try bytes.withUnsafeBytes { raw in try file.write(raw) }
+    }
+}
+
+/// The same for content too large to assemble in memory: `body` writes it in pieces.
+///
+/// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, a
+/// terminal) is written in place: renaming over it would replace a device node or pipe with a
+/// regular file (as root, `/dev/null` itself), and such targets have no torn state to avoid.
+public func writeFileAtomically(path requested: String, body: (AtomicFileWriter) throws -> Void) throws {
+    // Through a symbolic link (/dev/stdout -> /proc/self/fd/1 -> a file or a pipe) the write goes
+    // to what the link names, never by renaming over the link itself.
+    var path = requested
+    var link = stat()
+    if lstat(requested, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(requested, nil) {
+        path = String(cString: resolved)
+        free(resolved)
+    }
+    var info = stat()
+    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG && (info.st_mode & S_IFMT) != S_IFDIR {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw FileWriteError(path: path, message: "cannot open for writing: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try body(AtomicFileWriter(fd: fd, path: path))
+        return
+    }
+    removeStaleTemporaries(of: path)
+    let temporary = "\(path).tmp-\(getpid())"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    if fd < 0 { throw FileWriteError(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    let writer = AtomicFileWriter(fd: fd, path: path)
+    do {
+        try body(writer)
+        if fsync(fd) != 0 { throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))") }
+    } catch {
+        close(fd); unlink(temporary)
+        throw error
+    }
+    close(fd)
+    if rename(temporary, path) != 0 {
+        let error = FileWriteError(path: path, message: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        unlink(temporary)
+        throw error
+    }
+    // The rename is durable only once the directory entry is on disk.
+    let directory = open(parentDirectory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directory >= 0 { _ = fsync(directory); close(directory) }
+}
+
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// A run killed while writing (SIGKILL, power loss) leaves its `PATH.tmp-PID` behind; the next
+/// write of PATH removes those whose process no longer exists (a live writer's is left alone).
+func removeStaleTemporaries(of path: String) {
+    let directory = parentDirectory(of: path)
+    let prefix = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...]) + ".tmp-"
+    guard let stream = opendir(directory) else { return }
+    defer { closedir(stream) }
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + name) }
+    }
+}
+
+/// The open temporary file of `writeFileAtomically`, written front to back.
+public final class AtomicFileWriter {
+    let fd: Int32
+    let path: String
+    public private(set) var offset = 0
+
+    package init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        offset += bytes.count
+    }
+}

@@ -1,0 +1,126 @@
+import FNNCore
+import Foundation
+
+/// Everything needed to continue a training run exactly: the current and best parameters, the
+/// optimizer state and the run's state (epoch, step within it, early-stopping counters,
+/// history), with the options and data fingerprint it was made under. One safetensors file,
+/// written atomically.
+public enum Checkpoint {
+    public static let formatName = "fnn-par-checkpoint"
+    /// 2: the split is a keyed permutation, streaming epochs go by chunks of file rows, and the
+    /// lazy catch-up sums the whole gap; a version-1 run cannot be continued to the same model.
+    public static let version = "2"
+
+    public static func write(_ run: TrainingRun, to path: String, metadata extra: [String: String] = [:]) throws {
+        var file = SafeTensors()
+        for (name, t) in ModelFile.tensors(of: run.engine.model).tensors { file.tensors["model." + name] = t }
+        for (name, t) in ModelFile.tensors(of: run.best).tensors { file.tensors["best." + name] = t }
+        for (name, t) in run.engine.optimizerTensors() { file.tensors[name] = t }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
+        file.metadata = ModelFile.tensors(of: run.engine.model).metadata
+        file.metadata["format"] = formatName
+        file.metadata["checkpoint_version"] = version
+        file.metadata["config"] = try json(run.engine.model.config)
+        file.metadata["options"] = try json(run.options)
+        file.metadata["state"] = try json(run.state)
+        file.metadata["data_fingerprint"] = String(run.dataFingerprint, radix: 16)
+        file.metadata["split_sizes"] = try json([run.split.trainCount, run.split.validationCount, run.split.testCount])
+        for (k, v) in extra { file.metadata[k] = v }
+        file.recordDigest()
+        try file.write(path: path)
+    }
+
+    /// A checkpoint, checked against the run it is to continue.
+    public struct Loaded {
+        public let config: ModelConfig
+        public let options: TrainingOptions
+        public let state: TrainingState
+        public let model: Model
+        public let best: Model
+        public let file: SafeTensors
+        public let metadata: [String: String]
+    }
+
+    public static func read(path: String) throws(ModelFileError) -> Loaded {
+        let file = try SafeTensors.read(path: path)
+        func fail(_ m: String) -> ModelFileError { ModelFileError(path: path, m) }
+        guard file.metadata["format"] == formatName else {
+            if file.metadata["format"] == ModelFile.formatName || file.tensors["embedding.embedding.weight"] != nil {
+                throw fail("this is a model file, not a training checkpoint (use it with --init-from, eval or predict)")
+            }
+            throw fail("not an fnn-par training checkpoint")
+        }
+        try file.verifyDigest(path: path)
+        guard file.metadata["checkpoint_version"] == version else {
+            throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split and optimizer state differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        func decode<T: Decodable>(_ key: String, _ type: T.Type) throws(ModelFileError) -> T {
+            guard let text = file.metadata[key], let value = try? decoder.decode(T.self, from: Data(text.utf8)) else {
+                throw fail("corrupt checkpoint: cannot read its '\(key)'")
+            }
+            return value
+        }
+        let config = try decode("config", ModelConfig.self)
+        let options = try decode("options", TrainingOptions.self)
+        let state = try decode("state", TrainingState.self)
+        if let problem = state.implausibility { throw fail("corrupt checkpoint: its run state has \(problem)") }
+        if let problem = config.implausibility { throw fail("corrupt checkpoint: its model has \(problem)") }
+        func part(_ prefix: String) throws(ModelFileError) -> Model {
+            var sub = SafeTensors()
+            sub.metadata = file.metadata
+            sub.metadata["format"] = ModelFile.formatName
+            // The checkpoint's digest covers all of it, and was checked above.
+            sub.metadata[SafeTensors.digestKey] = nil
+            for (name, t) in file.tensors where name.hasPrefix(prefix) { sub.tensors[String(name.dropFirst(prefix.count))] = t }
+            return try ModelFile.model(from: sub, path: path, fieldDims: config.fieldDims, dropout: config.dropout).0
+        }
+        return Loaded(config: config, options: options, state: state, model: try part("model."), best: try part("best."),
+                      file: file, metadata: file.metadata)
+    }
+
+    /// Puts a loaded checkpoint into `run`, after checking that it belongs to this run: same data,
+    /// same model, same training options (the epoch limit and patience may differ).
+    public static func resume(_ run: TrainingRun, from loaded: Loaded, path: String) throws(ModelFileError) {
+        func fail(_ m: String) -> ModelFileError { ModelFileError(path: path, m) }
+        guard loaded.metadata["data_fingerprint"] == String(run.dataFingerprint, radix: 16) else {
+            throw fail("the checkpoint was written for different data (its fingerprint does not match this data's)")
+        }
+        guard loaded.config == run.engine.model.config else {
+            throw fail("the checkpoint is of a different model (\(describe(loaded.config))) than these options make (\(describe(run.engine.model.config)))")
+        }
+        guard loaded.options.sameTraining(as: run.options) else {
+            let differences = loaded.options.differences(from: run.options)
+            throw fail("the checkpoint was written with other training options than these ("
+                + (differences.isEmpty ? describe(loaded.options) : differences.joined(separator: "; ")) + ")")
+        }
+        // Same data and options, so the epoch has as many steps as when it was written.
+        let steps = (run.split.trainCount + run.options.batchSize - 1) / run.options.batchSize
+        guard loaded.state.stepInEpoch <= steps else {
+            throw fail("corrupt checkpoint: it is at step \(loaded.state.stepInEpoch) of an epoch of \(steps) steps")
+        }
+        run.engine.model.copyParameters(from: loaded.model)
+        try run.engine.restoreOptimizer(from: loaded.file, path: path)
+        run.restore(state: loaded.state, best: loaded.best)
+    }
+
+    static func describe(_ c: ModelConfig) -> String {
+        "\(c.kind.rawValue), fields \(c.fieldDims.count), embed \(c.embedDim)"
+            + (c.kind == .fnn ? ", mlp \(c.mlpDims.map(String.init).joined(separator: ",")), dropout \(c.dropout), input \(c.fnnInput.rawValue)" : "")
+    }
+
+    static func describe(_ o: TrainingOptions) -> String {
+        "batch \(o.batchSize), lr \(o.adam.learningRate), weight decay \(o.adam.weightDecay), seed \(o.seed), split \(o.split), "
+            + "metric \(o.stoppingMetric.rawValue), slices of \(o.sliceRows), "
+            + (o.streamChunkRows.map { "streamed in chunks of \($0) rows, windows of \(o.streamWindow), " } ?? "")
+            + "\(o.sparseUpdate.rawValue) tables, "
+            + "table rule \(o.tables.kind.rawValue)" + (o.tables.learningRate.map { " lr \($0)" } ?? "")
+            + (o.tables.l2 > 0 ? " l2 \(o.tables.l2)" : "")
+            + (o.tables.kind == .adagrad || o.tables.kind == .rowwiseAdagrad ? " initial accumulator \(o.tables.initialAccumulator)" : "")
+            + (o.rates.isConstant ? "" : ", learning rates \(o.rates.summary)")
+            + ", init \(o.initialization.kind.rawValue)" + (o.initialization.kind == .normal ? "(\(o.initialization.scale))" : "")
+    }
+}

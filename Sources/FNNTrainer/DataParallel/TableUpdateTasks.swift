@@ -1,0 +1,34 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+
+
+extension LazyRowAdam {
+    func catchUpAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, globalStep: Int, schedule: AdamSchedule,
+                    rates: LearningRateScale, executor: PhaseExecutor) {
+        let parts = partition(rows, parts: executor.workerCount, alignment: 64)
+        executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
+            catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule, rates: rates)
+        }
+    }
+
+    /// Task `part` of a step's table update: sums the gradients of its table range's rows over the
+    /// batch positions, then updates those rows (lazy) or every row of the range (dense), then
+    /// frees its row slots.
+    func apply(
+        _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
+        groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
+        schedule: AdamSchedule, l2Scale: Float = 0, rates: LearningRateScale = .one, gradients: RowGradients
+    ) {
+        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
+        switch mode {
+        case .lazy:
+            update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,
+                   globalStep: step, schedule: schedule, l2Scale: l2Scale, rates: rates)
+        case .dense:
+            updateAllRows(table: table, linear: linear, grouping: grouping, rowRange: groupings.rows(ofPart: part),
+                          globalStep: step, schedule: schedule, l2Scale: l2Scale, rates: rates)
+        }
+        groupings.finish(part: part)
+    }
+}

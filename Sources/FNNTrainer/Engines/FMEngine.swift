@@ -1,0 +1,181 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+
+/// FM training: each slice computes its examples' logits, loss and gradients (in the factored form
+/// of `RowGradients.fm`: one entry per example, not per position) in one pass; the bias (the only
+/// dense parameter) and the touched table rows are then updated.
+public final class FMEngine: TrainingEngine {
+    public let model: Model
+    public let adam: AdamConfig
+    public let sparseUpdate: SparseUpdate
+    let layout: SliceLayout
+    let data: Dataset
+    let deferredOptimizer: DeferredTableOptimizer
+    var optimizer: TableOptimizer { deferredOptimizer.value }
+    public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
+    let groupings: PartitionedRowGrouping
+    let offsets: AlignedBuffer<Int>
+    let examples: AlignedBuffer<Int>
+    let rowIds: AlignedBuffer<UInt32>
+    let labels: AlignedBuffer<Float>
+    let dLogits: AlignedBuffer<Float>
+    /// Per example, its logit gradient times its sum of embedding rows.
+    let scaledSums: AlignedBuffer<Float>
+    let logitBuffer: AlignedBuffer<Float>
+    let sliceScratch: AlignedBuffer<Float>
+    let slicePartials: AlignedBuffer<Float>
+    let sliceLoss: AlignedBuffer<Double>
+    var pendingCount = 0
+    /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
+    var pendingEpoch = 1
+    /// Whether the last batch's update has been applied.
+    var updated = false
+
+    public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
+                sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
+                rates: LearningRateSchedule = .constant) {
+        precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
+        self.model = model
+        self.adam = adam
+        self.data = data
+        layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        let rows = model.config.tableRows
+        self.sparseUpdate = sparseUpdate
+        deferredOptimizer = DeferredTableOptimizer {
+            TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
+                           mode: sparseUpdate, rates: rates)
+        }
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
+        offsets = AlignedBuffer(model.offsets)
+        examples = AlignedBuffer(count: batchCapacity)
+        rowIds = AlignedBuffer(count: batchCapacity * f)
+        labels = AlignedBuffer(count: batchCapacity)
+        dLogits = AlignedBuffer(uninitializedCount: batchCapacity)
+        scaledSums = AlignedBuffer(uninitializedCount: batchCapacity * d)
+        logitBuffer = AlignedBuffer(count: batchCapacity)
+        sliceScratch = AlignedBuffer(count: layout.maxSlices * max(d, 16))
+        slicePartials = AlignedBuffer(count: layout.maxSlices)
+        sliceLoss = AlignedBuffer(count: layout.maxSlices)
+    }
+
+    public var workspaceBytes: Int {
+        groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLogits.byteCount
+            + scaledSums.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
+    }
+
+    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
+        applyUpdates(executor: executor)
+        return loss
+    }
+
+    /// Forward and backward passes of one batch: leaves every slice's gradients in the workspace
+    /// and returns the mean loss. `applyUpdates` then consumes them.
+    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        precondition(count > 0 && count <= layout.capacity)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        examples.base.update(from: batch, count: count)
+        let slices = layout.slices(for: count)
+        let bias = model.dense[0]
+        executor.run(.forward, tasks: slices) { s, _ in
+            let r = layout.rows(of: s, count: count)
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
+                                       fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
+                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
+            let result = EmbeddingKernels.fmTrain(
+                rowIds: rowIds.base + r.lowerBound * f, labels: labels.base + r.lowerBound, rows: r.count,
+                batchSize: count, fieldCount: f, embedDim: d,
+                embedding: model.embedding.base, linear: model.linear!.base, bias: bias,
+                dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
+            sliceLoss[s] = result.loss
+            slicePartials[s] = result.dBias
+        }
+        pendingCount = count
+        pendingEpoch = epoch
+        updated = false
+        var loss = 0.0
+        for s in 0..<slices { loss += sliceLoss[s] }
+        return loss / Double(count)
+    }
+
+    /// The gradient of the last batch's mean loss, for tests and diagnostics: the dense vector
+    /// ([bias]) and, per table row, the embedding and linear gradient (zero for untouched rows).
+    /// Between `forwardBackward` and `applyUpdates` only: the factored gradients are completed
+    /// with the rows' values, which the update changes.
+    public func lastGradients() -> BatchGradients {
+        precondition(!updated, "lastGradients() after applyUpdates: the rows have moved")
+        let slices = layout.slices(for: pendingCount)
+        var bias: Float = 0
+        for s in 0..<slices { bias += slicePartials[s] }
+        return BatchGradients.collect(dense: [bias], rowIds: rowIds.base, positionCount: pendingCount * model.config.fieldCount,
+                                      tableRows: model.config.tableRows, width: model.config.embedDim,
+                                      table: model.embedding.base, gradients: rowGradients)
+    }
+
+    var rowGradients: RowGradients {
+        .fm(scaledSums: scaledSums.base, logitGradients: dLogits.base, embedDim: model.config.embedDim,
+            fieldCount: model.config.fieldCount)
+    }
+
+    /// The optimizer step for the batch of the last `forwardBackward`.
+    public func applyUpdates(executor: PhaseExecutor) {
+        let count = pendingCount
+        let fields = model.config.fieldCount
+        // One part per CPU: each part scans the whole batch, so surplus threads would only
+        // repeat that scan.
+        let parts = executor.concurrency
+        groupings.prepare(parts: parts)
+        let slices = layout.slices(for: count)
+        let gradients = rowGradients
+        updated = true
+        let step = optimizer.beginStep(epoch: pendingEpoch)
+        executor.run(.sparseUpdate, tasks: parts) { p, _ in
+            if p == 0 {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
+                    optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
+                                           range: 0..<1, step: step, scratch: scratch.baseAddress!,
+                                           rateScale: optimizer.stepRateScale)
+                }
+            }
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
+                                  part: p, step: step, gradients: gradients)
+        }
+    }
+
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
+
+    public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
+        try optimizer.restore(from: file, path: path)
+    }
+
+    public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
+        optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
+
+    public var optimizerBytes: Int { optimizer.byteCount }
+
+    public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
+        var out = [Float](repeating: 0, count: list.count)
+        let f = model.config.fieldCount, d = model.config.embedDim
+        let scratchStride = max(d, 16)
+        var start = 0
+        while start < list.count {
+            let count = min(layout.capacity, list.count - start)
+            for i in 0..<count { examples[i] = list[start + i] }
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
+                let r = layout.rows(of: s, count: count)
+                EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
+                                           fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)
+                EmbeddingKernels.fmForward(rowIds: rowIds.base + r.lowerBound * f, rows: r.count, fieldCount: f,
+                                           embedDim: d, embedding: model.embedding.base, linear: model.linear!.base,
+                                           bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
+                                           scratch: sliceScratch.base + s * scratchStride)
+            }
+            for i in 0..<count { out[start + i] = logitBuffer[i] }
+            start += count
+        }
+        return out
+    }
+}

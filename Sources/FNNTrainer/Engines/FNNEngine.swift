@@ -1,0 +1,381 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+
+/// FNN training as phases over batch slices. BatchNorm needs whole-batch sums forward (mean,
+/// variance) and backward (sum of dY and of dY * x-hat), so a step is: one forward phase per hidden
+/// layer (each slice ends by publishing its partial moments), one backward phase per hidden layer
+/// (each ends by publishing its partial BatchNorm-gradient sums), and an update phase. Every slice
+/// reassembles the whole-batch sums itself, in slice order, so they are bit-identical everywhere.
+public final class FNNEngine: TrainingEngine {
+    public let model: Model
+    public let adam: AdamConfig
+    public let seed: UInt64
+    public let sparseUpdate: SparseUpdate
+    let layout: SliceLayout
+    let data: Dataset
+    let dense: DenseLayout
+    let deferredOptimizer: DeferredTableOptimizer
+    var optimizer: TableOptimizer { deferredOptimizer.value }
+    public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
+    let groupings: PartitionedRowGrouping
+    let offsets: AlignedBuffer<Int>
+    let examples: AlignedBuffer<Int>
+    let rowIds: AlignedBuffer<UInt32>
+    let labels: AlignedBuffer<Float>
+    let x0: AlignedBuffer<Float>
+    let dX0: AlignedBuffer<Float>
+    /// Per hidden layer: pre-activation, replaced by x-hat in training.
+    let z: [AlignedBuffer<Float>]
+    let a: [AlignedBuffer<Float>]
+    let gate: [AlignedBuffer<Float>]
+    let dA: [AlignedBuffer<Float>]
+    let dropoutKeys: [AlignedBuffer<UInt64>]
+    let logitBuffer: AlignedBuffer<Float>
+    let dLogits: AlignedBuffer<Float>
+    /// Per hidden layer, per slice: 2 * width Doubles of forward moments, then 2 * width of
+    /// backward sums.
+    let moments: [AlignedBuffer<Double>]
+    let backwardSums: [AlignedBuffer<Double>]
+    /// Per hidden layer: the batch's mean, inverse std and unbiased variance, as each worker
+    /// computed them (all identical; computing them once per worker instead of once per slice).
+    let batchStats: WorkerBatchStatistics
+    /// Per slice: 3 * max width of BatchNorm scratch.
+    let sliceScratch: AlignedBuffer<Float>
+    /// Per slice: this slice's gradient of every dense parameter.
+    let slicePartials: AlignedBuffer<Float>
+    let sliceLoss: AlignedBuffer<Double>
+    var pendingCount = 0
+    /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
+    var pendingEpoch = 1
+    let updateScratch: AlignedBuffer<Float>
+    let replicas: DenseReplicas
+
+    public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
+                sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
+                rates: LearningRateSchedule = .constant) {
+        precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
+        self.model = model
+        self.adam = adam
+        self.data = data
+        self.seed = seed
+        layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
+        dense = model.layout
+        let config = model.config
+        let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
+        let slices = layout.maxSlices
+        self.sparseUpdate = sparseUpdate
+        let denseCount = dense.count
+        deferredOptimizer = DeferredTableOptimizer {
+            TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
+                           hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
+        }
+        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
+        offsets = AlignedBuffer(model.offsets)
+        examples = AlignedBuffer(count: batchCapacity)
+        rowIds = AlignedBuffer(count: batchCapacity * f)
+        labels = AlignedBuffer(count: batchCapacity)
+        x0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
+        dX0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
+        z = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        a = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        gate = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        dA = dense.hidden.map { AlignedBuffer(uninitializedCount: batchCapacity * $0.outputs) }
+        dropoutKeys = dense.hidden.map { _ in AlignedBuffer(count: batchCapacity) }
+        logitBuffer = AlignedBuffer(count: batchCapacity)
+        dLogits = AlignedBuffer(count: batchCapacity)
+        moments = dense.hidden.map { AlignedBuffer(count: slices * 2 * $0.outputs) }
+        backwardSums = dense.hidden.map { AlignedBuffer(count: slices * 2 * $0.outputs) }
+        batchStats = WorkerBatchStatistics(widths: dense.hidden.map(\.outputs))
+        let maxWidth = max(dense.hidden.map(\.outputs).max() ?? 1, 1)
+        sliceScratch = AlignedBuffer(count: slices * 3 * maxWidth)
+        slicePartials = AlignedBuffer(uninitializedCount: slices * dense.count)
+        sliceLoss = AlignedBuffer(count: slices)
+        updateScratch = AlignedBuffer(count: dense.count)
+        replicas = DenseReplicas(model: model)
+    }
+
+    var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
+
+    public var workspaceBytes: Int {
+        var total = groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount
+        total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
+        total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
+        total += replicas.byteCount
+        for layer in [z, a, gate, dA] { for buffer in layer { total += buffer.byteCount } }
+        for buffer in dropoutKeys { total += buffer.byteCount }
+        for buffer in moments + backwardSums { total += buffer.byteCount }
+        return total
+    }
+
+    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
+        applyUpdates(executor: executor)
+        return loss
+    }
+
+    /// Forward and backward passes of one batch: leaves every slice's gradients in the workspace
+    /// and returns the mean loss. `applyUpdates` then consumes them.
+    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+        precondition(count > 1 && count <= layout.capacity, "BatchNorm needs at least 2 examples per batch")
+        let config = model.config
+        let f = config.fieldCount, d = config.embedDim
+        let inputWidth = config.mlpInputWidth
+        let hidden = dense.hidden
+        let layers = hidden.count
+        let slices = layout.slices(for: count)
+        let scratchStride = 3 * maxWidth
+        let denseCount = dense.count
+
+        examples.base.update(from: batch, count: count)
+        prepareReplicas(executor)
+        batchStats.begin(workers: executor.workerCount)
+
+        // Forward: input gather and first linear layer.
+        executor.run(.forward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
+            let r = layout.rows(of: s, count: count)
+            let n = r.count
+            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n, fieldCount: f,
+                                       offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
+                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
+            for i in r {
+                for l in 0..<layers {
+                    dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
+                }
+            }
+            EmbeddingKernels.gatherMLPInput(rowIds: rowIds.base + r.lowerBound * f, rows: n, fieldCount: f, embedDim: d,
+                                            embedding: model.embedding.base, linear: model.linear?.base,
+                                            x: x0.base + r.lowerBound * inputWidth)
+            let h = hidden[0]
+            MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
+                                     weight: params + h.weight, bias: params + h.bias, outputs: h.outputs,
+                                     y: z[0].base + r.lowerBound * h.outputs)
+            MLPKernels.columnMoments(z[0].base + r.lowerBound * h.outputs, rows: n, width: h.outputs,
+                                     sums: moments[0].base + s * 2 * h.outputs)
+        }
+
+        // Forward through each hidden layer's BatchNorm; the last also runs the output layer,
+        // the loss, and the first backward steps.
+        for l in 0..<layers {
+            let h = hidden[l]
+            let w = h.outputs
+            let isLast = l == layers - 1
+            executor.run(.forward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
+                let r = layout.rows(of: s, count: count)
+                let n = r.count
+                let stats = batchStats.statistics(layer: l, worker: worker, moments: moments[l], slices: slices,
+                                                  batchSize: count)
+                MLPKernels.batchNormReLUDropoutTrain(
+                    z: z[l].base + r.lowerBound * w, rows: n, width: w, mean: stats, inverseStd: stats + w,
+                    gamma: params + h.gamma, beta: params + h.beta, dropout: config.dropout,
+                    dropoutKeys: dropoutKeys[l].base + r.lowerBound,
+                    a: a[l].base + r.lowerBound * w, gate: gate[l].base + r.lowerBound * w)
+                if !isLast {
+                    let next = hidden[l + 1]
+                    MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w,
+                                             weight: params + next.weight, bias: params + next.bias,
+                                             outputs: next.outputs, y: z[l + 1].base + r.lowerBound * next.outputs)
+                    MLPKernels.columnMoments(z[l + 1].base + r.lowerBound * next.outputs, rows: n, width: next.outputs,
+                                             sums: moments[l + 1].base + s * 2 * next.outputs)
+                    return
+                }
+                let partial = slicePartials.base + s * denseCount
+                MLPKernels.outputForward(a: a[l].base + r.lowerBound * w, rows: n, width: w,
+                                         weight: params + dense.outputWeight, bias: params[dense.outputBias],
+                                         logits: logitBuffer.base + r.lowerBound)
+                sliceLoss[s] = BinaryCrossEntropy.gradients(
+                    logits: logitBuffer.base + r.lowerBound, labels: labels.base + r.lowerBound, rows: n,
+                    batchSize: count, dLogits: dLogits.base + r.lowerBound)
+                MLPKernels.outputBackward(a: a[l].base + r.lowerBound * w, rows: n, width: w,
+                                          weight: params + dense.outputWeight, dLogits: dLogits.base + r.lowerBound,
+                                          dWeight: partial + dense.outputWeight, dBias: partial + dense.outputBias,
+                                          dA: dA[l].base + r.lowerBound * w)
+                self.backwardPartials(layer: l, slice: s, rows: r)
+            }
+        }
+
+        // Backward through each hidden layer.
+        for l in stride(from: layers - 1, through: 0, by: -1) {
+            let h = hidden[l]
+            let w = h.outputs
+            executor.run(.backward, tasks: slices) { s, worker in
+            let params = replicas.parameters(worker: worker)
+                let r = layout.rows(of: s, count: count)
+                let n = r.count
+                let partial = slicePartials.base + s * denseCount
+                let stats = batchStats.statistics(layer: l, worker: worker, moments: moments[l], slices: slices,
+                                                  batchSize: count)
+                let scratch = sliceScratch.base + s * scratchStride
+                let own = backwardSums[l].base + s * 2 * w
+                for j in 0..<w {
+                    partial[h.gamma + j] = Float(own[w + j])
+                    partial[h.beta + j] = Float(own[j])
+                }
+                let sums = batchStats.backwardSums(layer: l, worker: worker, partials: backwardSums[l], slices: slices)
+                MLPKernels.batchNormBackwardApply(
+                    dY: dA[l].base + r.lowerBound * w, xhat: z[l].base + r.lowerBound * w, rows: n, width: w,
+                    gamma: params + h.gamma, inverseStd: stats + w, batchSize: count,
+                    sumDY: sums, sumDYXhat: sums + w, scratch: scratch)
+                let input = l == 0 ? x0.base + r.lowerBound * inputWidth : a[l - 1].base + r.lowerBound * h.inputs
+                let dInput = l == 0 ? dX0.base + r.lowerBound * inputWidth : dA[l - 1].base + r.lowerBound * h.inputs
+                MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: w,
+                                          dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
+                                          dBias: partial + h.bias, dX: dInput)
+                if l > 0 { self.backwardPartials(layer: l - 1, slice: s, rows: r) }
+            }
+        }
+        pendingCount = count
+        pendingEpoch = epoch
+        var loss = 0.0
+        for s in 0..<slices { loss += sliceLoss[s] }
+        return loss / Double(count)
+    }
+
+    /// The gradient of the last batch's mean loss, for tests and diagnostics.
+    public func lastGradients() -> BatchGradients {
+        let config = model.config
+        let slices = layout.slices(for: pendingCount)
+        var sum = [Float](repeating: 0, count: dense.count)
+        for s in 0..<slices {
+            for j in 0..<dense.count { sum[j] += slicePartials[s * dense.count + j] }
+        }
+        return BatchGradients.collect(dense: sum, rowIds: rowIds.base, positionCount: pendingCount * config.fieldCount,
+                                      tableRows: config.tableRows, width: config.embedDim, table: model.embedding.base,
+                                      gradients: rowGradients)
+    }
+
+    /// Each position's gradient is its slot of the MLP input's gradient.
+    var rowGradients: RowGradients {
+        let fieldWidth = model.config.fieldInputWidth, hasLinear = model.config.hasLinearTable
+        return RowGradients(embedding: dX0.base + (hasLinear ? 1 : 0), embeddingStride: fieldWidth,
+                            linear: hasLinear ? UnsafePointer(dX0.base) : nil, linearStride: fieldWidth)
+    }
+
+    /// The optimizer step for the batch of the last `forwardBackward`.
+    public func applyUpdates(executor: PhaseExecutor) {
+        let count = pendingCount
+        let fields = model.config.fieldCount
+        let workers = executor.workerCount
+        // One part per CPU: each part scans the whole batch, so surplus threads would only
+        // repeat that scan.
+        let parts = executor.concurrency
+        groupings.prepare(parts: parts)
+        let slices = layout.slices(for: count)
+        let denseCount = dense.count
+        // Dense parameters by partition; then touched table rows by partition and running statistics.
+        let step = optimizer.beginStep(epoch: pendingEpoch)
+        let rateScale = optimizer.stepRateScale
+        let denseParts = partition(denseCount, parts: workers)
+        let gradients = rowGradients
+        executor.run(.denseUpdate, tasks: workers) { p, _ in
+            optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
+                                   range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound,
+                                   rateScale: rateScale)
+        }
+        model.denseDidChange()
+        updateRunningStatistics(slices: slices, batchSize: count)
+        executor.run(.sparseUpdate, tasks: parts) { p, _ in
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
+                                  part: p, step: step, gradients: gradients)
+        }
+    }
+
+    /// Sizes the per-worker replicas for this executor; on a change, each worker allocates and
+    /// fills its own copy on its own thread, so the pages land on its NUMA node.
+    private func prepareReplicas(_ executor: PhaseExecutor) {
+        if replicas.prepare(workers: executor.workerCount) {
+            executor.runOnEachWorker(.prepare) { w in _ = replicas.parameters(worker: w) }
+        }
+    }
+
+    /// Gates dA of `layer` through ReLU/dropout and publishes the slice's BatchNorm-backward sums.
+    private func backwardPartials(layer l: Int, slice s: Int, rows r: Range<Int>) {
+        let w = dense.hidden[l].outputs
+        MLPKernels.batchNormBackwardPartials(
+            dA: dA[l].base + r.lowerBound * w, gate: gate[l].base + r.lowerBound * w,
+            xhat: z[l].base + r.lowerBound * w, rows: r.count, width: w,
+            sums: backwardSums[l].base + s * 2 * w)
+    }
+
+    /// torch's BatchNorm1d running statistics with momentum 0.1 and the unbiased batch variance,
+    /// from the same slice moments (so the same bits) the workers used.
+    private func updateRunningStatistics(slices: Int, batchSize: Int) {
+        let m = MLPKernels.batchNormMomentum
+        var offset = 0
+        for (l, h) in dense.hidden.enumerated() {
+            let w = h.outputs
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w) { buffer in
+                let stats = buffer.baseAddress!
+                MLPKernels.batchStatistics(sliceMoments: moments[l].base, sliceCount: slices, stride: 2 * w, width: w,
+                                           batchSize: batchSize, mean: stats, inverseStd: stats + w,
+                                           unbiasedVariance: stats + 2 * w)
+                for j in 0..<w {
+                    let rm = model.runningStats.base + offset, rv = rm + w
+                    rm[j] = (1 - m) * rm[j] + m * stats[j]
+                    rv[j] = (1 - m) * rv[j] + m * stats[2 * w + j]
+                }
+            }
+            offset += 2 * w
+        }
+        model.batchesTracked += 1
+    }
+
+    public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
+
+    public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
+        try optimizer.restore(from: file, path: path)
+    }
+
+    public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
+        optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
+
+    public var optimizerBytes: Int { optimizer.byteCount }
+
+    public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
+        var out = [Float](repeating: 0, count: list.count)
+        let config = model.config
+        let f = config.fieldCount, d = config.embedDim
+        let inputWidth = config.mlpInputWidth
+        let hidden = dense.hidden
+        let scratchStride = 3 * maxWidth
+        var statsOffsets: [Int] = []
+        var acc = 0
+        for h in hidden { statsOffsets.append(acc); acc += 2 * h.outputs }
+        prepareReplicas(executor)
+        var start = 0
+        while start < list.count {
+            let count = min(layout.capacity, list.count - start)
+            for i in 0..<count { examples[i] = list[start + i] }
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
+                let params = replicas.parameters(worker: worker)
+                let r = layout.rows(of: s, count: count)
+                let n = r.count
+                EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n,
+                                           fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)
+                EmbeddingKernels.gatherMLPInput(rowIds: rowIds.base + r.lowerBound * f, rows: n, fieldCount: f,
+                                                embedDim: d, embedding: model.embedding.base,
+                                                linear: model.linear?.base, x: x0.base + r.lowerBound * inputWidth)
+                var input = UnsafePointer(x0.base + r.lowerBound * inputWidth)
+                for (l, h) in hidden.enumerated() {
+                    let out = z[l].base + r.lowerBound * h.outputs
+                    MLPKernels.linearForward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight,
+                                             bias: params + h.bias, outputs: h.outputs, y: out)
+                    let rm = model.runningStats.base + statsOffsets[l]
+                    MLPKernels.batchNormReLUEval(z: out, rows: n, width: h.outputs, runningMean: rm,
+                                                 runningVariance: rm + h.outputs, gamma: params + h.gamma,
+                                                 beta: params + h.beta, scratch: sliceScratch.base + s * scratchStride)
+                    input = UnsafePointer(out)
+                }
+                MLPKernels.outputForward(a: input, rows: n, width: dense.outputInputs,
+                                         weight: params + dense.outputWeight, bias: params[dense.outputBias],
+                                         logits: logitBuffer.base + r.lowerBound)
+            }
+            for i in 0..<count { out[start + i] = logitBuffer[i] }
+            start += count
+        }
+        return out
+    }
+}

@@ -1,0 +1,28 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+
+/// One model's training state (parameters, optimizer, batch workspace) and its step.
+public protocol TrainingEngine: AnyObject {
+    var model: Model { get }
+    /// Trains on one minibatch of `count` example ids; returns the batch's mean loss.
+    func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double
+    /// The optimizer's state (moments, step counts) as named tensors, for checkpoints.
+    func optimizerTensors() -> [String: SafeTensors.Tensor]
+    /// Restores what `optimizerTensors` saved.
+    func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
+    /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
+    /// `epoch`: the epoch just trained (its learning rates apply to the catch-up).
+    func synchronizeTables(epoch: Int, executor: PhaseExecutor)
+    /// Bytes of the batch workspace (activations, gradient entries, per-slice gradients, row
+    /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
+    var workspaceBytes: Int { get }
+    /// Bytes of the optimizer's state (moments, per-row step records).
+    var optimizerBytes: Int { get }
+    /// Whether the optimizer's state has been allocated: an engine that only scores never
+    /// allocates it (it is made at the first step or restore).
+    var holdsOptimizerState: Bool { get }
+    /// Evaluation-mode logits, in the order of `examples`.
+    func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
+}
+

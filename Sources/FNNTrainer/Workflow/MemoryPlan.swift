@@ -1,0 +1,77 @@
+import FNNCore
+/// What a training run will hold, estimated before anything is allocated, so that a run that
+/// cannot fit is refused at once with the figures and the option that lowers them (rather than
+/// killed by the kernel an hour in, or trapping on an allocation). Every buffer that scales with
+/// the model, the batch, the thread count or the data is counted, mirroring what the engines
+/// allocate (`workspaceBytes`, `optimizerBytes`; `MemoryPlanTests` holds the two together).
+public struct MemoryPlan: Sendable, Equatable {
+    /// The model's parameters and the best epoch's copy of them.
+    public var parameters = 0
+    /// Optimizer state: dense Adam's moments and the table rule's per-row state.
+    public var optimizer = 0
+    /// Batch workspace: activations, per-slice partial sums, row groupings, per-worker replicas.
+    public var workspace = 0
+    /// Validation and test scores and labels, and the validation row list.
+    public var evaluation = 0
+    /// The examples, when held in memory (mapped data counts as the pages a run keeps resident).
+    public var data = 0
+    /// The Swift runtime, OpenBLAS, the worker stacks and the binary itself: measured at 25-35 MB.
+    public var runtime = 32_000_000
+    public var total: Int { parameters + optimizer + workspace + evaluation + data + runtime }
+
+    /// nil when a size is out of bounds or a product overflows (`ModelConfig.checkedParameterCount`).
+    public init?(config: ModelConfig, options: TrainingOptions, dataBytes: Int, validationRows: Int, testRows: Int,
+                 threads: Int, concurrency: Int) {
+        guard let parameterCount = config.checkedParameterCount else { return nil }
+        let (rows, d, f, batch) = (config.tableRows, config.embedDim, config.fieldCount, options.batchSize)
+        let layout = DenseLayout(config)
+        let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
+        let linearRows = config.hasLinearTable ? rows : 0
+        parameters = 2 * parameterCount * 4
+        var state = 2 * layout.count * 4
+        switch options.tables.kind {
+        case .adam: state += rows * (2 * d * 4 + MemoryLayout<LazyRowState>.stride)
+        case .adagrad: state += (rows * d + linearRows) * 4
+        case .rowwiseAdagrad: state += (rows + linearRows) * 4
+        case .sgd: break
+        }
+        optimizer = state
+        // Row groupings: one slot per table row, and per part lists sized by the batch's positions.
+        let positions = batch * f
+        let unique = min(positions, rows)
+        var work = rows * 4 + (rows / 64 + 1) * 4
+        work += max(concurrency, 1) * (unique * (4 * d + 12) + positions * 8)
+        work += batch * (8 + f * 4 + 4 + 4 + 4)  // examples, row ids, labels, logits, logit gradients
+        if config.kind == .fm {
+            work += batch * d * 4 + slices * (4 + 8) + slices * 3 * d * 4
+        } else {
+            let widths = layout.hidden.map(\.outputs)
+            work += 2 * batch * config.mlpInputWidth * 4
+            for w in widths { work += 4 * batch * w * 4 + batch * 8 + 4 * slices * w * 4 }
+            work += slices * 3 * max(widths.max() ?? 1, 1) * 4 + slices * (layout.count * 4 + 8) + layout.count * 4
+            if threads > 1 { work += threads * layout.count * 4 }
+        }
+        workspace = work
+        evaluation = validationRows * 16 + testRows * 8
+        data = dataBytes
+    }
+
+    /// The breakdown in GB, for the run's log and its refusal.
+    public var summary: String {
+        func size(_ bytes: Int) -> String {
+            bytes >= 1_000_000_000 ? String(format: "%.2f GB", Double(bytes) / 1e9) : String(format: "%.1f MB", Double(bytes) / 1e6)
+        }
+        return "\(size(total)): parameters and best copy \(size(parameters)), optimizer \(size(optimizer)), workspace \(size(workspace)), "
+            + "evaluation \(size(evaluation)), data \(size(data)), runtime \(size(runtime))"
+    }
+
+    /// The part that dominates, with the option that shrinks it.
+    public func advice(config: ModelConfig) -> String {
+        let parts = [(parameters + optimizer, config.kind == .fnn && config.mlpDims.contains { $0 > 4096 }
+                        ? "narrower --mlp layers" : "a smaller --embed-dim, a larger --min-count, or --optimizer rowwise-adagrad (4 bytes of state a row)"),
+                     (workspace, "a smaller --batch-size, fewer --threads, or narrower --mlp layers"),
+                     (data, "a --memory-budget, so the data streams from its cache"),
+                     (evaluation, "smaller validation and test parts (--split)")]
+        return parts.max { $0.0 < $1.0 }!.1
+    }
+}

@@ -1,0 +1,107 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+import TestSupport
+import Testing
+
+/// The momentum-free table rules (`RowAdagrad`) against a plain Double reference that steps every
+/// row of the table at every step, untouched rows with a zero gradient: lazily touching only the
+/// batch's rows must be the same rule.
+@Suite struct RowAdagradTests {
+    /// Width 16 takes the constant-width path, 5 and 12 the general one with a scalar tail (12:
+    /// one full lane and a tail). Factored: FM's gradient form, whose row term uses the row as the
+    /// forward pass saw it.
+    @Test(arguments: [TableOptimizerConfig.Kind.adagrad, .rowwiseAdagrad, .sgd], [(5, false, false), (16, true, false),
+                                                                               (12, true, true), (16, true, true), (5, true, false)])
+    func lazyUpdateMatchesDenseReference(rule: TableOptimizerConfig.Kind, shape: (width: Int, withLinear: Bool, factored: Bool)) {
+        let (width, withLinear, factored) = shape
+        let rows = 12, batchCount = 20
+        let learningRate: Float = rule == .sgd ? 0.002 : 0.05
+        let l2: Float = 0.3, initial: Float = 0.5
+        let optimizer = RowAdagrad(kind: rule, rows: rows, width: width, hasLinear: withLinear, initialAccumulator: initial)
+        var rng = Xoshiro256(seed: 7)
+        let table = AlignedBuffer<Float>((0..<(rows * width)).map { _ in Float(rng.nextGaussian()) })
+        let linear = AlignedBuffer<Float>((0..<rows).map { _ in Float(rng.nextGaussian()) })
+        let initialTable = table.array
+        var reference = (0..<(rows * width)).map { Double(table[$0]) }
+        var referenceLinear = (0..<rows).map { Double(linear[$0]) }
+        let perRow = rule == .adagrad ? width : 1
+        var accumulators = [Double](repeating: Double(initial), count: rows * perRow)
+        var linearAccumulators = [Double](repeating: Double(initial), count: rows)
+        let grouping = RowGrouping(tableRows: rows, maxPositions: 64, width: width)
+        let perEntry = factored ? 2 : 1
+        for _ in 1...60 {
+            // Rows 0-3 often, 4-7 rarely, 8-11 never.
+            let batch: [UInt32] = (0..<batchCount).map { _ in
+                UInt32(rng.nextDouble() < 0.85 ? rng.nextInt(below: 4) : 4 + rng.nextInt(below: 4))
+            }
+            let entries = batch.count / perEntry
+            let grads = (0..<(entries * width)).map { _ in Float(rng.nextGaussian() * 0.05) }
+            let linearGrads = (0..<entries).map { _ in Float(rng.nextGaussian() * 0.05) }
+            let stored = reference
+            buildGrouping(grouping, batch: batch, entries: grads, linearEntries: linearGrads, width: width,
+                          withLinear: withLinear, factored: factored, positionsPerEntry: perEntry)
+            for range in partition(grouping.uniqueCount, parts: 3, alignment: 1) {
+                optimizer.update(table: table, linear: withLinear ? linear : nil, grouping: grouping, uniqueRange: range,
+                                 learningRate: learningRate, l2: l2, batchCount: batchCount)
+            }
+            // The reference: every row, every step.
+            for r in 0..<rows {
+                var g = [Double](repeating: 0, count: width), gl = 0.0, count = 0.0
+                for (p, row) in batch.enumerated() where Int(row) == r {
+                    let e = p / perEntry
+                    count += 1
+                    for j in 0..<width {
+                        g[j] += Double(grads[e * width + j])
+                        if factored { g[j] -= Double(linearGrads[e]) * stored[r * width + j] }
+                    }
+                    gl += Double(linearGrads[e])
+                }
+                // The summed loss's gradient plus per-occurrence L2.
+                for j in 0..<width { g[j] = Double(batchCount) * g[j] + Double(l2) * count * stored[r * width + j] }
+                let glTotal = Double(batchCount) * gl + Double(l2) * count * referenceLinear[r]
+                let lr = Double(learningRate)
+                switch rule {
+                case .adagrad:
+                    for j in 0..<width {
+                        accumulators[r * width + j] += g[j] * g[j]
+                        reference[r * width + j] -= lr * g[j] / accumulators[r * width + j].squareRoot()
+                    }
+                case .rowwiseAdagrad:
+                    accumulators[r] += g.reduce(0) { $0 + $1 * $1 } / Double(width)
+                    for j in 0..<width { reference[r * width + j] -= lr * g[j] / accumulators[r].squareRoot() }
+                default:
+                    for j in 0..<width { reference[r * width + j] -= lr * g[j] }
+                }
+                if withLinear {
+                    if rule == .sgd {
+                        referenceLinear[r] -= lr * glTotal
+                    } else {
+                        linearAccumulators[r] += glTotal * glTotal
+                        referenceLinear[r] -= lr * glTotal / linearAccumulators[r].squareRoot()
+                    }
+                }
+            }
+        }
+        for r in 0..<rows {
+            for j in 0..<width {
+                #expect(abs(Double(table[r * width + j]) - reference[r * width + j]) < 1e-4,
+                        "row \(r) element \(j): \(table[r * width + j]) vs \(reference[r * width + j])")
+            }
+            if withLinear { #expect(abs(Double(linear[r]) - referenceLinear[r]) < 1e-4, "row \(r) linear") }
+            if rule != .sgd {
+                #expect(abs(Double(optimizer.accumulator(row: r, element: 0)) - accumulators[r * perRow]) < 1e-3 * max(1, accumulators[r * perRow]))
+            }
+        }
+        // Rows never touched are exactly where they started, and rows 0-3 moved.
+        #expect((8..<12).allSatisfy { r in (0..<width).allSatisfy { table[r * width + $0] == Float(reference[r * width + $0]) } })
+        #expect((0..<4).allSatisfy { r in table[r * width] != initialTable[r * width] })
+    }
+
+    /// A zero accumulator and a zero gradient give no step (not 0/0).
+    @Test func zeroAccumulatorAndGradientLeaveTheRow() {
+        var p: Float = 0.5, a: Float = 0
+        SparseKernels.adagrad(&p, 0, &a, learningRate: 0.1, scale: 1, decay: 0)
+        #expect(p == 0.5 && a == 0)
+    }
+}

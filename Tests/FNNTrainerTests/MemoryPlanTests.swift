@@ -1,0 +1,46 @@
+import FNNCore
+import FNNThreads
+import FNNTrainer
+import Foundation
+import TestSupport
+import Testing
+
+/// The memory plan counts what the engines really allocate: its optimizer and workspace figures
+/// against the engines' own byte counts after a step (when every per-part buffer exists), for
+/// both models, every table rule and several thread counts.
+@Suite struct MemoryPlanTests {
+    @Test(arguments: [ModelKind.fm, .fnn], [1, 3])
+    func planMatchesTheEnginesAllocations(kind: ModelKind, threads: Int) {
+        let data = PlantedFMGenerator(fields: [.init(size: 5000, zipfExponent: 1.05), .init(size: 700, zipfExponent: 0.8),
+                                               .init(size: 40, zipfExponent: 0)], latentDim: 4, seed: 3).generate(rows: 6000)
+        let split = DataSplit(rowCount: data.rowCount, seed: 1)
+        for rule in TableOptimizerConfig.Kind.allCases {
+            let config = ModelConfig(kind: kind, fieldDims: data.fieldDims, embedDim: 16, mlpDims: [64, 32])
+            var options = TrainingOptions()
+            options.batchSize = 1024
+            options.tables = TableOptimizerConfig(kind: rule)
+            let pool = WorkerPool(threads: threads)
+            let engine = makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: options)
+            let rows = Array(split.train.prefix(1024))
+            _ = rows.withUnsafeBufferPointer { engine.trainStep(examples: $0.baseAddress!, count: 1024, epoch: 1, executor: pool) }
+            let plan = MemoryPlan(config: config, options: options, dataBytes: data.binaryBytes, validationRows: split.validationCount,
+                                  testRows: split.testCount, threads: pool.workerCount, concurrency: pool.concurrency)!
+            let held = engine.optimizerBytes, work = engine.workspaceBytes
+            #expect(abs(Double(plan.optimizer - held)) <= 0.05 * Double(held) + 1024, "\(kind) \(rule) \(threads): optimizer plan \(plan.optimizer), engine \(held)")
+            #expect(Double(plan.workspace) >= 0.9 * Double(work) && Double(plan.workspace) <= 1.5 * Double(work) + 65536,
+                    "\(kind) \(rule) \(threads): workspace plan \(plan.workspace), engine \(work)")
+            #expect(plan.parameters == 2 * 4 * config.checkedParameterCount!)
+        }
+    }
+
+    /// Sizes that overflow or are out of bounds give no plan (the caller refuses them), not a trap.
+    @Test func impossibleSizesGiveNoPlan() {
+        var options = TrainingOptions()
+        options.batchSize = 2048
+        for config in [ModelConfig(kind: .fm, fieldDims: [Int.max, 2]), ModelConfig(kind: .fnn, fieldDims: [10], mlpDims: [1 << 20]),
+                       ModelConfig(kind: .fm, fieldDims: [10], embedDim: 0), ModelConfig(kind: .fm, fieldDims: [])] {
+            #expect(MemoryPlan(config: config, options: options, dataBytes: 0, validationRows: 0, testRows: 0, threads: 1, concurrency: 1) == nil)
+            #expect(config.implausibility != nil)
+        }
+    }
+}
