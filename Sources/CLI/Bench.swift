@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMemoryHints
 import FNNCore
 import FNNExecution
 import FNNSystem
@@ -92,12 +91,7 @@ struct Bench: ParsableCommand {
         var order = split.train
         var rng = Xoshiro256(seed: 7)
         order.shuffleDeterministically(using: &rng)
-        let pools = threadCounts.map { t -> WorkerPool in
-            if pin && t <= WorkerPool.onlineCPUs, let topology = Topology.detect().topology {
-                return WorkerPool(threads: t, cpus: topology.placement(workers: t))
-            }
-            return WorkerPool(threads: t)
-        }
+        let pools = threadCounts.map { WorkerPool.placed(threads: $0, pin: pin, note: { _ in }) }
         var results: [BenchPoint] = []
         for kind in modelKinds {
             let config = ModelConfig(kind: kind, fieldDims: dataset.fieldDims, embedDim: embedDim, mlpDims: mlpDims,
@@ -125,7 +119,7 @@ struct Bench: ParsableCommand {
                 results.append(point)
             }
         }
-        let rss = peakResidentBytes()
+        let rss = ResidentMemory.peakOfProcess
         print(BenchTable.render(results))
         print(String(format: "peak RSS of the process: %.1f MB", Double(rss) / 1e6))
         for point in results {
@@ -156,7 +150,7 @@ struct Bench: ParsableCommand {
     /// than copied from a kept one, so the peak RSS counts one model, as a training run does).
     func measure(config: ModelConfig, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
                  pool: WorkerPool) -> BenchRun {
-        resetPeakResident()
+        ResidentMemory.resetPeak()
         let model = Model.initialized(config: config, seed: 1)
         let engine = makeEngine(model: model, data: dataset, options: options)
         // One untimed step touches the workspace (page faults, first-touch placement).
@@ -178,7 +172,7 @@ struct Bench: ParsableCommand {
         }
         let seconds = PhaseProfile.now() - start
         return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries,
-                        peakRSSBytes: currentPeakResident(), stateBytes: stateBytes(engine: engine, dataset: dataset),
+                        peakRSSBytes: ResidentMemory.peakSinceReset, stateBytes: stateBytes(engine: engine, dataset: dataset),
                         workspaceBytes: engine.workspaceBytes)
     }
 
@@ -264,32 +258,4 @@ func parseList(_ text: String, name: String) throws -> [Int] {
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted[sorted.count / 2]
-}
-
-/// Resets the kernel's peak-RSS mark (VmHWM) so the next reading covers one measurement.
-/// Resets the peak mark to the current resident set, after handing freed heap memory back (the
-/// previous measurement's workspace, which malloc would otherwise keep and count here).
-func resetPeakResident() {
-    fnnpar_release_free_heap()
-    if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
-        handle.write(Data("5".utf8))
-        try? handle.close()
-    }
-}
-
-/// VmHWM from /proc/self/status, the peak since the last reset; nil where unavailable.
-func currentPeakResident() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let digits = line.filter(\.isNumber)
-        return Int(digits).map { $0 * 1024 }
-    }
-    return nil
-}
-
-/// Peak resident set of this process (getrusage's ru_maxrss is in kilobytes on Linux).
-func peakResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Int(usage.ru_maxrss) * 1024
 }

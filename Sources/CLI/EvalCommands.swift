@@ -24,111 +24,19 @@ struct ModelInputOptions: ParsableArguments {
     @Flag(help: "Leave out malformed lines (counted and reported) instead of stopping at the first; predict writes nan in their place, so its output stays aligned with the input's lines.")
     var skipBadLines = false
 
-    /// What `load` gives: the model, the data indexed for it, what the model file records, and
-    /// per field how many rows hold an id or token the model has no row of its own for.
-    struct Loaded {
-        var model: Model
-        var dataset: Dataset
-        var metadata: [String: String]
-        var unseenPerField: [Int]
-        /// Whether unseen ids were mapped to fallback rows (`Model.withFallbackRows`), not to
-        /// vocabulary rare/unseen rows.
-        var usesFallbackRows = false
-    }
-
-    /// The model, the data indexed for it, and what the model file records. `unlabeled` admits
-    /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line.
-    /// `fallbackForUnseen`: ids past a field of a model without vocabularies score through a zero
-    /// fallback row instead of being refused.
-    func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false, log: Log) throws -> Loaded {
-        // Standard input and compressed files are read from plain copies; messages name what was given.
-        let inputs = PlainInputs(log: log)
-        let readable: String
-        do { readable = try inputs.readable(data) } catch { throw CLIError(error.description) }
-        let given = inputs.name(of: data)
-        do {
-            var loaded = try load(path: readable, unlabeled: unlabeled, identifierColumn: identifierColumn,
-                                  fallbackForUnseen: fallbackForUnseen)
-            loaded.dataset.name = given
-            return loaded
-        } catch let error as CLIError where readable != data {
-            throw CLIError(error.description.replacingOccurrences(of: readable, with: given))
-        }
-    }
-
-    private func load(path data: String, unlabeled: Bool, identifierColumn: Int?, fallbackForUnseen: Bool) throws -> Loaded {
-        let file: SafeTensors
-        do { file = try SafeTensors.read(path: model) } catch { throw CLIError(error.description) }
-        let givenDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
-        var fieldCount: Int? = givenDims?.count
-        if fieldCount == nil, let text = file.metadata["field_dims"], let dims = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)) {
-            fieldCount = dims.count
-        }
-        let dataset: Dataset
-        var rareOrUnseen: [Int]?
-        do {
-            let resolved = format == .auto ? try formatFor(data, recorded: file.metadata["data_format"]) : format
-            if let kind = resolved.categorical {
-                // Raw rows: the model's own vocabularies map their tokens (unseen ones to each field's unseen id).
-                let stored: Vocabulary?
-                do { stored = try Vocabulary(file: file, path: model) } catch { throw CLIError(error.description) }
-                guard let vocabulary = stored else {
-                    throw CLIError("\(model): this model records no vocabularies, so it cannot read raw \(resolved.rawValue) rows")
-                }
-                let fieldMap: FieldMap?
-                do { fieldMap = try FieldMap(file: file, path: model) } catch { throw CLIError(error.description) }
-                if kind == .libsvm && fieldMap == nil {
-                    throw CLIError("\(model): this model records no libsvm field map, so it cannot read libsvm rows")
-                }
-                let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: skipBadLines, fieldMap: fieldMap,
-                                                 minimumFields: vocabulary.fields.count,
-                                                 scoring: ScoringInput(unlabeledRows: unlabeled, identifierColumn: identifierColumn))
-                guard raw.fieldCount == vocabulary.fields.count else {
-                    throw CLIError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
-                }
-                dataset = raw.dataset(vocabulary: vocabulary)
-                rareOrUnseen = raw.rareOrUnseenCounts(vocabulary: vocabulary)
-            } else {
-                if identifierColumn != nil {
-                    throw CLIError("\(data): --id-column reads Criteo and Avazu rows; \(resolved.rawValue) rows have no id column")
-                }
-                dataset = try loadDataset(path: data, format: resolved, unlabeledFields: unlabeled ? fieldCount : nil,
-                                          skipBadLines: skipBadLines)
-            }
-        } catch let error as InputError {
-            throw CLIError(error.description)
-        }
-        let loaded: Model
-        do { loaded = try ModelFile.model(from: file, path: model, fieldDims: file.metadata["format"] == ModelFile.formatName ? nil : (givenDims ?? dataset.fieldDims), dropout: 0).0 } catch {
-            throw CLIError(error.description)
-        }
-        do {
-            if let rareOrUnseen {
-                return Loaded(model: loaded, dataset: try dataset.reindexed(for: loaded.config.fieldDims), metadata: file.metadata,
-                              unseenPerField: rareOrUnseen)
-            }
-            let dims = loaded.config.fieldDims
-            let fits = dataset.fieldCount == dims.count && zip(dataset.fieldDims, dims).allSatisfy { $0 <= $1 }
-            guard fallbackForUnseen, !fits else {
-                return Loaded(model: loaded, dataset: try dataset.reindexed(for: dims), metadata: file.metadata,
-                              unseenPerField: [Int](repeating: 0, count: dims.count))
-            }
-            let (mapped, unseen) = try dataset.mappingUnseenIds(toFallbackOf: dims)
-            return Loaded(model: loaded.withFallbackRows(), dataset: mapped, metadata: file.metadata, unseenPerField: unseen,
-                          usesFallbackRows: true)
-        } catch {
-            throw CLIError(error.description)
-        }
-    }
-
-    /// `--format auto` for data scored by a model: a binary data file is one by its content;
-    /// anything else is read in the format the model was trained on (rows such as `user<TAB>movie`
-    /// match no format by content alone), and by content only when the model records none.
-    func formatFor(_ path: String, recorded: String?) throws(InputError) -> DataFormat {
-        if let recorded = recorded.flatMap(DataFormat.init(rawValue:)), recorded != .binary, recorded != .auto {
-            return (try? detectFormat(path: path)) == .binary ? .binary : recorded
-        }
-        return try detectFormat(path: path)
+    /// The model and the data indexed for it, as `ScoringData` reads them. `unlabeled` admits
+    /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line;
+    /// `fallbackForUnseen`: ids past a field of a model without vocabularies score through a
+    /// zero fallback row instead of being refused.
+    func load(unlabeled: Bool, identifierColumn: Int? = nil, fallbackForUnseen: Bool = false, log: Log) throws -> ScoringData {
+        var request = ScoringRequest(modelPath: model, dataPath: data)
+        request.format = format
+        request.fieldDims = try fieldDims.map { try parseList($0, name: "--field-dims") }
+        request.skipBadLines = skipBadLines
+        request.unlabeled = unlabeled
+        request.identifierColumn = identifierColumn
+        request.fallbackForUnseen = fallbackForUnseen
+        do { return try ScoringData.load(request, note: log.say) } catch { throw CLIError(String(describing: error)) }
     }
 }
 

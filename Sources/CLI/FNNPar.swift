@@ -83,10 +83,10 @@ struct Experiment: ParsableCommand {
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
-        try checkTrainingMemory(fmConfig, options: options, dataset: dataset, split: split, executor: executor, log: log)
+        log.say(try checkTrainingMemory(fmConfig, options: options, dataset: dataset, split: split, executor: executor))
         if let fmParameters = fmConfig.checkedParameterCount {
-            try checkTrainingMemory(fnnConfig, options: fnnTrainingOptions, dataset: dataset, split: split, executor: executor, log: log,
-                                    alsoHeld: fmParameters * 4)
+            log.say(try checkTrainingMemory(fnnConfig, options: fnnTrainingOptions, dataset: dataset, split: split, executor: executor,
+                                            alsoHeld: fmParameters * 4))
         }
         var args = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--resume" }
         args.append("--resume")
@@ -151,9 +151,9 @@ struct Experiment: ParsableCommand {
         let fm = try stage("fm", options, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
         reports.append(("fm", fm))
         let fnnStart = fnnTrainingOptions.initialization
-        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: fnnStart))))
+        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
-        let fnnInit = Model.initialized(config: fnnConfig, seed: options.seed &+ 1, tables: fnnStart)
+        let fnnInit = Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart)
         fnnInit.embedding.copy(from: fm.trained!.embedding)
         if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
         reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, tablesFrom: "from the FM", fnnInit)))
@@ -227,7 +227,7 @@ struct TrainFNN: ParsableCommand {
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config, tablesFrom: initFrom.map { "from \($0)" },
                           extraInputs: [(initFrom, "--init-from")]) { config, dataset, options in
-            let model = Model.initialized(config: config, seed: options.seed &+ 1, tables: options.initialization)
+            let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization)
             guard let initFrom else { return model }
             let source: Model
             do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch let error as ModelFileError { throw CLIError(error.description) }
@@ -277,7 +277,7 @@ func trainOneModel(
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
-    try checkTrainingMemory(config, options: options, dataset: dataset, split: split, executor: executor, log: log)
+    log.say(try checkTrainingMemory(config, options: options, dataset: dataset, split: split, executor: executor))
     let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
                               log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpointPath, resumePath: files.resume)
@@ -290,7 +290,7 @@ func trainOneModel(
             // The run is over and its model is saved: the checkpoint has nothing left to resume.
             // Only a regular file is removed (never /dev/null given as --checkpoint), and never
             // the saved model itself.
-            if unlink(checkpoint) == 0 { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
+            if removeFile(checkpoint) { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
         }
     }
     try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,
@@ -310,34 +310,16 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     }
     let executor = training.threading.makeExecutor(log: log)
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
-    options.streamChunkRows = try dataOptions.streamChunkRows(for: dataset, batchSize: options.batchSize,
-                                                              window: options.streamWindow, log: log)
+    let streaming = streamChunkRows(for: dataset, budget: try dataOptions.memoryBudgetBytes(), batchSize: options.batchSize,
+                                    window: options.streamWindow)
+    options.streamChunkRows = streaming.rows
+    if let note = streaming.note { log.say(note) }
     options.heldOut = dataset.heldOut
-    let split: DataSplit
-    if options.trainOnAll {
-        split = DataSplit.allRows(rowCount: dataset.rowCount, seed: options.seed)
-    } else if let heldOut = dataset.heldOut {
-        split = DataSplit(rowCount: dataset.rowCount, seed: options.seed, proportions: options.split, heldOut: heldOut)
-        guard split.trainCount >= 2, split.validationCount > 0 else {
-            throw CLIError("\(dataset.name): \(split.trainCount) training and \(split.validationCount) validation rows are too few to train on")
-        }
-        if heldOut.validationRows == 0 {
-            log.say("validation rows: \(split.validationCount) carved out of \(dataset.name) at the \(options.split.train):\(options.split.validation) ratio of --split")
-        }
-    } else {
-        split = try makeSplit(dataset, seed: options.seed, proportions: options.split)
-    }
+    let (split, note) = try trainingSplit(of: dataset, options: options)
+    if let note { log.say(note) }
     log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     return (options, executor, dataset, split)
-}
-
-func makeSplit(_ dataset: Dataset, seed: UInt64, proportions: DataSplit.Proportions = .standard) throws -> DataSplit {
-    let split = DataSplit(rowCount: dataset.rowCount, seed: seed, proportions: proportions)
-    guard split.trainCount >= 2, split.validationCount > 0, split.testCount > 0 else {
-        throw CLIError("\(dataset.name): \(dataset.rowCount) rows are too few for a \(proportions) split")
-    }
-    return split
 }
 
 func createDirectory(_ path: String) throws {
@@ -398,32 +380,4 @@ func reportDecoder() -> JSONDecoder {
     let decoder = JSONDecoder()
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return decoder
-}
-
-extension FNNPar {
-    /// OpenBLAS (the pthread build) starts a pool of threads when it loads, before any of our
-    /// code runs, and they spin on `sched_yield` for a while waiting for work that never comes
-    /// (our workers call it one thread each), taking a CPU from the first fraction of a second of
-    /// every run: a one-thread FM measured 6.7-9.0M samples/s that way against 9.2-9.4M without.
-    /// The only way to keep the pool from starting is the variable being set when the library
-    /// loads, so the process sets it and runs itself again, once.
-    static func main() {
-        // Only when the variable could be set: otherwise the new run would relaunch again.
-        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil, setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0 {
-            Relaunch.sameExecutable()
-        }
-        main(nil)
-    }
-}
-
-/// Replaces this process with a fresh run of the same executable and arguments (the environment
-/// as now); returns only if that fails, and the run then goes on as it is.
-enum Relaunch {
-    static func sameExecutable() {
-        // The executable's own path, not /proc/self/exe, so the process keeps its name.
-        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
-        guard length > 0 else { return }
-        _ = execv(path, CommandLine.unsafeArgv)
-    }
 }

@@ -61,9 +61,7 @@ struct DataOptions: ParsableArguments {
 
     /// The budget in bytes.
     func memoryBudgetBytes() throws -> Int {
-        guard let text = memoryBudget?.uppercased() else {
-            return Int(Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE))) / 2)
-        }
+        guard let text = memoryBudget?.uppercased() else { return physicalMemoryBytes / 2 }
         let units: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12]
         var number = Substring(text)
         var scale = 1.0
@@ -78,220 +76,29 @@ struct DataOptions: ParsableArguments {
         return Int(value * scale)
     }
 
-    /// Streaming chunk size for `dataset` when it exceeds the memory budget (nil: in memory).
-    /// The budget covers what streaming holds in proportion to the data: the resident pages of a
-    /// window of chunks (two windows, while one gives way to the next) and its list of training rows
-    /// (4 bytes a row). Evaluation holds a score and a label per validation or test row (8 bytes
-    /// each) on top, and the model, its optimizer state and the batch workspace come on top of
-    /// everything; the run says how much.
-    func streamChunkRows(for dataset: Dataset, batchSize: Int, window: Int, log: Log) throws -> Int? {
-        let budget = try memoryBudgetBytes()
-        guard dataset.binaryBytes > budget else { return nil }
-        guard dataset.isMapped else {
-            log.say("note: the data (\(dataset.binaryBytes / 1_000_000) MB) exceeds --memory-budget but is held in memory (no binary cache); training goes on in memory")
-            return nil
-        }
-        let bytesPerRow = (dataset.fieldCount + 1) * 4 + 4
-        // Two windows are resident while one gives way to the next.
-        let rows = max(batchSize, budget / bytesPerRow / (2 * window))
-        let evaluation = dataset.rowCount / 10 * 8
-        log.say("data of \(dataset.binaryBytes / 1_000_000) MB exceeds the \(budget / 1_000_000) MB memory budget: streaming from the mapped data in chunks of \(rows) rows, shuffled by chunk and within windows of \(window) chunks; evaluation adds \(evaluation / 1_000_000) MB (scores and labels)")
-        return rows
+    /// What these options ask the data source for.
+    func request(seed: UInt64) throws -> DataRequest {
+        var request = DataRequest(path: data)
+        request.format = format
+        request.fieldMapPath = fieldMap
+        request.minCount = minCount
+        request.vocabularyFrom = vocabFrom
+        request.cacheDirectory = cacheDir
+        request.useCache = !noCache
+        request.skipBadLines = skipBadLines
+        request.split = try splitProportions()
+        request.validationPath = validation
+        request.testPath = testFile
+        request.trainOnAll = trainOnAll
+        request.memoryBudget = try memoryBudgetBytes()
+        request.seed = seed
+        return request
     }
 
     func load(log: Log, seed: UInt64, executor: PhaseExecutor? = nil) throws -> Dataset {
-        guard let data else {
-            log.say("no --data given: using the built-in synthetic MovieLens-1M-shaped data set (1,000,209 rows from a planted FM, fields 6040 and 3706)")
-            return PlantedFMGenerator.builtInMovieLens1M()
+        do { return try DataSource(try request(seed: seed), note: log.say).load(executor: executor) } catch let error as InputError {
+            throw CLIError(error.description)
         }
-        let proportions = try splitProportions()
-        let inputs = PlainInputs(log: log)
-        var options = self
-        // Text from standard input or another stream (a pipe, a device) is never cached: its
-        // cache would be keyed to a temporary file, and keying it would read the stream.
-        if ([data] + heldOutPaths).contains(where: { $0 == "-" || isPipeOrDevice($0) }) {
-            options.noCache = true
-        }
-        do {
-            var dataset = try options.read(data, inputs: inputs, log: log, seed: seed, split: proportions, executor: executor)
-            dataset.name = inputs.name(of: data)
-            return dataset
-        } catch {
-            throw CLIError(inputs.displayed(error).description)
-        }
-    }
-
-    /// Through the binary cache when it is current, else parsing the text (and caching it).
-    /// `data` and the held-out files are named as the user gave them (cache keys, messages);
-    /// their content is read from `inputs.readable` (standard input and compressed files become
-    /// plain copies there, only when the cache cannot serve).
-    private func read(_ data: String, inputs: PlainInputs, log: Log, seed: UInt64, split: DataSplit.Proportions,
-                      executor: PhaseExecutor?) throws(InputError) -> Dataset {
-            let start = PhaseProfile.now()
-            let resolved = format == .auto ? try inputs.detectFormat(of: data) : format
-            if resolved == .binary {
-                var mapped = try DatasetCache.open(path: try inputs.readable(data), executor: executor)
-                if !heldOutPaths.isEmpty {
-                    let parts = try withHeldOutFiles(mapped, format: .binary, inputs: inputs) { (path) throws(InputError) in
-                        try DatasetCache.open(path: path, executor: executor)
-                    }
-                    mapped = try Dataset.joining(parts)
-                    mapped.heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
-                }
-                mapped.sourceFormat = .binary
-                log.say(String(format: "mapped the binary data file %@ in %.3f s", data, PhaseProfile.now() - start))
-                return mapped
-            }
-            let categorical = resolved.categorical != nil
-            let kind: CategoricalFormat = resolved.categorical ?? .criteo
-            let minimum = minCount ?? kind.defaultMinCount
-            let map = try fieldMap.map { (path) throws(InputError) in try FieldMap.read(path: path) }
-            if map != nil && kind != .libsvm { log.say("note: --field-map applies to libsvm data only; ignored") }
-            /// Every way of reading ends here: the field map goes with libsvm data, skipped lines are reported.
-            func finish(_ read: Dataset) -> Dataset {
-                var dataset = read
-                dataset.sourceFormat = resolved
-                if kind == .libsvm && categorical { dataset.fieldMap = map }
-                if dataset.skippedLines > 0, let first = dataset.firstSkipped {
-                    log.say("skipped \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s"); the first: \(first)")
-                }
-                return dataset
-            }
-            var key: DatasetCache.Key?
-            var cachePath: String?
-            if !noCache {
-                let preprocessing = categorical
-                    ? "\(resolved.rawValue) min-count \(minimum) vocab-from \(vocabFrom.rawValue)"
-                        + (vocabFrom == .train && !trainOnAll ? " seed \(seed)" + (split == .standard ? "" : " split \(split)") : "")
-                    : resolved.rawValue
-                let preprocessingKey = preprocessing + (skipBadLines ? " skip-bad-lines" : "")
-                    + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
-                    + (try heldOutDescription())
-                key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
-                cachePath = DatasetCache.path(for: data, directory: cacheDir)
-                if let cached = DatasetCache.load(cache: cachePath!, key: key!, name: data, executor: executor) {
-                    log.say(String(format: "read the binary cache %@ in %.3f s", cachePath!, PhaseProfile.now() - start))
-                    return finish(cached)
-                }
-            }
-            if categorical, heldOutPaths.isEmpty, let key, let cachePath, let budget = try? memoryBudgetBytes(), key.sourceSize > budget {
-                log.say("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
-                do {
-                    let converted = try convertCategoricalToCache(
-                        path: try inputs.readable(data), format: kind, minCount: minimum, vocabularyFrom: trainOnAll ? .all : vocabFrom, seed: seed,
-                        skipBadLines: skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
-                        segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
-                        split: split)
-                    log.say(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
-                                   converted.rowCount, converted.fieldDims.reduce(0, +)))
-                    return finish(converted)
-                } catch let error as InputError {
-                    throw error
-                } catch {
-                    throw InputError(path: cachePath, "cannot write the binary cache (\(error)); give --cache-dir with room for it")
-                }
-            }
-            var dataset: Dataset
-            var parseSeconds: Double
-            var vocabularySeconds = 0.0
-            var heldOut: HeldOutFiles?
-            if categorical {
-                var raw = try loadRawCategorical(path: try inputs.readable(data), format: kind, skipBadLines: skipBadLines,
-                                                 executor: executor, fieldMap: map)
-                if !heldOutPaths.isEmpty {
-                    let fields = raw.fieldCount
-                    let parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
-                        try loadRawCategorical(path: path, format: kind, skipBadLines: skipBadLines, executor: executor,
-                                               fieldMap: map, minimumFields: fields)
-                    }
-                    heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
-                    raw = try RawCategoricalData.joining(parts)
-                }
-                parseSeconds = PhaseProfile.now() - start
-                let rows = vocabFrom == .train && !trainOnAll
-                    ? (heldOut.map { DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split, heldOut: $0) }
-                        ?? DataSplit(rowCount: raw.rowCount, seed: seed, proportions: split)).train
-                    : nil
-                let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
-                log.say("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(vocabFrom == .train && !trainOnAll ? "the training split" : "all rows"), "
-                    + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
-                dataset = raw.dataset(vocabulary: vocabulary)
-                vocabularySeconds = PhaseProfile.now() - start - parseSeconds
-            } else {
-                dataset = try loadDataset(path: try inputs.readable(data), format: resolved, skipBadLines: skipBadLines)
-                if !heldOutPaths.isEmpty {
-                    let parts = try withHeldOutFiles(dataset, format: resolved, inputs: inputs) { (path) throws(InputError) in
-                        try loadDataset(path: path, format: resolved, skipBadLines: skipBadLines)
-                    }
-                    heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
-                    dataset = try Dataset.joining(parts)
-                }
-                parseSeconds = PhaseProfile.now() - start
-            }
-            dataset.heldOut = heldOut
-            dataset = finish(dataset)
-            var info = stat()
-            let megabytes = stat(try inputs.readable(data), &info) == 0 ? Double(info.st_size) / 1e6 : 0
-            let threads = categorical ? executor?.workerCount ?? 1 : 1
-            log.say(String(format: "parsed %@ (%.0f MB) in %.2f s: %.0f MB/s on %d thread%@, %.0f MB/s per thread%@", data, megabytes,
-                           parseSeconds, megabytes / max(parseSeconds, 1e-9), threads, threads == 1 ? "" : "s",
-                           megabytes / max(parseSeconds, 1e-9) / Double(threads),
-                           categorical ? String(format: "; vocabularies and ids %.2f s", vocabularySeconds) : ""))
-            if let key, let cachePath {
-                do {
-                    try DatasetCache.store(dataset, cache: cachePath, key: key)
-                    // Over budget, train from the mapped cache, not the parsed copy.
-                    if let budget = try? memoryBudgetBytes(), dataset.binaryBytes > budget,
-                       let mapped = DatasetCache.load(cache: cachePath, key: key, name: data) {
-                        return finish(mapped)
-                    }
-                } catch {
-                    log.say("note: cannot write the binary cache \(cachePath) (\(error)); give --cache-dir or --no-cache")
-                }
-            }
-            return dataset
-    }
-}
-
-extension DataOptions {
-    /// The held-out files' row counts, in `heldOutPaths` order.
-    func heldOutCounts(_ rows: [Int]) -> HeldOutFiles {
-        HeldOutFiles(validationRows: validation == nil ? 0 : rows[0], testRows: testFile == nil ? 0 : rows[rows.count - 1])
-    }
-
-    /// `first` (the training file's) followed by each held-out file as `load` reads its plain
-    /// copy, after checking that it is in the training data's format.
-    func withHeldOutFiles<Part>(_ first: Part, format: DataFormat, inputs: PlainInputs,
-                                load: (String) throws(InputError) -> Part) throws(InputError) -> [Part] {
-        var parts = [first]
-        for path in heldOutPaths {
-            try requireFormat(format, of: path, inputs: inputs)
-            parts.append(try load(try inputs.readable(path)))
-        }
-        return parts
-    }
-
-    /// A held-out file must be in the training file's format: read another way, its ids would
-    /// name other rows of the tables.
-    func requireFormat(_ format: DataFormat, of path: String, inputs: PlainInputs) throws(InputError) {
-        guard self.format == .auto else { return }
-        let own = try inputs.detectFormat(of: path)
-        guard own == format else {
-            throw InputError(path: path, "reads as \(own.rawValue) data but the training file is \(format.rawValue): held-out files must be in the training data's format")
-        }
-    }
-
-    /// What identifies the held-out files in the cache key: a cache made with other (or edited)
-    /// held-out files holds other rows and vocabularies.
-    func heldOutDescription() throws(InputError) -> String {
-        var text = ""
-        for (name, path) in [("validation", validation), ("test", testFile)] {
-            guard let path else { continue }
-            let key = try DatasetCache.Key(source: path, preprocessing: "")
-            text += " \(name)-file \(URL(fileURLWithPath: path).standardizedFileURL.path) size \(key.sourceSize)"
-                + " modified \(key.sourceModified) fingerprint \(String(key.sourceFingerprint, radix: 16))"
-        }
-        return text
     }
 }
 
@@ -311,27 +118,7 @@ struct ThreadOptions: ParsableArguments {
 
     func makeExecutor(log: Log) -> PhaseExecutor {
         BLAS.useSingleThread()
-        let threads = workerThreads
-        let online = WorkerPool.onlineCPUs
-        if threads > online {
-            log.say("note: \(threads) threads on \(online) CPUs: workers share CPUs and are left unpinned; the surplus sleeps until needed")
-        }
-        let pool: WorkerPool
-        if pin, threads <= online {
-            let (topology, problem) = Topology.detect()
-            if let topology {
-                pool = WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
-            } else {
-                log.say("note: \(problem ?? "NUMA topology unknown"); threads run unpinned")
-                pool = WorkerPool(threads: threads)
-            }
-        } else {
-            pool = WorkerPool(threads: threads)
-        }
-        if pool.workerCount < threads {
-            log.say("note: the system started only \(pool.workerCount) of \(threads) threads (a thread limit); training goes on with \(pool.workerCount)")
-        }
-        return pool
+        return WorkerPool.placed(threads: workerThreads, pin: pin, note: log.say)
     }
 }
 
@@ -468,27 +255,3 @@ enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {
 /// `--init`: a table initialisation, or auto (the recommended one for the model's kind).
 enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, torch, normal }
 extension VocabularySource: ExpressibleByArgument {}
-
-/// The run's memory plan against the memory the process may really use: logged, and a run that
-/// would not fit is refused before its model is allocated, with the breakdown and the option
-/// that lowers the largest part. `alsoHeld`: bytes kept alongside (the experiment's FM while its
-/// FNNs train).
-func checkTrainingMemory(_ config: ModelConfig, options: TrainingOptions, dataset: Dataset, split: DataSplit,
-                         executor: PhaseExecutor, log: Log, alsoHeld: Int = 0) throws {
-    let rowBytes = (dataset.fieldCount + 1) * 4
-    let dataBytes = dataset.isMapped
-        ? min(dataset.binaryBytes, options.streamChunkRows.map { $0 * rowBytes * 2 * options.streamWindow } ?? dataset.binaryBytes)
-        : dataset.binaryBytes
-    let limit = MemoryLimit.current()
-    guard var plan = MemoryPlan(config: config, options: options, dataBytes: dataBytes, validationRows: split.validationCount,
-                                testRows: split.testCount, threads: executor.workerCount, concurrency: executor.concurrency) else {
-        throw CLIError("\(dataset.name): a \(config.kind.rawValue) model with \(config.implausibility ?? "these sizes") cannot be built")
-    }
-    plan.parameters += alsoHeld
-    log.say("\(config.kind.rawValue) memory plan: \(plan.summary); the limit is \(String(format: "%.1f", Double(limit.bytes) / 1e9)) GB (\(limit.source))")
-    guard Double(plan.total) <= Double(limit.bytes) * 0.9 else {
-        let hashes = dataset.vocabulary == nil && plan.parameters + plan.optimizer > plan.total / 2
-            ? " Check for ids that are really hashes or timestamps (\(config.tableRows) table rows), or use a format with vocabularies (criteo, avazu)." : ""
-        throw CLIError("\(dataset.name): this \(config.kind.rawValue) run needs about \(plan.summary), more than \(String(format: "%.1f", Double(limit.bytes) / 1e9)) GB, the limit set by \(limit.source). Lower it with \(plan.advice(config: config)).\(hashes)")
-    }
-}

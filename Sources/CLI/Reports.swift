@@ -57,7 +57,7 @@ struct RunReport: Encodable {
     var options: TrainingOptions?
     var models: [String: ModelReport]
     /// The process's peak resident set so far (VmHWM), for memory planning.
-    var peakRSSBytes: Int? = currentPeakResident()
+    var peakRSSBytes: Int? = ResidentMemory.peakSinceReset
 
     func write(to path: String) throws {
         let encoder = JSONEncoder()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FNNCore
+import FNNTrainer
 import Foundation
 
 /// `fnn-par split`: the seeded split's three parts as files, for training other tools on the same rows.
@@ -37,7 +38,7 @@ struct SplitCommand: ParsableCommand {
         try refuseOverwritingInputs(outputs: ["train", "validation", "test"].map { (path: "\(outDir)/\($0).\(ext)", option: "--out-dir") },
                                     inputs: dataOptions.inputFiles)
         let dataset = try dataOptions.load(log: log, seed: seed)
-        let split = try makeSplit(dataset, seed: seed, proportions: try dataOptions.splitProportions())
+        let split = try seededSplit(of: dataset, seed: seed, proportions: try dataOptions.splitProportions())
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         } catch { throw CLIError("\(outDir): cannot create the directory (\(error.localizedDescription))") }

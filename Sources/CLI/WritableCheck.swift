@@ -1,8 +1,5 @@
+import FNNSystem
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Output paths are checked before any work, so that a run does not train for an hour and then
 /// fail to write its result: the directory must exist and take new files (outputs are written to
@@ -18,8 +15,8 @@ func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = 
     // A device, FIFO or terminal (also through a link such as /dev/stdout) is written in place:
     // it must take writes itself; its directory need not take new files.
     if FileManager.default.fileExists(atPath: path), !isRegularFile(path) {
-        guard access(path, W_OK) == 0 else {
-            throw CLIError("\(option) \(path): cannot write to it (\(String(cString: strerror(errno))))")
+        do { try isWritable(path) } catch {
+            throw CLIError("\(option) \(path): cannot write to it (\(error))")
         }
         return
     }
@@ -28,30 +25,9 @@ func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = 
     guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw CLIError("\(option) \(path): the directory \(parent) does not exist")
     }
-    guard access(parent, W_OK) == 0 else {
-        throw CLIError("\(option) \(path): cannot write in \(parent) (\(String(cString: strerror(errno))))")
+    do { try isWritable(parent) } catch {
+        throw CLIError("\(option) \(path): cannot write in \(parent) (\(error))")
     }
-}
-
-/// Whether `path` names an existing regular file (following links).
-func isRegularFile(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-}
-
-/// Whether `path` names a FIFO, a device or a socket (following links): input that may be
-/// read only once, or never end.
-func isPipeOrDevice(_ path: String) -> Bool {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return false }
-    let kind = info.st_mode & S_IFMT
-    return kind == S_IFIFO || kind == S_IFCHR || kind == S_IFSOCK || kind == S_IFBLK
-}
-
-/// Whether two paths name the same existing file (same device and inode).
-func sameFile(_ a: String, _ b: String) -> Bool {
-    var x = stat(), y = stat()
-    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
 }
 
 extension OutputOptions {

@@ -97,7 +97,7 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
     /// mapped file (they are read again from the file if touched later); nothing otherwise.
     public func releasePages(_ range: Range<Int>) {
         guard owner is MappedFile, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = pageBytes
         let start = Int(bitPattern: UnsafeRawPointer(base + range.lowerBound))
         let end = Int(bitPattern: UnsafeRawPointer(base + range.upperBound))
         let first = (start + page - 1) / page * page, last = end / page * page

@@ -32,40 +32,40 @@ public func writeFileAtomically(path requested: String, body: (AtomicFileWriter)
     // Through a symbolic link (/dev/stdout -> /proc/self/fd/1 -> a file or a pipe) the write goes
     // to what the link names, never by renaming over the link itself.
     var path = requested
-    var link = stat()
-    if lstat(requested, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(requested, nil) {
-        path = String(cString: resolved)
-        free(resolved)
-    }
-    var info = stat()
-    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG && (info.st_mode & S_IFMT) != S_IFDIR {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { throw FileWriteError(path: path, message: "cannot open for writing: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        try body(AtomicFileWriter(fd: fd, path: path))
+    if FileStatus.isSymbolicLink(requested), let resolved = resolvedPath(requested) { path = resolved }
+    if let info = try? FileStatus.of(path), info.kind != .regular, info.kind != .directory {
+        let file: FileDescriptor
+        do { file = try .open(path, O_WRONLY) } catch {
+            throw FileWriteError(path: path, message: "cannot open for writing: \(error)")
+        }
+        defer { file.close() }
+        try body(AtomicFileWriter(file: file, path: path))
         return
     }
     removeStaleTemporaries(of: path)
     let temporary = "\(path).tmp-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    if fd < 0 { throw FileWriteError(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    let writer = AtomicFileWriter(fd: fd, path: path)
+    let file: FileDescriptor
+    do { file = try .open(temporary, O_WRONLY | O_CREAT | O_TRUNC, permissions: 0o644) } catch {
+        throw FileWriteError(path: path, message: "cannot create \(temporary): \(error)")
+    }
+    let writer = AtomicFileWriter(file: file, path: path)
     do {
         try body(writer)
-        if fsync(fd) != 0 { throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))") }
+        do { try file.synchronize() } catch { throw FileWriteError(path: path, message: "cannot write: \(error)") }
     } catch {
-        close(fd); unlink(temporary)
+        file.close(); removeFile(temporary)
         throw error
     }
-    close(fd)
-    if rename(temporary, path) != 0 {
-        let error = FileWriteError(path: path, message: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-        unlink(temporary)
-        throw error
+    file.close()
+    do { try renameFile(temporary, to: path) } catch {
+        removeFile(temporary)
+        throw FileWriteError(path: path, message: "cannot rename \(temporary) into place: \(error)")
     }
     // The rename is durable only once the directory entry is on disk.
-    let directory = open(parentDirectory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directory >= 0 { _ = fsync(directory); close(directory) }
+    if let directory = try? FileDescriptor.open(parentDirectory(of: path), O_RDONLY | O_DIRECTORY) {
+        try? directory.synchronize()
+        directory.close()
+    }
 }
 
 func parentDirectory(of path: String) -> String {
@@ -83,28 +83,20 @@ func removeStaleTemporaries(of path: String) {
     while let entry = readdir(stream) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
-        if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + name) }
+        if kill(pid, 0) != 0 && errno == ESRCH { removeFile(directory + "/" + name) }
     }
 }
 
 /// The open temporary file of `writeFileAtomically`, written front to back.
 public final class AtomicFileWriter {
-    let fd: Int32
+    let file: FileDescriptor
     let path: String
     public private(set) var offset = 0
 
-    package init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+    package init(file: FileDescriptor, path: String) { self.file = file; self.path = path }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileWriteError(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
+        do { try file.writeAll(bytes) } catch { throw FileWriteError(path: path, message: "cannot write: \(error)") }
         offset += bytes.count
     }
 }

@@ -9,18 +9,18 @@ import Darwin
 /// `limit`: read at most that many bytes from the start (format detection needs only a sample, and
 /// the file may be larger than memory).
 public func readFileBytes(_ path: String, limit: Int = Int.max) throws(InputError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var info = stat()
-    if fstat(fd, &info) != 0 { throw InputError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
-    if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(path: path, "is a directory, not a data file") }
+    let file: FileDescriptor
+    do { file = try .open(path, O_RDONLY) } catch { throw InputError(path: path, "cannot open: \(error)") }
+    defer { file.close() }
+    let info: FileStatus
+    do { info = try file.status() } catch { throw InputError(path: path, "cannot stat: \(error)") }
+    if info.kind == .directory { throw InputError(path: path, "is a directory, not a data file") }
     // A device or pipe may never end (/dev/zero): read whole, it would take all memory. Data
-    // from one is copied to a file first (the CLI's PlainInputs); models and maps must be files.
-    if (info.st_mode & S_IFMT) != S_IFREG && limit == Int.max {
+    // from one is copied to a file first (PlainInputs); models and maps must be files.
+    if info.kind != .regular && limit == Int.max {
         throw InputError(path: path, "is not a regular file (a device, pipe or socket); give a file")
     }
-    var capacity = min(max(Int(info.st_size), 0), limit) + 1
+    var capacity = min(max(info.size, 0), limit) + 1
     var bytes = [UInt8](repeating: 0, count: capacity)
     var used = 0
     while true {
@@ -29,11 +29,10 @@ public func readFileBytes(_ path: String, limit: Int = Int.max) throws(InputErro
             capacity *= 2
             bytes.append(contentsOf: repeatElement(0, count: capacity - used))
         }
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, min(capacity, limit) - used) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw InputError(path: path, "cannot read: \(String(cString: strerror(errno)))")
-        }
+        let n: Int
+        do {
+            n = try file.read(into: &bytes, range: used..<min(capacity, limit))
+        } catch { throw InputError(path: path, "cannot read: \(error)") }
         if n == 0 { break }
         used += n
     }

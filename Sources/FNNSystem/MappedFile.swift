@@ -14,14 +14,13 @@ public final class MappedFile: @unchecked Sendable {
     private let faultSlot: Int32
 
     public init(path: String) throws(InputError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size > 0 else { throw InputError(path: path, "cannot map an empty or unreadable file") }
-        size = Int(info.st_size)
-        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw InputError(path: path, "cannot map: \(String(cString: strerror(errno)))")
+        let file: FileDescriptor
+        do { file = try .open(path, O_RDONLY) } catch { throw InputError(path: path, "cannot open: \(error)") }
+        defer { file.close() }
+        guard let info = try? file.status(), info.size > 0 else { throw InputError(path: path, "cannot map an empty or unreadable file") }
+        size = info.size
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.rawValue, 0), p != MAP_FAILED else {
+            throw InputError(path: path, "cannot map: \(SystemError.current)")
         }
         base = p
         // Truncated or rewritten while mapped, the file's vanished pages fault when touched: the
@@ -38,7 +37,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Hands back the pages wholly inside bytes `range` (read again from the file if touched).
     public func releasePages(_ range: Range<Int>) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = pageBytes
         let first = (range.lowerBound + page - 1) / page * page, last = min(range.upperBound, size) / page * page
         guard last > first else { return }
         MemoryAdvice.dropPages(base + first, byteCount: last - first)

@@ -14,7 +14,7 @@ public struct MemoryLimit: Sendable {
 
     public static func current() -> MemoryLimit {
         var candidates: [(Int, String)] = []
-        let physical = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        let physical = Double(physicalMemoryBytes)
         if physical > 0 { candidates.append((Int(min(physical, 9e18)), "the machine's memory")) }
         for (file, name) in [("/sys/fs/cgroup/memory.max", "the cgroup's memory.max"),
                              ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "the cgroup's memory limit")] {

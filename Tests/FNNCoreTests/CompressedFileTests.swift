@@ -23,7 +23,7 @@ import Testing
         let copy = path + ".out"
         _ = FileManager.default.createFile(atPath: copy, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy))
-        let written = try CompressedFile.decompress(path: path, kind: kind, into: handle.fileDescriptor)
+        let written = try CompressedFile.decompress(path: path, kind: kind, into: FileDescriptor(rawValue: handle.fileDescriptor))
         try handle.close()
         let bytes = try readFileBytes(copy)
         #expect(written == bytes.count)

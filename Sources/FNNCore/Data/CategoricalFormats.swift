@@ -863,9 +863,9 @@ struct TokenInterner {
     }
 
     mutating func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        h = SplitMix64.mix(h)
+        var hash = FNV1a()
+        for b in bytes { hash.add(b) }
+        let h = SplitMix64.mix(hash.value)
         let mask = table.count - 1
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {

@@ -42,17 +42,11 @@ public enum CompressedFile {
     }
 
     /// Decompresses the whole file into the open file descriptor `out`; returns the bytes written.
-    public static func decompress(path: String, kind: Kind, into out: Int32) throws(InputError) -> Int {
+    public static func decompress(path: String, kind: Kind, into out: FileDescriptor) throws(InputError) -> Int {
         var written = 0
         try decompress(path: path, kind: kind) { (chunk: UnsafeRawBufferPointer) throws(InputError) -> Bool in
-            var done = 0
-            while done < chunk.count {
-                let n = write(out, chunk.baseAddress! + done, chunk.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw InputError(path: path, "cannot write its decompressed copy: \(String(cString: strerror(errno)))")
-                }
-                done += n
+            do { try out.writeAll(chunk) } catch {
+                throw InputError(path: path, "cannot write its decompressed copy: \(error)")
             }
             written += chunk.count
             return true
@@ -75,19 +69,15 @@ public enum CompressedFile {
     /// frames) are read as one. A stream cut short or damaged is an error naming the file.
     static func decompress(path: String, kind: Kind,
                            sink: (UnsafeRawBufferPointer) throws(InputError) -> Bool) throws(InputError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        let file: FileDescriptor
+        do { file = try .open(path, O_RDONLY) } catch { throw InputError(path: path, "cannot open: \(error)") }
+        defer { file.close() }
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
         defer { input.deallocate(); output.deallocate() }
         /// Reads the next compressed bytes; 0 at the end of the file.
         func refill() throws(InputError) -> Int {
-            while true {
-                let n = read(fd, input.baseAddress!, input.count)
-                if n >= 0 { return n }
-                if errno != EINTR { throw InputError(path: path, "cannot read: \(String(cString: strerror(errno)))") }
-            }
+            do { return try file.read(into: input) } catch { throw InputError(path: path, "cannot read: \(error)") }
         }
         switch kind {
         case .gzip: try inflateGzip(path: path, input: input, output: output, refill: refill, sink: sink)

@@ -112,7 +112,7 @@ public struct DataSplit: Sendable {
         self.validationFileRows = validationFileRows
         trainCount = train
         validationCount = validation + validationFileRows
-        permutation = KeyedPermutation(count: permuted, seed: seed ^ 0x5EED_5B17)
+        permutation = KeyedPermutation(count: permuted, seed: SeedDerivation.split(seed))
     }
 
     @inlinable public func part(ofRow row: Int) -> Part {

@@ -85,10 +85,10 @@ public struct Dataset: Sendable {
     /// An order-sensitive 64-bit digest of the examples, to tell data sets apart in model files
     /// and checkpoints without storing them.
     public var fingerprint: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(rowCount)
-        for d in fieldDims { h = SplitMix64.mix(h ^ UInt64(d)) }
-        for i in 0..<ids.count { h = (h ^ UInt64(ids[i])) &* 0x100_0000_01B3 }
-        for r in 0..<rowCount { h = (h ^ UInt64(labels[r].bitPattern)) &* 0x100_0000_01B3 }
-        return SplitMix64.mix(h)
+        var hash = FNV1a(UInt64(rowCount))
+        for d in fieldDims { hash.value = SplitMix64.mix(hash.value ^ UInt64(d)) }
+        for i in 0..<ids.count { hash.add(word: UInt64(ids[i])) }
+        for r in 0..<rowCount { hash.add(word: UInt64(labels[r].bitPattern)) }
+        return SplitMix64.mix(hash.value)
     }
 }

@@ -19,10 +19,10 @@ public enum DatasetCache {
         public var preprocessing: String
 
         public init(source path: String, preprocessing: String) throws(InputError) {
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw InputError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
-            sourceSize = Int(info.st_size)
-            sourceModified = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+            let info: FileStatus
+            do { info = try FileStatus.of(path) } catch { throw InputError(path: path, "cannot stat: \(error)") }
+            sourceSize = info.size
+            sourceModified = Int(info.modifiedNanoseconds)
             sourceFingerprint = try Self.fingerprint(path: path, size: sourceSize)
             self.preprocessing = preprocessing
         }
@@ -30,16 +30,16 @@ public enum DatasetCache {
         /// FNV-1a over the first and last 64 KiB and the size: catches edits that keep the size
         /// and a restored modification time, without reading a large file.
         static func fingerprint(path: String, size: Int) throws(InputError) -> UInt64 {
-            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { throw InputError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(size)
+            let file: FileDescriptor
+            do { file = try .open(path, O_RDONLY) } catch { throw InputError(path: path, "cannot open: \(error)") }
+            defer { file.close() }
+            var hash = FNV1a(UInt64(size))
             var buffer = [UInt8](repeating: 0, count: 65536)
             for offset in Set([0, max(0, size - 65536)]).sorted() {
-                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 65536, off_t(offset)) }
-                if n > 0 { for i in 0..<n { h = (h ^ UInt64(buffer[i])) &* 0x100_0000_01B3 } }
+                let n = (try? file.read(into: &buffer, range: 0..<buffer.count, at: offset)) ?? 0
+                for i in 0..<n { hash.add(buffer[i]) }
             }
-            return h
+            return hash.value
         }
 
         var metadata: [String: String] {
@@ -53,8 +53,9 @@ public enum DatasetCache {
     public static func path(for source: String, directory: String?) -> String {
         guard let directory else { return source + ".fnnpar-cache" }
         let absolute = URL(fileURLWithPath: source).standardizedFileURL.path
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in absolute.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        var hash = FNV1a()
+        for b in absolute.utf8 { hash.add(b) }
+        let h = hash.value
         return directory + "/" + URL(fileURLWithPath: source).lastPathComponent + "-" + String(h, radix: 16) + ".fnnpar-cache"
     }
 

@@ -62,9 +62,9 @@ public struct FieldMap: Sendable, Equatable {
 
     /// Text that identifies the map, for cache keys.
     public var digest: String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for v in firsts + lasts + fields { h = (h ^ UInt64(truncatingIfNeeded: v)) &* 0x100_0000_01B3 }
-        return String(h, radix: 16)
+        var hash = FNV1a()
+        for v in firsts + lasts + fields { hash.add(word: UInt64(truncatingIfNeeded: v)) }
+        return String(hash.value, radix: 16)
     }
 
     public static let tensorName = "field_map.ranges"

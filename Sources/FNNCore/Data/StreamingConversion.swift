@@ -25,7 +25,7 @@ public func convertCategoricalToCache(
     guard FileManager.default.createFile(atPath: temporary, contents: nil), let out = FileHandle(forWritingAtPath: temporary) else {
         throw FileWriteError(path: temporary, message: "cannot create the temporary token file")
     }
-    defer { unlink(temporary) }
+    defer { removeFile(temporary) }
     var writeError: Error?
     func write(_ ids: UnsafeBufferPointer<UInt32>) {
         guard writeError == nil else { return }

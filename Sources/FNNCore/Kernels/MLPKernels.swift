@@ -97,7 +97,7 @@ public enum MLPKernels: FloatLanes {
         // Four units per hash, as CounterRandom.uniform16: unit j's draw is bits (j % 4) * 16 of
         // the hash of (key, j / 4).
         @inline(__always) func draws(_ key: UInt64, _ j: Int) -> SIMD4<Float> {
-            let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* 0x9E37_79B9_7F4A_7C15)
+            let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* SplitMix64.goldenGamma)
             return SIMD4<Float>((SIMD4<UInt64>(repeating: bits) &>> SIMD4<UInt64>(0, 16, 32, 48)) & 0xFFFF)
         }
         let vectorEnd = width / Lanes.scalarCount * Lanes.scalarCount

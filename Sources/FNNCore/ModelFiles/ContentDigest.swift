@@ -7,7 +7,7 @@
 /// several GB/s, so a checkpoint per epoch costs little. It finds damage, it does not authenticate.
 extension SafeTensors {
     public static let digestKey = "content_digest"
-    static let digestMultiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+    static let digestMultiplier: UInt64 = SplitMix64.goldenGamma
 
     public var contentDigest: String {
         var h: UInt64 = 0x6A09_E667_F3BC_C908

@@ -43,7 +43,7 @@ public final class Model: @unchecked Sendable {
     /// instead (see `TableInitialization`); the dense parameters are drawn as above either way.
     public static func initialized(config: ModelConfig, seed: UInt64, tables: TableInitialization = .torch) -> Model {
         let model = Model(config: config)
-        var rng = Xoshiro256(seed: seed ^ 0x1A17_1A17)
+        var rng = Xoshiro256(seed: SeedDerivation.initialization(seed))
         switch tables.kind {
         case .torch:
             let bound = (6.0 / Double(config.tableRows + config.embedDim)).squareRoot()

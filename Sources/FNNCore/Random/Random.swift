@@ -6,8 +6,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }
 
+    /// 2^64 / phi, odd: SplitMix64's Weyl increment, also the multiplier of the keyed draws below.
+    public static let goldenGamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     @inlinable public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
+        state &+= SplitMix64.goldenGamma
         return SplitMix64.mix(state)
     }
 
@@ -57,7 +60,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 /// (seed, epoch, sample, layer, unit) and never on which thread draws it or in what order.
 public enum CounterRandom {
     @inlinable public static func key(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) -> UInt64 {
-        var h = SplitMix64.mix(a &+ 0x9E37_79B9_7F4A_7C15)
+        var h = SplitMix64.mix(a &+ SplitMix64.goldenGamma)
         h = SplitMix64.mix(h ^ (b &* 0xC2B2_AE3D_27D4_EB4F))
         h = SplitMix64.mix(h ^ (c &* 0x1656_67B1_9E37_79F9))
         return SplitMix64.mix(h ^ (d &* 0x27D4_EB2F_1656_67C5))
@@ -67,7 +70,7 @@ public enum CounterRandom {
     /// consecutive units, which makes dropout masks four times cheaper. Dropout needs no more
     /// resolution (p is matched to 1/65536).
     @inlinable public static func uniform16(_ key: UInt64, _ index: Int) -> Float {
-        let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index >> 2) &* 0x9E37_79B9_7F4A_7C15)
+        let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: index >> 2) &* SplitMix64.goldenGamma)
         return Float((bits >> (UInt64(index & 3) << 4)) & 0xFFFF) * 0x1.0p-16
     }
 }

@@ -226,7 +226,7 @@ public final class TrainingRun {
     }
 
     func inMemoryOrder(epoch: Int) -> [Int] {
-        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
+        var rng = Xoshiro256(seed: SeedDerivation.epochShuffle(options.seed, epoch: epoch))
         var order = trainRows
         order.shuffleDeterministically(using: &rng)
         return order
@@ -237,7 +237,7 @@ public final class TrainingRun {
     /// Streaming: the epoch's windows in order, each with its chunks and the position in the
     /// epoch where its rows end.
     public func streamWindows(epoch: Int) -> [(index: Int, chunks: [Int], end: Int)] {
-        var rng = Xoshiro256(seed: options.seed &+ 0x9E37_79B9 &* UInt64(epoch))
+        var rng = Xoshiro256(seed: SeedDerivation.epochShuffle(options.seed, epoch: epoch))
         var chunkOrder = Array(0..<chunkTrainCounts.count)
         chunkOrder.shuffleDeterministically(using: &rng)
         var windows: [(index: Int, chunks: [Int], end: Int)] = []
@@ -265,7 +265,7 @@ public final class TrainingRun {
                 rows.append(UInt32(r))
             }
         }
-        var rng = Xoshiro256(seed: (options.seed &+ 0x9E37_79B9 &* UInt64(epoch)) ^ SplitMix64.mix(UInt64(window) &+ 1))
+        var rng = Xoshiro256(seed: (SeedDerivation.epochShuffle(options.seed, epoch: epoch)) ^ SplitMix64.mix(UInt64(window) &+ 1))
         rows.shuffleDeterministically(using: &rng)
         return rows
     }

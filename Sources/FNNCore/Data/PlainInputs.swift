@@ -1,11 +1,6 @@
-import FNNCore
 import FNNExecution
 import FNNSystem
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The data files a command names, as plain files the readers can map and cut into chunks:
 /// `-` (standard input: a pipe from zcat, a query, another tool) is copied once, a megabyte at a
@@ -14,21 +9,22 @@ import Glibc
 /// binary cache is current never decompresses its data, and removed when the command's work is
 /// done (a mapping made from one stays valid). Errors from reading a copy name the file the user
 /// gave, with the line in its decompressed text.
-final class PlainInputs {
-    private let log: Log
+public final class PlainInputs {
+    /// Receives a line per copy made (what was read, how large, where it is kept).
+    private let note: (String) -> Void
     /// Given path -> its plain copy.
     private var copies: [String: String] = [:]
 
-    init(log: Log) { self.log = log }
+    public init(note: @escaping (String) -> Void) { self.note = note }
 
-    deinit { for copy in copies.values { unlink(copy) } }
+    deinit { for copy in copies.values { removeFile(copy) } }
 
     /// Standard input, and a pipe, device or socket named as data (read once, it is gone: format
     /// detection would consume what parsing then misses), is copied to a file first.
     private func isStream(_ path: String) -> Bool { path == "-" || isPipeOrDevice(path) }
 
     /// How `path` reads: plain, or compressed (a copy is needed).
-    func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {
+    public func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {
         if isStream(path) { _ = try readable(path); return nil }
         switch try CompressedFile.detect(path: path) {
         case .plain: return nil
@@ -44,7 +40,7 @@ final class PlainInputs {
 
     /// The data's format by content: from the decompressed first megabyte of a compressed file
     /// (no copy is made for that), else from the file itself.
-    func detectFormat(of path: String) throws(InputError) -> DataFormat {
+    public func detectFormat(of path: String) throws(InputError) -> DataFormat {
         if let kind = try compression(of: path) {
             if let copy = copies[path] { return try FNNCore.detectFormat(path: copy) }
             let prefix = try CompressedFile.prefix(path: path, kind: kind, bytes: 1 << 20)
@@ -54,7 +50,7 @@ final class PlainInputs {
     }
 
     /// A plain file with `path`'s content: `path` itself when it is one.
-    func readable(_ path: String) throws(InputError) -> String {
+    public func readable(_ path: String) throws(InputError) -> String {
         if let copy = copies[path] { return copy }
         var source = path
         if isStream(path) {
@@ -67,55 +63,54 @@ final class PlainInputs {
         case .unsupported(let name): throw unsupported(name, path: path)
         case .compressed(let compression): kind = compression
         }
-        let (fd, copy) = try temporaryFile(for: path)
-        defer { close(fd) }
+        let (file, copy) = try temporaryFile(for: path)
+        defer { file.close() }
         copies[path] = copy
         let start = PhaseProfile.now()
         let bytes: Int
         do {
-            bytes = try CompressedFile.decompress(path: source, kind: kind, into: fd)
+            bytes = try CompressedFile.decompress(path: source, kind: kind, into: file)
         } catch {
             throw InputError(path: name(of: path), line: error.line, error.message)
         }
-        if source != path { unlink(source) }
-        log.say(String(format: "decompressed %@ (%@) to %.1f MB in %.2f s, kept in %@ while it is read",
+        if source != path { removeFile(source) }
+        note(String(format: "decompressed %@ (%@) to %.1f MB in %.2f s, kept in %@ while it is read",
                        path == "-" ? "standard input" : path, kind.rawValue, Double(bytes) / 1e6, PhaseProfile.now() - start, copy))
         return copy
     }
 
     /// The error with the path the user gave in place of a copy's.
-    func displayed(_ error: InputError) -> InputError {
+    public func displayed(_ error: InputError) -> InputError {
         guard let (given, _) = copies.first(where: { $0.value == error.path }) else { return error }
         return InputError(path: given == "-" ? "standard input" : given, line: error.line, error.message)
     }
 
     /// The name a data set read from `path` should carry.
-    func name(of path: String) -> String { path == "-" ? "standard input" : path }
+    public func name(of path: String) -> String { path == "-" ? "standard input" : path }
 
-    private func temporaryFile(for path: String) throws(InputError) -> (Int32, String) {
-        let directory = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        // A fresh unique name (mkstemp), so that a file a killed run left behind blocks nothing.
-        var template = Array("\(directory)/fnn-par-input-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw InputError(path: name(of: path), "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno))) (set TMPDIR to a writable directory)")
+    private func temporaryFile(for path: String) throws(InputError) -> (FileDescriptor, String) {
+        let directory = temporaryDirectory
+        do { return try FileDescriptor.makeTemporary(prefix: "\(directory)/fnn-par-input-") } catch {
+            throw InputError(path: name(of: path), "cannot make a temporary copy in \(directory): \(error) (set TMPDIR to a writable directory)")
         }
-        return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
     }
 
     /// Copies standard input, or the stream at `path`, to a temporary file. The first megabyte
     /// must look like data (compressed, fnn-par binary, or text), so a stream that never ends and
     /// never was data (/dev/zero, /dev/urandom) stops there.
     private func saveStream(_ path: String) throws(InputError) -> String {
-        let (fd, temporary) = try temporaryFile(for: path)
+        let (file, temporary) = try temporaryFile(for: path)
         var keep = false
-        let input = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
         let shown = name(of: path)
-        if input < 0 { throw InputError(path: shown, "cannot open: \(String(cString: strerror(errno)))") }
+        let input: FileDescriptor
+        do { input = path == "-" ? .standardInput : try .open(path, O_RDONLY) } catch {
+            file.close(); removeFile(temporary)
+            throw InputError(path: shown, "cannot open: \(error)")
+        }
         defer {
-            close(fd)
-            if input != STDIN_FILENO { close(input) }
-            if !keep { unlink(temporary) }
+            file.close()
+            if input != .standardInput { input.close() }
+            if !keep { removeFile(temporary) }
         }
         var start: [UInt8] = []
         var checked = false
@@ -130,30 +125,23 @@ final class PlainInputs {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var total = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw InputError(path: shown, "cannot read: \(String(cString: strerror(errno)))")
+            let n: Int
+            do { n = try input.read(into: &buffer, range: 0..<buffer.count) } catch {
+                throw InputError(path: shown, "cannot read: \(error)")
             }
             if n == 0 { break }
             if !checked {
                 start += buffer.prefix(min(n, (1 << 20) - start.count))
                 if start.count == 1 << 20 { try check() }
             }
-            var done = 0
-            while done < n {
-                let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, n - done) }
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw InputError(path: shown, "cannot save it to \(temporary): \(String(cString: strerror(errno)))")
-                }
-                done += w
+            do { try file.writeAll(buffer, range: 0..<n) } catch {
+                throw InputError(path: shown, "cannot save it to \(temporary): \(error)")
             }
             total += n
         }
         guard total > 0 else { throw InputError(path: shown, "is empty\(path == "-" ? " (--data -)" : ""): no data rows") }
         if !checked { try check() }
-        log.say(String(format: "read %.1f MB from %@ (kept in %@ while it is read)", Double(total) / 1e6, shown, temporary))
+        note(String(format: "read %.1f MB from %@ (kept in %@ while it is read)", Double(total) / 1e6, shown, temporary))
         keep = true
         return temporary
     }

@@ -1,0 +1,30 @@
+/// Where a run's workers go: the policy every command uses (training, eval, predict, bench).
+/// Pinned workers fill NUMA nodes one after another (`Topology.placement`), so a run on fewer
+/// threads than CPUs keeps its tables and workspace on as few nodes as it can; more threads than
+/// CPUs, or no readable topology, run unpinned.
+extension WorkerPool {
+    /// A pool of `threads` workers placed by the policy; `note` hears why a request was not
+    /// followed exactly (oversubscribed, topology unknown, fewer threads started).
+    public static func placed(threads: Int, pin: Bool, note: (String) -> Void) -> WorkerPool {
+        let online = onlineCPUs
+        if threads > online {
+            note("note: \(threads) threads on \(online) CPUs: workers share CPUs and are left unpinned; the surplus sleeps until needed")
+        }
+        let pool: WorkerPool
+        if pin, threads <= online {
+            let (topology, problem) = Topology.detect()
+            if let topology {
+                pool = WorkerPool(threads: threads, cpus: topology.placement(workers: threads))
+            } else {
+                note("note: \(problem ?? "NUMA topology unknown"); threads run unpinned")
+                pool = WorkerPool(threads: threads)
+            }
+        } else {
+            pool = WorkerPool(threads: threads)
+        }
+        if pool.workerCount < threads {
+            note("note: the system started only \(pool.workerCount) of \(threads) threads (a thread limit); training goes on with \(pool.workerCount)")
+        }
+        return pool
+    }
+}

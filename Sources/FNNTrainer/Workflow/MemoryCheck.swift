@@ -1,0 +1,28 @@
+import FNNCore
+import FNNExecution
+import FNNSystem
+
+/// The run's memory plan against the memory the process may really use: a run that would not
+/// fit is refused before its model is allocated, with the breakdown and the option that lowers
+/// the largest part. `alsoHeld`: bytes kept alongside (the experiment's FM while its FNNs train).
+/// Returns the line that says what the plan is, for the caller to show.
+public func checkTrainingMemory(_ config: ModelConfig, options: TrainingOptions, dataset: Dataset, split: DataSplit,
+                                executor: PhaseExecutor, alsoHeld: Int = 0) throws(WorkflowError) -> String {
+    let rowBytes = (dataset.fieldCount + 1) * 4
+    let dataBytes = dataset.isMapped
+        ? min(dataset.binaryBytes, options.streamChunkRows.map { $0 * rowBytes * 2 * options.streamWindow } ?? dataset.binaryBytes)
+        : dataset.binaryBytes
+    let limit = MemoryLimit.current()
+    guard var plan = MemoryPlan(config: config, options: options, dataBytes: dataBytes, validationRows: split.validationCount,
+                                testRows: split.testCount, threads: executor.workerCount, concurrency: executor.concurrency) else {
+        throw WorkflowError("\(dataset.name): a \(config.kind.rawValue) model with \(config.implausibility ?? "these sizes") cannot be built")
+    }
+    plan.parameters += alsoHeld
+    let gigabytes = String(format: "%.1f", Double(limit.bytes) / 1e9)
+    guard Double(plan.total) <= Double(limit.bytes) * 0.9 else {
+        let hashes = dataset.vocabulary == nil && plan.parameters + plan.optimizer > plan.total / 2
+            ? " Check for ids that are really hashes or timestamps (\(config.tableRows) table rows), or use a format with vocabularies (criteo, avazu)." : ""
+        throw WorkflowError("\(dataset.name): this \(config.kind.rawValue) run needs about \(plan.summary), more than \(gigabytes) GB, the limit set by \(limit.source). Lower it with \(plan.advice(config: config)).\(hashes)")
+    }
+    return "\(config.kind.rawValue) memory plan: \(plan.summary); the limit is \(gigabytes) GB (\(limit.source))"
+}
