@@ -95,68 +95,35 @@ struct Experiment: ParsableCommand {
                 ? "the experiment resumes only with --save-dir; this stage's checkpoint is at \(path) (fnn-par fm / fnn --resume can continue it)"
                 : "resume with: " + (["fnn-par"] + args).map(shellQuoted).joined(separator: " ")
         }
+        let directory = saveDir.map { ExperimentDirectory(path: $0, resume: resume) }
         /// One model: read back when a resumed experiment already finished it, else trained (from
-        /// its checkpoint when resuming) and saved at once.
-        func stage(_ name: String, _ options: TrainingOptions, tablesFrom: String? = nil,
-                   _ initial: @autoclosure () -> Model) throws -> ModelReport {
-            let modelPath = saveDir.map { "\($0)/\(name).safetensors" }, reportPath = saveDir.map { "\($0)/\(name).json" }
-            let checkpoint = saveDir.map { "\($0)/\(name).ckpt" }
-            if resume, let modelPath, let reportPath, FileManager.default.fileExists(atPath: modelPath),
-               let data = FileManager.default.contents(atPath: reportPath),
-               var report = try? reportDecoder().decode(ModelReport.self, from: data) {
-                let recorded: [String: String]
-                do {
-                    let (model, info) = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims)
-                    report.trained = model
-                    recorded = info.metadata
-                } catch {
-                    throw CLIError(error.description)
-                }
-                // A finished model is reused only when this run would make it: same data, model and
-                // options (epoch limit and patience included: they shaped it).
-                var differences: [String] = []
-                if recorded["data_fingerprint"] != String(dataset.fingerprint, radix: 16) {
-                    differences.append("the data (fingerprint \(recorded["data_fingerprint"] ?? "none") -> \(String(dataset.fingerprint, radix: 16)))")
-                }
-                if report.trained!.config != initial().config { differences.append("the model (\(report.trained!.config) -> \(initial().config))") }
-                if let text = recorded["training_options"], let saved = try? JSONDecoder().decode(TrainingOptions.self, from: Data(text.utf8)) {
-                    differences += saved.differences(from: options, includingLength: true)
-                } else {
-                    differences.append("its training options (not recorded)")
-                }
-                guard differences.isEmpty else {
-                    throw CLIError("\(modelPath): that \(name) was made differently from what this run asks for: \(differences.joined(separator: "; ")). Resume with the interrupted run's data and options, or use a fresh --save-dir")
-                }
-                log.say("\(name): already trained in \(saveDir!), read back")
+        /// its checkpoint when resuming) and kept at once.
+        func stage(_ name: String, _ options: TrainingOptions, config: ModelConfig, tablesFrom: String? = nil,
+                   _ initial: @autoclosure () throws -> Model) throws -> ModelReport {
+            if let directory, let report = try directory.finishedStage(name, dataset: dataset, config: config, options: options) {
+                log.say("\(name): already trained in \(directory.path), read back")
                 return report
             }
-            let resumeFrom = resume ? checkpoint.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } : nil
+            let resumeFrom = directory?.checkpointToResume(name)
             let training = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor,
-                                         output: output, log: log, tablesFrom: tablesFrom, checkpointPath: checkpoint,
-                                         resumePath: resumeFrom,
-                                         resumeHint: hint)
-            let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: initial().config))
-            if let modelPath, let reportPath, let checkpoint {
-                try saveModel(report.trained!, to: modelPath, dataset: dataset, options: options, report: report)
-                let encoder = JSONEncoder()
-                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                do { try writeFileAtomically(path: reportPath, bytes: Array(try encoder.encode(report))) } catch {
-                    throw CLIError("cannot write \(reportPath): \(error)")
-                }
-                try? FileManager.default.removeItem(atPath: checkpoint)
-            }
+                                         output: output, log: log, tablesFrom: tablesFrom, checkpointPath: directory?.checkpointPath(name),
+                                         resumePath: resumeFrom, resumeHint: hint)
+            let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: config))
+            try directory?.keep(report, stage: name, dataset: dataset, options: options)
             return report
         }
         var reports: [(String, ModelReport)] = []
-        let fm = try stage("fm", options, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
+        let fm = try stage("fm", options, config: fmConfig, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
         reports.append(("fm", fm))
         let fnnStart = fnnTrainingOptions.initialization
-        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart))))
+        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, config: fnnConfig, Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
-        let fnnInit = Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart)
-        fnnInit.embedding.copy(from: fm.trained!.embedding)
-        if let linear = fnnInit.linear { linear.copy(from: fm.trained!.linear!) }
-        reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, tablesFrom: "from the FM", fnnInit)))
+        func fnnFromFM() throws -> Model {
+            let model = Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart)
+            try model.startTables(from: fm.trained!, source: "the experiment's FM")
+            return model
+        }
+        reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, config: fnnConfig, tablesFrom: "from the FM", try fnnFromFM())))
 
         print(ResultsTable.render(reports))
         if let saveDir { log.say("fm, fnn and fnn_init .safetensors are in \(saveDir)") }
@@ -230,17 +197,8 @@ struct TrainFNN: ParsableCommand {
             let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization)
             guard let initFrom else { return model }
             let source: Model
-            do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch let error as ModelFileError { throw CLIError(error.description) }
-            guard source.config.embedDim == config.embedDim else {
-                throw CLIError("\(initFrom): its embedding dimension is \(source.config.embedDim), this FNN's is \(config.embedDim) (--embed-dim)")
-            }
-            model.embedding.copy(from: source.embedding)
-            if let linear = model.linear {
-                guard let sourceLinear = source.linear else {
-                    throw CLIError("\(initFrom): --fnn-input embedding+linear needs linear weights, and this model has none")
-                }
-                linear.copy(from: sourceLinear)
-            }
+            do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch { throw CLIError(String(describing: error)) }
+            do { try model.startTables(from: source, source: initFrom) } catch { throw CLIError(String(describing: error)) }
             return model
         }
     }
@@ -284,7 +242,7 @@ func trainOneModel(
     let report = try stage.run(model: model)
     print(ResultsTable.render([(name, report)]))
     if let save = files.save {
-        try saveModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
+        try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
         log.say("saved \(name) to \(save)")
         if !files.keepCheckpoint, let checkpoint = files.checkpointPath, isRegularFile(checkpoint), !sameFile(checkpoint, save) {
             // The run is over and its model is saved: the checkpoint has nothing left to resume.
@@ -328,28 +286,6 @@ func createDirectory(_ path: String) throws {
     }
 }
 
-/// Saves with what a later reader needs to know where the model came from.
-func saveModel(_ model: Model, to path: String, dataset: Dataset, options: TrainingOptions, report: ModelReport) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
-    var metadata = [
-        "training_options": String(decoding: try encoder.encode(options), as: UTF8.self),
-        "data_name": dataset.name, "data_rows": String(dataset.rowCount),
-        "data_fingerprint": String(dataset.fingerprint, radix: 16),
-        "test_auc": String(report.testAUC), "test_logloss": String(report.testLogLoss),
-        "created_by": "fnn-par",
-        // What `eval --split` needs to find the run's own parts, and `eval` / `predict` to read
-        // new rows as the training rows were read.
-        "split_seed": String(options.seed),
-        "split_rule": options.trainOnAll ? DataSplit.allRowsRule
-            : options.heldOut.map { DataSplit.rule(options.split, heldOut: $0) } ?? DataSplit.rule(options.split),
-    ]
-    if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
-    if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
-    do { try ModelFile.save(model, to: path, metadata: metadata, vocabulary: dataset.vocabulary,
-                                 fieldMap: dataset.fieldMap) } catch { throw CLIError("cannot save the model: \(error)") }
-}
-
 /// Progress lines on stderr, so stdout carries only results.
 struct Log {
     let quiet: Bool
@@ -374,10 +310,4 @@ func formatRate(_ value: Double) -> String {
     if value >= 1e6 { return String(format: "%.2fM", value / 1e6) }
     if value >= 1e3 { return String(format: "%.1fk", value / 1e3) }
     return String(format: "%.0f", value)
-}
-
-func reportDecoder() -> JSONDecoder {
-    let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return decoder
 }

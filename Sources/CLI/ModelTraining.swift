@@ -39,8 +39,8 @@ enum Interrupt {
     static var exitStatus: Int32 { 128 + Int32(received == 0 ? SIGINT : received) }
 }
 
-/// One model's training as the commands run it: progress, checkpoints, interruption, test
-/// evaluation and the report.
+/// One model's training on the terminal: `ModelTrainingStage` with a progress line, Ctrl-C as
+/// its stop request, --profile's phase table, and the resume command printed when interrupted.
 struct ModelTraining {
     let name: String
     let dataset: Dataset
@@ -59,77 +59,27 @@ struct ModelTraining {
     var resumeHint: ((String) -> String)?
 
     func run(model: Model) throws -> ModelReport {
-        let tables = options.tables
-        let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
-        log.say("\(name): tables by \(tables.kind.rawValue), lr \(rate)"
-            + (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? ", initial accumulator \(tables.initialAccumulator)" : "")
-            + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
-            + (options.rates.isConstant ? "" : "; learning rates: \(options.rates.summary)")
-            + (resumePath != nil ? "; resumed" : "; tables start " + (tablesFrom ?? options.initialization.summary)))
-        let engine = makeEngine(model: model, data: dataset, options: options)
-        let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
-        if let resumePath {
-            do {
-                let loaded = try Checkpoint.read(path: resumePath)
-                try Checkpoint.resume(run, from: loaded, path: resumePath)
-            } catch {
-                throw CLIError(error.description)
-            }
-            log.say("\(name): resuming from \(resumePath) at epoch \(run.state.epoch), step \(run.state.stepInEpoch)")
-            if run.state.finished { log.say("\(name): that run had already finished; evaluating its best model") }
-        }
+        var stage = ModelTrainingStage(name: name, dataset: dataset, split: split, options: options, executor: executor)
+        stage.tablesFrom = tablesFrom
+        stage.checkpointPath = checkpointPath
+        stage.resumePath = resumePath
+        stage.note = log.say
         let progress = ProgressLine(name: name, log: log)
-        run.onProgress = { progress.update($0) }
-        run.onEpoch = { progress.epochDone($0) }
-        run.shouldStop = { Interrupt.requested }
-        if let checkpointPath {
-            run.onEpochEnd = { run in
-                do { try Checkpoint.write(run, to: checkpointPath) } catch { throw CLIError("cannot write checkpoint: \(error)") }
-            }
-        }
-        executor.profile.reset()
-        let result: TrainingResult
-        do {
-            result = try run.run()
-        } catch let diverged as TrainingDiverged {
+        defer { progress.finish() }
+        stage.onProgress = { progress.update($0) }
+        stage.onEpoch = { progress.epochDone($0) }
+        stage.shouldStop = { Interrupt.requested }
+        switch try stage.run(model: model) {
+        case .interrupted(let path, let epoch, let step):
             progress.finish()
-            let kept = checkpointPath.map { path in
-                FileManager.default.fileExists(atPath: path)
-                    ? "; nothing was written: the checkpoint \(path) and any saved model are left as they were"
-                    : "; nothing was saved"
-            } ?? "; nothing was saved"
-            throw CLIError("\(name): \(diverged)\(kept). Lower the learning rate (--lr \(options.adam.learningRate)"
-                + (tables.kind == .adam && tables.learningRate == nil ? "" : ", --table-lr \(rate)") + "), e.g. by 10x")
-        }
-        progress.finish()
-        if result.interrupted {
-            let path = checkpointPath ?? "fnn-par-\(name).ckpt"
-            do { try Checkpoint.write(run, to: path) } catch { throw CLIError("interrupted, and cannot write a checkpoint: \(error)") }
             FileHandle.standardError.write(Data((
-                "\ninterrupted: \(name) stopped in epoch \(run.state.epoch) after step \(run.state.stepInEpoch); checkpoint written to \(path)\n"
+                "\ninterrupted: \(name) stopped in epoch \(epoch) after step \(step); checkpoint written to \(path)\n"
                 + (resumeHint?(path) ?? "resume with: \(resumeCommand(checkpoint: path))") + "\n").utf8))
             throw ExitCode(Interrupt.exitStatus)
+        case .trained(let report):
+            if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, report.phases) + "\n").utf8)) }
+            return report
         }
-        let phases = executor.profile.entries
-        if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, phases) + "\n").utf8)) }
-        engine.model.copyParameters(from: result.model)
-        let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
-        if split.testCount == 0 && options.heldOut != nil {
-            log.say(String(format: "%@: best epoch %d of %d, validation AUC %.4f (no --test file, so no test figures)", name,
-                           result.bestEpoch, result.epochsRun, result.history.first { $0.epoch == result.bestEpoch }?.validationAUC ?? .nan))
-        } else if split.testCount == 0 {
-            log.say("\(name): trained on every row for \(result.epochsRun) epochs (no test rows, so no test figures)")
-        } else {
-            log.say(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
-        }
-        var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
-                                 bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
-                                 samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
-        report.trained = result.model
-        report.options = options
-        report.config = model.config
-        report.tablesStart = resumePath.map { "resumed from \($0)" } ?? tablesFrom ?? options.initialization.summary
-        return report
     }
 
     /// This process's command line with `--resume PATH` in place of any earlier one.

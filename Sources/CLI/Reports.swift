@@ -4,34 +4,6 @@ import FNNSystem
 import FNNTrainer
 import Foundation
 
-struct ModelReport: Codable {
-    var testAUC: Double
-    var testLogLoss: Double
-    /// Training only.
-    var epochs: Int?
-    var bestEpoch: Int?
-    var trainSeconds: Double?
-    /// Training examples per second (evaluation: examples evaluated per second).
-    var samplesPerSecond: Double
-    var history: [EpochRecord] = []
-    var phases: [PhaseProfile.Entry] = []
-    var rows: Int?
-    /// The options this model trained with (the experiment's FNNs may use another table rule than its FM).
-    var options: TrainingOptions?
-    /// Its shape: kind, field sizes, embedding dimension, MLP widths, dropout, FNN input.
-    var config: ModelConfig?
-    /// Where its tables started: its initialisation, the FM, a model file, or a resumed checkpoint.
-    var tablesStart: String?
-    /// The trained model, for the FNN-from-FM stage; not part of the report.
-    var trained: Model?
-
-    enum CodingKeys: String, CodingKey {
-        case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
-        case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows, options
-        case config, tablesStart = "tables_start"
-    }
-}
-
 struct DatasetReport: Encodable {
     var name: String
     var rows: Int

@@ -1,0 +1,115 @@
+import FNNCore
+import FNNExecution
+import Foundation
+
+/// One model's training as every command runs it: the engine and run, resuming from a
+/// checkpoint, a checkpoint after every epoch, interruption at a step boundary (with a checkpoint
+/// to continue from), divergence refused with the learning rates to lower, the kept epoch's test
+/// figures and the report. What the terminal shows (progress lines, notes) comes through the
+/// callbacks; nothing here prints.
+public struct ModelTrainingStage {
+    public let name: String
+    public let dataset: Dataset
+    public let split: DataSplit
+    public let options: TrainingOptions
+    public let executor: PhaseExecutor
+    /// Where the tables come from when not from `options.initialization` (an FM's model file).
+    public var tablesFrom: String?
+    /// Written after every epoch and on interruption.
+    public var checkpointPath: String?
+    public var resumePath: String?
+    /// Where an interrupted run without `checkpointPath` leaves its checkpoint.
+    public var interruptedCheckpointPath: String { checkpointPath ?? "fnn-par-\(name).ckpt" }
+
+    public var note: (String) -> Void = { _ in }
+    public var onProgress: ((TrainingProgress) -> Void)?
+    public var onEpoch: EpochObserver?
+    /// Polled between steps: true stops at the step boundary (Ctrl-C).
+    public var shouldStop: (() -> Bool)?
+
+    /// How a stage ended.
+    public enum Outcome {
+        case trained(ModelReport)
+        /// Stopped by `shouldStop`: the checkpoint written and where the run stood.
+        case interrupted(checkpoint: String, epoch: Int, step: Int)
+    }
+
+    public init(name: String, dataset: Dataset, split: DataSplit, options: TrainingOptions, executor: PhaseExecutor) {
+        self.name = name
+        self.dataset = dataset
+        self.split = split
+        self.options = options
+        self.executor = executor
+    }
+
+    public func run(model: Model) throws(WorkflowError) -> Outcome {
+        let tables = options.tables
+        let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
+        note("\(name): tables by \(tables.kind.rawValue), lr \(rate)"
+            + (tables.kind == .adagrad || tables.kind == .rowwiseAdagrad ? ", initial accumulator \(tables.initialAccumulator)" : "")
+            + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
+            + (options.rates.isConstant ? "" : "; learning rates: \(options.rates.summary)")
+            + (resumePath != nil ? "; resumed" : "; tables start " + (tablesFrom ?? options.initialization.summary)))
+        let engine = makeEngine(model: model, data: dataset, options: options)
+        let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
+        if let resumePath {
+            do {
+                let loaded = try Checkpoint.read(path: resumePath)
+                try Checkpoint.resume(run, from: loaded, path: resumePath)
+            } catch {
+                throw WorkflowError(error.description)
+            }
+            note("\(name): resuming from \(resumePath) at epoch \(run.state.epoch), step \(run.state.stepInEpoch)")
+            if run.state.finished { note("\(name): that run had already finished; evaluating its best model") }
+        }
+        run.onProgress = onProgress
+        run.onEpoch = onEpoch
+        run.shouldStop = shouldStop
+        if let checkpointPath {
+            run.onEpochEnd = { run in
+                do { try Checkpoint.write(run, to: checkpointPath) } catch { throw WorkflowError("cannot write checkpoint: \(error)") }
+            }
+        }
+        executor.profile.reset()
+        let result: TrainingResult
+        do {
+            result = try run.run()
+        } catch let diverged as TrainingDiverged {
+            let kept = checkpointPath.map { path in
+                FileManager.default.fileExists(atPath: path)
+                    ? "; nothing was written: the checkpoint \(path) and any saved model are left as they were"
+                    : "; nothing was saved"
+            } ?? "; nothing was saved"
+            throw WorkflowError("\(name): \(diverged)\(kept). Lower the learning rate (--lr \(options.adam.learningRate)"
+                + (tables.kind == .adam && tables.learningRate == nil ? "" : ", --table-lr \(rate)") + "), e.g. by 10x")
+        } catch let error as WorkflowError {
+            throw error
+        } catch {
+            throw WorkflowError("\(name): \(error)")
+        }
+        if result.interrupted {
+            let path = interruptedCheckpointPath
+            do { try Checkpoint.write(run, to: path) } catch { throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)") }
+            return .interrupted(checkpoint: path, epoch: run.state.epoch, step: run.state.stepInEpoch)
+        }
+        let phases = executor.profile.entries
+        engine.model.copyParameters(from: result.model)
+        let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
+        if split.testCount == 0 && options.heldOut != nil {
+            note(String(format: "%@: best epoch %d of %d, validation AUC %.4f (no --test file, so no test figures)", name,
+                        result.bestEpoch, result.epochsRun, result.history.first { $0.epoch == result.bestEpoch }?.validationAUC ?? .nan))
+        } else if split.testCount == 0 {
+            note("\(name): trained on every row for \(result.epochsRun) epochs (no test rows, so no test figures)")
+        } else {
+            note(String(format: "%@: best epoch %d of %d, test AUC %.4f", name, result.bestEpoch, result.epochsRun, test.auc))
+        }
+        var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
+                                 bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
+                                 samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
+        report.trained = result.model
+        report.options = options
+        report.config = model.config
+        report.tablesStart = resumePath.map { "resumed from \($0)" } ?? tablesFrom ?? options.initialization.summary
+        return .trained(report)
+    }
+}
