@@ -96,6 +96,9 @@ let package = Package(
         .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "TestSupport"], path: "Tests/FNNCoreTests",
                     // Read from the source tree by path (#filePath), not bundled.
                     exclude: ["Fixtures"], swiftSettings: numericKernelSettings),
+        .testTarget(name: "FNNSystemTests", dependencies: ["FNNSystem"], path: "Tests/FNNSystemTests", swiftSettings: swiftSettings),
+        .testTarget(name: "FNNExecutionTests", dependencies: ["FNNExecution"], path: "Tests/FNNExecutionTests",
+                    swiftSettings: swiftSettings),
         .testTarget(name: "FNNThreadsTests", dependencies: ["FNNThreads", "FNNExecution", "TestSupport"],
                     path: "Tests/FNNThreadsTests", swiftSettings: swiftSettings),
         .testTarget(name: "FNNTrainerTests", dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "TestSupport"],

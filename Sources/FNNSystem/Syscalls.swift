@@ -211,7 +211,7 @@ public func resolvedPath(_ path: String) -> String? {
 }
 
 /// The directory for temporary files: TMPDIR, else /tmp.
-public var temporaryDirectory: String {
+public var temporaryFilesDirectory: String {
     getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
 }
 

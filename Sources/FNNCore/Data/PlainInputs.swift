@@ -89,7 +89,7 @@ public final class PlainInputs {
     public func name(of path: String) -> String { path == "-" ? "standard input" : path }
 
     private func temporaryFile(for path: String) throws(InputError) -> (FileDescriptor, String) {
-        let directory = temporaryDirectory
+        let directory = temporaryFilesDirectory
         do { return try FileDescriptor.makeTemporary(prefix: "\(directory)/fnn-par-input-") } catch {
             throw InputError(path: name(of: path), "cannot make a temporary copy in \(directory): \(error) (set TMPDIR to a writable directory)")
         }

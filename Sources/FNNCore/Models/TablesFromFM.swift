@@ -22,7 +22,7 @@ extension Model {
 }
 
 /// Why an FM's tables cannot start this FNN.
-public struct TablesFromFMError: Error, CustomStringConvertible, Sendable {
+public struct TablesFromFMError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     public init(_ message: String) { description = message }
 }

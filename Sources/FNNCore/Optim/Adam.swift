@@ -159,22 +159,26 @@ public final class DenseAdam: @unchecked Sendable {
         v = AlignedBuffer(count: count)
     }
 
-    /// Sums the per-slice gradients of parameters lo ..< hi in slice order into `scratch` (so the
-    /// sum does not depend on who computes it), then updates them at `step`.
+    /// The step on parameters `range` given their whole-batch gradient (`gradient[0]` belongs
+    /// to `range.lowerBound`). Kept apart from the reduction so that another process's partials
+    /// can join the sum before any parameter moves.
+    public func apply(parameters: AlignedBuffer<Float>, gradient: UnsafePointer<Float>, range: Range<Int>, step: Int,
+                      rateScale: Float = 1) {
+        guard !range.isEmpty else { return }
+        config.update(parameters: parameters.base + range.lowerBound, gradient: gradient,
+                      m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: range.count, step: step,
+                      rateScale: rateScale)
+    }
+
+    /// The single-process step: the slice partials of parameters `range` summed in slice order
+    /// (`SliceOrder`) into `scratch`, then applied.
     public func update(
         parameters: AlignedBuffer<Float>, slicePartials: AlignedBuffer<Float>, sliceCount: Int,
         range: Range<Int>, step: Int, scratch: UnsafeMutablePointer<Float>, rateScale: Float = 1
     ) {
-        let n = parameters.count
-        let count = range.count
-        guard count > 0 else { return }
-        let first = slicePartials.base + range.lowerBound
-        scratch.update(from: first, count: count)
-        for s in 1..<max(sliceCount, 1) {
-            AdamKernels.add(first + s * n, into: scratch, count: count)
-        }
-        config.update(parameters: parameters.base + range.lowerBound, gradient: scratch,
-                      m: m.base + range.lowerBound, v: v.base + range.lowerBound, count: count, step: step,
-                      rateScale: rateScale)
+        guard !range.isEmpty else { return }
+        SliceOrder.sum(slicePartials.base + range.lowerBound, sliceStride: parameters.count, sliceCount: sliceCount,
+                       count: range.count, into: scratch)
+        apply(parameters: parameters, gradient: scratch, range: range, step: step, rateScale: rateScale)
     }
 }

@@ -134,9 +134,11 @@ public final class FMEngine: TrainingEngine {
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
-                    optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                                           range: 0..<1, step: step, scratch: scratch.baseAddress!,
-                                           rateScale: optimizer.stepRateScale)
+                    // The bias: reduce in slice order, then apply.
+                    SliceOrder.sum(slicePartials.base, sliceStride: model.dense.count, sliceCount: slices, count: 1,
+                                   into: scratch.baseAddress!)
+                    optimizer.dense.apply(parameters: model.dense, gradient: scratch.baseAddress!, range: 0..<1, step: step,
+                                          rateScale: optimizer.stepRateScale)
                 }
             }
             optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,

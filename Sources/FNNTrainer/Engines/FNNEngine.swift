@@ -270,9 +270,12 @@ public final class FNNEngine: TrainingEngine {
         let denseParts = partition(denseCount, parts: workers)
         let gradients = rowGradients
         executor.run(.denseUpdate, tasks: workers) { p, _ in
-            optimizer.dense.update(parameters: model.dense, slicePartials: slicePartials, sliceCount: slices,
-                                   range: denseParts[p], step: step, scratch: updateScratch.base + denseParts[p].lowerBound,
-                                   rateScale: rateScale)
+            // Reduce, then apply: each worker sums its partition of the dense gradient in slice
+            // order and steps it (a rank would exchange its slices' partials before the sum).
+            let range = denseParts[p], gradient = updateScratch.base + range.lowerBound
+            SliceOrder.sum(slicePartials.base + range.lowerBound, sliceStride: denseCount, sliceCount: slices,
+                           count: range.count, into: gradient)
+            optimizer.dense.apply(parameters: model.dense, gradient: gradient, range: range, step: step, rateScale: rateScale)
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
