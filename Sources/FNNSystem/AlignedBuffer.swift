@@ -3,12 +3,13 @@
 ///
 /// Training shares large numeric buffers between threads that each write a disjoint slice; Swift
 /// arrays would copy on write and check exclusivity. This type is the one place that owns raw
-/// memory: callers get the base pointer and promise disjoint writes, which the phase structure of
+/// memory: callers take a `view` (or, inside the package, the base pointer) and promise disjoint writes, which the phase structure of
 /// the trainer guarantees (every write happens in a phase that owns the slice, every read after
 /// the barrier that ends it).
 public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     public let count: Int
-    public let base: UnsafeMutablePointer<Element>
+    /// Inside the package only: other code takes a bounds-checked `view`.
+    @usableFromInline package let base: UnsafeMutablePointer<Element>
     /// Set when the memory belongs to someone else (a memory-mapped cache file), which this
     /// buffer keeps alive instead of freeing.
     private let owner: AnyObject?
@@ -29,7 +30,7 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
     /// cover them with a few hundred TLB entries instead of tens of thousands.
     private static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         guard bytes >= MemoryAdvice.hugePageThreshold else {
-            return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: cacheLineBytes)
         }
         let huge = MemoryAdvice.hugePageBytes
         let rounded = (bytes + huge - 1) / huge * huge
@@ -67,9 +68,18 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
     }
 
     @inlinable public subscript(index: Int) -> Element {
-        get { base[index] }
-        set { base[index] = newValue }
+        get {
+            assert(index >= 0 && index < count, "index \(index) outside 0..<\(count)")
+            return base[index]
+        }
+        set {
+            assert(index >= 0 && index < count, "index \(index) outside 0..<\(count)")
+            base[index] = newValue
+        }
     }
+
+    /// Pointer and count, for loops that must not touch this class per element.
+    @inlinable public var view: BufferView<Element> { BufferView(start: base, count: count) }
 
     @inlinable public func pointer(at offset: Int) -> UnsafeMutablePointer<Element> { base + offset }
 

@@ -1,4 +1,5 @@
 import CThreadSupport
+import FNNSystem
 
 /// A 32-bit word shared between threads: C11 sequentially consistent atomics plus futex wait and
 /// wake on the same address. Each lives on its own cache line so that waiting on one does not
@@ -6,15 +7,9 @@ import CThreadSupport
 struct FutexWord: @unchecked Sendable {
     let address: UnsafeMutablePointer<UInt32>
 
-    /// Words for `count` independent counters, one cache line each.
-    static func allocate(count: Int) -> [FutexWord] {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: 64 * count, alignment: 64)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: 64 * count)
-        return (0..<count).map { FutexWord(address: (raw + 64 * $0).assumingMemoryBound(to: UInt32.self)) }
-    }
-
-    static func deallocate(_ words: [FutexWord]) {
-        if let first = words.first { UnsafeMutableRawPointer(first.address).deallocate() }
+    /// The words of `slots` (one cache line each), valid while `slots` lives.
+    static func words(in slots: PerWorkerSlots<UInt32>) -> [FutexWord] {
+        (0..<slots.count).map { FutexWord(address: slots.slot($0)) }
     }
 
     var value: UInt32 { fnnpar_atomic_load(address) }

@@ -1,5 +1,6 @@
 import CThreadSupport
 import FNNExecution
+import FNNSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,9 +32,10 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     private let sleepers: FutexWord
     private let spinners: FutexWord
     private let ownerSleeping: FutexWord
-    private let words: [FutexWord]
+    /// The memory of the futex words and of the per-worker claim blocks, a cache line each.
+    private let wordSlots: PerWorkerSlots<UInt32>
+    private let blockSlots: PerWorkerSlots<UInt64>
     private let blocks: [TaskBlock]
-    private let blockMemory: UnsafeMutableRawPointer
     private var job: ((Int, Int) -> Void)?
     private var phase = Phase.forward
     /// When set, each worker runs only its own block (one task per worker).
@@ -53,13 +55,12 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         precondition(threads >= 1)
         workerCount = threads
         profile = PhaseProfile(workers: threads)
-        words = FutexWord.allocate(count: 5)
+        wordSlots = PerWorkerSlots(count: 5)
+        let words = FutexWord.words(in: wordSlots)
         generation = words[0]; completed = words[1]; sleepers = words[2]; ownerSleeping = words[3]
         spinners = words[4]
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: 64 * threads, alignment: 64)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: 64 * threads)
-        blockMemory = memory
-        blocks = (0..<threads).map { TaskBlock(address: (memory + 64 * $0).assumingMemoryBound(to: UInt64.self)) }
+        blockSlots = PerWorkerSlots(count: threads)
+        blocks = (0..<threads).map { [blockSlots] in TaskBlock(address: blockSlots.slot($0)) }
         // Oversubscribed, a spinning waiter steals the CPU of the thread it waits for.
         cpuCount = Self.onlineCPUs
         oversubscribed = threads > cpuCount
@@ -115,8 +116,6 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         generation.add(1)
         generation.wakeAll()
         for t in threads { pthread_join(t, nil) }
-        FutexWord.deallocate(words)
-        blockMemory.deallocate()
     }
 
     public func run(_ phase: Phase, tasks: Int, _ body: (Int, Int) -> Void) {

@@ -70,12 +70,12 @@ public final class LazyRowAdam: @unchecked Sendable {
     /// cores (they doubled the FM update's time at two threads).
     struct RowsView {
         let gradients: RowGrouping.GradientSums
-        let uniqueRows: UnsafeMutablePointer<UInt32>
-        let positionCounts: UnsafeMutablePointer<Int32>
-        let table: UnsafeMutablePointer<Float>
-        let linear: UnsafeMutablePointer<Float>?
-        let moments: UnsafeMutablePointer<Float>
-        let states: UnsafeMutablePointer<LazyRowState>
+        let uniqueRows: BufferView<UInt32>
+        let positionCounts: BufferView<Int32>
+        let table: BufferView<Float>
+        let linear: BufferView<Float>?
+        let moments: BufferView<Float>
+        let states: BufferView<LazyRowState>
         var width: Int
 
         /// Asks for everything the update of unique row `u` will touch, so that it arrives while
@@ -84,22 +84,22 @@ public final class LazyRowAdam: @unchecked Sendable {
         @inline(__always) func prefetch(unique u: Int) {
             let row = Int(uniqueRows[u])
             let rowBytes = width * MemoryLayout<Float>.stride
-            let p = UnsafeRawPointer(table + row * width)
+            let p = UnsafeRawPointer(table.pointer(at: row * width, length: width))
             var offset = 0
             while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
-            let mv = UnsafeRawPointer(moments + row * 2 * width)
+            let mv = UnsafeRawPointer(moments.pointer(at: row * 2 * width, length: 2 * width))
             offset = 0
             while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
-            fnnpar_prefetch_for_write(states + row)
-            if let linear { fnnpar_prefetch_for_write(linear + row) }
+            fnnpar_prefetch_for_write(states.pointer(at: row))
+            if let linear { fnnpar_prefetch_for_write(linear.pointer(at: row)) }
         }
     }
 
     func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
         precondition(grouping.width == width)
-        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.base,
-                        positionCounts: grouping.positionCounts.base, table: table.base, linear: linear?.base,
-                        moments: moments.base, states: states.base, width: width)
+        return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.view,
+                        positionCounts: grouping.positionCounts.view, table: table.view, linear: linear?.view,
+                        moments: moments.view, states: states.view, width: width)
     }
 
     /// Updates the unique rows u in `uniqueRange` of `grouping` (built with this batch's
@@ -138,7 +138,7 @@ public final class LazyRowAdam: @unchecked Sendable {
         for u in uniqueRange {
             if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
             let row = Int(rows.uniqueRows[u])
-            let pr = rows.table + row * width
+            let pr = rows.table.pointer(at: row * width, length: width)
             // Before the catch-up moves the row: the factored gradient needs its forward value.
             var (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
             // Per-occurrence L2 (`TableOptimizerConfig.l2`), on the row as the forward pass saw it.
@@ -147,7 +147,7 @@ public final class LazyRowAdam: @unchecked Sendable {
                 AdamKernels.add(pr, scaledBy: decay, into: UnsafeMutablePointer(mutating: g), count: width)
                 if let linear = rows.linear { linearGradient += decay * linear[row] }
             }
-            let mr = rows.moments + row * 2 * width, vr = mr + width
+            let mr = rows.moments.pointer(at: row * 2 * width, length: 2 * width), vr = mr + width
             var state = rows.states[row]
             var t = Int(state.steps)
             let last = Int(state.lastUpdate)
@@ -160,7 +160,7 @@ public final class LazyRowAdam: @unchecked Sendable {
                 let (d1, d2) = tables.momentDecay(missed: missed)
                 AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
                 if let linear = rows.linear {
-                    AdamKernels.catchUp(&linear[row], &state.linearM, &state.linearV, movement: movement,
+                    AdamKernels.catchUp(&linear.pointer(at: row).pointee, &state.linearM, &state.linearV, movement: movement,
                                         decay1: d1, decay2: d2)
                 }
                 t += missed
@@ -171,7 +171,7 @@ public final class LazyRowAdam: @unchecked Sendable {
             AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: stepSize,
                              biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             if let linear = rows.linear {
-                AdamKernels.step(&linear[row], linearGradient, &state.linearM, &state.linearV, config: config,
+                AdamKernels.step(&linear.pointer(at: row).pointee, linearGradient, &state.linearM, &state.linearV, config: config,
                                  stepSize: stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             }
             state.steps = UInt32(t)

@@ -96,8 +96,8 @@ public final class RowAdagrad: @unchecked Sendable {
     /// class references in the row loop cost atomic reference counts shared between workers).
     struct TouchedRows {
         let gradients: RowGrouping.GradientSums
-        let uniqueRows: UnsafeMutablePointer<UInt32>
-        let positionCounts: UnsafeMutablePointer<Int32>
+        let uniqueRows: BufferView<UInt32>
+        let positionCounts: BufferView<Int32>
         let table: UnsafeMutablePointer<Float>
         let linear: UnsafeMutablePointer<Float>?
         let accumulators: UnsafeMutablePointer<Float>
@@ -108,8 +108,8 @@ public final class RowAdagrad: @unchecked Sendable {
              accumulators: UnsafeMutablePointer<Float>, accumulatorsPerRow: Int,
              linearAccumulators: UnsafeMutablePointer<Float>?) {
             gradients = grouping.gradientSums
-            uniqueRows = grouping.uniqueRows.base
-            positionCounts = grouping.positionCounts.base
+            uniqueRows = grouping.uniqueRows.view
+            positionCounts = grouping.positionCounts.view
             self.table = table
             self.linear = linear
             self.accumulators = accumulators

@@ -207,19 +207,19 @@ public final class RowGrouping: @unchecked Sendable {
 
     /// The sums as raw pointers, for update loops (no reference counting per row).
     public var gradientSums: GradientSums {
-        GradientSums(sums: sums.base, linearSums: linearSums.base, subtractsScaledRow: subtractsScaledRow)
+        GradientSums(sums: sums.view, linearSums: linearSums.view, subtractsScaledRow: subtractsScaledRow)
     }
 
     public struct GradientSums {
-        let sums: UnsafeMutablePointer<Float>
-        let linearSums: UnsafeMutablePointer<Float>
+        let sums: BufferView<Float>
+        let linearSums: BufferView<Float>
         let subtractsScaledRow: Bool
 
         /// Unique row `u`'s sum, less its linear sum times the row in the factored form. That
         /// subtraction is made in place, so this is asked once per row and build. Returns the
         /// embedding gradient's address and the linear weight's gradient.
         @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
-            let g = sums + u * width, linear = linearSums[u]
+            let g = sums.pointer(at: u * width, length: width), linear = linearSums[u]
             if subtractsScaledRow { AdamKernels.add(row, scaledBy: -linear, into: g, count: width) }
             return (UnsafePointer(g), linear)
         }

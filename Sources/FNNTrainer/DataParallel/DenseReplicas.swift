@@ -15,7 +15,8 @@ public final class DenseReplicas: @unchecked Sendable {
     private var workers = 0
     /// Per worker: its copy (nil until first use), and the version it holds, a cache line apart.
     private var copies: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
-    private var held: UnsafeMutablePointer<Int>?
+    private var heldSlots: PerWorkerSlots<Int>?
+    private var held: PerWorkerSlots<Int>.View?
 
     init(model: Model) { self.model = model }
 
@@ -27,8 +28,8 @@ public final class DenseReplicas: @unchecked Sendable {
         guard let copies, let held else { return }
         for w in 0..<workers { copies[w].map { UnsafeMutableRawPointer($0).deallocate() } }
         copies.deallocate()
-        held.deallocate()
         self.copies = nil
+        heldSlots = nil
         self.held = nil
     }
 
@@ -41,8 +42,8 @@ public final class DenseReplicas: @unchecked Sendable {
         guard count > 1 else { return false }
         copies = .allocate(capacity: count)
         copies!.initialize(repeating: nil, count: count)
-        held = .allocate(capacity: count * 8)
-        held!.initialize(repeating: 0, count: count * 8)
+        heldSlots = PerWorkerSlots(count: count)
+        held = heldSlots!.view
         return true
     }
 
@@ -51,13 +52,13 @@ public final class DenseReplicas: @unchecked Sendable {
     @inline(__always) func parameters(worker: Int) -> UnsafePointer<Float> {
         guard let copies, let held else { return UnsafePointer(master.base) }
         let version = model.revision
-        if held[worker * 8] != version {
+        if held[worker] != version {
             if copies[worker] == nil {
-                let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, master.count) * 4, alignment: 64)
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, master.count) * 4, alignment: cacheLineBytes)
                 copies[worker] = raw.bindMemory(to: Float.self, capacity: max(1, master.count))
             }
             copies[worker]!.update(from: master.base, count: master.count)
-            held[worker * 8] = version
+            held[worker] = version
         }
         return UnsafePointer(copies[worker]!)
     }
