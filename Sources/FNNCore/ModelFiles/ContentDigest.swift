@@ -25,7 +25,9 @@ extension SafeTensors {
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
             Array((name + " " + t.dtype.rawValue + " " + t.shape.map(String.init).joined(separator: ",")).utf8).withUnsafeBytes(absorb)
-            t.bytes.withUnsafeBytes(absorb)
+            t.withUnsafeBytes(absorb)
+            // A mapped tensor is read again when copied out; meanwhile it need not stay resident.
+            t.releasePages()
         }
         return String(h, radix: 16)
     }

@@ -23,8 +23,47 @@ public struct SafeTensors {
     public struct Tensor {
         public var dtype: DType
         public var shape: [Int]
-        /// Raw little-endian bytes.
-        public var bytes: [UInt8]
+
+        /// Where the bytes are: in an array, or in the mapped file they were read from (a model
+        /// read for scoring is copied from the mapping into its buffers a piece at a time, the
+        /// pieces' pages handed back as it goes, so the file never sits in memory beside the model).
+        enum Storage {
+            case owned([UInt8])
+            case mapped(MappedFile, offset: Int, count: Int)
+        }
+        var storage: Storage
+
+        /// Raw little-endian bytes (a copy, for a mapped tensor: prefer `withUnsafeBytes`).
+        public var bytes: [UInt8] {
+            get {
+                switch storage {
+                case .owned(let bytes): return bytes
+                case .mapped(let file, let offset, let count): return Array(UnsafeRawBufferPointer(start: file.base + offset, count: count))
+                }
+            }
+            set { storage = .owned(newValue) }
+        }
+
+        public var byteCount: Int {
+            switch storage {
+            case .owned(let bytes): return bytes.count
+            case .mapped(_, _, let count): return count
+            }
+        }
+
+        /// The raw bytes in place, valid inside `body`.
+        public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            switch storage {
+            case .owned(let bytes): return try bytes.withUnsafeBytes(body)
+            case .mapped(let file, let offset, let count): return try body(UnsafeRawBufferPointer(start: file.base + offset, count: count))
+            }
+        }
+
+        /// Hands a mapped tensor's pages back to the kernel (read again from the file if touched);
+        /// nothing for one in an array.
+        public func releasePages() {
+            if case .mapped(let file, let offset, let count) = storage { file.releasePages(offset..<(offset + count)) }
+        }
 
         public var elementCount: Int { shape.reduce(1, *) }
 
@@ -32,7 +71,7 @@ public struct SafeTensors {
             precondition(floats.count == shape.reduce(1, *))
             dtype = .f32
             self.shape = shape
-            bytes = Array(UnsafeRawBufferPointer(floats))
+            storage = .owned(Array(UnsafeRawBufferPointer(floats)))
         }
 
         public init(floats: [Float], shape: [Int]) {
@@ -43,7 +82,7 @@ public struct SafeTensors {
             precondition(uint32s.count == shape.reduce(1, *))
             dtype = .u32
             self.shape = shape
-            bytes = Array(UnsafeRawBufferPointer(uint32s))
+            storage = .owned(Array(UnsafeRawBufferPointer(uint32s)))
         }
 
         /// A tensor whose `byteCount` bytes `fill` writes in place: for values that must be gathered
@@ -52,18 +91,18 @@ public struct SafeTensors {
             self.dtype = dtype
             self.shape = shape
             let byteCount = shape.reduce(1, *) * dtype.size
-            bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+            storage = .owned([UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
                 let raw = UnsafeMutableRawBufferPointer(buffer)
                 raw.initializeMemory(as: UInt8.self, repeating: 0)
                 fill(raw)
                 initialized = byteCount
-            }
+            })
         }
 
         /// Copies the values into `destination` (which must hold `elementCount` values).
         public func copyUInt32s(into destination: UnsafeMutablePointer<UInt32>) {
             precondition(dtype == .u32)
-            bytes.withUnsafeBytes { raw in
+            withUnsafeBytes { raw in
                 UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
             }
         }
@@ -71,37 +110,47 @@ public struct SafeTensors {
         public init(int64 value: Int64, shape: [Int] = []) {
             dtype = .i64
             self.shape = shape
-            bytes = withUnsafeBytes(of: value.littleEndian) { Array($0) }
+            storage = .owned(Swift.withUnsafeBytes(of: value.littleEndian) { Array($0) })
         }
 
         public var floats: [Float] {
             precondition(dtype == .f32)
-            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+            return withUnsafeBytes { raw in (0..<elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
         }
 
-        /// Copies the values into `destination` (which must hold `elementCount` floats).
+        /// Copies the values into `destination` (which must hold `elementCount` floats). From a
+        /// mapping, 8 MB at a time with each piece's pages handed back after it, so a large table
+        /// is never resident twice.
         public func copyFloats(into destination: UnsafeMutablePointer<Float>) {
             precondition(dtype == .f32)
-            bytes.withUnsafeBytes { raw in
-                UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress!, byteCount: elementCount * 4)
+            let total = elementCount * 4
+            let piece = 8 << 20
+            withUnsafeBytes { raw in
+                var done = 0
+                while done < total {
+                    let n = min(piece, total - done)
+                    (UnsafeMutableRawPointer(destination) + done).copyMemory(from: raw.baseAddress! + done, byteCount: n)
+                    if case .mapped(let file, let offset, _) = storage { file.releasePages((offset + done)..<(offset + done + n)) }
+                    done += n
+                }
             }
         }
 
         public init(int64s values: [Int64]) {
             dtype = .i64
             shape = [values.count]
-            bytes = values.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+            storage = .owned(values.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
         }
 
         /// The values of a 1-D I64 tensor; nil for any other.
         public var int64s: [Int64]? {
             guard dtype == .i64, shape.count == 1 else { return nil }
-            return bytes.withUnsafeBytes { raw in (0..<elementCount).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
+            return withUnsafeBytes { raw in (0..<elementCount).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
         }
 
         public var int64: Int64 {
             precondition(dtype == .i64 && elementCount == 1)
-            return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+            return withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
         }
     }
 
@@ -121,7 +170,7 @@ public struct SafeTensors {
     /// and `streamed`, and the tensor names in the order their data follows.
     private func framedHeader(streamed: [StreamedTensor]) -> (bytes: [UInt8], order: [String]) {
         var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
-            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.bytes.count) }
+            tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.byteCount) }
         entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
         entries.sort { $0.name < $1.name }
         var parts: [String] = []
@@ -141,17 +190,30 @@ public struct SafeTensors {
 
     /// Parses and validates a whole file's bytes; every problem is a `ModelFileError` naming it.
     public static func parse(_ bytes: [UInt8], path: String) throws(ModelFileError) -> SafeTensors {
+        let result: Result<SafeTensors, ModelFileError> = bytes.withUnsafeBytes { raw in
+            do throws(ModelFileError) {
+                return .success(try parse(raw, path: path) { start, count in .owned(Array(raw[start..<(start + count)])) })
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Parses `bytes`; `storage` says where the tensor at byte `start`, `count` long, is kept.
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String,
+                      storage: (_ start: Int, _ count: Int) -> Tensor.Storage) throws(ModelFileError) -> SafeTensors {
         guard bytes.count >= 8 else {
             throw ModelFileError(path: path, bytes.isEmpty ? "empty file, not a model" : "truncated: \(bytes.count) bytes, too short for a safetensors header")
         }
-        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard headerLength >= 2, headerLength <= 100_000_000 else {
             throw ModelFileError(path: path, "not a safetensors model file (implausible header length \(headerLength))")
         }
         guard 8 + Int(headerLength) <= bytes.count else {
             throw ModelFileError(path: path, "truncated: the header says \(headerLength) bytes, the file has \(bytes.count - 8) after its length")
         }
-        let headerData = Data(bytes[8..<(8 + Int(headerLength))])
+        let headerData = Data(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + Int(headerLength))]))
         guard bytes[8] == UInt8(ascii: "{"),
               let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any]
         else {
@@ -191,13 +253,23 @@ public struct SafeTensors {
             }
             covered += offsets[1] - offsets[0]
             let start = dataStart + offsets[0]
-            result.tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[start..<(dataStart + offsets[1])]))
+            result.tensors[name] = Tensor(dtype: dtype, shape: shape, storage: storage(start, offsets[1] - offsets[0]))
         }
         guard covered <= dataCount else { throw ModelFileError(path: path, "corrupt: tensors overlap") }
         return result
     }
 
+    /// Reads a file by mapping it: tensors stay in the mapping until copied out (`copyFloats`
+    /// hands the pages back as it goes). Anything but a regular file large enough to hold a
+    /// header is read whole, for the same checks and messages.
     public static func read(path: String) throws(ModelFileError) -> SafeTensors {
+        if let status = try? FileStatus.of(path), status.kind == .regular, status.size >= 8 {
+            let mapped: MappedFile
+            do { mapped = try MappedFile(path: path) } catch { throw ModelFileError(path: path, error.message) }
+            return try parse(UnsafeRawBufferPointer(start: mapped.base, count: mapped.size), path: path) { start, count in
+                .mapped(mapped, offset: start, count: count)
+            }
+        }
         let bytes: [UInt8]
         do { bytes = try readFileBytes(path) } catch { throw ModelFileError(path: path, error.message) }
         return try parse(bytes, path: path)
@@ -234,8 +306,8 @@ public struct SafeTensors {
             var expected = 0
             for name in order {
                 if let t = tensors[name] {
-                    try t.bytes.withUnsafeBytes { try file.write($0) }
-                    expected += t.bytes.count
+                    try t.withUnsafeBytes { try file.write($0) }
+                    expected += t.byteCount
                 } else {
                     let streamedTensor = byName[name]!
                     try streamedTensor.write(file)
@@ -253,7 +325,13 @@ extension SafeTensors.Tensor {
     init(dtype: SafeTensors.DType, shape: [Int], bytes: [UInt8]) {
         self.dtype = dtype
         self.shape = shape
-        self.bytes = bytes
+        storage = .owned(bytes)
+    }
+
+    init(dtype: SafeTensors.DType, shape: [Int], storage: Storage) {
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
     }
 }
 

@@ -63,7 +63,7 @@ extension LazyRowAdam {
                 throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(rows * perRow) values")
             }
         }
-        func bytes(_ name: String, _ body: (UnsafeRawBufferPointer) -> Void) { file.tensors[name]!.bytes.withUnsafeBytes(body) }
+        func bytes(_ name: String, _ body: (UnsafeRawBufferPointer) -> Void) { file.tensors[name]!.withUnsafeBytes(body) }
         let rows = self.rows, width = self.width
         for half in 0..<2 {
             bytes(half == 0 ? "\(prefix).m" : "\(prefix).v") { raw in
