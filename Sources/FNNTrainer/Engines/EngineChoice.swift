@@ -1,0 +1,17 @@
+import FNNCore
+import FNNExecution
+import Foundation
+
+/// Builds the engine for a model's kind.
+public func makeEngine(model: Model, data: Dataset, options: TrainingOptions) -> TrainingEngine {
+    switch model.config.kind {
+    case .fm:
+        return FMEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
+                        sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables,
+                        rates: options.rates)
+    case .fnn:
+        return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
+                         seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
+                         tables: options.tables, rates: options.rates)
+    }
+}

@@ -1,0 +1,133 @@
+import FNNCore
+import FNNExecution
+import Foundation
+
+public struct TrainingOptions: Sendable, Codable, Equatable {
+    /// The options a resumed run must share with the run that wrote its checkpoint; the epoch
+    /// limit and patience may change (to extend a run).
+    public func sameTraining(as other: TrainingOptions) -> Bool {
+        batchSize == other.batchSize && adam == other.adam && seed == other.seed && split == other.split && trainOnAll == other.trainOnAll && heldOut == other.heldOut
+            && sliceRows == other.sliceRows
+            && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && rates == other.rates && stoppingMetric == other.stoppingMetric && initialization == other.initialization
+            && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
+    }
+
+    /// Maximum number of epochs.
+    public var epochs = 100
+    /// Stop after this many epochs without a better validation score; 0 never stops early.
+    public var patience = 2
+    /// What "better" means for early stopping and the kept epoch.
+    public var stoppingMetric = StoppingMetric.auc
+    public var batchSize = 2048
+    public var adam = AdamConfig()
+    public var seed: UInt64 = 42
+    /// The split's proportions (the split itself is the caller's; recorded so that a resumed run
+    /// and `eval --split` find the same parts).
+    public var split = DataSplit.Proportions.standard
+    /// Every row trains and none is held out (`DataSplit.allRows`): each epoch's model is kept,
+    /// no early stopping.
+    public var trainOnAll = false
+    /// Validation and test rows that came from their own files, after the training file's rows
+    /// (`DataSplit(rowCount:seed:proportions:heldOut:)`); nil: the seeded split of one file.
+    public var heldOut: HeldOutFiles?
+    public var sliceRows = defaultSliceRows
+    public var sparseUpdate = SparseUpdate.lazy
+    /// The embedding and linear tables' update rule (Adam unless set; the CLI's `auto` picks per
+    /// model kind, see `TableOptimizerConfig.recommended`).
+    public var tables = TableOptimizerConfig()
+    /// How every learning rate changes over the run (constant unless set).
+    public var rates = LearningRateSchedule.constant
+    /// How a model trained from scratch starts its tables.
+    public var initialization = TableInitialization.torch
+    /// Streaming order for data larger than memory: the file is cut into chunks of this many rows;
+    /// each epoch shuffles the chunk order, takes the chunks `streamWindow` at a time, and shuffles
+    /// the training rows of each such window, so only a window's pages need be resident and no
+    /// list of all rows is ever built. nil: one shuffle over the whole training split.
+    public var streamChunkRows: Int?
+    public var streamWindow = 4
+
+    public init() {}
+}
+
+extension TrainingOptions {
+    enum CodingKeys: String, CodingKey {
+        case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, sparseUpdate, tables
+        case initialization, rates
+        case streamChunkRows, streamWindow
+    }
+
+    /// Options recorded before the table rule and initialisation were options (checkpoints of
+    /// version 2 say nothing of them) trained with lazy Adam from torch's initialisation, so they
+    /// read as that and such a checkpoint resumes to the same model.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        patience = try c.decode(Int.self, forKey: .patience)
+        stoppingMetric = try c.decodeIfPresent(StoppingMetric.self, forKey: .stoppingMetric) ?? .auc
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        adam = try c.decode(AdamConfig.self, forKey: .adam)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        split = try c.decodeIfPresent(DataSplit.Proportions.self, forKey: .split) ?? .standard
+        trainOnAll = try c.decodeIfPresent(Bool.self, forKey: .trainOnAll) ?? false
+        heldOut = try c.decodeIfPresent(HeldOutFiles.self, forKey: .heldOut)
+        sliceRows = try c.decode(Int.self, forKey: .sliceRows)
+        sparseUpdate = try c.decode(SparseUpdate.self, forKey: .sparseUpdate)
+        tables = try c.decodeIfPresent(TableOptimizerConfig.self, forKey: .tables) ?? TableOptimizerConfig(kind: .adam)
+        initialization = try c.decodeIfPresent(TableInitialization.self, forKey: .initialization) ?? .torch
+        rates = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .rates) ?? .constant
+        streamChunkRows = try c.decodeIfPresent(Int.self, forKey: .streamChunkRows)
+        streamWindow = try c.decode(Int.self, forKey: .streamWindow)
+    }
+}
+
+/// The validation metric that picks the kept epoch and stops a run early.
+public enum StoppingMetric: String, Sendable, Codable, CaseIterable {
+    /// Higher validation AUC is better (ranking quality, what CTR work usually reports).
+    case auc
+    /// Lower validation log loss is better (calibrated probabilities, what bidding needs).
+    case logloss
+}
+
+/// How the embedding and linear tables are optimised.
+public enum SparseUpdate: String, Sendable, Codable, CaseIterable {
+    /// Only the rows a batch touched, each with its own moments and step count (see `LazyRowAdam`).
+    case lazy
+    /// torch's dense Adam: every row, every step. Slow on large tables; for parity with PyTorch.
+    case dense
+}
+
+extension TrainingOptions {
+    /// What differs between `self` (what an artefact was made with) and `other` (what this run
+    /// asks for), one "name: was -> now" per option that shapes the model, for refusals that say
+    /// exactly why. `includingLength`: also the epoch limit and patience (a finished model was
+    /// shaped by them; a checkpoint can be extended past them).
+    public func differences(from other: TrainingOptions, includingLength: Bool = false) -> [String] {
+        var out: [String] = []
+        func note<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name): \(a) -> \(b)") } }
+        if includingLength {
+            note("epochs", epochs, other.epochs)
+            note("patience", patience, other.patience)
+        }
+        note("batch size", batchSize, other.batchSize)
+        note("lr", adam.learningRate, other.adam.learningRate)
+        note("weight decay", adam.weightDecay, other.adam.weightDecay)
+        if adam.beta1 != other.adam.beta1 || adam.beta2 != other.adam.beta2 || adam.epsilon != other.adam.epsilon {
+            out.append("Adam betas / epsilon")
+        }
+        note("seed", seed, other.seed)
+        note("split", split.description, other.split.description)
+        note("train on all", trainOnAll, other.trainOnAll)
+        note("held-out files", heldOut.map { "\($0.validationRows)/\($0.testRows) rows" } ?? "none",
+             other.heldOut.map { "\($0.validationRows)/\($0.testRows) rows" } ?? "none")
+        note("slice rows", sliceRows, other.sliceRows)
+        note("sparse update", sparseUpdate.rawValue, other.sparseUpdate.rawValue)
+        note("table rule", tables.kind.rawValue, other.tables.kind.rawValue)
+        if tables.kind == other.tables.kind && !tables.sameRule(as: other.tables) { out.append("table lr / l2 / initial accumulator") }
+        note("learning-rate schedule", rates.summary, other.rates.summary)
+        note("metric", stoppingMetric.rawValue, other.stoppingMetric.rawValue)
+        note("initialisation", initialization.summary, other.initialization.summary)
+        note("streaming chunks", streamChunkRows.map(String.init) ?? "none", other.streamChunkRows.map(String.init) ?? "none")
+        note("streaming window", streamWindow, other.streamWindow)
+        return out
+    }
+}
