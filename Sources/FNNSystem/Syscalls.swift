@@ -243,3 +243,6 @@ public func setEnvironment(_ name: String, _ value: String) -> Bool { setenv(nam
 
 /// An environment variable's value, if set.
 public func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+/// Whether standard error is a terminal (a live progress line is drawn only there).
+public var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }

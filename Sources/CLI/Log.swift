@@ -1,0 +1,34 @@
+import ArgumentParser
+import CBuildInfo
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
+import Foundation
+
+/// Progress lines on stderr, so stdout carries only results.
+struct Log {
+    let quiet: Bool
+    func say(_ line: String) {
+        guard !quiet else { return }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    func describe(_ dataset: Dataset, split: DataSplit, threads: Int) {
+        say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
+            + "\(split.trainCount) train / \(split.validationCount) validation / \(split.testCount) test; "
+            + "\(threads) thread\(threads == 1 ? "" : "s")")
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+func formatRate(_ value: Double) -> String {
+    if value >= 1e6 { return String(format: "%.2fM", value / 1e6) }
+    if value >= 1e3 { return String(format: "%.1fk", value / 1e3) }
+    return String(format: "%.0f", value)
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import FNNCore
+import FNNExecution
+import FNNSystem
+import FNNThreads
+import FNNTrainer
+import Foundation
+
+/// Threads and their placement: every command that trains or evaluates.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Worker threads (the calling thread included); more than the CPU count is allowed. Default: every CPU this process may run on (its affinity mask: taskset, cpusets). The model is the same for any count.")
+    var threads: Int?
+    @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a CPU, filling NUMA nodes one after another.")
+    var pin = true
+
+    func validate() throws {
+        if let threads { guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be between 1 and 1024") } }
+    }
+
+    /// The worker count: as given, or one per CPU the process may use.
+    var workerThreads: Int { threads ?? min(WorkerPool.onlineCPUs, 1024) }
+
+    func makeExecutor(log: Log) -> PhaseExecutor {
+        BLAS.useSingleThread()
+        return WorkerPool.placed(threads: workerThreads, pin: pin, note: log.say)
+    }
+}
