@@ -244,57 +244,6 @@ import Testing
         }
     }
 
-    /// The parts of a partitioned grouping own disjoint ranges of whole 64-row blocks that cover
-    /// the table; together they hold exactly the full grouping's rows, each with the same
-    /// gradient sum to the bit and the same position count; after a step the ranges move to balance the work; and
-    /// finishing a part frees its rows for the next owner.
-    @Test(arguments: [(100, 2), (6272, 2), (128_000, 3), (9746, 32), (64, 5)])
-    func partitionedGroupingMatchesTheFullOne(tableRows: Int, parts: Int) {
-        var rng = Xoshiro256(seed: UInt64(tableRows))
-        // Skewed: most positions in the first tenth of the table.
-        let rowIds = (0..<3000).map { _ in
-            UInt32(rng.nextDouble() < 0.8 ? rng.nextInt(below: max(1, tableRows / 10)) : rng.nextInt(below: tableRows))
-        }
-        let width = 2
-        let grads = AlignedBuffer<Float>((0..<(rowIds.count * width)).map { _ in Float(rng.nextGaussian()) })
-        let gradients = RowGradients(embedding: grads.base, embeddingStride: width)
-        let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
-        rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients) }
-        func sums(_ g: RowGrouping, _ u: Int) -> [Float] { (0..<width).map { g.sums[u * width + $0] } + [Float(g.positionCounts[u])] }
-        var expected: [UInt32: [Float]] = [:]
-        for u in 0..<full.uniqueCount { expected[full.uniqueRows[u]] = sums(full, u) }
-        let partitioned = PartitionedRowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
-        var spreads: [Int] = []
-        for _ in 0..<2 {
-            partitioned.prepare(parts: parts)
-            let b = partitioned.boundaries
-            #expect(b.count == parts + 1 && b.first == 0 && b.last == tableRows)
-            #expect(zip(b, b.dropFirst()).allSatisfy { $0 <= $1 } && b.dropLast().allSatisfy { $0 % 64 == 0 })
-            var seen: [UInt32: [Float]] = [:]
-            var work: [Int] = []
-            for p in 0..<parts {
-                let g = rowIds.withUnsafeBufferPointer {
-                    partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients)
-                }
-                var w = 0
-                for u in 0..<g.uniqueCount {
-                    let row = g.uniqueRows[u]
-                    #expect(partitioned.rows(ofPart: p).contains(Int(row)))
-                    seen[row] = sums(g, u)
-                    w += 16 + Int(g.positionCounts[u])
-                }
-                work.append(w)
-            }
-            #expect(seen == expected)
-            spreads.append(work.max()! - work.min()!)
-            for p in 0..<parts { partitioned.finish(part: p) }
-            #expect((0..<tableRows).allSatisfy { partitioned.slot(ofRow: $0) == -1 })
-        }
-        // Balanced on the first step's counts, the second step (same rows) spreads the work no
-        // worse, where there are enough blocks to cut finely.
-        if tableRows / 64 >= 8 * parts { #expect(spreads[1] <= spreads[0], "\(spreads)") }
-    }
-
     /// A row present in every batch is updated exactly as dense Adam would.
     @Test func alwaysTouchedRowEqualsDenseAdam() {
         let config = AdamConfig(weightDecay: 1e-2)

@@ -75,7 +75,7 @@ public final class RowGrouping: @unchecked Sendable {
     public private(set) var hasLinearGradients = false
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
-    var listBytes: Int {
+    package var listBytes: Int {
         uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount + keptRows.byteCount
             + keptEntries.byteCount
     }
@@ -92,7 +92,7 @@ public final class RowGrouping: @unchecked Sendable {
     /// written before they are read and only as far as a batch's unique rows reach, so they are
     /// left untouched: pages beyond that (in 2 MiB steps where a buffer is large enough for huge
     /// pages) do not become resident.
-    init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int, width: Int) {
+    package init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int, width: Int) {
         self.slotOfRow = slotOfRow
         self.width = width
         let maxUnique = min(maxPositions, slotOfRow.count)
@@ -224,95 +224,4 @@ public final class RowGrouping: @unchecked Sendable {
             return (UnsafePointer(g), linear)
         }
     }
-}
-
-/// The touched rows of a batch split among update tasks by contiguous ranges of the table, each
-/// task grouping its own rows: the grouping is then as parallel as the update, with no serial
-/// pass between the backward pass and the update. Every task reads the batch's row ids (a
-/// sequential scan) and keeps only its range.
-///
-/// Range boundaries are multiples of 64 rows: neighbouring rows share cache lines in the narrow
-/// arrays (linear weights, row states, row slots), so each line must have a single writer. They
-/// follow where the batches' rows fall: each step counts the update work per block of the table,
-/// and the next step cuts the blocks so every range holds about the same amount (popular rows
-/// cluster, so equal ranges would leave one task with most of the work). Which task updates a
-/// row never changes the result.
-public final class PartitionedRowGrouping: @unchecked Sendable {
-    public let tableRows: Int
-    let maxPositions: Int
-    let width: Int
-    let slotOfRow: AlignedBuffer<Int32>
-    /// Rows per balancing block: a multiple of 64, at most about 1024 blocks.
-    let blockRows: Int
-    /// The update work per block in the last step (each task counts its own blocks): sixteen units
-    /// per unique row and one per position.
-    let blockCounts: AlignedBuffer<Int32>
-    public private(set) var parts: [RowGrouping] = []
-    /// parts.count + 1 row boundaries.
-    public private(set) var boundaries: [Int] = []
-
-    public init(tableRows: Int, maxPositions: Int, width: Int) {
-        self.tableRows = tableRows
-        self.maxPositions = maxPositions
-        self.width = width
-        slotOfRow = AlignedBuffer(count: tableRows)
-        slotOfRow.fill(-1)
-        blockRows = max(64, ((tableRows + 1023) / 1024 + 63) / 64 * 64)
-        blockCounts = AlignedBuffer(count: (tableRows + blockRows - 1) / blockRows)
-    }
-
-    public var byteCount: Int { slotOfRow.byteCount + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +) }
-
-    /// On the calling thread before a step's update: `count` parts, with ranges balanced on the
-    /// last step's counts.
-    public func prepare(parts count: Int) {
-        if parts.count != count {
-            for part in parts { part.clearSlots() }
-            parts = (0..<count).map { _ in RowGrouping(sharing: slotOfRow, maxPositions: maxPositions, width: width) }
-        }
-        let blocks = blockCounts.count
-        var total = 0
-        for b in 0..<blocks { total += Int(blockCounts[b]) }
-        var cuts = [0]
-        if total == 0 {
-            for p in 1..<count { cuts.append(blocks * p / count) }
-        } else {
-            var running = 0, b = 0
-            for p in 1..<count {
-                let target = (total * p + count - 1) / count
-                while b < blocks && running + Int(blockCounts[b]) <= target { running += Int(blockCounts[b]); b += 1 }
-                cuts.append(max(b, cuts.last!))
-            }
-        }
-        cuts.append(blocks)
-        boundaries = cuts.map { min($0 * blockRows, tableRows) }
-    }
-
-    public func rows(ofPart p: Int) -> Range<Int> { boundaries[p]..<boundaries[p + 1] }
-
-    /// Task `p`: gathers the gradients of the batch positions whose rows lie in its range, and
-    /// counts its work per block.
-    @discardableResult
-    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int, gradients: RowGradients) -> RowGrouping {
-        let grouping = parts[p]
-        let range = rows(ofPart: p)
-        grouping.build(rowIds: rowIds, count: count, rows: range, gradients: gradients)
-        // An empty range at the table's end would still name the last (partial) block, which
-        // another part owns.
-        guard !range.isEmpty else { return grouping }
-        let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
-        for b in firstBlock..<endBlock { blockCounts[b] = 0 }
-        // A row's update (its lines fetched, two Adam steps with square roots and divisions)
-        // costs about as much as sixteen additions of cache-resident gradient entries.
-        for u in 0..<grouping.uniqueCount {
-            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 16 + grouping.positionCounts[u]
-        }
-        return grouping
-    }
-
-    /// The slot `row` holds in its part's last build, or -1 (always -1 between steps).
-    public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
-
-    /// Task `p`, after its update: frees its rows' slots for whichever part owns them next step.
-    public func finish(part p: Int) { parts[p].clearSlots() }
 }
