@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Running the built `fnn-par` from a test: where it is, where the shared data is, a scratch
 /// directory per test, and one run's status and output.
@@ -14,10 +15,8 @@ let cliBinary: String = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
 }()
 
-let sharedData: String = {
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
-}()
+/// The shared real data sets (one lookup for every test target: `TestData`).
+let sharedData = TestData.root
 
 extension CLIHarness {
     typealias Result = CLIResult

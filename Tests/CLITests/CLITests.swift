@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The `fnn-par` executable end to end: exit codes, messages, files written or not.
@@ -20,7 +21,7 @@ import Testing
     /// global table rows.
     /// A diverging run stops at once with a non-zero status and the step, writes no model, and
     /// leaves the last good checkpoint as it was.
-    @Test func divergingRunStopsAndKeepsTheLastGoodCheckpoint() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func divergingRunStopsAndKeepsTheLastGoodCheckpoint() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let first = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors",
@@ -43,7 +44,7 @@ import Testing
 
     /// `eval --split` evaluates on the model's own split (its seed is in the file): the test AUC
     /// of a run with --seed 7 comes back exactly; another seed, or other data, is refused.
-    @Test func evalUsesTheModelsOwnSplit() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func evalUsesTheModelsOwnSplit() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let trained = try run(["fm", "--data", u, "--cache-dir", dir, "--seed", "7", "--epochs", "3", "--save", "m.safetensors",
@@ -74,7 +75,7 @@ import Testing
 
     /// Ids a MovieLens model never saw score through a zero fallback row (not an error), and
     /// --report counts them per field; a FIFO as --out stays a FIFO (no rename over it).
-    @Test func unseenIdsScoreThroughFallbackRowsAndNonRegularOutputsStay() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func unseenIdsScoreThroughFallbackRowsAndNonRegularOutputsStay() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
@@ -101,7 +102,7 @@ import Testing
     }
 
     /// `--data -` reads standard input: the same model as from the file; predict scores piped rows.
-    @Test func standardInputIsData() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func standardInputIsData() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let fromFile = try run(["fm", "--data", u, "--no-cache", "--epochs", "2", "--save", "a.safetensors", "--quiet"], in: dir)
@@ -123,7 +124,7 @@ import Testing
     }
 
     /// `--split 70,15,15` makes those parts, is recorded, and `eval --split test` finds them again.
-    @Test func splitProportionsAreAnOptionAndRecorded() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func splitProportionsAreAnOptionAndRecorded() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let trained = try run(["fm", "--data", u, "--cache-dir", dir, "--split", "70,15,15", "--epochs", "2", "--save", "m.safetensors",
@@ -145,7 +146,7 @@ import Testing
 
     /// --train-on-all trains on every row for exactly --epochs epochs and keeps the last; such a
     /// model has no held-out part for eval --split.
-    @Test func trainOnAllKeepsTheLastEpochOfEveryRow() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func trainOnAllKeepsTheLastEpochOfEveryRow() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let r = try run(["fm", "--data", u, "--cache-dir", dir, "--train-on-all", "--epochs", "3", "--patience", "1", "--save", "m.safetensors",
@@ -165,7 +166,7 @@ import Testing
     /// what `eval` reports on the test file itself), reads them with the training file's
     /// vocabularies, caches the joined data (a changed held-out file is parsed again), and the
     /// model's split cannot be looked up by eval --split.
-    @Test func heldOutFilesAreTheValidationAndTestRows() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func heldOutFilesAreTheValidationAndTestRows() throws {
         let dir = scratch()
         let criteo = Self.data + "/criteo-dac-sample"
         try FileManager.default.copyItem(atPath: criteo + "/head8000_dev.txt", toPath: dir + "/dev.txt")
@@ -220,7 +221,7 @@ import Testing
     /// gzip and zstd files (data, held-out files, standard input, eval and predict input) read as
     /// their plain text does: the same data fingerprint and test figures; a current cache is read
     /// without decompressing; a file cut short or in another compression is refused by name.
-    @Test func compressedFilesReadAsTheirText() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func compressedFilesReadAsTheirText() throws {
         let dir = scratch()
         let criteo = Self.data + "/criteo-dac-sample"
         let packing = try shell("gzip -c \(criteo)/head8000_train.txt > train.gz && zstd -q -c \(criteo)/head8000_dev.txt > dev.zst && head -c 30000 train.gz > cut.gz", in: dir)
@@ -268,7 +269,7 @@ import Testing
     }
 
     /// Output paths are checked before any work: no training for an output that cannot be written.
-    @Test func unwritableOutputsAreRefusedBeforeTraining() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func unwritableOutputsAreRefusedBeforeTraining() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         try FileManager.default.createDirectory(atPath: dir + "/adir", withIntermediateDirectories: true)
@@ -294,7 +295,7 @@ import Testing
     /// Rows without their label (Criteo's test.txt: 39 columns; Avazu's test.csv: no click column,
     /// its header too; libffm lines that start with a feature) score as their labelled selves; an
     /// id column passes through; with --skip-bad-lines a bad line gives nan in its place.
-    @Test func predictScoresUnlabelledRawRows() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func predictScoresUnlabelledRawRows() throws {
         let dir = scratch()
         func lines(_ path: String) throws -> [String] {
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -352,7 +353,7 @@ import Testing
     }
 
     /// `export` writes one line per table row with its raw token; `--version` names the build.
-    @Test func exportAndVersion() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func exportAndVersion() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
@@ -407,7 +408,7 @@ import Testing
     }
 
     /// `auto` resolves per model kind and the report records what was used.
-    @Test func autoTableRulePerModelKind() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func autoTableRulePerModelKind() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let r = try run(["--data", u, "--cache-dir", dir, "--epochs", "1", "--json", "r.json"], in: dir)
@@ -427,7 +428,7 @@ import Testing
         #expect(parity.stderr.contains("fm: tables by adam, lr 0.001; tables start as torch's"))
     }
 
-    @Test func trainSaveEvaluatePredict() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func trainSaveEvaluatePredict() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let trained = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "2", "--threads", "2", "--save", "fnn.safetensors",
@@ -454,7 +455,7 @@ import Testing
         #expect(values.count == 3 && values.allSatisfy { $0 > 0 && $0 < 1 })
     }
 
-    @Test func badModelFilesAndMisfitsGiveOneLineErrors() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func badModelFilesAndMisfitsGiveOneLineErrors() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         try "not a model".write(toFile: dir + "/junk.safetensors", atomically: true, encoding: .utf8)
@@ -483,7 +484,7 @@ import Testing
 
     /// Ctrl-C (SIGINT) or SIGTERM after the first epoch: exit 130 or 143, a checkpoint, a resume
     /// command; resuming it ends with the same model file as a run never interrupted.
-    @Test(arguments: [SIGINT, SIGTERM])
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason), arguments: [SIGINT, SIGTERM])
     func signalWritesACheckpointThatResumesExactly(signal: Int32) throws {
         let dir = scratch()
         let data = Self.data + "/ml-1m-sample/ratings_sample100k.dat"
@@ -513,7 +514,7 @@ import Testing
     /// A model trained on Criteo text carries its vocabularies (as tensors), so `predict` and
     /// `eval` read raw Criteo rows of other files (sample files of about 400 rows), unseen tokens
     /// included.
-    @Test func criteoModelPredictsRawRows() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func criteoModelPredictsRawRows() throws {
         let dir = scratch()
         let criteo = Self.data + "/criteo-dac-sample"
         let trained = try run(["fm", "--data", criteo + "/head8000_train.txt", "--cache-dir", dir, "--epochs", "1",

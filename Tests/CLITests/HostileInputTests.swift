@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ import Glibc
     }
 
     /// Options whose values would trap a conversion or ask for nonsense are refused before any work.
-    @Test func absurdOptionsAreRefusedUpFront() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func absurdOptionsAreRefusedUpFront() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
         let cases: [([String], String)] = [
@@ -38,7 +39,7 @@ import Glibc
 
     /// No output may be an input (by path, by another spelling, through a link) or another output;
     /// a killed run's temporary file is cleaned up by the next write of that file.
-    @Test func outputsNeverDestroyInputs() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func outputsNeverDestroyInputs() throws {
         let dir = scratch()
         try FileManager.default.copyItem(atPath: Self.data + "/ml-100k/u.data", toPath: dir + "/u.data")
         try FileManager.default.createSymbolicLink(atPath: dir + "/link.dat", withDestinationPath: dir + "/u.data")
@@ -102,7 +103,7 @@ import Glibc
     /// (which would train another field's row) and one far past the table are refused by row and
     /// field; a cache holding one is parsed again. A data file truncated under a run stops it with
     /// a message, not a bus error.
-    @Test func mappedIdsAreCheckedAndAChangedFileIsReported() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func mappedIdsAreCheckedAndAChangedFileIsReported() throws {
         let dir = scratch()
         #expect(try run(["generate", "--rows", "5000", "--seed", "3", "--out", "d.fnnpar"], in: dir).status == 0)
         #expect(try run(["fm", "--data", "d.fnnpar", "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
@@ -145,7 +146,7 @@ import Glibc
     /// Sizes a file or an option claims are planned before anything is allocated: a libffm line
     /// naming field 99999 (every row 100,000 values wide), an MLP of 60000-wide layers, and a
     /// model past `ulimit -v` are refused at once with the figures and the option to change.
-    @Test func claimedSizesArePlannedBeforeAllocation() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func claimedSizesArePlannedBeforeAllocation() throws {
         let dir = scratch()
         var text = ""
         for i in 0..<2000 { text += "\(i % 2) 0:\(i % 50):1 1:\(i % 7):1" + (i == 1500 ? " 99999:5:1" : "") + "\n" }
@@ -165,7 +166,7 @@ import Glibc
     /// Inputs that never end or are no text: a FIFO is read once (copied, not reopened), a
     /// gzip stream through a FIFO too; /dev/zero and /dev/urandom as data stop after their
     /// first megabyte, as a model or field map at once; a binary file is named as not text.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason), .timeLimit(.minutes(2)))
     func streamsAndEndlessInputsNeverHang() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
@@ -200,7 +201,7 @@ import Glibc
 
     /// The experiment's --resume reuses a finished model only when this run would make it: other
     /// data with the same field sizes, another lr or another epoch limit are refused, each named.
-    @Test func experimentResumeRefusesForeignModels() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func experimentResumeRefusesForeignModels() throws {
         let dir = scratch()
         try FileManager.default.copyItem(atPath: Self.data + "/ml-100k/u.data", toPath: dir + "/u.data")
         let base = ["--data", "u.data", "--save-dir", "D", "--epochs", "1", "--no-cache"]
@@ -232,7 +233,7 @@ import Glibc
     /// SIGKILL at 100 random moments of runs that write a cache, a checkpoint per epoch and a
     /// model: every file under its own name is always whole (the old one or the new one), and
     /// the temporary files the kills leave are cleared by the next writes.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason), .timeLimit(.minutes(5)))
     func killedWritesNeverTearAFile() throws {
         let dir = scratch()
         try FileManager.default.copyItem(atPath: Self.data + "/ml-100k/u.data", toPath: dir + "/u.data")
@@ -268,7 +269,7 @@ import Glibc
     /// A full disk (a small tmpfs, where the test may mount one): the cache that does not fit is
     /// skipped with a note, a model that does not fit fails with the file and the reason, the
     /// model already there stays whole, and no temporary file is left.
-    @Test func fullDiskLosesNothing() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func fullDiskLosesNothing() throws {
         let mountPoint = scratch()
         guard try shell("mount -t tmpfs -o size=1000k tmpfs '\(mountPoint)'").status == 0 else {
             print("fullDiskLosesNothing: skipped (cannot mount a tmpfs here: needs root)")

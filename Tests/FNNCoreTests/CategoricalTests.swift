@@ -30,7 +30,7 @@ import Testing
         return counts.map { $0.values.filter { $0 >= minCount }.count + 1 }
     }
 
-    @Test func criteoSamples() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func criteoSamples() throws {
         let dir = TestData.path("criteo-dac-sample")
         let train = try loadRawCategorical(path: dir + "/head8000_train.txt", format: .criteo)
         let dev = try loadRawCategorical(path: dir + "/head8000_dev.txt", format: .criteo)
@@ -48,7 +48,7 @@ import Testing
     /// Criteo's CSV exports: DeepCTR's (header "label,I1,...", integers written as "260.0") and
     /// Kaggle's (header "Id,Label,I1,..."), detected by their header and read as the TSV is; a TSV
     /// rewritten as DeepCTR's CSV parses to the same tokens, ids and labels.
-    @Test func criteoCSVExports() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func criteoCSVExports() throws {
         let dir = TestData.path("criteo-dac-sample")
         let deepctr = dir + "/deepctr_criteo_sample.csv", kaggle = dir + "/kaggle_train.tiny.csv"
         #expect(try detectFormat(path: deepctr) == .criteo && detectFormat(path: kaggle) == .criteo)
@@ -74,7 +74,7 @@ import Testing
         #expect(fromCSV.tokens == fromTSV.tokens && fromCSV.tokenIds == fromTSV.tokenIds && fromCSV.labels == fromTSV.labels)
     }
 
-    @Test func avazuSamplesWithAndWithoutHeader() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func avazuSamplesWithAndWithoutHeader() throws {
         let dir = TestData.path("avazu-sample")
         let train = try loadRawCategorical(path: dir + "/head9000_train.csv", format: .avazu)
         let dev = try loadRawCategorical(path: dir + "/head9000_dev.csv", format: .avazu)
@@ -89,7 +89,7 @@ import Testing
         #expect(try detectFormat(path: dir + "/head9000_dev.csv") == .avazu)
     }
 
-    @Test func trainingSplitVocabularyMapsUnseenTokensToTheLastId() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func trainingSplitVocabularyMapsUnseenTokensToTheLastId() throws {
         let raw = try loadRawCategorical(path: TestData.path("avazu-sample/head9000_train.csv"), format: .avazu)
         let split = DataSplit(rowCount: raw.rowCount, seed: 3)
         let vocabulary = raw.vocabulary(minCount: 1, rows: split.train)

@@ -107,7 +107,7 @@ import Testing
         #expect(testA == testB)
     }
 
-    @Test func vocabulariesTravelWithTheCache() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func vocabulariesTravelWithTheCache() throws {
         let source = TestData.path("avazu-sample/head9000_dev.csv")
         let raw = try loadRawCategorical(path: source, format: .avazu)
         let data = raw.dataset(vocabulary: raw.vocabulary(minCount: 2))

@@ -36,7 +36,7 @@ import Testing
     /// Joining the Criteo sample's three files gives exactly what their concatenation as one file
     /// gives, with the vocabulary counted on the training file's rows: same tokens in the same
     /// order, same ids. A token only the held-out files show falls into its field's rare/unseen id.
-    @Test func joinedCategoricalFilesReadAsOneFile() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func joinedCategoricalFilesReadAsOneFile() throws {
         let dir = TestData.path("criteo-dac-sample")
         let names = ["head8000_train.txt", "head8000_dev.txt", "head8000_test.txt"]
         let parts = try names.map { try loadRawCategorical(path: dir + "/" + $0, format: .criteo) }

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct RealDataLoaderTests {
     // Counts from ../shared/data/README.md.
-    @Test func movieLens100K() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLens100K() throws {
         let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
         #expect(data.rowCount == 100_000)
         #expect(data.positiveCount == 55_375)
@@ -15,7 +15,7 @@ import Testing
         #expect(data.ids[0] == 195 && data.ids[1] == 241 && data.labels[0] == 0)
     }
 
-    @Test func movieLens1MSample() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLens1MSample() throws {
         let data = try loadDataset(path: TestData.path("ml-1m-sample/ratings_sample100k.dat"))
         #expect(data.rowCount == 100_000)
         #expect(data.positiveCount == 57_483)
@@ -23,7 +23,7 @@ import Testing
         #expect(data.fieldDims == [6040, 3952])
     }
 
-    @Test func movieLensLatestCSVWithHalfStars() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLensLatestCSVWithHalfStars() throws {
         let data = try loadDataset(path: TestData.path("ml-latest-small/ratings.csv"))
         #expect(data.rowCount == 100_836)
         // Rating strictly above 3.0: 3.5 counts, 3.0 does not.
@@ -31,7 +31,7 @@ import Testing
         #expect(data.fieldDims == [610, 193_609])
     }
 
-    @Test func forcedFormatAgreesWithDetection() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func forcedFormatAgreesWithDetection() throws {
         let auto = try loadDataset(path: TestData.path("ml-100k/u.data"))
         let forced = try loadDataset(path: TestData.path("ml-100k/u.data"), format: .movielens)
         #expect(auto.fingerprint == forced.fingerprint)

@@ -101,13 +101,9 @@ import Foundation
 /// Parallel parsing merges its chunks into exactly what a sequential parse gives, and reports
 /// errors with their line number in the whole file.
 @Suite struct ParallelParsingTests {
-    static let sample: String = {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let data = ProcessInfo.processInfo.environment["FNN_PAR_DATA"] ?? repo.deletingLastPathComponent().appendingPathComponent("shared/data").path
-        return data + "/criteo-dac-sample/head8000_train.txt"
-    }()
+    static let sample = TestData.path("criteo-dac-sample/head8000_train.txt")
 
-    @Test(arguments: [2, 3, 8])
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason), arguments: [2, 3, 8])
     func chunksMergeToTheSequentialResult(workers: Int) throws {
         let serial = try loadRawCategorical(path: Self.sample, format: .criteo)
         let parallel = try loadRawCategorical(path: Self.sample, format: .criteo, executor: WorkerPool(threads: workers),
@@ -119,7 +115,7 @@ import Foundation
     /// Converting text to the cache a segment at a time (for files larger than memory) writes
     /// exactly the data and vocabularies of the whole-file path, for either vocabulary source, with
     /// skipped lines numbered from the start of the file.
-    @Test(arguments: [(VocabularySource.train, 1), (.all, 3)])
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason), arguments: [(VocabularySource.train, 1), (.all, 3)])
     func segmentedConversionEqualsTheWholeFile(from: VocabularySource, threads: Int) throws {
         let dir = NSTemporaryDirectory() + "fnn-par-convert-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -141,7 +137,7 @@ import Foundation
         #expect(!FileManager.default.fileExists(atPath: dir + "/c.cache.ids-\(getpid())"))
     }
 
-    @Test func errorLinesCountFromTheStartOfTheFile() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func errorLinesCountFromTheStartOfTheFile() throws {
         var lines = try String(contentsOfFile: Self.sample, encoding: .utf8).split(separator: "\n").map(String.init)
         lines[6000] = "1\tbroken"
         let path = NSTemporaryDirectory() + "fnn-par-chunks-\(UUID().uuidString).txt"

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct TrainingTests {
     /// A short run on the real ML-100K: both models must learn far more than chance.
-    @Test func shortRunOnMovieLens100KLearns() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func shortRunOnMovieLens100KLearns() throws {
         let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
         let split = DataSplit(rowCount: data.rowCount, seed: 1)
         var options = TrainingOptions()
@@ -37,7 +37,7 @@ import Testing
     /// The kept epoch is the best on the stopping metric: highest validation AUC, or lowest
     /// validation log loss; the kept model is that epoch's (its validation figures come back). On
     /// this run the two metrics pick different epochs (AUC peaks at 3, log loss still falls at 6).
-    @Test func keptEpochIsTheBestOnTheStoppingMetric() throws {
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func keptEpochIsTheBestOnTheStoppingMetric() throws {
         let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
         let split = DataSplit(rowCount: data.rowCount, seed: 2)
         var kept: [StoppingMetric: Int] = [:]

@@ -15,9 +15,9 @@ public final class FMEngine: TrainingEngine {
     var optimizer: TableOptimizer { deferredOptimizer.value }
     public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
-    let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
-    let rowIds: AlignedBuffer<UInt32>
+    /// The batch as positions (table row per example and field): what every kernel after the gather reads.
+    let positions: BatchPositions
     let labels: AlignedBuffer<Float>
     let dLogits: AlignedBuffer<Float>
     /// Per example, its logit gradient times its sum of embedding rows.
@@ -48,9 +48,8 @@ public final class FMEngine: TrainingEngine {
                            mode: sparseUpdate, rates: rates)
         }
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
-        offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
-        rowIds = AlignedBuffer(count: batchCapacity * f)
+        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         dLogits = AlignedBuffer(uninitializedCount: batchCapacity)
         scaledSums = AlignedBuffer(uninitializedCount: batchCapacity * d)
@@ -61,7 +60,7 @@ public final class FMEngine: TrainingEngine {
     }
 
     public var workspaceBytes: Int {
-        groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount + dLogits.byteCount
+        groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount + dLogits.byteCount
             + scaledSums.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
     }
 
@@ -81,11 +80,9 @@ public final class FMEngine: TrainingEngine {
         let bias = model.dense[0]
         executor.run(.forward, tasks: slices) { s, _ in
             let r = layout.rows(of: s, count: count)
-            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
-                                       fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
-                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
+            positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base)
             let result = EmbeddingKernels.fmTrain(
-                rowIds: rowIds.base + r.lowerBound * f, labels: labels.base + r.lowerBound, rows: r.count,
+                rowIds: positions.rows(fromExample: r.lowerBound), labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
                 embedding: model.embedding.base, linear: model.linear!.base, bias: bias,
                 dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
@@ -109,7 +106,7 @@ public final class FMEngine: TrainingEngine {
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
         for s in 0..<slices { bias += slicePartials[s] }
-        return BatchGradients.collect(dense: [bias], rowIds: rowIds.base, positionCount: pendingCount * model.config.fieldCount,
+        return BatchGradients.collect(dense: [bias], rowIds: positions.rows.base, positionCount: pendingCount * model.config.fieldCount,
                                       tableRows: model.config.tableRows, width: model.config.embedDim,
                                       table: model.embedding.base, gradients: rowGradients)
     }
@@ -141,7 +138,7 @@ public final class FMEngine: TrainingEngine {
                                           rateScale: optimizer.stepRateScale)
                 }
             }
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: positions.rows.base, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }
@@ -168,9 +165,8 @@ public final class FMEngine: TrainingEngine {
             for i in 0..<count { examples[i] = list[start + i] }
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
-                EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: r.count,
-                                           fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)
-                EmbeddingKernels.fmForward(rowIds: rowIds.base + r.lowerBound * f, rows: r.count, fieldCount: f,
+                positions.gather(from: data, examples: examples.base, range: r)
+                EmbeddingKernels.fmForward(rowIds: positions.rows(fromExample: r.lowerBound), rows: r.count, fieldCount: f,
                                            embedDim: d, embedding: model.embedding.base, linear: model.linear!.base,
                                            bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
                                            scratch: sliceScratch.base + s * scratchStride)

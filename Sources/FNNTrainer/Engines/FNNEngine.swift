@@ -19,9 +19,9 @@ public final class FNNEngine: TrainingEngine {
     var optimizer: TableOptimizer { deferredOptimizer.value }
     public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
-    let offsets: AlignedBuffer<Int>
     let examples: AlignedBuffer<Int>
-    let rowIds: AlignedBuffer<UInt32>
+    /// The batch as positions (table row per example and field): what every kernel after the gather reads.
+    let positions: BatchPositions
     let labels: AlignedBuffer<Float>
     let x0: AlignedBuffer<Float>
     let dX0: AlignedBuffer<Float>
@@ -71,9 +71,8 @@ public final class FNNEngine: TrainingEngine {
                            hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
         }
         groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
-        offsets = AlignedBuffer(model.offsets)
         examples = AlignedBuffer(count: batchCapacity)
-        rowIds = AlignedBuffer(count: batchCapacity * f)
+        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         x0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
         dX0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
@@ -98,7 +97,7 @@ public final class FNNEngine: TrainingEngine {
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
 
     public var workspaceBytes: Int {
-        var total = groupings.byteCount + examples.byteCount + rowIds.byteCount + labels.byteCount
+        var total = groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount
         total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
         total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
         total += replicas.byteCount
@@ -136,15 +135,13 @@ public final class FNNEngine: TrainingEngine {
             let params = replicas.parameters(worker: worker)
             let r = layout.rows(of: s, count: count)
             let n = r.count
-            EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n, fieldCount: f,
-                                       offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f,
-                                       labels: data.labels.base, batchLabels: labels.base + r.lowerBound)
+            positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base)
             for i in r {
                 for l in 0..<layers {
                     dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
                 }
             }
-            EmbeddingKernels.gatherMLPInput(rowIds: rowIds.base + r.lowerBound * f, rows: n, fieldCount: f, embedDim: d,
+            EmbeddingKernels.gatherMLPInput(rowIds: positions.rows(fromExample: r.lowerBound), rows: n, fieldCount: f, embedDim: d,
                                             embedding: model.embedding.base, linear: model.linear?.base,
                                             x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
@@ -241,7 +238,7 @@ public final class FNNEngine: TrainingEngine {
         for s in 0..<slices {
             for j in 0..<dense.count { sum[j] += slicePartials[s * dense.count + j] }
         }
-        return BatchGradients.collect(dense: sum, rowIds: rowIds.base, positionCount: pendingCount * config.fieldCount,
+        return BatchGradients.collect(dense: sum, rowIds: positions.rows.base, positionCount: pendingCount * config.fieldCount,
                                       tableRows: config.tableRows, width: config.embedDim, table: model.embedding.base,
                                       gradients: rowGradients)
     }
@@ -280,7 +277,7 @@ public final class FNNEngine: TrainingEngine {
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds.base, positionCount: count * fields, batchCount: count,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: positions.rows.base, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }
@@ -356,9 +353,8 @@ public final class FNNEngine: TrainingEngine {
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
-                EmbeddingKernels.tableRows(ids: data.ids.base, examples: examples.base + r.lowerBound, rows: n,
-                                           fieldCount: f, offsets: offsets.base, rowIds: rowIds.base + r.lowerBound * f)
-                EmbeddingKernels.gatherMLPInput(rowIds: rowIds.base + r.lowerBound * f, rows: n, fieldCount: f,
+                positions.gather(from: data, examples: examples.base, range: r)
+                EmbeddingKernels.gatherMLPInput(rowIds: positions.rows(fromExample: r.lowerBound), rows: n, fieldCount: f,
                                                 embedDim: d, embedding: model.embedding.base,
                                                 linear: model.linear?.base, x: x0.base + r.lowerBound * inputWidth)
                 var input = UnsafePointer(x0.base + r.lowerBound * inputWidth)
