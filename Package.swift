@@ -93,7 +93,10 @@ let package = Package(
 
         // Test data, scratch directories and reference implementations shared by the test targets.
         .target(name: "TestSupport", dependencies: ["FNNCore"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
-        .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "TestSupport"], path: "Tests/FNNCoreTests",
+        // Model files, checkpoints, the cache and schedules are also checked through short training
+        // runs, so the numerics' tests may drive the trainer (never the other way round).
+        .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "FNNTrainer", "FNNThreads", "FNNExecution", "FNNSystem", "TestSupport"],
+                    path: "Tests/FNNCoreTests",
                     // Read from the source tree by path (#filePath), not bundled.
                     exclude: ["Fixtures"], swiftSettings: numericKernelSettings),
         .testTarget(name: "FNNSystemTests", dependencies: ["FNNSystem"], path: "Tests/FNNSystemTests", swiftSettings: swiftSettings),
