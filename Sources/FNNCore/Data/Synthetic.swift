@@ -131,10 +131,10 @@ public struct PlantedFMGenerator: Sendable {
         public mutating func draw(rows: Int, ids: UnsafeMutablePointer<UInt32>, labels: UnsafeMutablePointer<Float>) {
             let fieldCount = records.count
             let stride = Self.recordStride(latentDim: latentDim)
-            // Raw pointers, taken once: reaching a field's table through the array of buffers
+            // Views, taken once: reaching a field's table through the array of buffers
             // inside the loop retains and releases it, and those atomic operations kept the
             // draws' cache misses from overlapping.
-            let recordBases = records.map { UnsafePointer($0.base) }, guideBases = guides.map { UnsafePointer($0.base) }
+            let recordBases = records.map(\.view), guideBases = guides.map(\.view)
             let sizes = records.map { $0.count / stride }
             var sum = [Double](repeating: 0, count: latentDim)
             for r in 0..<rows {

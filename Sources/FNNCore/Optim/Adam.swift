@@ -112,18 +112,18 @@ public final class AdamSchedule: @unchecked Sendable {
 
     /// The tables as pointers for the update loops; valid until the next `ensure`.
     public var view: View {
-        View(stepSizes: stepSizes.base, biasCorrection2Sqrts: biasCorrection2Sqrts.base, tailSums: tailSums.base,
-             ratioPowers: ratioPowers.base, beta1Powers: beta1Powers.base, beta2Powers: beta2Powers.base,
+        View(stepSizes: stepSizes.view, biasCorrection2Sqrts: biasCorrection2Sqrts.view, tailSums: tailSums.view,
+             ratioPowers: ratioPowers.view, beta1Powers: beta1Powers.view, beta2Powers: beta2Powers.view,
              config: config)
     }
 
     public struct View {
-        let stepSizes: UnsafePointer<Float>
-        let biasCorrection2Sqrts: UnsafePointer<Float>
-        let tailSums: UnsafePointer<Double>
-        let ratioPowers: UnsafePointer<Double>
-        let beta1Powers: UnsafePointer<Float>
-        let beta2Powers: UnsafePointer<Float>
+        let stepSizes: BufferView<Float>
+        let biasCorrection2Sqrts: BufferView<Float>
+        let tailSums: BufferView<Double>
+        let ratioPowers: BufferView<Double>
+        let beta1Powers: BufferView<Float>
+        let beta2Powers: BufferView<Float>
         let config: AdamConfig
 
         @inline(__always) public func factors(step t: Int) -> (stepSize: Float, biasCorrection2Sqrt: Float) {

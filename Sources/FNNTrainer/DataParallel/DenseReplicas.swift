@@ -25,7 +25,7 @@ public final class DenseReplicas: @unchecked Sendable {
     deinit { release() }
 
     private func release() {
-        guard let copies, let held else { return }
+        guard let copies else { return }
         for w in 0..<workers { copies[w].map { UnsafeMutableRawPointer($0).deallocate() } }
         copies.deallocate()
         self.copies = nil

@@ -4,74 +4,6 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite struct RealDataLoaderTests {
-    // Counts from ../shared/data/README.md.
-    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLens100K() throws {
-        let data = try loadDataset(path: TestData.path("ml-100k/u.data"))
-        #expect(data.rowCount == 100_000)
-        #expect(data.positiveCount == 55_375)
-        #expect(data.fieldDims == [943, 1682])
-        // First line: 196 242 3 -> ids 195, 241, label 0.
-        #expect(data.ids[0] == 195 && data.ids[1] == 241 && data.labels[0] == 0)
-    }
-
-    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLens1MSample() throws {
-        let data = try loadDataset(path: TestData.path("ml-1m-sample/ratings_sample100k.dat"))
-        #expect(data.rowCount == 100_000)
-        #expect(data.positiveCount == 57_483)
-        #expect(data.fieldDims[0] <= 6040 && data.fieldDims[1] <= 3952)
-        #expect(data.fieldDims == [6040, 3952])
-    }
-
-    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func movieLensLatestCSVWithHalfStars() throws {
-        let data = try loadDataset(path: TestData.path("ml-latest-small/ratings.csv"))
-        #expect(data.rowCount == 100_836)
-        // Rating strictly above 3.0: 3.5 counts, 3.0 does not.
-        #expect(data.positiveCount == 61_716)
-        #expect(data.fieldDims == [610, 193_609])
-    }
-
-    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func forcedFormatAgreesWithDetection() throws {
-        let auto = try loadDataset(path: TestData.path("ml-100k/u.data"))
-        let forced = try loadDataset(path: TestData.path("ml-100k/u.data"), format: .movielens)
-        #expect(auto.fingerprint == forced.fingerprint)
-    }
-}
-
-@Suite struct FieldsFormatTests {
-    @Test func roundTripThroughTheFieldsTSV() throws {
-        let dir = temporaryDirectory()
-        let original = randomDataset(rows: 500, fieldDims: [3, 17, 5], seed: 9)
-        let path = dir + "/data.tsv"
-        try original.writeFieldsTSV(to: path, comment: "test data")
-        let loaded = try loadDataset(path: path)
-        #expect(loaded.rowCount == 500)
-        #expect(loaded.ids.array == original.ids.array)
-        #expect(loaded.labels.array == original.labels.array)
-        // Field size is the largest id + 1, which can be below the generator's size.
-        for f in 0..<3 {
-            let largest = (0..<500).map { Int(original.ids[$0 * 3 + f]) }.max()!
-            #expect(loaded.fieldDims[f] == largest + 1)
-        }
-    }
-
-    @Test func commentsBlankLinesAndCRLF() throws {
-        let dir = temporaryDirectory()
-        writeText("# generated\r\n1\t0\t4\r\n\r\n0\t2\t1\r\n", to: dir + "/f.tsv")
-        let data = try loadDataset(path: dir + "/f.tsv")
-        #expect(data.rowCount == 2 && data.fieldDims == [3, 5] && data.positiveCount == 1)
-    }
-
-    @Test func detectionTellsFieldsFromMovieLensTabs() throws {
-        let dir = temporaryDirectory()
-        // Four tab columns both; only the first-column labels say "fields".
-        writeText("1\t5\t3\t881250949\n0\t2\t4\t881250950\n", to: dir + "/a.tsv")
-        writeText("196\t242\t3\t881250949\n186\t302\t3\t891717742\n", to: dir + "/b.tsv")
-        #expect(try loadDataset(path: dir + "/a.tsv").fieldDims == [6, 5, 881_250_951])
-        #expect(try loadDataset(path: dir + "/b.tsv").fieldDims == [196, 302])
-    }
-}
-
 @Suite struct MalformedInputTests {
     func failure(_ text: String, format: DataFormat = .auto) -> InputError? {
         let dir = temporaryDirectory()
@@ -172,27 +104,5 @@ import Testing
 
     @Test func undetectableFormat() {
         #expect(failure("hello world\n")?.message.contains("cannot detect the format") == true)
-    }
-}
-
-@Suite struct SplitTests {
-    @Test func eightyTenTenDisjointAndSeeded() {
-        let a = DataSplit(rowCount: 1001, seed: 5)
-        #expect(a.train.count == 800 && a.validation.count == 100 && a.test.count == 101)
-        #expect(Set(a.train + a.validation + a.test).count == 1001)
-        let b = DataSplit(rowCount: 1001, seed: 5)
-        #expect(a.train == b.train && a.test == b.test)
-        let c = DataSplit(rowCount: 1001, seed: 6)
-        #expect(a.train != c.train)
-    }
-
-    @Test func syntheticDataIsDeterministicAndPlanted() {
-        let g = PlantedFMGenerator.movieLens1MShape(seed: 3)
-        let a = g.generate(rows: 20_000)
-        let b = g.generate(rows: 20_000)
-        #expect(a.fingerprint == b.fingerprint)
-        #expect(a.fieldDims == [6040, 3706])
-        let rate = Double(a.positiveCount) / 20_000
-        #expect(rate > 0.35 && rate < 0.75)
     }
 }

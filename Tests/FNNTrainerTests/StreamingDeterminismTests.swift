@@ -1,0 +1,40 @@
+import FNNCore
+import FNNSystem
+import FNNThreads
+import FNNTrainer
+import Foundation
+import TestSupport
+import Testing
+
+/// Streaming from a mapped cache (pages handed back window by window) trains the same model for
+/// every thread count.
+@Suite struct StreamingDeterminismTests {
+    @Test func streamingFromTheMappedCacheIsThreadIndependent() throws {
+        let data = PlantedFMGenerator.movieLens1MShape(seed: 6).generate(rows: 6000)
+        let dir = NSTemporaryDirectory() + "fnn-par-stream-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let source = dir + "/d.tsv"
+        try data.writeFieldsTSV(to: source)
+        let parsed = try loadDataset(path: source)
+        let key = try DatasetCache.Key(source: source, preprocessing: "fields")
+        let cache = DatasetCache.path(for: source, directory: nil)
+        try DatasetCache.store(parsed, cache: cache, key: key)
+        let mapped = try #require(DatasetCache.load(cache: cache, key: key, name: source))
+        #expect(mapped.isMapped)
+        func trained(threads: Int) throws -> Model {
+            var options = TrainingOptions()
+            options.epochs = 2
+            options.patience = 0
+            options.batchSize = 500
+            options.streamChunkRows = 700
+            let config = ModelConfig(kind: .fnn, fieldDims: mapped.fieldDims, embedDim: 4, mlpDims: [8], dropout: 0.1)
+            let engine = makeEngine(model: Model.initialized(config: config, seed: 2), data: mapped, options: options)
+            let run = TrainingRun(engine: engine, data: mapped, split: DataSplit(rowCount: mapped.rowCount, seed: 2),
+                                  options: options, executor: WorkerPool(threads: threads))
+            _ = try run.run()
+            return engine.model
+        }
+        let one = try trained(threads: 1)
+        #expect(try trained(threads: 3).bitwiseEqual(one))
+    }
+}
