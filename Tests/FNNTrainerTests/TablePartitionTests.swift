@@ -55,4 +55,45 @@ import Testing
         // worse, where there are enough blocks to cut finely.
         if tableRows / 64 >= 8 * parts { #expect(spreads[1] <= spreads[0], "\(spreads)") }
     }
+
+    /// Shares of a table are contiguous, 64-row aligned and cover it exactly, for any rank count
+    /// (surplus ranks get empty shares).
+    @Test(arguments: [(1000, 1), (1000, 3), (4096, 4), (100, 5), (0, 2)])
+    func sharesCoverTheTable(tableRows: Int, ranks: Int) {
+        let shares = (0..<ranks).map { TableRowRange(shareOf: tableRows, rank: $0, ranks: ranks) }
+        #expect(shares.first!.owned.lowerBound == 0 && shares.last!.owned.upperBound == tableRows)
+        for (a, b) in zip(shares, shares.dropFirst()) { #expect(a.owned.upperBound == b.owned.lowerBound) }
+        #expect(shares.allSatisfy { $0.owned.lowerBound % 64 == 0 || $0.owned.isEmpty })
+        #expect(shares.map(\.owned.count).reduce(0, +) == tableRows)
+        #expect(TableRowRange(shareOf: tableRows, rank: 0, ranks: 1) == TableRowRange(wholeTableOf: tableRows))
+    }
+
+    /// A grouping over one share holds exactly the rows of that share that the batch touches,
+    /// each with the full grouping's sum to the bit; its parts cut the share and nothing else.
+    @Test func groupingOverAShareKeepsOnlyItsRows() {
+        let tableRows = 1000, width = 3
+        var rng = Xoshiro256(seed: 9)
+        let rowIds = (0..<2000).map { _ in UInt32(rng.nextInt(below: tableRows)) }
+        let grads = AlignedBuffer<Float>((0..<(rowIds.count * width)).map { _ in Float(rng.nextGaussian()) })
+        let gradients = RowGradients(embedding: grads.base, embeddingStride: width)
+        let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
+        rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients) }
+        let share = TableRowRange(shareOf: tableRows, rank: 1, ranks: 3)
+        var expected: [UInt32: [Float]] = [:]
+        for u in 0..<full.uniqueCount where share.owns(Int(full.uniqueRows[u])) {
+            expected[full.uniqueRows[u]] = (0..<width).map { full.sums[u * width + $0] }
+        }
+        let partitioned = PartitionedRowGrouping(table: share, maxPositions: rowIds.count, width: width)
+        partitioned.prepare(parts: 2)
+        #expect(partitioned.boundaries.first == share.owned.lowerBound && partitioned.boundaries.last == share.owned.upperBound)
+        var seen: [UInt32: [Float]] = [:]
+        for p in 0..<2 {
+            let g = rowIds.withUnsafeBufferPointer {
+                partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients)
+            }
+            for u in 0..<g.uniqueCount { seen[g.uniqueRows[u]] = (0..<width).map { g.sums[u * width + $0] } }
+            partitioned.finish(part: p)
+        }
+        #expect(!expected.isEmpty && seen == expected)
+    }
 }

@@ -10,6 +10,8 @@ public final class Model: @unchecked Sendable {
     public let layout: DenseLayout
     /// First table row of each field.
     public let offsets: [Int]
+    /// The table rows this model holds: all of them (a sharded run's rank would hold its share).
+    public var tableRange: TableRowRange { TableRowRange(wholeTableOf: config.tableRows) }
     /// tableRows x embedDim.
     public let embedding: AlignedBuffer<Float>
     /// tableRows, when `config.hasLinearTable`.

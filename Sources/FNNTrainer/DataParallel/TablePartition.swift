@@ -12,8 +12,13 @@ import FNNSystem
 /// and the next step cuts the blocks so every range holds about the same amount (popular rows
 /// cluster, so equal ranges would leave one task with most of the work). Which task updates a
 /// row never changes the result.
+///
+/// The ranges cut `table.owned`, the rows this process holds: the whole table today, one rank's
+/// share when tables are sharded (positions naming other rows are then left to their owners).
 public final class PartitionedRowGrouping: @unchecked Sendable {
     public let tableRows: Int
+    /// The rows these parts cover.
+    public let table: TableRowRange
     let maxPositions: Int
     let width: Int
     let slotOfRow: AlignedBuffer<Int32>
@@ -26,14 +31,21 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
     /// parts.count + 1 row boundaries.
     public private(set) var boundaries: [Int] = []
 
-    public init(tableRows: Int, maxPositions: Int, width: Int) {
-        self.tableRows = tableRows
+    public convenience init(tableRows: Int, maxPositions: Int, width: Int) {
+        self.init(table: TableRowRange(wholeTableOf: tableRows), maxPositions: maxPositions, width: width)
+    }
+
+    public init(table: TableRowRange, maxPositions: Int, width: Int) {
+        precondition(table.owned.lowerBound % TableRowRange.alignment == 0)
+        self.table = table
+        tableRows = table.tableRows
         self.maxPositions = maxPositions
         self.width = width
         slotOfRow = AlignedBuffer(count: tableRows)
         slotOfRow.fill(-1)
-        blockRows = max(64, ((tableRows + 1023) / 1024 + 63) / 64 * 64)
-        blockCounts = AlignedBuffer(count: (tableRows + blockRows - 1) / blockRows)
+        let rows = table.owned.count
+        blockRows = max(64, ((rows + 1023) / 1024 + 63) / 64 * 64)
+        blockCounts = AlignedBuffer(count: (rows + blockRows - 1) / blockRows)
     }
 
     public var byteCount: Int { slotOfRow.byteCount + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +) }
@@ -60,7 +72,7 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
             }
         }
         cuts.append(blocks)
-        boundaries = cuts.map { min($0 * blockRows, tableRows) }
+        boundaries = cuts.map { table.owned.lowerBound + min($0 * blockRows, table.owned.count) }
     }
 
     public func rows(ofPart p: Int) -> Range<Int> { boundaries[p]..<boundaries[p + 1] }
@@ -75,12 +87,13 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
         // An empty range at the table's end would still name the last (partial) block, which
         // another part owns.
         guard !range.isEmpty else { return grouping }
-        let firstBlock = range.lowerBound / blockRows, endBlock = (range.upperBound + blockRows - 1) / blockRows
+        let start = table.owned.lowerBound
+        let firstBlock = (range.lowerBound - start) / blockRows, endBlock = (range.upperBound - start + blockRows - 1) / blockRows
         for b in firstBlock..<endBlock { blockCounts[b] = 0 }
         // A row's update (its lines fetched, two Adam steps with square roots and divisions)
         // costs about as much as sixteen additions of cache-resident gradient entries.
         for u in 0..<grouping.uniqueCount {
-            blockCounts[Int(grouping.uniqueRows[u]) / blockRows] += 16 + grouping.positionCounts[u]
+            blockCounts[(Int(grouping.uniqueRows[u]) - start) / blockRows] += 16 + grouping.positionCounts[u]
         }
         return grouping
     }

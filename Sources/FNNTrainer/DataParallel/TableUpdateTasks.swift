@@ -2,11 +2,15 @@ import FNNCore
 import FNNExecution
 import FNNSystem
 
-
+/// Lazy Adam's table work split into tasks by row ranges: each row is written by one task.
 extension LazyRowAdam {
+    /// The epoch-end catch-up of the rows this process holds (`owned`: the whole table unless
+    /// sharded), cut into 64-row-aligned ranges, one task each.
     func catchUpAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, globalStep: Int, schedule: AdamSchedule,
-                    rates: LearningRateScale, executor: PhaseExecutor) {
-        let parts = partition(rows, parts: executor.workerCount, alignment: 64)
+                    rates: LearningRateScale, executor: PhaseExecutor, owned: Range<Int>? = nil) {
+        let owned = owned ?? 0..<rows
+        let parts = partition(owned.count, parts: executor.workerCount, alignment: TableRowRange.alignment)
+            .map { (owned.lowerBound + $0.lowerBound)..<(owned.lowerBound + $0.upperBound) }
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
             catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule, rates: rates)
         }

@@ -47,7 +47,7 @@ public final class FMEngine: TrainingEngine {
             TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
                            mode: sparseUpdate, rates: rates)
         }
-        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * f, width: d)
         examples = AlignedBuffer(count: batchCapacity)
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)

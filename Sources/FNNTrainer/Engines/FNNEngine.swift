@@ -70,7 +70,7 @@ public final class FNNEngine: TrainingEngine {
             TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
                            hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
         }
-        groupings = PartitionedRowGrouping(tableRows: rows, maxPositions: batchCapacity * f, width: d)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * f, width: d)
         examples = AlignedBuffer(count: batchCapacity)
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)

@@ -96,7 +96,7 @@ final class TableOptimizer: @unchecked Sendable {
         guard let table, mode == .lazy, dense.step > 0 else { return }
         schedule.ensure(upTo: dense.step)
         table.catchUpAll(table: model.embedding, linear: model.linear, globalStep: dense.step, schedule: schedule,
-                         rates: rates.scale(epoch: epoch), executor: executor)
+                         rates: rates.scale(epoch: epoch), executor: executor, owned: model.tableRange.owned)
     }
 
     var tensors: [String: SafeTensors.Tensor] {
