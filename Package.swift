@@ -19,14 +19,15 @@ let swiftSettings: [SwiftSetting] = [
 /// Settings of the targets that hold the numeric kernels and the loops that call them. This is NOT
 /// fast-math, and must never become it: the determinism contract (ARCHITECTURE.md) needs every
 /// float sum in its written order, which -ffast-math / reassociation would break.
-/// - `-enforce-exclusivity=unchecked`: the kernels and engines touch class-owned buffers in their
-///   inner loops; the dynamic exclusivity check there costs (see perf/RESULTS.md).
+/// Swift's exclusivity checks stay on here too: turning them off (`-enforce-exclusivity=unchecked`,
+/// as these targets had it) measured no faster side by side (perf/RESULTS.md, session 6), since the
+/// hot loops take `BufferView`s and raw pointers, which the checks do not cover.
 /// - `-fno-math-errno` for the C headers Swift inlines: Float.squareRoot() goes through a C shim
 ///   of the standard library, and with errno semantics (Linux's default) every square root carries
 ///   a negative-input check and a libm call, which also keeps SIMD square roots from vectorising
 ///   (Adam's update ran lane by lane).
 let numericKernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked", "-Xcc", "-fno-math-errno"]),
+    .unsafeFlags(["-target-cpu", targetCPU, "-Xcc", "-fno-math-errno"]),
     .swiftLanguageMode(.v6),
 ]
 

@@ -2,12 +2,12 @@
 /// prove the parameter, gradient and moment pointers distinct and so leaves the plain loops
 /// scalar. Every element goes through the same operations in the same order whether it lands in
 /// a vector or in the scalar tail, so results do not depend on where a range is split.
-public enum AdamKernels: FloatLanes {
-    public typealias Vector = SIMD8<Float>
+package enum AdamKernels: FloatLanes {
+    package typealias Vector = SIMD8<Float>
 
     /// p -= stepSize * m' / (sqrt(v') / bc2Sqrt + eps) with m' = m + (1-b1)(g' - m),
     /// v' = v b2 + (1-b2) g'^2 and g' = g + wd p (g nil: zero gradient).
-    @inline(__always) public static func step(
+    @inline(__always) package static func step(
         _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>,
         _ v: UnsafeMutablePointer<Float>, count: Int, config: AdamConfig, stepSize: Float, biasCorrection2Sqrt: Float
     ) {
@@ -33,7 +33,7 @@ public enum AdamKernels: FloatLanes {
     }
 
     /// One element of `step`, in the same operations as its vector lanes.
-    @inline(__always) public static func step(
+    @inline(__always) package static func step(
         _ p: inout Float, _ g: Float, _ m: inout Float, _ v: inout Float, config: AdamConfig, stepSize: Float,
         biasCorrection2Sqrt: Float
     ) {
@@ -47,7 +47,7 @@ public enum AdamKernels: FloatLanes {
 
     /// The closed-form catch-up of missed zero-gradient steps (see `LazyRowAdam`):
     /// p -= movement * m / sqrt(v); m *= decay1; v *= decay2.
-    @inline(__always) public static func catchUp(
+    @inline(__always) package static func catchUp(
         _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
         count: Int, movement: Float, decay1: Float, decay2: Float
     ) {
@@ -70,7 +70,7 @@ public enum AdamKernels: FloatLanes {
     }
 
     /// One element of `catchUp`.
-    @inline(__always) public static func catchUp(
+    @inline(__always) package static func catchUp(
         _ p: inout Float, _ m: inout Float, _ v: inout Float, movement: Float, decay1: Float, decay2: Float
     ) {
         p -= movement * m / max(v, .leastNormalMagnitude).squareRoot()
@@ -79,7 +79,7 @@ public enum AdamKernels: FloatLanes {
     }
 
     /// accumulator += source, element-wise.
-    @inline(__always) public static func add(_ source: UnsafePointer<Float>, into accumulator: UnsafeMutablePointer<Float>, count: Int) {
+    @inline(__always) package static func add(_ source: UnsafePointer<Float>, into accumulator: UnsafeMutablePointer<Float>, count: Int) {
         var j = 0
         while j + 8 <= count {
             store(load(accumulator + j) + load(source + j), accumulator + j)
@@ -89,7 +89,7 @@ public enum AdamKernels: FloatLanes {
     }
 
     /// accumulator += scale * source, element-wise.
-    @inline(__always) public static func add(_ source: UnsafePointer<Float>, scaledBy scale: Float,
+    @inline(__always) package static func add(_ source: UnsafePointer<Float>, scaledBy scale: Float,
                                              into accumulator: UnsafeMutablePointer<Float>, count: Int) {
         var j = 0
         while j + 8 <= count {

@@ -1,12 +1,12 @@
 import CMemoryHints
 
 /// Table lookups and the FM's second-order term over a slice of a batch.
-public enum EmbeddingKernels: FloatLanes {
+package enum EmbeddingKernels: FloatLanes {
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
     /// and, when given, the examples' labels. Examples come in shuffled order, so each is a cache
     /// miss in a large data set: this tight loop, with nothing else in it, lets the CPU keep many
     /// of them in flight.
-    @inlinable public static func tableRows(
+    @inlinable package static func tableRows(
         ids: UnsafePointer<UInt32>, examples: UnsafePointer<Int>, rows: Int, fieldCount: Int,
         offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
@@ -32,7 +32,7 @@ public enum EmbeddingKernels: FloatLanes {
 
     /// The MLP input of a slice: per field the embedding row, preceded by the linear weight when
     /// `linear` is given (the paper's z_i = (w_i, v_i)).
-    @inlinable public static func gatherMLPInput(
+    @inlinable package static func gatherMLPInput(
         rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
     ) {
@@ -59,7 +59,7 @@ public enum EmbeddingKernels: FloatLanes {
 
     /// FM logits of a slice: bias + sum_i w_i + 1/2 sum_k ((sum_i v_ik)^2 - sum_i v_ik^2).
     /// `scratch` holds embedDim floats.
-    @inlinable public static func fmForward(
+    @inlinable package static func fmForward(
         rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
         logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
@@ -71,12 +71,12 @@ public enum EmbeddingKernels: FloatLanes {
         }
     }
 
-    public typealias Lanes = SIMD8<Float>
+    package typealias Lanes = SIMD8<Float>
 
     /// One example's FM logit; leaves sum_i v_i in `sum` for the backward pass. The sums of
     /// squares are kept per lane and added across lanes once at the end: one running scalar sum
     /// would chain every addition behind the previous one.
-    @inlinable @inline(__always) public static func fmLogit(
+    @inlinable @inline(__always) package static func fmLogit(
         rowIds: UnsafePointer<UInt32>, fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
     ) -> Float {
@@ -119,7 +119,7 @@ public enum EmbeddingKernels: FloatLanes {
     /// i it writes the logit gradient g_i of the mean loss (dLogits[i], also the gradient of each
     /// of its linear weights and its share of the bias) and g_i S_i (scaledSums[i * embedDim ...],
     /// S_i the sum of its embedding rows); returns the summed loss and this slice's bias gradient.
-    @inlinable public static func fmTrain(
+    @inlinable package static func fmTrain(
         rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         fieldCount: Int, embedDim: Int,
         embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,

@@ -3,11 +3,11 @@
 /// polynomials (range reduction by powers of two), within 2 ulp of the exact values over the
 /// ranges the loss needs. A one-value call goes through the same lanes, so every example gets the
 /// same bits whether or not it shares a vector.
-public enum FastMath {
-    public typealias Lanes = SIMD8<Float>
+package enum FastMath {
+    package typealias Lanes = SIMD8<Float>
 
     /// e^x for x <= 0 (larger x are taken as 0); below -87.3 the result is 0.
-    @inlinable public static func expNonPositive(_ x: Lanes) -> Lanes {
+    @inlinable package static func expNonPositive(_ x: Lanes) -> Lanes {
         let clamped = x.clamped(lowerBound: Lanes(repeating: -87.3), upperBound: Lanes(repeating: 0))
         // x = n ln2 + r, |r| <= ln2 / 2, with ln2 split in two so n ln2 is exact.
         // Rounded to the nearest integer by the 1.5 * 2^23 trick: generic SIMD rounding and
@@ -32,7 +32,7 @@ public enum FastMath {
 
     /// ln(1 + e) for 0 <= e <= 1 (the softplus of the loss), accurate relative to the result even
     /// for tiny e.
-    @inlinable public static func logOnePlus(_ e: Lanes) -> Lanes {
+    @inlinable package static func logOnePlus(_ e: Lanes) -> Lanes {
         // m = 1 + e in [1, 2]; above sqrt(2) halve it, so x = m' - 1 lies in [-0.293, 0.414].
         let m = 1 + e
         let high = m .> 1.414_213_56

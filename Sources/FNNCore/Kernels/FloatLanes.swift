@@ -1,7 +1,7 @@
 /// Eight floats loaded from and stored to any address, for the kernels that write their loops in
 /// explicit lanes: the compiler cannot prove their pointers distinct and would keep plain loops
 /// scalar. One definition for every such kernel family (conformance adds `load` and `store`).
-public protocol FloatLanes {}
+package protocol FloatLanes {}
 
 extension FloatLanes {
     @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

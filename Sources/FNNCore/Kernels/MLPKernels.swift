@@ -3,14 +3,14 @@
 /// slice can be processed by any thread once those are known. No kernel allocates.
 ///
 /// Layouts are row-major: an activation is rows x width, a weight is outputs x inputs (torch's).
-public enum MLPKernels: FloatLanes {
-    public typealias Lanes = SIMD8<Float>
+package enum MLPKernels: FloatLanes {
+    package typealias Lanes = SIMD8<Float>
 
-    public static let batchNormEpsilon: Float = 1e-5
-    public static let batchNormMomentum: Float = 0.1
+    package static let batchNormEpsilon: Float = 1e-5
+    package static let batchNormMomentum: Float = 0.1
 
     /// y = x * W^T + b.
-    @inlinable public static func linearForward(
+    @inlinable package static func linearForward(
         x: UnsafePointer<Float>, rows: Int, inputs: Int,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outputs: Int,
         y: UnsafeMutablePointer<Float>
@@ -26,7 +26,7 @@ public enum MLPKernels: FloatLanes {
 
     /// Per-column sum and sum of squares of the slice, in Double, so that the batch statistics
     /// assembled from slices do not lose precision: sums[j] and sums[width + j].
-    @inlinable public static func columnMoments(
+    @inlinable package static func columnMoments(
         _ y: UnsafePointer<Float>, rows: Int, width: Int, sums: UnsafeMutablePointer<Double>
     ) {
         // Eight columns at a time in Double lanes, rows in order: each column's sums take the same
@@ -60,7 +60,7 @@ public enum MLPKernels: FloatLanes {
     /// Batch mean and 1/sqrt(biased variance + eps) from per-slice moments, always summed in slice
     /// order so every caller gets the same bits. `unbiasedVariance`, when given, receives the
     /// n/(n-1)-corrected variance that torch feeds into the running statistics.
-    @inlinable public static func batchStatistics(
+    @inlinable package static func batchStatistics(
         sliceMoments: UnsafePointer<Double>, sliceCount: Int, stride: Int, width: Int, batchSize: Int,
         mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
         unbiasedVariance: UnsafeMutablePointer<Float>?
@@ -84,7 +84,7 @@ public enum MLPKernels: FloatLanes {
     /// backward pass); `a` receives the layer output; `gate` receives d a / d (BN output): 0 where
     /// ReLU or dropout cut, 1/(1-p) elsewhere. Dropout draws are keyed by (seed, epoch, example,
     /// layer) so they are the same whichever thread computes them.
-    @inlinable public static func batchNormReLUDropoutTrain(
+    @inlinable package static func batchNormReLUDropoutTrain(
         z: UnsafeMutablePointer<Float>, rows: Int, width: Int,
         mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
@@ -143,7 +143,7 @@ public enum MLPKernels: FloatLanes {
     }
 
     /// Evaluation-mode BatchNorm (running statistics) and ReLU, in place; dropout is the identity.
-    @inlinable public static func batchNormReLUEval(
+    @inlinable package static func batchNormReLUEval(
         z: UnsafeMutablePointer<Float>, rows: Int, width: Int,
         runningMean: UnsafePointer<Float>, runningVariance: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>
@@ -161,7 +161,7 @@ public enum MLPKernels: FloatLanes {
     }
 
     /// Output layer forward: one logit per row.
-    @inlinable public static func outputForward(
+    @inlinable package static func outputForward(
         a: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, bias: Float,
         logits: UnsafeMutablePointer<Float>
     ) {
@@ -175,7 +175,7 @@ public enum MLPKernels: FloatLanes {
 
     /// Output layer backward given d loss / d logit: accumulates nothing across slices, writes this
     /// slice's weight gradient (width) and bias gradient, and d loss / d a.
-    @inlinable public static func outputBackward(
+    @inlinable package static func outputBackward(
         a: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
         dLogits: UnsafePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
         dA: UnsafeMutablePointer<Float>
@@ -197,7 +197,7 @@ public enum MLPKernels: FloatLanes {
     /// First half of the BatchNorm backward pass: dA (in place) becomes d loss / d (BN output)
     /// through the ReLU/dropout gate, and the slice's sums of that and of its product with x-hat
     /// are written to sums[j] and sums[width + j].
-    @inlinable public static func batchNormBackwardPartials(
+    @inlinable package static func batchNormBackwardPartials(
         dA: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, xhat: UnsafePointer<Float>,
         rows: Int, width: Int, sums: UnsafeMutablePointer<Double>
     ) {
@@ -235,7 +235,7 @@ public enum MLPKernels: FloatLanes {
     }
 
     /// Whole-batch sums from slice partials, in slice order: sumDY[j], sumDYXhat[j].
-    @inlinable public static func reduceSlicePartials(
+    @inlinable package static func reduceSlicePartials(
         _ partials: UnsafePointer<Double>, sliceCount: Int, stride: Int, width: Int,
         sumDY: UnsafeMutablePointer<Float>, sumDYXhat: UnsafeMutablePointer<Float>
     ) {
@@ -252,7 +252,7 @@ public enum MLPKernels: FloatLanes {
 
     /// Second half: d loss / d z = gamma * invstd * (dY - mean(dY) - xhat * mean(dY * xhat)),
     /// in place over dY.
-    @inlinable public static func batchNormBackwardApply(
+    @inlinable package static func batchNormBackwardApply(
         dY: UnsafeMutablePointer<Float>, xhat: UnsafePointer<Float>, rows: Int, width: Int,
         gamma: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>, batchSize: Int,
         sumDY: UnsafePointer<Float>, sumDYXhat: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>
@@ -282,7 +282,7 @@ public enum MLPKernels: FloatLanes {
 
     /// Linear backward for a slice: dW = dZ^T x and db = column sums of dZ (this slice's
     /// contribution only), and dX = dZ W when `dX` is given.
-    @inlinable public static func linearBackward(
+    @inlinable package static func linearBackward(
         x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: UnsafePointer<Float>, outputs: Int,
         dZ: UnsafePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
         dX: UnsafeMutablePointer<Float>?
@@ -307,17 +307,17 @@ public enum MLPKernels: FloatLanes {
 
 /// Binary cross-entropy on logits, computed without forming the probability so that it neither
 /// overflows nor takes log(0): loss = softplus(z) - y z, d loss / d z = sigmoid(z) - y.
-public enum BinaryCrossEntropy {
+package enum BinaryCrossEntropy {
     /// The same in Float, with d loss / d z, from one exponential: e = exp(-|z|) gives both
     /// softplus(z) = max(z, 0) + log1p(e) and sigmoid(z) = 1 / (1 + e) (z >= 0) or e / (1 + e).
     /// For the training loop (metrics use the Double loss).
-    @inlinable public static func lossAndGradient(logit z: Float, label y: Float) -> (loss: Float, dLogit: Float) {
+    @inlinable package static func lossAndGradient(logit z: Float, label y: Float) -> (loss: Float, dLogit: Float) {
         let r = lossAndGradient(logits: FastMath.Lanes(repeating: z), labels: FastMath.Lanes(repeating: y))
         return (r.loss[0], r.dLogit[0])
     }
 
     /// Eight examples at once (`FastMath`'s exp and log); the one-example form gives the same bits.
-    @inlinable public static func lossAndGradient(logits z: FastMath.Lanes, labels y: FastMath.Lanes)
+    @inlinable package static func lossAndGradient(logits z: FastMath.Lanes, labels y: FastMath.Lanes)
         -> (loss: FastMath.Lanes, dLogit: FastMath.Lanes) {
         let magnitude = z.replacing(with: -z, where: z .< 0)
         let e = FastMath.expNonPositive(-magnitude)
@@ -327,18 +327,18 @@ public enum BinaryCrossEntropy {
         return (positive - y * z + FastMath.logOnePlus(e), sigmoid - y)
     }
 
-    @inlinable public static func loss(logit z: Float, label y: Float) -> Double {
+    @inlinable package static func loss(logit z: Float, label y: Float) -> Double {
         let zd = Double(z)
         let softplus = zd > 0 ? zd + log1pExp(-zd) : log1pExp(zd)
         return softplus - Double(y) * zd
     }
 
-    @inlinable public static func sigmoid(_ z: Float) -> Float {
+    @inlinable package static func sigmoid(_ z: Float) -> Float {
         z >= 0 ? 1 / (1 + expf(-z)) : expf(z) / (1 + expf(z))
     }
 
     /// Writes d (mean loss) / d logit for each row and returns the slice's summed loss.
-    @inlinable public static func gradients(
+    @inlinable package static func gradients(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         dLogits: UnsafeMutablePointer<Float>
     ) -> Double {

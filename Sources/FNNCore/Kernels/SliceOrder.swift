@@ -8,11 +8,11 @@
 /// rows (`RowGrouping`: each row's entries in position order, which is slice order).
 ///
 /// Changing this order changes every trained model: bump the checkpoint version if it must.
-public enum SliceOrder {
+package enum SliceOrder {
     /// `into[0..<count]` = the slice-order sum of `count` values starting at `first` in each of
     /// `sliceCount` partials laid `sliceStride` floats apart.
     @inlinable
-    public static func sum(_ first: UnsafePointer<Float>, sliceStride: Int, sliceCount: Int, count: Int,
+    package static func sum(_ first: UnsafePointer<Float>, sliceStride: Int, sliceCount: Int, count: Int,
                            into sum: UnsafeMutablePointer<Float>) {
         guard count > 0 else { return }
         sum.update(from: first, count: count)

@@ -3,12 +3,12 @@
 /// The gradient used is g' = scale * g + decay * p: `scale` turns a batch-mean gradient into the
 /// summed one, `decay` is the row's L2 coefficient for this step (per-occurrence L2 times its
 /// positions in the batch).
-public enum SparseKernels: FloatLanes {
-    public typealias Vector = SIMD8<Float>
+package enum SparseKernels: FloatLanes {
+    package typealias Vector = SIMD8<Float>
 
     /// a += g'^2; p -= lr g' / sqrt(a). A zero accumulator (initial value 0 and zero gradients so
     /// far) gives a zero step, not 0/0.
-    @inline(__always) public static func adagrad(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+    @inline(__always) package static func adagrad(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                                                  _ a: UnsafeMutablePointer<Float>, count: Int, learningRate lr: Float,
                                                  scale: Float, decay: Float) {
         let floor = Vector(repeating: .leastNormalMagnitude)
@@ -28,7 +28,7 @@ public enum SparseKernels: FloatLanes {
     }
 
     /// One element of `adagrad`.
-    @inline(__always) public static func adagrad(_ p: inout Float, _ g: Float, _ a: inout Float, learningRate lr: Float,
+    @inline(__always) package static func adagrad(_ p: inout Float, _ g: Float, _ a: inout Float, learningRate lr: Float,
                                                  scale: Float, decay: Float) {
         let grad = scale * g + decay * p
         let aNew = a + grad * grad
@@ -38,7 +38,7 @@ public enum SparseKernels: FloatLanes {
 
     /// a += mean_j g'_j^2 (one accumulator for the row); p -= lr g' / sqrt(a). The mean is summed
     /// in lane order then across lanes, a fixed order for a given width.
-    @inline(__always) public static func rowwiseAdagrad(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+    @inline(__always) package static func rowwiseAdagrad(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                                                         _ a: UnsafeMutablePointer<Float>, count: Int,
                                                         learningRate lr: Float, scale: Float, decay: Float) {
         var squares = Vector(repeating: 0)
@@ -70,7 +70,7 @@ public enum SparseKernels: FloatLanes {
     }
 
     /// p -= lr g'.
-    @inline(__always) public static func sgd(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, count: Int,
+    @inline(__always) package static func sgd(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, count: Int,
                                              learningRate lr: Float, scale: Float, decay: Float) {
         var j = 0
         while j + 8 <= count {
