@@ -99,11 +99,11 @@ struct Bench: ParsableCommand {
             var options = options
             options.tables = .recommended(for: kind)
             if let rule = optimizer.rule { options.tables.kind = rule }
-            var runs: [[BenchRun]] = Array(repeating: [], count: threadCounts.count)
+            var runs: [[ThroughputMeasurement]] = Array(repeating: [], count: threadCounts.count)
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
-                    runs[i].append(measure(config: config, dataset: dataset, options: options, order: order,
-                                           steps: stepCount, pool: pool))
+                    runs[i].append(ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
+                                                                 steps: stepCount, executor: pool))
                 }
             }
             let firstMedian = median(runs[0].map(\.samplesPerSecond))
@@ -145,56 +145,10 @@ struct Bench: ParsableCommand {
             do { try writeFileAtomically(path: svg, bytes: Array(chart.svg().utf8)) } catch { throw CLIError("\(error)") }
         }
     }
-
-    /// Every measurement starts from the same freshly initialised model (initialised here rather
-    /// than copied from a kept one, so the peak RSS counts one model, as a training run does).
-    func measure(config: ModelConfig, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
-                 pool: WorkerPool) -> BenchRun {
-        ResidentMemory.resetPeak()
-        let model = Model.initialized(config: config, seed: 1)
-        let engine = makeEngine(model: model, data: dataset, options: options)
-        // One untimed step touches the workspace (page faults, first-touch placement).
-        order.withUnsafeBufferPointer { ids in
-            _ = engine.trainStep(examples: ids.baseAddress!, count: min(options.batchSize, ids.count), epoch: 0, executor: pool)
-        }
-        pool.profile.reset()
-        let start = PhaseProfile.now()
-        var examples = 0
-        order.withUnsafeBufferPointer { ids in
-            var offset = 0
-            for _ in 0..<steps {
-                if offset >= ids.count { offset = 0 }
-                let n = min(options.batchSize, ids.count - offset)
-                if n >= 2 { _ = engine.trainStep(examples: ids.baseAddress! + offset, count: n, epoch: 1, executor: pool) }
-                examples += n
-                offset += n
-            }
-        }
-        let seconds = PhaseProfile.now() - start
-        return BenchRun(samplesPerSecond: Double(examples) / seconds, phases: pool.profile.entries,
-                        peakRSSBytes: ResidentMemory.peakSinceReset, stateBytes: stateBytes(engine: engine, dataset: dataset),
-                        workspaceBytes: engine.workspaceBytes)
-    }
-
-    /// What a run must hold: the data (ids and labels), the parameters, and the engine's optimizer
-    /// state (Adam's moments, each table row's step record).
-    func stateBytes(engine: TrainingEngine, dataset: Dataset) -> Int {
-        let model = engine.model
-        let parameters = model.embedding.byteCount + (model.linear?.byteCount ?? 0) + model.dense.byteCount
-        return dataset.ids.byteCount + dataset.rowCount * 4 + parameters + engine.optimizerBytes
-    }
 }
 
 enum SyntheticShape: String, ExpressibleByArgument, CaseIterable {
     case ml1m, criteo
-}
-
-struct BenchRun {
-    var samplesPerSecond: Double
-    var phases: [PhaseProfile.Entry]
-    var peakRSSBytes: Int?
-    var stateBytes: Int
-    var workspaceBytes: Int
 }
 
 struct BenchPoint: Encodable {

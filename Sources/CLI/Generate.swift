@@ -39,7 +39,7 @@ struct Generate: ParsableCommand {
         var positives = 0
         do {
             if out.hasSuffix(".fnnpar") {
-                positives = try writeBinary(generator, description: description)
+                positives = try generator.writeBinaryFile(rows: rows, to: out, description: description)
             } else {
                 let data = generator.generate(rows: rows, name: out)
                 positives = data.positiveCount
@@ -48,31 +48,5 @@ struct Generate: ParsableCommand {
         } catch { throw CLIError("\(error)") }
         FileHandle.standardError.write(Data(String(format: "wrote %d rows (%d positive) to %@ in %.2f s\n", rows, positives, out,
                                                    Date().timeIntervalSince(start)).utf8))
-    }
-
-    /// Rows drawn and written a chunk at a time; only the labels (4 bytes a row) are held whole,
-    /// since the file stores them after all the ids.
-    func writeBinary(_ generator: PlantedFMGenerator, description: String) throws -> Int {
-        var sampler = generator.makeSampler()
-        let fieldCount = generator.fields.count
-        let labels = AlignedBuffer<Float>(count: rows)
-        let chunkRows = max(1, (16 << 20) / (fieldCount * 4))
-        let chunk = AlignedBuffer<UInt32>(count: chunkRows * fieldCount)
-        let total = rows
-        // The labels are drawn with the ids, and written after them.
-        try DatasetCache.write(cache: out, key: nil, rowCount: rows, fieldDims: generator.fields.map(\.size), hasLabels: true,
-                               vocabulary: nil, labels: UnsafeBufferPointer(start: labels.base, count: rows),
-                               metadata: ["generated_by": description]) { writer in
-            var done = 0
-            while done < total {
-                let n = min(chunkRows, total - done)
-                sampler.draw(rows: n, ids: chunk.base, labels: labels.base + done)
-                try writer.write(UnsafeRawBufferPointer(start: chunk.base, count: n * fieldCount * 4))
-                done += n
-            }
-        }
-        var positives = 0
-        for r in 0..<rows where labels[r] > 0 { positives += 1 }
-        return positives
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import FNNSystem
 
 /// What a phase of a training step does, for the per-phase time breakdown.
 public enum Phase: Int, CaseIterable, Sendable, Codable {
@@ -52,26 +50,21 @@ public protocol PhaseExecutor: AnyObject {
 public final class PhaseProfile: @unchecked Sendable {
     public let workers: Int
     /// Per phase: wall seconds and calls (written by the calling thread), and busy seconds per
-    /// worker, each worker writing only its own slots: raw memory, since workers write at once.
+    /// worker, each worker writing only its own slots, a cache line each (workers write at once).
     private var wall: [Double]
-    private let busy: UnsafeMutablePointer<Double>
+    private let busySlots: PerWorkerSlots<Double>
+    private let busy: PerWorkerSlots<Double>.View
     private var calls: [Int]
 
     public init(workers: Int) {
         self.workers = workers
         wall = Array(repeating: 0, count: Phase.allCases.count)
-        busy = .allocate(capacity: Phase.allCases.count * workers)
-        busy.initialize(repeating: 0, count: Phase.allCases.count * workers)
+        busySlots = PerWorkerSlots(count: Phase.allCases.count * workers)
+        busy = busySlots.view
         calls = Array(repeating: 0, count: Phase.allCases.count)
     }
 
-    deinit { busy.deallocate() }
-
-    @inline(__always) public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    @inline(__always) public static func now() -> Double { monotonicSeconds() }
 
     public func addWall(_ phase: Phase, _ seconds: Double) {
         wall[phase.rawValue] += seconds
@@ -80,12 +73,12 @@ public final class PhaseProfile: @unchecked Sendable {
 
     /// Called by worker `worker` only, for its own slot.
     public func addBusy(_ phase: Phase, worker: Int, _ seconds: Double) {
-        busy[phase.rawValue * workers + worker] += seconds
+        busy[worker * Phase.allCases.count + phase.rawValue] += seconds
     }
 
     public func reset() {
         for i in wall.indices { wall[i] = 0; calls[i] = 0 }
-        busy.update(repeating: 0, count: Phase.allCases.count * workers)
+        for i in 0..<busy.count { busy[i] = 0 }
     }
 
     public struct Entry: Sendable, Codable, Equatable {
@@ -100,7 +93,7 @@ public final class PhaseProfile: @unchecked Sendable {
 
     public var entries: [Entry] {
         Phase.allCases.map { p in
-            let b = (0..<workers).reduce(0.0) { $0 + busy[p.rawValue * workers + $1] }
+            let b = (0..<workers).reduce(0.0) { $0 + busy[$1 * Phase.allCases.count + p.rawValue] }
             return Entry(phase: p.name, calls: calls[p.rawValue], wallSeconds: wall[p.rawValue], busySeconds: b,
                          waitSeconds: max(0, wall[p.rawValue] * Double(workers) - b))
         }

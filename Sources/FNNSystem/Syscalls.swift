@@ -246,3 +246,11 @@ public func environment(_ name: String) -> String? { getenv(name).map { String(c
 
 /// Whether standard error is a terminal (a live progress line is drawn only there).
 public var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
+
+/// Seconds on the monotonic clock (never steps back with the wall clock), for phase timings.
+@inline(__always)
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

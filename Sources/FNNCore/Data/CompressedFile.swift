@@ -2,9 +2,6 @@ import CZlib
 import CZstd
 import FNNSystem
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Data files compressed with gzip or zstd, recognised by their magic bytes (users name files as
 /// they like) and decompressed as a stream: the readers need a plain file they can map and cut
