@@ -101,6 +101,9 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// Opens `path` read-only.
+    public static func openForReading(_ path: String) throws(SystemError) -> FileDescriptor { try open(path, O_RDONLY) }
+
     /// A new file with a unique name from `prefix` (mkstemp: a name a killed run left behind
     /// blocks nothing), open for writing; its path.
     public static func makeTemporary(prefix: String) throws(SystemError) -> (FileDescriptor, String) {

@@ -2,7 +2,6 @@ import CZlib
 import CZstd
 import FNNSystem
 
-
 /// Data files compressed with gzip or zstd, recognised by their magic bytes (users name files as
 /// they like) and decompressed as a stream: the readers need a plain file they can map and cut
 /// into chunks, so callers decompress to a temporary file (`decompress(path:into:)`), or just a
@@ -67,7 +66,7 @@ public enum CompressedFile {
     static func decompress(path: String, kind: Kind,
                            sink: (UnsafeRawBufferPointer) throws(InputError) -> Bool) throws(InputError) {
         let file: FileDescriptor
-        do { file = try .open(path, O_RDONLY) } catch { throw InputError(path: path, "cannot open: \(error)") }
+        do { file = try .openForReading(path) } catch { throw InputError(path: path, "cannot open: \(error)") }
         defer { file.close() }
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
