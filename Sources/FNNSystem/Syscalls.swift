@@ -257,3 +257,6 @@ public func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
+
+/// This process's id (temporary names that must not clash with another run's).
+public var processID: Int32 { getpid() }

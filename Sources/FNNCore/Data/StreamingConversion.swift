@@ -21,7 +21,7 @@ public func convertCategoricalToCache(
         throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
     }
     let source = try MappedFile(path: path)
-    let temporary = cache + ".ids-\(getpid())"
+    let temporary = cache + ".ids-\(processID)"
     guard FileManager.default.createFile(atPath: temporary, contents: nil), let out = FileHandle(forWritingAtPath: temporary) else {
         throw FileWriteError(path: temporary, message: "cannot create the temporary token file")
     }
