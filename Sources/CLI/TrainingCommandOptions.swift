@@ -17,6 +17,8 @@ struct TrainingCommandOptions: ParsableArguments {
     var metric: StoppingMetric = .auc
     @Option(help: "Examples per minibatch.")
     var batchSize = 2048
+    @Option(help: "Examples per slice: the unit of parallel work and of the fixed summation order. A batch of --batch-size examples has batch-size / slice-rows slices, so at most that many workers share a step (2048 / 64 = 32); smaller slices leave room for more threads. The model depends on it, as on --batch-size (checkpoints and model files record it).")
+    var sliceRows = defaultSliceRows
     @Option(help: "Adam learning rate.")
     var lr: Float = 1e-3
     @Option(help: "Multiply every learning rate (--lr and --table-lr) by this after each epoch (torch's ExponentialLR stepped per epoch); 1: constant.")
@@ -48,6 +50,9 @@ struct TrainingCommandOptions: ParsableArguments {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard patience >= 0 else { throw ValidationError("--patience must be 0 or more") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
+        guard sliceRows >= 1, sliceRows <= batchSize else {
+            throw ValidationError("--slice-rows must be between 1 and --batch-size (\(batchSize)), got \(sliceRows)")
+        }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard lrDecay > 0, lrDecay <= 1 else { throw ValidationError("--lr-decay must be above 0 and at most 1 (got \(lrDecay))") }
         guard warmupSteps >= 0, warmupSteps < 1 << 31 else { throw ValidationError("--warmup-steps must be 0 or more") }
@@ -66,6 +71,7 @@ struct TrainingCommandOptions: ParsableArguments {
         options.patience = patience
         options.stoppingMetric = metric
         options.batchSize = batchSize
+        options.sliceRows = sliceRows
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate

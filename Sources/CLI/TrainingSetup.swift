@@ -19,6 +19,10 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
         log.say("--train-on-all: every row trains for exactly \(options.epochs) epoch\(options.epochs == 1 ? "" : "s"); nothing is held out, so there are no validation or test figures")
     }
     let executor = training.threading.makeExecutor(log: log)
+    let slices = (options.batchSize + options.sliceRows - 1) / options.sliceRows
+    if executor.workerCount > slices {
+        log.say("note: a batch of \(options.batchSize) has \(slices) slice\(slices == 1 ? "" : "s") of \(options.sliceRows) examples, so at most \(slices) of the \(executor.workerCount) threads share a step's forward and backward work; --slice-rows \(max(1, options.batchSize / executor.workerCount)) (or a larger --batch-size) gives every thread a slice")
+    }
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
     let streaming = streamChunkRows(for: dataset, budget: try dataOptions.memoryBudgetBytes(), batchSize: options.batchSize,
                                     window: options.streamWindow)
