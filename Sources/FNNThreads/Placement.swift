@@ -1,3 +1,5 @@
+import FNNSystem
+
 /// Where a run's workers go: the policy every command uses (training, eval, predict, bench).
 /// Pinned workers fill NUMA nodes one after another (`Topology.placement`), so a run on fewer
 /// threads than CPUs keeps its tables and workspace on as few nodes as it can; more threads than
@@ -8,7 +10,9 @@ extension WorkerPool {
     public static func placed(threads: Int, pin: Bool, note: (String) -> Void) -> WorkerPool {
         let online = onlineCPUs
         if threads > online {
-            note("note: \(threads) threads on \(online) CPUs: workers share CPUs and are left unpinned; the surplus sleeps until needed")
+            // Under a launcher, a mask smaller than --threads is its binding, not the machine: say how to undo it.
+            let fix = Launcher.current.map { "; " + $0.bindingAdvice(threads: threads) } ?? ""
+            note("note: \(threads) threads on \(online) CPU\(online == 1 ? "" : "s") (this process's affinity mask): workers share CPUs and are left unpinned; the surplus sleeps until needed\(fix)")
         }
         let pool: WorkerPool
         if pin, threads <= online {

@@ -43,6 +43,22 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--slice-rows must be between 1 and --batch-size"), "\(bad.stderr)")
     }
 
+    /// Bound by a launcher to fewer CPUs than --threads (mpirun binds each rank to one core when
+    /// np <= 2), a run says how to undo the binding; run directly, it says only that workers share.
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func launcherBindingTrapIsNamed() throws {
+        let dir = scratch()
+        let command = "taskset -c 0 '\(Self.binary)' fm --data '\(Self.data)/ml-100k/u.data' --epochs 1 --threads 2 --no-cache"
+        let underMPI = try shell("OMPI_COMM_WORLD_SIZE=2 " + command, in: dir)
+        #expect(underMPI.status == 0, "\(underMPI.stderr)")
+        #expect(underMPI.stderr.contains("2 threads on 1 CPU (this process's affinity mask)"), "\(underMPI.stderr)")
+        #expect(underMPI.stderr.contains("mpirun --bind-to none"), "\(underMPI.stderr)")
+        let underSlurm = try shell("SLURM_PROCID=0 " + command, in: dir)
+        #expect(underSlurm.stderr.contains("srun --cpus-per-task=2"), "\(underSlurm.stderr)")
+        let direct = try shell("env -u OMPI_COMM_WORLD_SIZE -u SLURM_PROCID -u SLURM_STEP_ID -u PMI_RANK -u PMI_SIZE " + command, in: dir)
+        #expect(direct.status == 0 && direct.stderr.contains("2 threads on 1 CPU") && !direct.stderr.contains("mpirun"),
+                "\(direct.stderr)")
+    }
+
     /// A diverging run stops at once with a non-zero status and the step, writes no model, and
     /// leaves the last good checkpoint as it was.
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func divergingRunStopsAndKeepsTheLastGoodCheckpoint() throws {

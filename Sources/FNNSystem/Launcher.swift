@@ -1,0 +1,26 @@
+/// Which process launcher started this run, read from the environment each sets for its ranks:
+/// an affinity mask too small for the requested threads is then most likely the launcher's
+/// binding, and the advice names its fix.
+public enum Launcher: Sendable, Equatable {
+    case openMPI, slurm, otherMPI
+
+    /// The launcher of this process, or nil when run directly.
+    public static var current: Launcher? {
+        if environment("OMPI_COMM_WORLD_SIZE") != nil { return .openMPI }
+        if environment("SLURM_STEP_ID") != nil || environment("SLURM_PROCID") != nil { return .slurm }
+        if environment("PMI_RANK") != nil || environment("PMI_SIZE") != nil { return .otherMPI }
+        return nil
+    }
+
+    /// How to give each rank `threads` CPUs.
+    public func bindingAdvice(threads: Int) -> String {
+        switch self {
+        case .openMPI:
+            return "mpirun binds each rank to one core when np <= 2 (to a socket above): run with `mpirun --bind-to none ...`, or `mpirun --map-by ppr:1:node:PE=\(threads) ...` to give each rank \(threads) cores"
+        case .slurm:
+            return "give each task \(threads) CPUs: `srun --cpus-per-task=\(threads) ...` (or `#SBATCH --cpus-per-task=\(threads)`)"
+        case .otherMPI:
+            return "the MPI launcher bound this rank to fewer CPUs than --threads; ask it to bind each rank to \(threads) cores, or not to bind"
+        }
+    }
+}
