@@ -61,6 +61,10 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        // Open MPI, for multi-process training (mpirun, srun): its handles behind inline accessors.
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CThreadSupport", path: "Sources/CThreadSupport"),
         .target(name: "CMemoryHints", path: "Sources/CMemoryHints"),
         // Reports a fault in a mapped data file that changed under the run, instead of a crash.
@@ -85,10 +89,12 @@ let package = Package(
         // The data-parallel trainer: engines as phases over fixed slices, the reductions, the run.
         .target(name: "FNNTrainer", dependencies: ["FNNCore", "FNNExecution", "FNNSystem"],
                 path: "Sources/FNNTrainer", swiftSettings: numericKernelSettings),
+        // The multi-process communicator over MPI; nothing else calls MPI.
+        .target(name: "FNNMPI", dependencies: ["CMPI", "FNNExecution", "FNNSystem"], path: "Sources/FNNMPI", swiftSettings: swiftSettings),
         // Arguments, the terminal, the files named on the command line.
         .executableTarget(
             name: "CLI",
-            dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "FNNExecution", "FNNSystem", "CBuildInfo",
+            dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "FNNExecution", "FNNSystem", "FNNMPI", "CBuildInfo",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/CLI", swiftSettings: swiftSettings),
 

@@ -29,6 +29,6 @@ struct FNNPar: ParsableCommand {
               fnn-par bench --threads 1,2,4
             """,
         version: "fnn-par \(fnnParVersion) (built for CPU \(String(cString: fnnpar_build_target_cpu())); model format \(ModelFile.formatVersion), checkpoint version \(Checkpoint.version))",
-        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, ExportCommand.self, Bench.self],
+        subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, ExportCommand.self, Bench.self, RanksCommand.self],
         defaultSubcommand: Experiment.self)
 }

@@ -260,3 +260,13 @@ public func monotonicSeconds() -> Double {
 
 /// This process's id (temporary names that must not clash with another run's).
 public var processID: Int32 { getpid() }
+
+/// This machine's host name ("?" when it cannot be read).
+public var hostName: String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "?" }
+    return String(cString: buffer)
+}
+
+/// Runs `body` when the process exits normally (after `main` returns or `exit` is called).
+public func runAtExit(_ body: @escaping @convention(c) () -> Void) { atexit(body) }

@@ -59,6 +59,22 @@ import Testing
                 "\(direct.stderr)")
     }
 
+    /// `fnn-par ranks` under mpirun: every rank reports through the MPI communicator (bytes
+    /// gathered to rank 0, which alone prints), and ranks bound to one core are told the fix.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun"), "needs Open MPI's mpirun"))
+    func ranksUnderMPIReportThroughTheCommunicator() throws {
+        let dir = scratch()
+        let mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun --oversubscribe"
+        let bound = try shell("\(mpirun) -np 2 '\(Self.binary)' ranks --threads 2 > bound.txt", in: dir)
+        #expect(bound.status == 0, "\(bound.stderr)")
+        let lines = try String(contentsOfFile: dir + "/bound.txt", encoding: .utf8).split(separator: "\n")
+        #expect(lines.first?.hasPrefix("rank  host") == true)
+        #expect(lines.filter { $0.hasPrefix("   0  ") || $0.hasPrefix("   1  ") }.count == 2, "\(lines)")
+        #expect(lines.contains { $0.contains("mpirun --bind-to none") }, "\(lines)")
+        let single = try run(["ranks"], in: dir)
+        #expect(single.status == 0 && single.stdout.split(separator: "\n").count == 2, "\(single.stdout)")
+    }
+
     /// A diverging run stops at once with a non-zero status and the step, writes no model, and
     /// leaves the last good checkpoint as it was.
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func divergingRunStopsAndKeepsTheLastGoodCheckpoint() throws {

@@ -1,0 +1,87 @@
+import CMPI
+import FNNExecution
+import FNNSystem
+
+/// The multi-process communicator over MPI (Open MPI from Debian; `mpirun` or Slurm's `srun`
+/// launch it). It moves bytes only, as every `Communicator` must: the trainer does every float
+/// sum itself, in one order, so the model does not depend on the rank count. MPI is initialised
+/// only when a launcher started this process (a plain run never touches it) and finalised at exit.
+/// Only the calling thread talks to MPI (MPI_THREAD_FUNNELED): the workers never do.
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    private let world: MPI_Comm
+
+    /// The world communicator of a launched run, MPI initialised on first use.
+    public static func world() throws(CommunicatorError) -> MPICommunicator {
+        var provided: Int32 = 0
+        var argc: Int32 = 0
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
+        var initialised: Int32 = 0
+        MPI_Initialized(&initialised)
+        if initialised == 0 {
+            let code = MPI_Init_thread(&argc, &argv, fnnpar_mpi_thread_funneled(), &provided)
+            guard code == fnnpar_mpi_success() else { throw CommunicatorError(rank: nil, "cannot initialise MPI (error \(code))") }
+            runAtExit { var done: Int32 = 0; MPI_Finalized(&done); if done == 0 { MPI_Finalize() } }
+        }
+        guard let world = fnnpar_mpi_comm_world() else { throw CommunicatorError(rank: nil, "MPI has no world communicator") }
+        // Failures come back as codes (turned into errors naming the rank), not as aborts.
+        MPI_Comm_set_errhandler(world, fnnpar_mpi_errors_return())
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(world, &rank)
+        MPI_Comm_size(world, &size)
+        return MPICommunicator(world: world, rank: Int(rank), size: Int(size))
+    }
+
+    private init(world: MPI_Comm, rank: Int, size: Int) {
+        self.world = world
+        self.rank = rank
+        self.size = size
+    }
+
+    private func check(_ code: Int32, _ what: String) throws(CommunicatorError) {
+        guard code == fnnpar_mpi_success() else {
+            var length: Int32 = 0
+            var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+            MPI_Error_string(code, &text, &length)
+            throw CommunicatorError(rank: rank, "\(what) failed: \(String(cString: text))")
+        }
+    }
+
+    public func allGather(_ local: [UInt8]) throws(CommunicatorError) -> [[UInt8]] {
+        guard local.count <= Int(Int32.max) else { throw CommunicatorError(rank: rank, "\(local.count) bytes are more than one exchange carries") }
+        var lengths = [Int32](repeating: 0, count: size)
+        var mine = Int32(local.count)
+        try check(MPI_Allgather(&mine, 1, fnnpar_mpi_int(), &lengths, 1, fnnpar_mpi_int(), world), "gathering lengths")
+        var offsets = [Int32](repeating: 0, count: size)
+        var total = 0
+        for r in 0..<size {
+            guard total + Int(lengths[r]) <= Int(Int32.max) else { throw CommunicatorError(rank: r, "the gathered bytes exceed one exchange") }
+            offsets[r] = Int32(total)
+            total += Int(lengths[r])
+        }
+        var all = [UInt8](repeating: 0, count: max(total, 1))
+        var send = local
+        let code = send.withUnsafeMutableBytes { s in
+            all.withUnsafeMutableBytes { a in
+                MPI_Allgatherv(s.baseAddress, mine, fnnpar_mpi_byte(), a.baseAddress, lengths, offsets, fnnpar_mpi_byte(), world)
+            }
+        }
+        try check(code, "gathering bytes")
+        return (0..<size).map { r in Array(all[Int(offsets[r])..<(Int(offsets[r]) + Int(lengths[r]))]) }
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], from root: Int) throws(CommunicatorError) {
+        guard root >= 0, root < size else { throw CommunicatorError(rank: root, "no such rank: the run has \(size)") }
+        var length = Int32(clamping: bytes.count)
+        try check(MPI_Bcast(&length, 1, fnnpar_mpi_int(), Int32(root), world), "broadcasting a length")
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length)) }
+        guard length > 0 else { return }
+        let code = bytes.withUnsafeMutableBytes { MPI_Bcast($0.baseAddress, length, fnnpar_mpi_byte(), Int32(root), world) }
+        try check(code, "broadcasting bytes")
+    }
+
+    public func barrier() throws(CommunicatorError) {
+        try check(MPI_Barrier(world), "the barrier")
+    }
+}
