@@ -27,6 +27,7 @@ struct FNNPar: ParsableCommand {
               fnn-par eval --model fnn.safetensors --data test.tsv
               fnn-par predict --model fnn.safetensors --data new.tsv --out scores.txt
               fnn-par bench --threads 1,2,4
+              mpirun -np 2 --bind-to none fnn-par ranks --threads 4
             """,
         version: "fnn-par \(fnnParVersion) (built for CPU \(String(cString: fnnpar_build_target_cpu())); model format \(ModelFile.formatVersion), checkpoint version \(Checkpoint.version))",
         subcommands: [Experiment.self, TrainFM.self, TrainFNN.self, Evaluate.self, Predict.self, Generate.self, SplitCommand.self, ExportCommand.self, Bench.self, RanksCommand.self],
