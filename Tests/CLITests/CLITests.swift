@@ -71,6 +71,12 @@ import Testing
         #expect(lines.first?.hasPrefix("rank  host") == true)
         #expect(lines.filter { $0.hasPrefix("   0  ") || $0.hasPrefix("   1  ") }.count == 2, "\(lines)")
         #expect(lines.contains { $0.contains("mpirun --bind-to none") }, "\(lines)")
+        // Three ranks on two cores: lengths differ per rank (pids), and every rank's line arrives once.
+        let three = try shell("\(mpirun) --bind-to none -np 3 '\(Self.binary)' ranks > three.txt", in: dir)
+        #expect(three.status == 0, "\(three.stderr)")
+        let rows = try String(contentsOfFile: dir + "/three.txt", encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rows.map { $0.prefix(6) } == ["   0  ", "   1  ", "   2  "], "\(rows)")
+        #expect(Set(rows.map { $0.split(separator: " ", omittingEmptySubsequences: true)[2] }).count == 3, "\(rows)")
         let single = try run(["ranks"], in: dir)
         #expect(single.status == 0 && single.stdout.split(separator: "\n").count == 2, "\(single.stdout)")
     }
