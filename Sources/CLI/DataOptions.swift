@@ -61,7 +61,7 @@ struct DataOptions: ParsableArguments {
 
     /// The budget in bytes.
     func memoryBudgetBytes() throws -> Int {
-        guard let text = memoryBudget?.uppercased() else { return physicalMemoryBytes / 2 }
+        guard let text = memoryBudget?.uppercased() else { return DataRequest.defaultMemoryBudget }
         let units: [Character: Double] = ["K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12]
         var number = Substring(text)
         var scale = 1.0

@@ -61,8 +61,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             total += Int(lengths[r])
         }
         var all = [UInt8](repeating: 0, count: max(total, 1))
-        var send = local
-        let code = send.withUnsafeMutableBytes { s in
+        let code = local.withUnsafeBytes { s in
             all.withUnsafeMutableBytes { a in
                 MPI_Allgatherv(s.baseAddress, mine, fnnpar_mpi_byte(), a.baseAddress, lengths, offsets, fnnpar_mpi_byte(), world)
             }

@@ -26,7 +26,10 @@ public struct DataRequest: Sendable, Equatable {
     /// Every row trains: vocabularies count all of them.
     public var trainOnAll = false
     /// Data larger than this is converted a segment at a time and trained from its mapped cache.
-    public var memoryBudget: Int = physicalMemoryBytes / 2
+    public var memoryBudget: Int = DataRequest.defaultMemoryBudget
+
+    /// Half of the machine's memory.
+    public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 }
     /// The split's seed (and so the training rows that vocabularies count).
     public var seed: UInt64 = 42
 
@@ -38,6 +41,6 @@ public struct DataRequest: Sendable, Equatable {
     /// Whether any input is read once (standard input, a pipe, a device): such text is never
     /// cached, since its cache would be keyed to a temporary copy and keying it reads the stream.
     var readsAStream: Bool {
-        ([path].compactMap { $0 } + heldOutPaths).contains { $0 == "-" || isPipeOrDevice($0) }
+        ([path].compactMap { $0 } + heldOutPaths).contains(where: PlainInputs.isStream)
     }
 }

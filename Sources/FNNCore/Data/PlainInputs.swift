@@ -21,11 +21,11 @@ public final class PlainInputs {
 
     /// Standard input, and a pipe, device or socket named as data (read once, it is gone: format
     /// detection would consume what parsing then misses), is copied to a file first.
-    private func isStream(_ path: String) -> Bool { path == "-" || isPipeOrDevice(path) }
+    static func isStream(_ path: String) -> Bool { path == "-" || isPipeOrDevice(path) }
 
     /// How `path` reads: plain, or compressed (a copy is needed).
     public func compression(of path: String) throws(InputError) -> CompressedFile.Kind? {
-        if isStream(path) { _ = try readable(path); return nil }
+        if Self.isStream(path) { _ = try readable(path); return nil }
         switch try CompressedFile.detect(path: path) {
         case .plain: return nil
         case .compressed(let kind): return kind
@@ -53,7 +53,7 @@ public final class PlainInputs {
     public func readable(_ path: String) throws(InputError) -> String {
         if let copy = copies[path] { return copy }
         var source = path
-        if isStream(path) {
+        if Self.isStream(path) {
             source = try saveStream(path)
             copies[path] = source
         }
