@@ -102,7 +102,7 @@ struct Bench: ParsableCommand {
             var runs: [[ThroughputMeasurement]] = Array(repeating: [], count: threadCounts.count)
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
-                    runs[i].append(ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
+                    runs[i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
                                                                  steps: stepCount, executor: pool))
                 }
             }

@@ -47,10 +47,10 @@ struct Evaluate: ParsableCommand {
         let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: splitSeed ?? 42, proportions: proportions)
         let result: EvaluationResult
         switch split {
-        case .all: result = evaluate(engine: engine, data: dataset, rows: Array(0..<dataset.rowCount), executor: executor)
-        case .train: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .train, executor: executor)
-        case .validation: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .validation, executor: executor)
-        case .test: result = evaluate(engine: engine, data: dataset, split: dataSplit, part: .test, executor: executor)
+        case .all: result = try evaluate(engine: engine, data: dataset, rows: Array(0..<dataset.rowCount), executor: executor)
+        case .train: result = try evaluate(engine: engine, data: dataset, split: dataSplit, part: .train, executor: executor)
+        case .validation: result = try evaluate(engine: engine, data: dataset, split: dataSplit, part: .validation, executor: executor)
+        case .test: result = try evaluate(engine: engine, data: dataset, split: dataSplit, part: .test, executor: executor)
         }
         let seconds = PhaseProfile.now() - start
         let name = model.config.kind.rawValue

@@ -83,7 +83,7 @@ struct Experiment: ParsableCommand {
                                          output: output, log: log, tablesFrom: tablesFrom, checkpointPath: directory?.checkpointPath(name),
                                          resumePath: resumeFrom, resumeHint: hint)
             let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: config))
-            try directory?.keep(report, stage: name, dataset: dataset, options: options)
+            if ProcessRanks.isRoot { try directory?.keep(report, stage: name, dataset: dataset, options: options) }
             return report
         }
         var reports: [(String, ModelReport)] = []
@@ -99,6 +99,7 @@ struct Experiment: ParsableCommand {
         }
         reports.append(("fnn_init", try stage("fnn_init", fnnTrainingOptions, config: fnnConfig, tablesFrom: "from the FM", try fnnFromFM())))
 
+        guard ProcessRanks.isRoot else { return }
         print(ResultsTable.render(reports))
         if let saveDir { log.say("fm, fnn and fnn_init .safetensors are in \(saveDir)") }
         try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options, reports: reports)

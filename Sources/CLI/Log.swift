@@ -7,11 +7,12 @@ import FNNThreads
 import FNNTrainer
 import Foundation
 
-/// Progress lines on stderr, so stdout carries only results.
+/// Progress lines on stderr, so stdout carries only results. Under several ranks only rank 0
+/// speaks (every rank would say the same).
 struct Log {
     let quiet: Bool
     func say(_ line: String) {
-        guard !quiet else { return }
+        guard !quiet, ProcessRanks.isRoot else { return }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 

@@ -30,6 +30,7 @@ struct ModelTraining {
         stage.tablesFrom = tablesFrom
         stage.checkpointPath = checkpointPath
         stage.resumePath = resumePath
+        stage.ranks = try ProcessRanks.shared()
         stage.note = log.say
         let progress = ProgressLine(name: name, log: log)
         defer { progress.finish() }
@@ -39,12 +40,17 @@ struct ModelTraining {
         switch try stage.run(model: model) {
         case .interrupted(let path, let epoch, let step):
             progress.finish()
-            FileHandle.standardError.write(Data((
+            if ProcessRanks.isRoot { FileHandle.standardError.write(Data((
                 "\ninterrupted: \(name) stopped in epoch \(epoch) after step \(step); checkpoint written to \(path)\n"
-                + (resumeHint?(path) ?? "resume with: \(resumeCommand(checkpoint: path))") + "\n").utf8))
+                + (resumeHint?(path) ?? "resume with: \(resumeCommand(checkpoint: path))") + "\n").utf8)) }
             throw ExitCode(Interrupt.exitStatus)
         case .trained(let report):
-            if output.profile { FileHandle.standardError.write(Data((PhaseTable.render(name: name, report.phases) + "\n").utf8)) }
+            if output.profile && ProcessRanks.isRoot {
+                FileHandle.standardError.write(Data((PhaseTable.render(name: name, report.phases) + "\n").utf8))
+                if let traffic = report.traffic, !traffic.isEmpty {
+                    FileHandle.standardError.write(Data((TrafficTable.render(name: name, traffic, steps: report.steps ?? 0) + "\n").utf8))
+                }
+            }
             return report
         }
     }

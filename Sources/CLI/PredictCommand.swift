@@ -56,7 +56,7 @@ struct Predict: ParsableCommand {
         }
         let executor = input.threading.makeExecutor(log: log)
         let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
-        let logits = engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)
+        let logits = try engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)
         var text = ""
         text.reserveCapacity((logits.count + dataset.skippedLines) * 12)
         // Every data line in input order: a kept row's probability, or nan where a line was left out.

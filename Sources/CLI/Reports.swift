@@ -65,6 +65,20 @@ enum ResultsTable {
     }
 }
 
+/// --profile under several ranks: what the exchanges moved and how long they waited, per step.
+enum TrafficTable {
+    static func render(name: String, _ traffic: [String: RankExchange.Traffic], steps: Int) -> String {
+        var lines = ["\(name): exchanges between ranks, per training step (\(steps) steps; evaluation included)",
+                     "  exchange                  calls/step   KB/step    ms/step"]
+        let perStep = Double(max(steps, 1))
+        for (what, t) in traffic.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            lines.append(String(format: "  %@ %10.1f %9.1f %10.3f", what.padding(toLength: 24, withPad: " ", startingAt: 0),
+                                Double(t.calls) / perStep, Double(t.bytes) / 1024 / perStep, 1000 * t.seconds / perStep))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
 enum PhaseTable {
     static func render(name: String, _ entries: [PhaseProfile.Entry]) -> String {
         let total = entries.reduce(0.0) { $0 + $1.wallSeconds }

@@ -19,6 +19,14 @@ extension FNNPar {
            setEnvironment("OPENBLAS_NUM_THREADS", "1") {
             replaceProcessWithSameExecutable()
         }
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            // Under several ranks a failing rank ends them all (none waits on it forever).
+            ProcessRanks.endAllRanks(after: error)
+            exit(withError: error)
+        }
+        exit()
     }
 }

@@ -12,9 +12,12 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to a CPU, filling NUMA nodes one after another.")
     var pin = true
+    @Option(help: ArgumentHelp("Under mpirun or srun: end every rank when one exchange between ranks has waited this long (a hung rank would otherwise hold the others forever); 0 waits forever.", valueName: "seconds"))
+    var rankTimeout: Double = 900
 
     func validate() throws {
         if let threads { guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be between 1 and 1024") } }
+        guard rankTimeout >= 0, rankTimeout.isFinite else { throw ValidationError("--rank-timeout must be 0 (wait forever) or a number of seconds") }
     }
 
     /// The worker count: as given, or one per CPU the process may use.

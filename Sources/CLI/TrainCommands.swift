@@ -116,6 +116,8 @@ func trainOneModel(
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
                               log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpointPath, resumePath: files.resume)
     let report = try stage.run(model: model)
+    // Every rank holds the same model; rank 0 alone writes it.
+    guard ProcessRanks.isRoot else { return }
     print(ResultsTable.render([(name, report)]))
     if let save = files.save {
         try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report)

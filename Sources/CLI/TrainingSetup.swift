@@ -18,12 +18,23 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     if options.trainOnAll {
         log.say("--train-on-all: every row trains for exactly \(options.epochs) epoch\(options.epochs == 1 ? "" : "s"); nothing is held out, so there are no validation or test figures")
     }
+    let ranks = try ProcessRanks.shared()
     let executor = training.threading.makeExecutor(log: log)
     let slices = (options.batchSize + options.sliceRows - 1) / options.sliceRows
     if executor.workerCount > slices {
         log.say("note: a batch of \(options.batchSize) has \(slices) slice\(slices == 1 ? "" : "s") of \(options.sliceRows) examples, so at most \(slices) of the \(executor.workerCount) threads share a step's forward and backward work; --slice-rows \(max(1, options.batchSize / executor.workerCount)) (or a larger --batch-size) gives every thread a slice")
     }
+    // Rank 0 reads first (converting text and writing the binary cache once); the others then
+    // read that cache. The wait is not under --rank-timeout: conversion may take long.
+    if ranks.rank > 0 { try rankBarrier(ranks) }
     let dataset = try dataOptions.load(log: log, seed: options.seed, executor: executor)
+    if ranks.rank == 0 && !ranks.isSingle { try rankBarrier(ranks) }
+    if !ranks.isSingle {
+        try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("options", optionsText(options) + "\n" + argumentsWithoutThreads()),
+                                    ("data", String(dataset.fingerprint, radix: 16))],
+                               threads: executor.workerCount, log: log)
+        ProcessRanks.armTimeout(seconds: training.threading.rankTimeout)
+    }
     let streaming = streamChunkRows(for: dataset, budget: try dataOptions.memoryBudgetBytes(), batchSize: options.batchSize,
                                     window: options.streamWindow)
     options.streamChunkRows = streaming.rows
@@ -34,6 +45,36 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     log.describe(dataset, split: split, threads: executor.workerCount)
     Interrupt.install()
     return (options, executor, dataset, split)
+}
+
+func rankBarrier(_ ranks: RankExchange) throws {
+    do { try ranks.communicator.barrier() } catch { throw CLIError(error.description) }
+}
+
+/// The options as JSON, for the ranks' agreement.
+func optionsText(_ options: TrainingOptions) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return (try? encoder.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? "\(options)"
+}
+
+/// The command line without the thread options, which may differ between ranks (the model does not depend on them).
+func argumentsWithoutThreads() -> String {
+    var args = Array(CommandLine.arguments.dropFirst())
+    for name in ["--threads", "--rank-timeout"] {
+        if let i = args.firstIndex(of: name), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
+        args.removeAll { $0.hasPrefix(name + "=") }
+    }
+    args.removeAll { $0 == "--pin" || $0 == "--no-pin" || $0 == "--quiet" || $0 == "--profile" }
+    return args.joined(separator: "\u{1}")
+}
+
+/// A digest of this executable's bytes: ranks must run the same build.
+func executableDigest() -> String {
+    guard let bytes = FileManager.default.contents(atPath: "/proc/self/exe") else { return "unknown" }
+    var hash = FNV1a(UInt64(bytes.count))
+    bytes.withUnsafeBytes { raw in for byte in raw { hash.add(byte) } }
+    return String(hash.value, radix: 16)
 }
 
 func createDirectory(_ path: String) throws {

@@ -9,3 +9,4 @@ static inline MPI_Datatype fnnpar_mpi_int(void) { return MPI_INT; }
 static inline int fnnpar_mpi_success(void) { return MPI_SUCCESS; }
 static inline int fnnpar_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline MPI_Errhandler fnnpar_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline void *fnnpar_mpi_in_place(void) { return MPI_IN_PLACE; }

@@ -14,6 +14,12 @@ public protocol Communicator: AnyObject, Sendable {
     func allGather(_ local: [UInt8]) throws(CommunicatorError) -> [[UInt8]]
     /// Rank `root`'s bytes on every rank (the others' `bytes` are replaced).
     func broadcast(_ bytes: inout [UInt8], from root: Int) throws(CommunicatorError)
+    /// Every rank's part of one buffer, in place: rank r's bytes are `buffer[parts[r]]` on rank r
+    /// before the call and on every rank after it. The parts are disjoint, in rank order, and the
+    /// same list on every rank (each rank derives it from what all ranks know, e.g. the slice
+    /// ranges of a batch), so nothing but the payload travels and nothing is copied twice: the
+    /// step's exchanges of slice partials and gradient entries go through this call.
+    func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError)
     /// Returns once every rank has called it.
     func barrier() throws(CommunicatorError)
 }
@@ -57,6 +63,8 @@ public final class LocalCommunicator: Communicator {
     public func broadcast(_ bytes: inout [UInt8], from root: Int) throws(CommunicatorError) {
         guard root == 0 else { throw CommunicatorError(rank: root, "no such rank: a single process has only rank 0") }
     }
+
+    public func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {}
 
     public func barrier() throws(CommunicatorError) {}
 }

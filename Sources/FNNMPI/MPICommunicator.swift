@@ -1,4 +1,6 @@
 import CMPI
+import Foundation
+import Synchronization
 import FNNExecution
 import FNNSystem
 
@@ -33,6 +35,41 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return MPICommunicator(world: world, rank: Int(rank), size: Int(size))
     }
 
+    /// When the exchange in progress began (monotonic nanoseconds), 0 when none is: read by the
+    /// watchdog of `abortAfterWaiting`.
+    private let waitingSince = Atomic<Int>(0)
+
+    /// Ends every rank when any one exchange has waited `seconds`: a rank that hangs (stuck I/O,
+    /// a stopped process) would otherwise hold all the others in their next collective forever.
+    /// A watchdog thread checks once a second; the message names this rank and how long it waited.
+    public func abortAfterWaiting(seconds: Double) {
+        let limit = Int(seconds * 1e9)
+        let thread = Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: min(1, seconds / 4))
+                let since = waitingSince.load(ordering: .relaxed)
+                guard since != 0, Int(monotonicSeconds() * 1e9) - since > limit else { continue }
+                FileHandle.standardError.write(Data("fnn-par: rank \(rank) of \(size) (\(hostName), pid \(processID)): the other ranks have not answered for \(Int(seconds)) s (--rank-timeout); ending every rank\n".utf8))
+                abortAll(code: 1)
+            }
+        }
+        thread.name = "fnn-par rank watchdog"
+        thread.start()
+    }
+
+    /// MPI_Abort: ends every rank of the run with `code` (after this rank said why).
+    public func abortAll(code: Int32) -> Never {
+        MPI_Abort(world, code)
+        exit(code)
+    }
+
+    /// Runs one collective under the watchdog's eye.
+    private func waiting<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        waitingSince.store(Int(monotonicSeconds() * 1e9), ordering: .relaxed)
+        defer { waitingSince.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
     private init(world: MPI_Comm, rank: Int, size: Int) {
         self.world = world
         self.rank = rank
@@ -49,6 +86,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allGather(_ local: [UInt8]) throws(CommunicatorError) -> [[UInt8]] {
+        try waiting { () throws(CommunicatorError) in try gather(local) }
+    }
+
+    private func gather(_ local: [UInt8]) throws(CommunicatorError) -> [[UInt8]] {
         guard local.count <= Int(Int32.max) else { throw CommunicatorError(rank: rank, "\(local.count) bytes are more than one exchange carries") }
         var lengths = [Int32](repeating: 0, count: size)
         var mine = Int32(local.count)
@@ -73,14 +114,32 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func broadcast(_ bytes: inout [UInt8], from root: Int) throws(CommunicatorError) {
         guard root >= 0, root < size else { throw CommunicatorError(rank: root, "no such rank: the run has \(size)") }
         var length = Int32(clamping: bytes.count)
-        try check(MPI_Bcast(&length, 1, fnnpar_mpi_int(), Int32(root), world), "broadcasting a length")
+        try check(waiting { MPI_Bcast(&length, 1, fnnpar_mpi_int(), Int32(root), world) }, "broadcasting a length")
         if rank != root { bytes = [UInt8](repeating: 0, count: Int(length)) }
         guard length > 0 else { return }
-        let code = bytes.withUnsafeMutableBytes { MPI_Bcast($0.baseAddress, length, fnnpar_mpi_byte(), Int32(root), world) }
+        let code = bytes.withUnsafeMutableBytes { b in waiting { MPI_Bcast(b.baseAddress, length, fnnpar_mpi_byte(), Int32(root), world) } }
         try check(code, "broadcasting bytes")
     }
 
+    public func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {
+        guard parts.count == size else { throw CommunicatorError(rank: rank, "an exchange named \(parts.count) parts for \(size) ranks") }
+        guard buffer.count <= Int(Int32.max) else { throw CommunicatorError(rank: rank, "\(buffer.count) bytes are more than one exchange carries") }
+        var lengths = [Int32](repeating: 0, count: size), offsets = [Int32](repeating: 0, count: size)
+        for (r, part) in parts.enumerated() {
+            guard part.lowerBound >= 0, part.upperBound <= buffer.count else {
+                throw CommunicatorError(rank: r, "exchange part \(part) lies outside a buffer of \(buffer.count) bytes")
+            }
+            lengths[r] = Int32(part.count)
+            offsets[r] = Int32(part.lowerBound)
+        }
+        guard buffer.count > 0 else { return }
+        // MPI_IN_PLACE: this rank's part is already where the gather puts it.
+        let code = waiting { MPI_Allgatherv(fnnpar_mpi_in_place(), 0, fnnpar_mpi_byte(), buffer.baseAddress, lengths, offsets,
+                                            fnnpar_mpi_byte(), world) }
+        try check(code, "exchanging \(buffer.count) bytes")
+    }
+
     public func barrier() throws(CommunicatorError) {
-        try check(MPI_Barrier(world), "the barrier")
+        try check(waiting { MPI_Barrier(world) }, "the barrier")
     }
 }

@@ -12,6 +12,19 @@ public enum Launcher: Sendable, Equatable {
         return nil
     }
 
+    /// This process's index among the ranks on its host, and their number (1 and 0 run directly):
+    /// ranks that share a host must pin their workers to different CPUs.
+    public static var localRanks: (index: Int, count: Int) {
+        let pairs = [("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"), ("SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"),
+                     ("MPI_LOCALRANKID", "MPI_LOCALNRANKS")]
+        for (index, count) in pairs {
+            if let i = environment(index).flatMap({ Int($0) }), let n = environment(count).flatMap({ Int($0) }), n >= 1, i >= 0, i < n {
+                return (i, n)
+            }
+        }
+        return (0, 1)
+    }
+
     /// How to give each rank `threads` CPUs.
     public func bindingAdvice(threads: Int) -> String {
         switch self {

@@ -98,7 +98,7 @@ import Testing
             let engine = makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: options)
             let result = train(engine: engine, data: data, split: split, options: options, executor: SerialExecutor())
             engine.model.copyParameters(from: result.model)
-            return (engine.model, result.history, evaluate(engine: engine, data: data, rows: split.test, executor: SerialExecutor()))
+            return (engine.model, result.history, try! evaluate(engine: engine, data: data, rows: split.test, executor: SerialExecutor()))
         }
         let (a, historyA, testA) = run(parsed)
         let (b, historyB, testB) = run(mapped)

@@ -36,7 +36,7 @@ import Testing
             let executor = SerialExecutor()
             for b in 0..<12 {
                 let rows = Array((b * 250)..<((b + 1) * 250))
-                _ = rows.withUnsafeBufferPointer { engine.trainStep(examples: $0.baseAddress!, count: 250, epoch: 2, executor: executor) }
+                _ = rows.withUnsafeBufferPointer { try! engine.trainStep(examples: $0.baseAddress!, count: 250, epoch: 2, executor: executor) }
             }
             engine.synchronizeTables(epoch: 2, executor: executor)
             return engine.model
@@ -61,7 +61,7 @@ import Testing
             options.rates = rates
             let engine = makeEngine(model: Model.initialized(config: config, seed: 2), data: data, options: options)
             let rows = Array(0..<500)
-            _ = rows.withUnsafeBufferPointer { engine.trainStep(examples: $0.baseAddress!, count: 500, epoch: 1, executor: SerialExecutor()) }
+            _ = rows.withUnsafeBufferPointer { try! engine.trainStep(examples: $0.baseAddress!, count: 500, epoch: 1, executor: SerialExecutor()) }
             engine.synchronizeTables(epoch: 1, executor: SerialExecutor())
             return engine.model
         }

@@ -27,7 +27,7 @@ import Testing
         let data = Dataset(name: "fixture", fieldDims: expected.field_dims, ids: expected.inputs.flatMap { $0 },
                            labels: [Float](repeating: 0, count: expected.inputs.count))
         let engine = makeEngine(model: model, data: data, options: TrainingOptions())
-        let probabilities = engine.logits(examples: Array(0..<data.rowCount), executor: SerialExecutor())
+        let probabilities = try engine.logits(examples: Array(0..<data.rowCount), executor: SerialExecutor())
             .map { Double(BinaryCrossEntropy.sigmoid($0)) }
         let reference = name == "fm" ? expected.fm : expected.fnn
         #expect(probabilities.count == reference.count)

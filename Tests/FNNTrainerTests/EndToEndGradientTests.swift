@@ -11,7 +11,7 @@ import Testing
         abs(Double(analytic) - numeric) <= 2e-5 + 2e-3 * abs(numeric)
     }
 
-    func check(config: ModelConfig, rows: Int, sliceRows: Int) {
+    func check(config: ModelConfig, rows: Int, sliceRows: Int) throws {
         let data = randomDataset(rows: rows, fieldDims: config.fieldDims, seed: 11)
         let model = Model.initialized(config: config, seed: 3)
         // Nudge BatchNorm off its identity initialisation so gamma and beta matter non-trivially.
@@ -32,11 +32,11 @@ import Testing
         let loss: Double
         let grads: BatchGradients
         if let fnn = engine as? FNNEngine {
-            loss = examples.withUnsafeBufferPointer { fnn.forwardBackward(examples: $0.baseAddress!, count: rows, epoch: epoch, executor: serial) }
+            loss = try examples.withUnsafeBufferPointer { try fnn.forwardBackward(examples: $0.baseAddress!, count: rows, epoch: epoch, executor: serial) }
             grads = fnn.lastGradients()
         } else {
             let fm = engine as! FMEngine
-            loss = examples.withUnsafeBufferPointer { fm.forwardBackward(examples: $0.baseAddress!, count: rows, epoch: epoch, executor: serial) }
+            loss = try examples.withUnsafeBufferPointer { try fm.forwardBackward(examples: $0.baseAddress!, count: rows, epoch: epoch, executor: serial) }
             grads = fm.lastGradients()
         }
         let reference = ReferenceModel(model, seed: seed, epoch: epoch)
@@ -61,34 +61,34 @@ import Testing
         #expect(checked > 50)
     }
 
-    @Test func factorizationMachine() {
-        check(config: ModelConfig(kind: .fm, fieldDims: [5, 7, 3], embedDim: 4), rows: 150, sliceRows: 64)
+    @Test func factorizationMachine() throws {
+        try check(config: ModelConfig(kind: .fm, fieldDims: [5, 7, 3], embedDim: 4), rows: 150, sliceRows: 64)
     }
 
-    @Test func fnnWithDropoutAcrossUnevenSlices() {
-        check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 4, mlpDims: [6, 5], dropout: 0.3),
+    @Test func fnnWithDropoutAcrossUnevenSlices() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 4, mlpDims: [6, 5], dropout: 0.3),
               rows: 150, sliceRows: 64)
     }
 
     /// Layers of 12 and 9 units: the BatchNorm, ReLU and dropout kernel's eight-unit lanes and
     /// its tail (the others here are narrower than a lane); embeddings of the default width 16,
     /// which the FM kernel and the row grouping take as a constant.
-    @Test func fnnWideLayersWithDropout() {
-        check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 16, mlpDims: [12, 9], dropout: 0.3),
+    @Test func fnnWideLayersWithDropout() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 16, mlpDims: [12, 9], dropout: 0.3),
               rows: 100, sliceRows: 32)
     }
 
-    @Test func factorizationMachineDefaultWidth() {
-        check(config: ModelConfig(kind: .fm, fieldDims: [5, 7, 3], embedDim: 16), rows: 100, sliceRows: 32)
+    @Test func factorizationMachineDefaultWidth() throws {
+        try check(config: ModelConfig(kind: .fm, fieldDims: [5, 7, 3], embedDim: 16), rows: 100, sliceRows: 32)
     }
 
-    @Test func fnnOneSliceNoDropoutThreeLayers() {
-        check(config: ModelConfig(kind: .fnn, fieldDims: [4, 6], embedDim: 3, mlpDims: [7, 4, 3], dropout: 0),
+    @Test func fnnOneSliceNoDropoutThreeLayers() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: [4, 6], embedDim: 3, mlpDims: [7, 4, 3], dropout: 0),
               rows: 40, sliceRows: 64)
     }
 
-    @Test func fnnWithLinearWeightsAsInput() {
-        check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 4, mlpDims: [6], dropout: 0.2,
+    @Test func fnnWithLinearWeightsAsInput() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: [5, 7, 3], embedDim: 4, mlpDims: [6], dropout: 0.2,
                                   fnnInput: .embeddingPlusLinear), rows: 100, sliceRows: 16)
     }
 }

@@ -10,7 +10,7 @@ import Testing
 /// both models, every table rule and several thread counts.
 @Suite struct MemoryPlanTests {
     @Test(arguments: [ModelKind.fm, .fnn], [1, 3])
-    func planMatchesTheEnginesAllocations(kind: ModelKind, threads: Int) {
+    func planMatchesTheEnginesAllocations(kind: ModelKind, threads: Int) throws {
         let data = PlantedFMGenerator(fields: [.init(size: 5000, zipfExponent: 1.05), .init(size: 700, zipfExponent: 0.8),
                                                .init(size: 40, zipfExponent: 0)], latentDim: 4, seed: 3).generate(rows: 6000)
         let split = DataSplit(rowCount: data.rowCount, seed: 1)
@@ -22,7 +22,7 @@ import Testing
             let pool = WorkerPool(threads: threads)
             let engine = makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: options)
             let rows = Array(split.train.prefix(1024))
-            _ = rows.withUnsafeBufferPointer { engine.trainStep(examples: $0.baseAddress!, count: 1024, epoch: 1, executor: pool) }
+            _ = try rows.withUnsafeBufferPointer { try engine.trainStep(examples: $0.baseAddress!, count: 1024, epoch: 1, executor: pool) }
             let plan = MemoryPlan(config: config, options: options, dataBytes: data.binaryBytes, validationRows: split.validationCount,
                                   testRows: split.testCount, threads: pool.workerCount, concurrency: pool.concurrency)!
             let held = engine.optimizerBytes, work = engine.workspaceBytes

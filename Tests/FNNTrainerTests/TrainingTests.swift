@@ -18,7 +18,7 @@ import Testing
         let engine = makeEngine(model: fnn, data: data, options: options)
         let result = train(engine: engine, data: data, split: split, options: options, executor: executor)
         engine.model.copyParameters(from: result.model)
-        let test = evaluate(engine: engine, data: data, rows: split.test, executor: executor)
+        let test = try evaluate(engine: engine, data: data, rows: split.test, executor: executor)
         #expect(test.auc > 0.74, "FNN test AUC \(test.auc)")
         #expect(result.history.count == 4)
         #expect(result.history.last!.trainLoss < result.history.first!.trainLoss)
@@ -30,7 +30,7 @@ import Testing
         let fmEngine = makeEngine(model: fm, data: data, options: fmOptions)
         let fmResult = train(engine: fmEngine, data: data, split: split, options: fmOptions, executor: executor)
         fmEngine.model.copyParameters(from: fmResult.model)
-        let fmTest = evaluate(engine: fmEngine, data: data, rows: split.test, executor: executor)
+        let fmTest = try evaluate(engine: fmEngine, data: data, rows: split.test, executor: executor)
         #expect(fmTest.auc > 0.70, "FM test AUC \(fmTest.auc)")
     }
 
@@ -58,7 +58,7 @@ import Testing
             #expect(result.bestEpoch == best.epoch)
             kept[metric] = result.bestEpoch
             engine.model.copyParameters(from: result.model)
-            let validation = evaluate(engine: engine, data: data, split: split, part: .validation, executor: executor)
+            let validation = try evaluate(engine: engine, data: data, split: split, part: .validation, executor: executor)
             #expect(validation.auc == best.validationAUC && validation.logLoss == best.validationLogLoss)
             var other = options
             other.stoppingMetric = metric == .auc ? .logloss : .auc
@@ -109,7 +109,7 @@ import Testing
         #expect((0..<rows).allSatisfy { permutation.inverse(permutation.apply($0)) == $0 })
     }
 
-    @Test func earlyStoppingKeepsTheBestEpoch() {
+    @Test func earlyStoppingKeepsTheBestEpoch() throws {
         // Random labels: validation AUC wanders around 0.5, so patience 1 stops early.
         let data = randomDataset(rows: 3000, fieldDims: [50, 40], seed: 4)
         let split = DataSplit(rowCount: data.rowCount, seed: 2)
@@ -126,7 +126,7 @@ import Testing
         #expect(result.bestEpoch == best.epoch)
         // The kept model reproduces the best epoch's validation AUC.
         engine.model.copyParameters(from: result.model)
-        let again = evaluate(engine: engine, data: data, rows: split.validation, executor: SerialExecutor())
+        let again = try evaluate(engine: engine, data: data, rows: split.validation, executor: SerialExecutor())
         #expect(again.auc == best.validationAUC)
     }
 

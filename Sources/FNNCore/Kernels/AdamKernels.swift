@@ -88,6 +88,17 @@ package enum AdamKernels: FloatLanes {
         while j < count { accumulator[j] += source[j]; j += 1 }
     }
 
+    /// sum = left + right, element-wise (a node of `SliceOrder`'s tree).
+    @inline(__always) package static func add(_ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>,
+                                             into sum: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        while j + 8 <= count {
+            store(load(left + j) + load(right + j), sum + j)
+            j += 8
+        }
+        while j < count { sum[j] = left[j] + right[j]; j += 1 }
+    }
+
     /// accumulator += scale * source, element-wise.
     @inline(__always) package static func add(_ source: UnsafePointer<Float>, scaledBy scale: Float,
                                              into accumulator: UnsafeMutablePointer<Float>, count: Int) {

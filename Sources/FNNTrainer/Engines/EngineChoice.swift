@@ -3,15 +3,16 @@ import FNNExecution
 import Foundation
 
 /// Builds the engine for a model's kind.
-public func makeEngine(model: Model, data: Dataset, options: TrainingOptions) -> TrainingEngine {
+/// `ranks`: the processes that share its steps (one by default).
+public func makeEngine(model: Model, data: Dataset, options: TrainingOptions, ranks: RankExchange = RankExchange()) -> TrainingEngine {
     switch model.config.kind {
     case .fm:
         return FMEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                         sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables,
-                        rates: options.rates)
+                        rates: options.rates, ranks: ranks)
     case .fnn:
         return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                          seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
-                         tables: options.tables, rates: options.rates)
+                         tables: options.tables, rates: options.rates, ranks: ranks)
     }
 }

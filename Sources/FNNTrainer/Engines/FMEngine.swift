@@ -9,6 +9,7 @@ public final class FMEngine: TrainingEngine {
     public let model: Model
     public let adam: AdamConfig
     public let sparseUpdate: SparseUpdate
+    public let ranks: RankExchange
     let layout: SliceLayout
     let data: Dataset
     let deferredOptimizer: DeferredTableOptimizer
@@ -34,9 +35,10 @@ public final class FMEngine: TrainingEngine {
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
                 sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
-                rates: LearningRateSchedule = .constant) {
+                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         self.model = model
+        self.ranks = ranks
         self.adam = adam
         self.data = data
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
@@ -64,21 +66,25 @@ public final class FMEngine: TrainingEngine {
             + scaledSums.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
     }
 
-    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
-        let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
+    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
+        let loss = try forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
         applyUpdates(executor: executor)
         return loss
     }
 
     /// Forward and backward passes of one batch: leaves every slice's gradients in the workspace
-    /// and returns the mean loss. `applyUpdates` then consumes them.
-    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+    /// and returns the mean loss. `applyUpdates` then consumes them. Under several ranks this rank
+    /// computes its share of the slices and the exchange fills in the rest: every rank then holds
+    /// the whole batch's gradient entries and updates the replicated tables identically.
+    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
         precondition(count > 0 && count <= layout.capacity)
         let f = model.config.fieldCount, d = model.config.embedDim
         examples.base.update(from: batch, count: count)
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
-        executor.run(.forward, tasks: slices) { s, _ in
+        let mine = ranks.slices(of: slices)
+        executor.run(.forward, tasks: mine.count) { t, _ in
+            let s = mine.lowerBound + t
             let r = layout.rows(of: s, count: count)
             positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base)
             let result = EmbeddingKernels.fmTrain(
@@ -88,6 +94,13 @@ public final class FMEngine: TrainingEngine {
                 dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
             sliceLoss[s] = result.loss
             slicePartials[s] = result.dBias
+        }
+        if !ranks.isSingle {
+            try ranks.shareSlices(sliceLoss, stride: 1, slices: slices, what: "losses")
+            try ranks.shareSlices(slicePartials, stride: 1, slices: slices, what: "dense gradient")
+            try ranks.shareExamples(dLogits.base, width: 1, count: count, layout: layout, what: "gradient entries")
+            try ranks.shareExamples(scaledSums.base, width: d, count: count, layout: layout, what: "gradient entries")
+            try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -131,7 +144,7 @@ public final class FMEngine: TrainingEngine {
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
-                    // The bias: reduce in slice order, then apply.
+                    // The bias: reduce in slice order (every rank holds every slice's partial), then apply.
                     SliceOrder.sum(slicePartials.base, sliceStride: model.dense.count, sliceCount: slices, count: 1,
                                    into: scratch.baseAddress!)
                     optimizer.dense.apply(parameters: model.dense, gradient: scratch.baseAddress!, range: 0..<1, step: step,
@@ -155,7 +168,7 @@ public final class FMEngine: TrainingEngine {
 
     public var optimizerBytes: Int { optimizer.byteCount }
 
-    public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
+    public func logits(examples list: [Int], executor: PhaseExecutor) throws(CommunicatorError) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
         let f = model.config.fieldCount, d = model.config.embedDim
         let scratchStride = max(d, 16)
@@ -163,7 +176,9 @@ public final class FMEngine: TrainingEngine {
         while start < list.count {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
+            let mine = ranks.slices(of: layout.slices(for: count))
+            executor.run(.evaluate, tasks: mine.count) { t, _ in
+                let s = mine.lowerBound + t
                 let r = layout.rows(of: s, count: count)
                 positions.gather(from: data, examples: examples.base, range: r)
                 EmbeddingKernels.fmForward(rowIds: positions.rows(fromExample: r.lowerBound), rows: r.count, fieldCount: f,
@@ -171,6 +186,7 @@ public final class FMEngine: TrainingEngine {
                                            bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
                                            scratch: sliceScratch.base + s * scratchStride)
             }
+            try ranks.shareExamples(logitBuffer.base, width: 1, count: count, layout: layout, what: "evaluation logits")
             for i in 0..<count { out[start + i] = logitBuffer[i] }
             start += count
         }

@@ -12,6 +12,7 @@ public final class FNNEngine: TrainingEngine {
     public let adam: AdamConfig
     public let seed: UInt64
     public let sparseUpdate: SparseUpdate
+    public let ranks: RankExchange
     let layout: SliceLayout
     let data: Dataset
     let dense: DenseLayout
@@ -49,13 +50,17 @@ public final class FNNEngine: TrainingEngine {
     /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
     var pendingEpoch = 1
     let updateScratch: AlignedBuffer<Float>
+    /// Under several ranks: the dense gradient's tree nodes of every rank (`RankExchange.denseNodes`),
+    /// sized at first use.
+    private var nodeValues: AlignedBuffer<Float>?
     let replicas: DenseReplicas
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
-                rates: LearningRateSchedule = .constant) {
+                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         self.model = model
+        self.ranks = ranks
         self.adam = adam
         self.data = data
         self.seed = seed
@@ -107,15 +112,18 @@ public final class FNNEngine: TrainingEngine {
         return total
     }
 
-    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
-        let loss = forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
-        applyUpdates(executor: executor)
+    public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
+        let loss = try forwardBackward(examples: batch, count: count, epoch: epoch, executor: executor)
+        try applyUpdates(executor: executor)
         return loss
     }
 
     /// Forward and backward passes of one batch: leaves every slice's gradients in the workspace
-    /// and returns the mean loss. `applyUpdates` then consumes them.
-    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double {
+    /// and returns the mean loss. `applyUpdates` then consumes them. Under several ranks this rank
+    /// computes its share of the slices; after each phase the ranks exchange the slices' BatchNorm
+    /// partials (every rank then adds all of them in slice order), and at the end the gradient
+    /// entries and positions the table update reads.
+    public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
         precondition(count > 1 && count <= layout.capacity, "BatchNorm needs at least 2 examples per batch")
         let config = model.config
         let f = config.fieldCount, d = config.embedDim
@@ -125,13 +133,15 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let scratchStride = 3 * maxWidth
         let denseCount = dense.count
+        let mine = ranks.slices(of: slices)
 
         examples.base.update(from: batch, count: count)
         prepareReplicas(executor)
         batchStats.begin(workers: executor.workerCount)
 
         // Forward: input gather and first linear layer.
-        executor.run(.forward, tasks: slices) { s, worker in
+        executor.run(.forward, tasks: mine.count) { t, worker in
+            let s = mine.lowerBound + t
             let params = replicas.parameters(worker: worker)
             let r = layout.rows(of: s, count: count)
             let n = r.count
@@ -151,6 +161,7 @@ public final class FNNEngine: TrainingEngine {
             MLPKernels.columnMoments(z[0].base + r.lowerBound * h.outputs, rows: n, width: h.outputs,
                                      sums: moments[0].base + s * 2 * h.outputs)
         }
+        try ranks.shareSlices(moments[0], stride: 2 * hidden[0].outputs, slices: slices, what: "BatchNorm moments")
 
         // Forward through each hidden layer's BatchNorm; the last also runs the output layer,
         // the loss, and the first backward steps.
@@ -158,8 +169,9 @@ public final class FNNEngine: TrainingEngine {
             let h = hidden[l]
             let w = h.outputs
             let isLast = l == layers - 1
-            executor.run(.forward, tasks: slices) { s, worker in
-            let params = replicas.parameters(worker: worker)
+            executor.run(.forward, tasks: mine.count) { t, worker in
+                let s = mine.lowerBound + t
+                let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 let stats = batchStats.statistics(layer: l, worker: worker, moments: moments[l], slices: slices,
@@ -191,14 +203,20 @@ public final class FNNEngine: TrainingEngine {
                                           dA: dA[l].base + r.lowerBound * w)
                 self.backwardPartials(layer: l, slice: s, rows: r)
             }
+            if isLast {
+                try ranks.shareSlices(backwardSums[l], stride: 2 * w, slices: slices, what: "BatchNorm backward sums")
+            } else {
+                try ranks.shareSlices(moments[l + 1], stride: 2 * hidden[l + 1].outputs, slices: slices, what: "BatchNorm moments")
+            }
         }
 
         // Backward through each hidden layer.
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let h = hidden[l]
             let w = h.outputs
-            executor.run(.backward, tasks: slices) { s, worker in
-            let params = replicas.parameters(worker: worker)
+            executor.run(.backward, tasks: mine.count) { t, worker in
+                let s = mine.lowerBound + t
+                let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 let partial = slicePartials.base + s * denseCount
@@ -222,6 +240,15 @@ public final class FNNEngine: TrainingEngine {
                                           dBias: partial + h.bias, dX: dInput)
                 if l > 0 { self.backwardPartials(layer: l - 1, slice: s, rows: r) }
             }
+            if l > 0 {
+                try ranks.shareSlices(backwardSums[l - 1], stride: 2 * hidden[l - 1].outputs, slices: slices,
+                                      what: "BatchNorm backward sums")
+            }
+        }
+        if !ranks.isSingle {
+            try ranks.shareSlices(sliceLoss, stride: 1, slices: slices, what: "losses")
+            try ranks.shareExamples(dX0.base, width: inputWidth, count: count, layout: layout, what: "gradient entries")
+            try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -251,7 +278,7 @@ public final class FNNEngine: TrainingEngine {
     }
 
     /// The optimizer step for the batch of the last `forwardBackward`.
-    public func applyUpdates(executor: PhaseExecutor) {
+    public func applyUpdates(executor: PhaseExecutor) throws(CommunicatorError) {
         let count = pendingCount
         let fields = model.config.fieldCount
         let workers = executor.workerCount
@@ -266,19 +293,56 @@ public final class FNNEngine: TrainingEngine {
         let rateScale = optimizer.stepRateScale
         let denseParts = partition(denseCount, parts: workers)
         let gradients = rowGradients
-        executor.run(.denseUpdate, tasks: workers) { p, _ in
-            // Reduce, then apply: each worker sums its partition of the dense gradient in slice
-            // order and steps it (a rank would exchange its slices' partials before the sum).
-            let range = denseParts[p], gradient = updateScratch.base + range.lowerBound
-            SliceOrder.sum(slicePartials.base + range.lowerBound, sliceStride: denseCount, sliceCount: slices,
-                           count: range.count, into: gradient)
-            optimizer.dense.apply(parameters: model.dense, gradient: gradient, range: range, step: step, rateScale: rateScale)
+        if ranks.isSingle {
+            executor.run(.denseUpdate, tasks: workers) { p, _ in
+                // Reduce, then apply: each worker sums its partition of the dense gradient over
+                // the slice tree and steps it.
+                let range = denseParts[p], gradient = updateScratch.base + range.lowerBound
+                SliceOrder.sum(slicePartials.base + range.lowerBound, sliceStride: denseCount, sliceCount: slices,
+                               count: range.count, into: gradient)
+                optimizer.dense.apply(parameters: model.dense, gradient: gradient, range: range, step: step, rateScale: rateScale)
+            }
+        } else {
+            try reduceAcrossRanks(slices: slices, executor: executor, denseParts: denseParts)
+            executor.run(.denseUpdate, tasks: workers) { p, _ in
+                let range = denseParts[p]
+                optimizer.dense.apply(parameters: model.dense, gradient: updateScratch.base + range.lowerBound, range: range,
+                                      step: step, rateScale: rateScale)
+            }
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             optimizer.updateTable(model: model, groupings: groupings, rowIds: positions.rows.base, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
+        }
+    }
+
+    /// The dense gradient into `updateScratch` across ranks: each rank sums the tree nodes that
+    /// cover its slices, the ranks exchange them, and each finishes the tree from everyone's
+    /// nodes; the very additions of one process, so the same bits.
+    private func reduceAcrossRanks(slices: Int, executor: PhaseExecutor, denseParts: [Range<Int>]) throws(CommunicatorError) {
+        let denseCount = dense.count
+        let nodes = ranks.denseNodes(slices: slices)
+        if (nodeValues?.count ?? 0) < max(nodes.all.count, 1) * denseCount {
+            nodeValues = AlignedBuffer(uninitializedCount: max(nodes.all.count, 1) * denseCount)
+        }
+        let values = nodeValues!
+        let own = nodes.firstOfRank[ranks.rank]..<nodes.firstOfRank[ranks.rank + 1]
+        executor.run(.denseUpdate, tasks: denseParts.count) { p, _ in
+            let range = denseParts[p]
+            for k in own {
+                SliceOrder.sum(node: nodes.all[k], count: range.count, into: values.base + k * denseCount + range.lowerBound) { leaf in
+                    leaf.count == 1 ? UnsafePointer(slicePartials.base + leaf.lowerBound * denseCount + range.lowerBound) : nil
+                }
+            }
+        }
+        try ranks.shareDenseNodes(values, nodes: nodes, denseCount: denseCount)
+        executor.run(.denseUpdate, tasks: denseParts.count) { p, _ in
+            let range = denseParts[p]
+            SliceOrder.sum(node: 0..<slices, count: range.count, into: updateScratch.base + range.lowerBound) { node in
+                nodes.all.firstIndex(of: node).map { UnsafePointer(values.base + $0 * denseCount + range.lowerBound) }
+            }
         }
     }
 
@@ -334,7 +398,7 @@ public final class FNNEngine: TrainingEngine {
 
     public var optimizerBytes: Int { optimizer.byteCount }
 
-    public func logits(examples list: [Int], executor: PhaseExecutor) -> [Float] {
+    public func logits(examples list: [Int], executor: PhaseExecutor) throws(CommunicatorError) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
         let config = model.config
         let f = config.fieldCount, d = config.embedDim
@@ -349,7 +413,9 @@ public final class FNNEngine: TrainingEngine {
         while start < list.count {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
+            let mine = ranks.slices(of: layout.slices(for: count))
+            executor.run(.evaluate, tasks: mine.count) { t, worker in
+                let s = mine.lowerBound + t
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
@@ -372,6 +438,7 @@ public final class FNNEngine: TrainingEngine {
                                          weight: params + dense.outputWeight, bias: params[dense.outputBias],
                                          logits: logitBuffer.base + r.lowerBound)
             }
+            try ranks.shareExamples(logitBuffer.base, width: 1, count: count, layout: layout, what: "evaluation logits")
             for i in 0..<count { out[start + i] = logitBuffer[i] }
             start += count
         }

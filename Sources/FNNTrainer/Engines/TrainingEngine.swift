@@ -5,8 +5,11 @@ import FNNSystem
 /// One model's training state (parameters, optimizer, batch workspace) and its step.
 public protocol TrainingEngine: AnyObject {
     var model: Model { get }
-    /// Trains on one minibatch of `count` example ids; returns the batch's mean loss.
-    func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) -> Double
+    /// The ranks this engine shares its steps and scoring with (one, in a single process).
+    var ranks: RankExchange { get }
+    /// Trains on one minibatch of `count` example ids; returns the batch's mean loss. Throws
+    /// only when another rank fails or disagrees.
+    func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double
     /// The optimizer's state (moments, step counts) as named tensors, for checkpoints.
     func optimizerTensors() -> [String: SafeTensors.Tensor]
     /// Restores what `optimizerTensors` saved.
@@ -23,6 +26,6 @@ public protocol TrainingEngine: AnyObject {
     /// allocates it (it is made at the first step or restore).
     var holdsOptimizerState: Bool { get }
     /// Evaluation-mode logits, in the order of `examples`.
-    func logits(examples: [Int], executor: PhaseExecutor) -> [Float]
+    func logits(examples: [Int], executor: PhaseExecutor) throws(CommunicatorError) -> [Float]
 }
 

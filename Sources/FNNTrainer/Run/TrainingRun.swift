@@ -107,11 +107,11 @@ public final class TrainingRun {
     public private(set) lazy var dataFingerprint: UInt64 = data.fingerprint
 
     /// Validation logits and labels, in file order (as `evaluate`).
-    private func validationLogits() -> (logits: [Float], labels: [Float]) {
+    private func validationLogits() throws(CommunicatorError) -> (logits: [Float], labels: [Float]) {
         guard let rows = validationRows else {
-            return logitsOfPart(engine: engine, data: data, split: split, part: .validation, executor: executor)
+            return try logitsOfPart(engine: engine, data: data, split: split, part: .validation, executor: executor)
         }
-        let logits = logitsWalkingTheFile(engine: engine, data: data, rows: rows, expected: rows.count,
+        let logits = try logitsWalkingTheFile(engine: engine, data: data, rows: rows, expected: rows.count,
                                           executor: executor, blockRows: evaluationBlockRows)
         return (logits, validationLabels)
     }
@@ -142,15 +142,22 @@ public final class TrainingRun {
                 let i = state.stepInEpoch * options.batchSize
                 let n = min(options.batchSize, total - i)
                 var nonFiniteLoss: Double?
+                var failure: CommunicatorError?
+                engine.ranks.whereabouts = "epoch \(epoch), step \(state.stepInEpoch + 1)"
                 feed.withNext(n) { ids in
                     // A one-example batch has no BatchNorm statistics (torch raises); it is skipped.
                     if n >= minimumBatch {
-                        let loss = engine.trainStep(examples: ids, count: n, epoch: epoch, executor: executor)
+                        let loss: Double
+                        do throws(CommunicatorError) { loss = try engine.trainStep(examples: ids, count: n, epoch: epoch, executor: executor) } catch {
+                            failure = error
+                            return
+                        }
                         guard loss.isFinite else { nonFiniteLoss = loss; return }
                         state.epochLossSum += loss * Double(n)
                         state.epochExamples += n
                     }
                 }
+                if let failure { throw failure }
                 if let loss = nonFiniteLoss {
                     throw TrainingDiverged(epoch: epoch, step: state.stepInEpoch + 1, detail: "the batch loss is \(loss)")
                 }
@@ -176,7 +183,8 @@ public final class TrainingRun {
                 throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
             }
             let evaluationStart = PhaseProfile.now()
-            let (logits, labels) = validationLogits()
+            engine.ranks.whereabouts = "epoch \(epoch), validation"
+            let (logits, labels) = try validationLogits()
             let auc = Metrics.auc(scores: logits, labels: labels)
             let logLoss = Metrics.logLoss(logits: logits, labels: labels)
             let record = EpochRecord(

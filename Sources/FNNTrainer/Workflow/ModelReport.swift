@@ -22,6 +22,10 @@ public struct ModelReport: Codable {
     public var config: ModelConfig?
     /// Where its tables started: its initialisation, the FM, a model file, or a resumed checkpoint.
     public var tablesStart: String?
+    /// Under several ranks: per kind of exchange, calls, bytes received and seconds, over
+    /// `steps` training steps (nil in one process).
+    public var traffic: [String: RankExchange.Traffic]?
+    public var steps: Int?
     /// The trained model, for the FNN-from-FM stage; not part of the report.
     public var trained: Model?
 
@@ -35,6 +39,6 @@ public struct ModelReport: Codable {
     enum CodingKeys: String, CodingKey {
         case testAUC = "test_auc", testLogLoss = "test_logloss", epochs, bestEpoch = "best_epoch"
         case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second", history, phases, rows, options
-        case config, tablesStart = "tables_start"
+        case config, tablesStart = "tables_start", traffic = "rank_exchanges", steps
     }
 }

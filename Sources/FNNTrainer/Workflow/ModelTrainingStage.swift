@@ -18,6 +18,9 @@ public struct ModelTrainingStage {
     /// Written after every epoch and on interruption.
     public var checkpointPath: String?
     public var resumePath: String?
+    /// The processes training this model together (one by default). Every rank runs the stage;
+    /// rank 0 alone writes checkpoints, and the stop request is agreed at every step.
+    public var ranks = RankExchange()
     /// Where an interrupted run without `checkpointPath` leaves its checkpoint.
     public var interruptedCheckpointPath: String { checkpointPath ?? "fnn-par-\(name).ckpt" }
 
@@ -50,7 +53,8 @@ public struct ModelTrainingStage {
             + (tables.l2 > 0 ? ", l2 \(tables.l2) per occurrence" : "")
             + (options.rates.isConstant ? "" : "; learning rates: \(options.rates.summary)")
             + (resumePath != nil ? "; resumed" : "; tables start " + (tablesFrom ?? options.initialization.summary)))
-        let engine = makeEngine(model: model, data: dataset, options: options)
+        let engine = makeEngine(model: model, data: dataset, options: options, ranks: ranks)
+        let ranks = self.ranks
         let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
         if let resumePath {
             do {
@@ -64,13 +68,25 @@ public struct ModelTrainingStage {
         }
         run.onProgress = onProgress
         run.onEpoch = onEpoch
-        run.shouldStop = shouldStop
+        if ranks.isSingle {
+            run.shouldStop = shouldStop
+        } else if let shouldStop {
+            // Every rank must stop at the same step boundary: a stop asked of any rank stops all.
+            run.shouldStop = {
+                var vote: [UInt8] = [shouldStop() ? 1 : 0]
+                guard let votes = try? ranks.communicator.allGather(vote) else { return true }
+                vote = votes.map { $0.first ?? 1 }
+                return vote.contains(1)
+            }
+        }
         if let checkpointPath {
             run.onEpochEnd = { run in
+                guard ranks.communicator.isRoot else { return }
                 do { try Checkpoint.write(run, to: checkpointPath) } catch { throw WorkflowError("cannot write checkpoint: \(error)") }
             }
         }
         executor.profile.reset()
+        ranks.resetTraffic()
         let result: TrainingResult
         do {
             result = try run.run()
@@ -84,17 +100,27 @@ public struct ModelTrainingStage {
                 + (tables.kind == .adam && tables.learningRate == nil ? "" : ", --table-lr \(rate)") + "), e.g. by 10x")
         } catch let error as WorkflowError {
             throw error
+        } catch let error as CommunicatorError {
+            throw WorkflowError("\(name): \(error); the last checkpoint" + (checkpointPath.map { " (\($0))" } ?? "") + " is left as it was")
         } catch {
             throw WorkflowError("\(name): \(error)")
         }
         if result.interrupted {
             let path = interruptedCheckpointPath
-            do { try Checkpoint.write(run, to: path) } catch { throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)") }
+            if ranks.communicator.isRoot {
+                do { try Checkpoint.write(run, to: path) } catch { throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)") }
+            }
             return .interrupted(checkpoint: path, epoch: run.state.epoch, step: run.state.stepInEpoch)
         }
         let phases = executor.profile.entries
+        // Every training step exchanges its losses once (scoring never does): the step count.
+        let traffic = ranks.traffic, steps = ranks.traffic["losses"]?.calls ?? 0
         engine.model.copyParameters(from: result.model)
-        let test = evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor)
+        ranks.whereabouts = "test evaluation"
+        let test: EvaluationResult
+        do { test = try evaluate(engine: engine, data: dataset, split: split, part: .test, executor: executor) } catch {
+            throw WorkflowError("\(name): \(error)")
+        }
         if split.testCount == 0 && options.heldOut != nil {
             note(String(format: "%@: best epoch %d of %d, validation AUC %.4f (no --test file, so no test figures)", name,
                         result.bestEpoch, result.epochsRun, result.history.first { $0.epoch == result.bestEpoch }?.validationAUC ?? .nan))
@@ -106,6 +132,10 @@ public struct ModelTrainingStage {
         var report = ModelReport(testAUC: test.auc, testLogLoss: test.logLoss, epochs: result.epochsRun,
                                  bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds,
                                  samplesPerSecond: result.samplesPerSecond, history: result.history, phases: phases)
+        if !ranks.isSingle {
+            report.traffic = traffic
+            report.steps = steps
+        }
         report.trained = result.model
         report.options = options
         report.config = model.config

@@ -12,24 +12,27 @@ public struct ThroughputMeasurement: Sendable {
     /// What a run must hold: the data (ids and labels), the parameters and the optimizer state.
     public var stateBytes: Int
     public var workspaceBytes: Int
+    /// Per kind of exchange between ranks: calls, bytes received and seconds (empty in one process).
+    public var traffic: [String: RankExchange.Traffic] = [:]
 
     public static func measure(config: ModelConfig, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
-                               executor: PhaseExecutor) -> ThroughputMeasurement {
+                               executor: PhaseExecutor, ranks: RankExchange = RankExchange()) throws(CommunicatorError) -> ThroughputMeasurement {
         ResidentMemory.resetPeak()
         let model = Model.initialized(config: config, seed: 1)
-        let engine = makeEngine(model: model, data: dataset, options: options)
-        order.withUnsafeBufferPointer { ids in
-            _ = engine.trainStep(examples: ids.baseAddress!, count: min(options.batchSize, ids.count), epoch: 0, executor: executor)
+        let engine = makeEngine(model: model, data: dataset, options: options, ranks: ranks)
+        try order.withUnsafeBufferPointer { (ids) throws(CommunicatorError) in
+            _ = try engine.trainStep(examples: ids.baseAddress!, count: min(options.batchSize, ids.count), epoch: 0, executor: executor)
         }
         executor.profile.reset()
+        ranks.resetTraffic()
         let start = PhaseProfile.now()
         var examples = 0
-        order.withUnsafeBufferPointer { ids in
+        try order.withUnsafeBufferPointer { (ids) throws(CommunicatorError) in
             var offset = 0
             for _ in 0..<steps {
                 if offset >= ids.count { offset = 0 }
                 let n = min(options.batchSize, ids.count - offset)
-                if n >= 2 { _ = engine.trainStep(examples: ids.baseAddress! + offset, count: n, epoch: 1, executor: executor) }
+                if n >= 2 { _ = try engine.trainStep(examples: ids.baseAddress! + offset, count: n, epoch: 1, executor: executor) }
                 examples += n
                 offset += n
             }
@@ -40,6 +43,6 @@ public struct ThroughputMeasurement: Sendable {
             samplesPerSecond: Double(examples) / seconds, phases: executor.profile.entries,
             peakRSSBytes: ResidentMemory.peakSinceReset,
             stateBytes: dataset.ids.byteCount + dataset.rowCount * 4 + parameters + engine.optimizerBytes,
-            workspaceBytes: engine.workspaceBytes)
+            workspaceBytes: engine.workspaceBytes, traffic: ranks.traffic)
     }
 }
