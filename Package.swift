@@ -99,7 +99,7 @@ let package = Package(
             path: "Sources/CLI", swiftSettings: swiftSettings),
 
         // Test data, scratch directories and reference implementations shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["FNNCore"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
+        .target(name: "TestSupport", dependencies: ["FNNCore", "FNNExecution"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
         // Model files, checkpoints, the cache and schedules are also checked through short training
         // runs, so the numerics' tests may drive the trainer (never the other way round).
         .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "FNNTrainer", "FNNThreads", "FNNExecution", "FNNSystem", "TestSupport"],
@@ -114,6 +114,6 @@ let package = Package(
         .testTarget(name: "FNNTrainerTests", dependencies: ["FNNTrainer", "FNNCore", "FNNThreads", "TestSupport"],
                     path: "Tests/FNNTrainerTests", swiftSettings: numericKernelSettings),
         // Runs the built `fnn-par`; depending on the executable makes `swift test` build it first.
-        .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"], path: "Tests/CLITests", swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "FNNCore", "TestSupport"], path: "Tests/CLITests", swiftSettings: swiftSettings),
     ]
 )

@@ -9,7 +9,10 @@ public enum Checkpoint {
     public static let formatName = "fnn-par-checkpoint"
     /// 2: the split is a keyed permutation, streaming epochs go by chunks of file rows, and the
     /// lazy catch-up sums the whole gap; a version-1 run cannot be continued to the same model.
-    public static let version = "2"
+    /// 3: dense gradients sum over the fixed pairwise tree of slices (`SliceOrder`), so that any
+    /// number of ranks gives the same bits; a version-2 run continued here would not end at the
+    /// model it was heading for.
+    public static let version = "3"
 
     public static func write(_ run: TrainingRun, to path: String, metadata extra: [String: String] = [:]) throws {
         var file = SafeTensors()
@@ -54,7 +57,7 @@ public enum Checkpoint {
         }
         try file.verifyDigest(path: path)
         guard file.metadata["checkpoint_version"] == version else {
-            throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split and optimizer state differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
+            throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split, optimizer state or summation order differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
         }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

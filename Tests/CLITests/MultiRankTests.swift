@@ -1,0 +1,99 @@
+import FNNCore
+import Foundation
+import TestSupport
+import Testing
+
+/// `mpirun -np R fnn-par ...` end to end, over Open MPI's shared-memory transport on this machine
+/// (oversubscribed: more ranks than cores is allowed): the same model and checkpoint bytes as one
+/// process, resume across rank counts, a killed rank, and ranks that disagree.
+@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mpirun") && TestData.isAvailable,
+                             "needs Open MPI's mpirun and the shared data"))
+struct MultiRankTests: CLIHarness {
+    static let mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun --oversubscribe --bind-to none"
+
+    func ranks(_ count: Int, _ arguments: [String], in dir: String) throws -> (status: Int32, stderr: String) {
+        try shell("\(Self.mpirun) -np \(count) '\(Self.binary)' " + arguments.map { "'\($0)'" }.joined(separator: " "), in: dir)
+    }
+
+    /// A checkpoint's tensors (parameters, best model, optimizer state) by name: the bytes a
+    /// resumed run continues from. Its metadata also holds timings, which differ between runs.
+    func checkpointTensors(_ path: String) throws -> [String: [UInt8]] {
+        let file = try SafeTensors.read(path: path)
+        return file.tensors.mapValues { $0.bytes }
+    }
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    @Test(arguments: [["fm"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
+    func modelsAndCheckpointsMatchOneProcess(command: [String]) throws {
+        let dir = scratch()
+        let common = command + ["--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "2", "--patience", "0",
+                                "--seed", "3", "--keep-checkpoint", "--quiet"]
+        let one = try run(common + ["--threads", "2", "--save", "one.safetensors"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        for (count, threads) in [(2, 1), (3, 1), (2, 2)] {
+            let name = "np\(count)x\(threads)"
+            let r = try ranks(count, common + ["--threads", "\(threads)", "--save", name + ".safetensors"], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try bytes(dir + "/\(name).safetensors") == bytes(dir + "/one.safetensors"), "\(command[0]) \(name)")
+            #expect(try checkpointTensors(dir + "/\(name).safetensors.ckpt") == checkpointTensors(dir + "/one.safetensors.ckpt"))
+        }
+        // Only rank 0 wrote: no stray files from the others (temporaries, second copies).
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix("fnnpar-cache") }.sorted()
+        #expect(files == ["np2x1.safetensors", "np2x1.safetensors.ckpt", "np2x2.safetensors", "np2x2.safetensors.ckpt",
+                          "np3x1.safetensors", "np3x1.safetensors.ckpt", "one.safetensors", "one.safetensors.ckpt"], "\(files)")
+    }
+
+    /// A run checkpointed by 3 ranks, continued by 2, then finished by 1 process, ends at the bytes
+    /// of one uninterrupted process.
+    @Test func resumeAcrossRankCounts() throws {
+        let dir = scratch()
+        let common = ["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--patience", "0", "--seed", "5",
+                      "--mlp", "32,16", "--quiet"]
+        let whole = try run(common + ["--epochs", "3", "--threads", "2", "--save", "whole.safetensors"], in: dir)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let first = try ranks(3, common + ["--epochs", "1", "--threads", "1", "--save", "a.safetensors", "--keep-checkpoint"], in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try ranks(2, common + ["--epochs", "2", "--threads", "1", "--resume", "a.safetensors.ckpt", "--save", "b.safetensors",
+                                            "--keep-checkpoint"], in: dir)
+        #expect(second.status == 0, "\(second.stderr)")
+        let third = try run(common + ["--epochs", "3", "--threads", "1", "--resume", "b.safetensors.ckpt", "--save", "c.safetensors"], in: dir)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try bytes(dir + "/c.safetensors") == bytes(dir + "/whole.safetensors"))
+    }
+
+    /// A rank killed mid-run ends every rank with a non-zero status, no model is written, and the
+    /// last checkpoint stays whole: it resumes.
+    @Test func aKilledRankEndsTheRunAndKeepsTheCheckpoint() throws {
+        let dir = scratch()
+        let args = ["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "300", "--patience", "0",
+                    "--mlp", "256,256", "--threads", "1", "--save", "m.safetensors", "--checkpoint", "c.ckpt", "--quiet"]
+        let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' " + args.map { "'\($0)'" }.joined(separator: " "), in: dir)
+        var waited = 0
+        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
+        #expect(exists(dir + "/c.ckpt"), "no checkpoint after 60 s")
+        // The launched process is `timeout`, its child mpirun, whose children are the ranks: kill
+        // the last rank as the OOM killer would.
+        let kill = try shell("kill -9 $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
+        #expect(kill.status == 0, "\(kill.stderr)")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0, "\(stderr)")
+        #expect(!exists(dir + "/m.safetensors"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix("fnnpar-cache") && $0 != "c.ckpt" }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        let resumed = try run(["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "1", "--patience", "0",
+                               "--mlp", "256,256", "--resume", "c.ckpt", "--quiet"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+    }
+
+    /// Ranks started with different options (an MPMD launch) are refused at start, naming the rank.
+    @Test func ranksThatDisagreeAreRefused() throws {
+        let dir = scratch()
+        let base = "'\(Self.binary)' fm --data '\(Self.data)/ml-100k/u.data' --cache-dir '\(dir)' --epochs 1 --save m.safetensors"
+        let r = try shell("\(Self.mpirun) -np 1 \(base) --lr 0.01 : -np 1 \(base) --lr 0.02", in: dir)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("rank 1 differs from rank 0 in its options"), "\(r.stderr)")
+        #expect(!exists(dir + "/m.safetensors"))
+    }
+}
