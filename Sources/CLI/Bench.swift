@@ -20,6 +20,10 @@ struct Bench: ParsableCommand {
               fnn-par bench --threads 1,2,32
               fnn-par bench --shape criteo --mlp 400,400,400 --threads 1,2
               fnn-par bench --data u.data --json perf/out/ml100k.json
+              mpirun -np 2 --bind-to none fnn-par bench --shape criteo --mlp 400,400,400 --threads 1
+
+            Under mpirun every rank measures the same global batches (each computes its share of the \
+            slices); rank 0 reports, with the bytes and seconds of each kind of exchange per step.
             """)
 
     /// Any format training reads, through the same path (cache, vocabularies); without --data,
@@ -56,6 +60,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         BLAS.useSingleThread()
+        let ranks = try ProcessRanks.shared()
         let threadCounts = try parseList(threads, name: "--threads")
         let modelKinds = try models.split(separator: ",").map { name -> ModelKind in
             guard let kind = ModelKind(rawValue: String(name)) else { throw ValidationError("--models: unknown model '\(name)' (fm or fnn)") }
@@ -84,9 +89,10 @@ struct Bench: ParsableCommand {
         options.batchSize = batchSize
         options.seed = 1
         let stepCount = steps ?? (split.train.count + batchSize - 1) / batchSize
-        FileHandle.standardError.write(Data(("bench: \(dataset.name), \(dataset.rowCount) rows, \(dataset.fieldCount) fields, "
+        if ProcessRanks.isRoot { FileHandle.standardError.write(Data(("bench: \(dataset.name), \(dataset.rowCount) rows, \(dataset.fieldCount) fields, "
             + "\(dataset.fieldDims.reduce(0, +)) table rows (prepared in \(String(format: "%.2f", loadSeconds)) s); "
-            + "\(stepCount) steps of \(batchSize) per measurement, \(repeats) rounds, \(WorkerPool.onlineCPUs) CPUs\n").utf8))
+            + "\(stepCount) steps of \(batchSize) per measurement, \(repeats) rounds, \(WorkerPool.onlineCPUs) CPUs"
+            + (ranks.isSingle ? "" : ", \(ranks.size) ranks") + "\n").utf8)) }
 
         var order = split.train
         var rng = Xoshiro256(seed: 7)
@@ -103,7 +109,7 @@ struct Bench: ParsableCommand {
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
                     runs[i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
-                                                                 steps: stepCount, executor: pool))
+                                                                 steps: stepCount, executor: pool, ranks: ranks))
                 }
             }
             let firstMedian = median(runs[0].map(\.samplesPerSecond))
@@ -115,15 +121,18 @@ struct Bench: ParsableCommand {
                                        speedup: mid.samplesPerSecond / firstMedian,
                                        efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
                                        phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes,
-                                       workspaceBytes: mid.workspaceBytes)
+                                       workspaceBytes: mid.workspaceBytes, ranks: ranks.size, traffic: mid.traffic)
                 results.append(point)
             }
         }
         let rss = ResidentMemory.peakOfProcess
+        guard ProcessRanks.isRoot else { return }
         print(BenchTable.render(results))
         print(String(format: "peak RSS of the process: %.1f MB", Double(rss) / 1e6))
         for point in results {
-            print(PhaseTable.render(name: "\(point.model) at \(point.threads) thread\(point.threads == 1 ? "" : "s") (median run)", point.phases))
+            let name = "\(point.model) at \(point.threads) thread\(point.threads == 1 ? "" : "s")" + (ranks.isSingle ? "" : " x \(ranks.size) ranks")
+            print(PhaseTable.render(name: name + " (median run)", point.phases))
+            if !point.traffic.isEmpty { print(TrafficTable.render(name: name, point.traffic, steps: stepCount)) }
         }
         if let json {
             let report = BenchReport(dataset: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
@@ -168,6 +177,9 @@ struct BenchPoint: Encodable {
     var stateBytes: Int
     /// The engine's batch workspace at this thread count.
     var workspaceBytes: Int
+    /// Processes sharing each step (mpirun -np), and what they exchanged per kind, over the steps.
+    var ranks: Int
+    var traffic: [String: RankExchange.Traffic]
 }
 
 struct BenchReport: Encodable {
