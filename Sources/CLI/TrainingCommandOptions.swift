@@ -19,6 +19,8 @@ struct TrainingCommandOptions: ParsableArguments {
     var batchSize = 2048
     @Option(help: "Examples per slice: the unit of parallel work and of the fixed summation order. A batch of --batch-size examples has batch-size / slice-rows slices, so at most that many workers share a step (2048 / 64 = 32); smaller slices leave room for more threads. The model depends on it, as on --batch-size (checkpoints and model files record it).")
     var sliceRows = defaultSliceRows
+    @Option(help: ArgumentHelp("How each epoch orders the training rows: shuffle (one shuffle of all rows) or parts (each slice of a batch from its own contiguous part of the file, shuffled per epoch, so under mpirun each rank reads only one contiguous part of a mapped cache). The model depends on it, not on the rank count. Streaming runs keep their window order.", valueName: "shuffle|parts"))
+    var dataOrder: DataOrder = .shuffle
     @Option(help: "Adam learning rate.")
     var lr: Float = 1e-3
     @Option(help: "Multiply every learning rate (--lr and --table-lr) by this after each epoch (torch's ExponentialLR stepped per epoch); 1: constant.")
@@ -72,6 +74,7 @@ struct TrainingCommandOptions: ParsableArguments {
         options.stoppingMetric = metric
         options.batchSize = batchSize
         options.sliceRows = sliceRows
+        options.dataOrder = dataOrder
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate
@@ -108,3 +111,4 @@ enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// `--init`: a table initialisation, or auto (the recommended one for the model's kind).
 enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, torch, normal }
+extension DataOrder: ExpressibleByArgument {}

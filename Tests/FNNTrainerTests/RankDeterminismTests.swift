@@ -18,8 +18,9 @@ import Testing
                                     .init(size: 7, zipfExponent: 0)], latentDim: 4, seed: 21).generate(rows: 5000)
     }()
 
-    static func options(sliceRows: Int, tables: TableOptimizerConfig) -> TrainingOptions {
+    static func options(sliceRows: Int, tables: TableOptimizerConfig, order: DataOrder = .shuffle) -> TrainingOptions {
         var options = TrainingOptions()
+        options.dataOrder = order
         options.epochs = 2
         options.patience = 0
         // 4000 training rows: three batches of 1100 and one of 700.
@@ -32,9 +33,9 @@ import Testing
 
     /// Rank 0's trained model and history, and whether every rank ended with rank 0's bytes.
     static func trained(_ config: ModelConfig, ranks: Int, threads: Int, sliceRows: Int,
-                        tables: TableOptimizerConfig) -> (model: Model, history: [EpochRecord], ranksAgree: Bool) {
+                        tables: TableOptimizerConfig, order: DataOrder) -> (model: Model, history: [EpochRecord], ranksAgree: Bool) {
         let data = Self.data
-        let options = Self.options(sliceRows: sliceRows, tables: tables)
+        let options = Self.options(sliceRows: sliceRows, tables: tables, order: order)
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
         let results = InProcessRanks(size: ranks).run { _, communicator in
             let model = Model.initialized(config: config, seed: 4)
@@ -46,12 +47,12 @@ import Testing
         return (models[0], results[0].value.1, models.allSatisfy { $0.bitwiseEqual(models[0]) })
     }
 
-    static func check(_ config: ModelConfig, tables: TableOptimizerConfig = TableOptimizerConfig()) {
+    static func check(_ config: ModelConfig, tables: TableOptimizerConfig = TableOptimizerConfig(), order: DataOrder = .shuffle) {
         for sliceRows in [64, 300] {
-            let reference = trained(config, ranks: 1, threads: 1, sliceRows: sliceRows, tables: tables)
+            let reference = trained(config, ranks: 1, threads: 1, sliceRows: sliceRows, tables: tables, order: order)
             // 300-row slices: four per full batch, three in the last, so five ranks leave some idle.
             for (ranks, threads) in [(2, 1), (3, 2), (5, 1)] {
-                let run = trained(config, ranks: ranks, threads: threads, sliceRows: sliceRows, tables: tables)
+                let run = trained(config, ranks: ranks, threads: threads, sliceRows: sliceRows, tables: tables, order: order)
                 #expect(run.ranksAgree, "\(config.kind): the \(ranks) ranks disagree")
                 #expect(run.model.bitwiseEqual(reference.model), "\(config.kind), \(ranks) ranks x \(threads) threads, slices of \(sliceRows)")
                 #expect(run.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
@@ -72,6 +73,11 @@ import Testing
     @Test func fnnWithLinearInputAndDropout() {
         Self.check(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16, 8], dropout: 0.2,
                                fnnInput: .embeddingPlusLinear))
+    }
+
+    /// The rank-local data order gives one model for every rank count too.
+    @Test func fnnInThePartsOrder() {
+        Self.check(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 8, mlpDims: [16], dropout: 0.1), order: .parts)
     }
 
     /// A failing rank's error reaches the step's caller instead of a hang: a communicator whose

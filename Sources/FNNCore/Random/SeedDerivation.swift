@@ -14,4 +14,10 @@ public enum SeedDerivation {
 
     /// The shuffle of `epoch` (the golden-ratio increment keeps consecutive epochs' seeds apart).
     public static func epochShuffle(_ seed: UInt64, epoch: Int) -> UInt64 { seed &+ 0x9E37_79B9 &* UInt64(epoch) }
+
+    /// The shuffle of part `part` of the training rows in `epoch` (the parts order: one
+    /// generator per part, so a rank can order its own parts without the others').
+    public static func partShuffle(_ seed: UInt64, epoch: Int, part: Int) -> UInt64 {
+        epochShuffle(seed, epoch: epoch) ^ SplitMix64.mix(0x9A27_0000 &+ UInt64(part))
+    }
 }

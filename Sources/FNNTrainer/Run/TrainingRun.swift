@@ -50,6 +50,7 @@ public final class TrainingRun {
     }
 
     func inMemoryOrder(epoch: Int) -> [Int] {
+        if options.dataOrder == .parts { return partsOrder(epoch: epoch) }
         var rng = Xoshiro256(seed: SeedDerivation.epochShuffle(options.seed, epoch: epoch))
         var order = trainRows
         order.shuffleDeterministically(using: &rng)
@@ -57,6 +58,39 @@ public final class TrainingRun {
     }
 
     private lazy var trainRows: [Int] = split.train
+
+    /// `DataOrder.parts`: batch j's slice k is rows [j w_k, (j + 1) w_k) of part k's shuffle,
+    /// w_k the slice's width (the last slice of a batch may be narrower); part k holds the
+    /// training rows, in file order, from N (w_0 + ... + w_{k-1}) / B on. The rows left over
+    /// when the narrowest-filled part runs out follow, part by part, as ordinary batches.
+    func partsOrder(epoch: Int) -> [Int] {
+        let rows = fileOrderTrainRows
+        let n = rows.count, batch = options.batchSize, sliceRows = options.sliceRows
+        let slices = (batch + sliceRows - 1) / sliceRows
+        let widths = (0..<slices).map { min(sliceRows, batch - $0 * sliceRows) }
+        var bounds = [0], covered = 0
+        for w in widths { covered += w; bounds.append(n * covered / batch) }
+        var parts: [[Int]] = (0..<slices).map { k in
+            var part = Array(rows[bounds[k]..<bounds[k + 1]])
+            var rng = Xoshiro256(seed: SeedDerivation.partShuffle(options.seed, epoch: epoch, part: k))
+            part.shuffleDeterministically(using: &rng)
+            return part
+        }
+        let fullBatches = (0..<slices).map { parts[$0].count / widths[$0] }.min() ?? 0
+        var order: [Int] = []
+        order.reserveCapacity(n)
+        for j in 0..<fullBatches {
+            for k in 0..<slices { order += parts[k][(j * widths[k])..<((j + 1) * widths[k])] }
+        }
+        for k in 0..<slices {
+            order += parts[k][(fullBatches * widths[k])...]
+            parts[k] = []
+        }
+        return order
+    }
+
+    /// The training rows in file order: the parts order cuts contiguous parts of the file.
+    private lazy var fileOrderTrainRows: [Int] = split.train.sorted()
 
     /// Streaming: the epoch's windows in order, each with its chunks and the position in the
     /// epoch where its rows end.
