@@ -24,6 +24,9 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     if executor.workerCount > slices {
         log.say("note: a batch of \(options.batchSize) has \(slices) slice\(slices == 1 ? "" : "s") of \(options.sliceRows) examples, so at most \(slices) of the \(executor.workerCount) threads share a step's forward and backward work; --slice-rows \(max(1, options.batchSize / executor.workerCount)) (or a larger --batch-size) gives every thread a slice")
     }
+    if !ranks.isSingle, try dataOptions.request(seed: options.seed).readsAStream {
+        throw CLIError("--data: standard input, a pipe or a device reaches one rank only; under mpirun every rank reads the data, so give a file")
+    }
     // Rank 0 reads first (converting text and writing the binary cache once); the others then
     // read that cache. The wait is not under --rank-timeout: conversion may take long.
     if ranks.rank > 0 { try rankBarrier(ranks) }

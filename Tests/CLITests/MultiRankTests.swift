@@ -97,3 +97,31 @@ struct MultiRankTests: CLIHarness {
         #expect(!exists(dir + "/m.safetensors"))
     }
 }
+
+extension MultiRankTests {
+    /// A rank that stops answering (here: stopped by SIGSTOP) ends every rank after
+    /// --rank-timeout with a message naming the waiting rank, instead of a hang.
+    @Test func aHungRankEndsEveryRankAfterTheTimeout() throws {
+        let dir = scratch()
+        let args = ["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "300", "--patience", "0",
+                    "--threads", "1", "--rank-timeout", "3", "--checkpoint", "c.ckpt", "--quiet"]
+        let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' "
+                                            + args.map { "'\($0)'" }.joined(separator: " "), in: dir)
+        var waited = 0
+        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
+        let stop = try shell("kill -STOP $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
+        #expect(stop.status == 0, "\(stop.stderr)")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0 && process.terminationStatus != 124, "\(stderr)")
+        #expect(stderr.contains("the other ranks have not answered for 3 s (--rank-timeout); ending every rank"), "\(stderr)")
+    }
+
+    /// Standard input reaches one rank only: refused under several ranks, with the fix.
+    @Test func standardInputIsRefusedUnderSeveralRanks() throws {
+        let dir = scratch()
+        let r = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' fm --data - --epochs 1 < /dev/null", in: dir)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("reaches one rank only"), "\(r.stderr)")
+    }
+}

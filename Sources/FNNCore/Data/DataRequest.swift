@@ -40,7 +40,7 @@ public struct DataRequest: Sendable, Equatable {
 
     /// Whether any input is read once (standard input, a pipe, a device): such text is never
     /// cached, since its cache would be keyed to a temporary copy and keying it reads the stream.
-    var readsAStream: Bool {
+    public var readsAStream: Bool {
         ([path].compactMap { $0 } + heldOutPaths).contains(where: PlainInputs.isStream)
     }
 }
