@@ -33,6 +33,7 @@ struct Evaluate: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        try ProcessRanks.refuseSeveralRanks(command: "eval")
         let log = Log(quiet: quiet)
         try checkWritable(json, option: "--json")
         try refuseOverwritingInputs(outputs: [(json, "--json")], inputs: input.inputFiles)

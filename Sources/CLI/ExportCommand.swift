@@ -28,6 +28,7 @@ struct ExportCommand: ParsableCommand {
     var fieldDims: String?
 
     func run() throws {
+        try ProcessRanks.refuseSeveralRanks(command: "export")
         try checkWritable(embeddings, option: "--embeddings", allowStandardOutput: true)
         try refuseOverwritingInputs(outputs: [(embeddings, "--embeddings")], inputs: [(model, "--model")])
         let file: SafeTensors

@@ -32,6 +32,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        try ProcessRanks.refuseSeveralRanks(command: "generate")
         try checkWritable(out, option: "--out")
         let start = Date()
         let generator = shape == .ml1m ? PlantedFMGenerator.movieLens1MShape(seed: seed) : PlantedFMGenerator.criteoShape(seed: seed)

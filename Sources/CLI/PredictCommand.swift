@@ -31,6 +31,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
+        try ProcessRanks.refuseSeveralRanks(command: "predict")
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
         try refuseOverwritingInputs(outputs: [(out, "--out")], inputs: input.inputFiles)

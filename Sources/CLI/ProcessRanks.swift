@@ -52,6 +52,15 @@ enum ProcessRanks {
         mpi.abortAll(code: 1)
     }
 
+    /// The commands that run in one process (scoring, generating, splitting, exporting): under a
+    /// launcher with several ranks each would do the whole job and write the same files, so
+    /// they refuse, saying how to run them.
+    static func refuseSeveralRanks(command: String) throws {
+        let ranks = Launcher.worldSize
+        guard ranks > 1 else { return }
+        throw CLIError("fnn-par \(command) runs in one process, and this launch started \(ranks); run it without mpirun or srun (or with -np 1)")
+    }
+
     /// Start-up agreement of every rank: the same binary, options and data (a fingerprint of
     /// each, compared with rank 0's), and each rank's CPUs against `--threads`. A rank that
     /// differs is named and the run refused on every rank.

@@ -30,6 +30,7 @@ struct SplitCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        try ProcessRanks.refuseSeveralRanks(command: "split")
         let log = Log(quiet: quiet)
         guard dataOptions.heldOutPaths.isEmpty else {
             throw CLIError("split writes the parts of one file's seeded split; --validation and --test files are already parts")

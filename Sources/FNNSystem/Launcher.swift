@@ -25,6 +25,14 @@ public enum Launcher: Sendable, Equatable {
         return (0, 1)
     }
 
+    /// The number of processes the launcher started (1 run directly), read without initialising MPI.
+    public static var worldSize: Int {
+        for name in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"] {
+            if let n = environment(name).flatMap({ Int($0) }), n >= 1 { return n }
+        }
+        return 1
+    }
+
     /// How to give each rank `threads` CPUs.
     public func bindingAdvice(threads: Int) -> String {
         switch self {

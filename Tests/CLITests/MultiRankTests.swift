@@ -123,5 +123,9 @@ extension MultiRankTests {
         let r = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' fm --data - --epochs 1 < /dev/null", in: dir)
         #expect(r.status != 0)
         #expect(r.stderr.contains("reaches one rank only"), "\(r.stderr)")
+        // A one-process command under two ranks refuses rather than doing the job twice.
+        let scoring = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' generate --rows 100 --out g.tsv", in: dir)
+        #expect(scoring.status != 0 && scoring.stderr.contains("fnn-par generate runs in one process"), "\(scoring.stderr)")
+        #expect(!exists(dir + "/g.tsv"))
     }
 }
