@@ -34,7 +34,7 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     if ranks.rank == 0 && !ranks.isSingle { try rankBarrier(ranks) }
     if !ranks.isSingle {
         try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("options", optionsText(options) + "\n" + argumentsWithoutThreads()),
-                                    ("data", String(dataset.fingerprint, radix: 16))],
+                                    ("data", String(dataset.sampledFingerprint(), radix: 16))],
                                threads: executor.workerCount, log: log)
         ProcessRanks.armTimeout(seconds: training.threading.rankTimeout)
     }

@@ -91,4 +91,20 @@ public struct Dataset: Sendable {
         for r in 0..<rowCount { hash.add(word: UInt64(labels[r].bitPattern)) }
         return SplitMix64.mix(hash.value)
     }
+
+    /// A digest of the shape and of `samples` rows spread evenly over the file (ids and labels),
+    /// for ranks to check they read the same data without each reading all of it: a rank of a
+    /// mapped data set touches only the pages of its own part and of these rows.
+    public func sampledFingerprint(samples: Int = 1024) -> UInt64 {
+        var hash = FNV1a(UInt64(rowCount))
+        for d in fieldDims { hash.value = SplitMix64.mix(hash.value ^ UInt64(d)) }
+        let fields = fieldDims.count
+        let count = min(samples, rowCount)
+        for k in 0..<count {
+            let r = count == 1 ? 0 : k * (rowCount - 1) / (count - 1)
+            for f in 0..<fields { hash.add(word: UInt64(ids[r * fields + f])) }
+            hash.add(word: UInt64(labels[r].bitPattern))
+        }
+        return SplitMix64.mix(hash.value)
+    }
 }
