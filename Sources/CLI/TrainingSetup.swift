@@ -21,8 +21,11 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     let ranks = try ProcessRanks.shared()
     let executor = training.threading.makeExecutor(log: log)
     let slices = (options.batchSize + options.sliceRows - 1) / options.sliceRows
-    if executor.workerCount > slices {
-        log.say("note: a batch of \(options.batchSize) has \(slices) slice\(slices == 1 ? "" : "s") of \(options.sliceRows) examples, so at most \(slices) of the \(executor.workerCount) threads share a step's forward and backward work; --slice-rows \(max(1, options.batchSize / executor.workerCount)) (or a larger --batch-size) gives every thread a slice")
+    // Each rank computes its share of the slices: ranks x threads workers share a batch.
+    let workers = executor.workerCount * ranks.size
+    if workers > slices {
+        let who = ranks.isSingle ? "the \(workers) threads" : "the \(workers) workers (\(ranks.size) ranks x \(executor.workerCount) thread\(executor.workerCount == 1 ? "" : "s"))"
+        log.say("note: a batch of \(options.batchSize) has \(slices) slice\(slices == 1 ? "" : "s") of \(options.sliceRows) examples, so at most \(slices) of \(who) share a step's forward and backward work; --slice-rows \(max(1, options.batchSize / workers)) (or a larger --batch-size) gives every one a slice")
     }
     if !ranks.isSingle, try dataOptions.request(seed: options.seed).readsAStream {
         throw CLIError("--data: standard input, a pipe or a device reaches one rank only; under mpirun every rank reads the data, so give a file")
