@@ -47,8 +47,9 @@ def step_seconds(w, split_compute, replicated, ranks, batch, link):
     gathered += slices * w["bn"] * 2 * 8 * 2                         # BatchNorm moments and backward sums
     received = gathered * (ranks - 1) / ranks
     nodes_per_rank = 1 if slices % ranks == 0 else 2
-    received += (ranks - 1) * nodes_per_rank * w["dense"] * 4        # the dense gradient's tree nodes
-    collectives = 4 + 2 * w["layers"]
+    # ZeRO-1: every rank's tree nodes at this rank's columns in, the stepped columns gathered back.
+    received += (ranks - 1) / ranks * (nodes_per_rank + 1) * w["dense"] * 4
+    collectives = 5 + 2 * w["layers"]
     comm = received / link + collectives * (ranks - 1) * HOP_LATENCY if ranks > 1 else 0
     return compute + comm, received
 

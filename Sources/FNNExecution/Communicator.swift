@@ -20,6 +20,11 @@ public protocol Communicator: AnyObject, Sendable {
     /// ranges of a batch), so nothing but the payload travels and nothing is copied twice: the
     /// step's exchanges of slice partials and gradient entries go through this call.
     func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError)
+    /// Personalised exchange: `send[sendParts[q]]` goes to rank q, and what rank r sends this rank
+    /// lands in `receive[receiveParts[r]]` (the lengths must match what r sends). The dense
+    /// gradient's reduce-scatter: each rank receives only the columns it steps.
+    func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
+                  receiveParts: [Range<Int>]) throws(CommunicatorError)
     /// Returns once every rank has called it.
     func barrier() throws(CommunicatorError)
 }
@@ -65,6 +70,15 @@ public final class LocalCommunicator: Communicator {
     }
 
     public func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {}
+
+    public func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
+                         receiveParts: [Range<Int>]) throws(CommunicatorError) {
+        guard let part = sendParts.first, let into = receiveParts.first, part.count == into.count else {
+            throw CommunicatorError(rank: 0, "an exchange to oneself needs one send and one receive part of one length")
+        }
+        guard part.count > 0 else { return }
+        receive.baseAddress!.advanced(by: into.lowerBound).copyMemory(from: send.baseAddress!.advanced(by: part.lowerBound), byteCount: part.count)
+    }
 
     public func barrier() throws(CommunicatorError) {}
 }

@@ -139,6 +139,38 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try check(code, "exchanging \(buffer.count) bytes")
     }
 
+    public func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
+                         receiveParts: [Range<Int>]) throws(CommunicatorError) {
+        guard sendParts.count == size, receiveParts.count == size else {
+            throw CommunicatorError(rank: rank, "an exchange named \(sendParts.count) and \(receiveParts.count) parts for \(size) ranks")
+        }
+        guard send.count <= Int(Int32.max), receive.count <= Int(Int32.max) else {
+            throw CommunicatorError(rank: rank, "\(max(send.count, receive.count)) bytes are more than one exchange carries")
+        }
+        func counts(_ parts: [Range<Int>], within total: Int) throws(CommunicatorError) -> ([Int32], [Int32]) {
+            var lengths: [Int32] = [], offsets: [Int32] = []
+            for (r, part) in parts.enumerated() {
+                guard part.lowerBound >= 0, part.upperBound <= total else {
+                    throw CommunicatorError(rank: r, "exchange part \(part) lies outside a buffer of \(total) bytes")
+                }
+                lengths.append(Int32(part.count))
+                offsets.append(Int32(part.lowerBound))
+            }
+            return (lengths, offsets)
+        }
+        let (sendLengths, sendOffsets) = try counts(sendParts, within: send.count)
+        let (receiveLengths, receiveOffsets) = try counts(receiveParts, within: receive.count)
+        // Zero-length buffers still need an address MPI may ignore.
+        var dummy: UInt8 = 0
+        let code = withUnsafeMutablePointer(to: &dummy) { spare in
+            waiting {
+                MPI_Alltoallv(send.baseAddress ?? UnsafeRawPointer(spare), sendLengths, sendOffsets, fnnpar_mpi_byte(),
+                              receive.baseAddress ?? UnsafeMutableRawPointer(spare), receiveLengths, receiveOffsets, fnnpar_mpi_byte(), world)
+            }
+        }
+        try check(code, "exchanging \(send.count) bytes each way")
+    }
+
     public func barrier() throws(CommunicatorError) {
         try check(waiting { MPI_Barrier(world) }, "the barrier")
     }

@@ -22,4 +22,23 @@ import Testing
         }
         try local.barrier()
     }
+
+    /// One process's personalised exchange delivers its one part to itself, where it was asked
+    /// to land; a part list that does not fit one rank is refused.
+    @Test func localAllToAllDeliversToItself() throws {
+        let local = LocalCommunicator()
+        let send: [UInt8] = [1, 2, 3, 4, 5]
+        var receive = [UInt8](repeating: 0, count: 6)
+        try send.withUnsafeBytes { s in
+            try receive.withUnsafeMutableBytes { r in
+                try local.allToAll(send: s, sendParts: [1..<4], receive: r, receiveParts: [3..<6])
+            }
+        }
+        #expect(receive == [0, 0, 0, 2, 3, 4])
+        #expect(throws: CommunicatorError.self) {
+            try send.withUnsafeBytes { s in
+                try receive.withUnsafeMutableBytes { r in try local.allToAll(send: s, sendParts: [0..<2], receive: r, receiveParts: [0..<3]) }
+            }
+        }
+    }
 }

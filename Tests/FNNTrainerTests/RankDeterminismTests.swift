@@ -105,6 +105,10 @@ private final class FailingCommunicator: Communicator, @unchecked Sendable {
     func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {
         throw CommunicatorError(rank: 1, "rank 1 stopped answering")
     }
+    func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
+                  receiveParts: [Range<Int>]) throws(CommunicatorError) {
+        throw CommunicatorError(rank: 1, "rank 1 stopped answering")
+    }
     func barrier() throws(CommunicatorError) { throw CommunicatorError(rank: 1, "rank 1 stopped answering") }
 }
 

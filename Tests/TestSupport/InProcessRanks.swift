@@ -77,6 +77,31 @@ public final class InProcessRanks: @unchecked Sendable {
             }
         }
 
+        func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
+                      receiveParts: [Range<Int>]) throws(CommunicatorError) {
+            // Every rank contributes its whole send buffer with its parts' bounds in front.
+            var message: [UInt8] = []
+            for part in sendParts {
+                withUnsafeBytes(of: UInt64(part.lowerBound)) { message += $0 }
+                withUnsafeBytes(of: UInt64(part.count)) { message += $0 }
+            }
+            if send.count > 0 { message += Array(send) }
+            let all = group.meet(rank: rank, message)
+            let header = 16 * size
+            for (r, theirs) in all.enumerated() {
+                let (offset, count) = theirs.withUnsafeBytes { raw in
+                    (Int(raw.loadUnaligned(fromByteOffset: 16 * rank, as: UInt64.self)),
+                     Int(raw.loadUnaligned(fromByteOffset: 16 * rank + 8, as: UInt64.self)))
+                }
+                precondition(count == receiveParts[r].count, "rank \(r) sent \(count) bytes for a part of \(receiveParts[r].count)")
+                guard count > 0 else { continue }
+                theirs.withUnsafeBytes { raw in
+                    receive.baseAddress!.advanced(by: receiveParts[r].lowerBound)
+                        .copyMemory(from: raw.baseAddress!.advanced(by: header + offset), byteCount: count)
+                }
+            }
+        }
+
         func barrier() throws(CommunicatorError) { _ = group.meet(rank: rank, []) }
     }
 }

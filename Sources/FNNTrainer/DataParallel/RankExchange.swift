@@ -8,8 +8,9 @@ import FNNSystem
 /// rank's share), and the exchanges fill in the other ranks' parts of the same buffers a single
 /// process fills itself: slice partials (BatchNorm moments and backward sums, losses), per-example
 /// gradient entries and positions (for the table update), and the dense gradient's tree nodes
-/// (`SliceOrder.cover`). After an exchange every rank holds what one process would have, and adds
-/// it in the same order, so the model does not depend on the rank count.
+/// (`SliceOrder.cover`, scattered by column so each rank steps its own columns: ZeRO-1). After an
+/// exchange every rank holds what one process would have, and adds it in the same order, so the
+/// model does not depend on the rank count.
 ///
 /// With one rank every exchange returns at once: a single-process run pays nothing.
 public final class RankExchange: @unchecked Sendable {
@@ -62,7 +63,7 @@ public final class RankExchange: @unchecked Sendable {
     }
 
     /// The dense gradient's tree nodes each rank sums (`SliceOrder.cover` of its share), in rank
-    /// order: node k of the list is laid at `k * denseCount` in the node buffer.
+    /// order, and where each rank's nodes start in that list.
     func denseNodes(slices: Int) -> (all: [Range<Int>], firstOfRank: [Int]) {
         var all: [Range<Int>] = [], first: [Int] = []
         for share in shares(of: slices) {
@@ -73,12 +74,44 @@ public final class RankExchange: @unchecked Sendable {
         return (all, first)
     }
 
-    /// Fills every rank's nodes of the node buffer (`denseNodes`).
-    func shareDenseNodes(_ buffer: AlignedBuffer<Float>, nodes: (all: [Range<Int>], firstOfRank: [Int]), denseCount: Int) throws(CommunicatorError) {
+    /// The dense vector's columns each rank steps (ZeRO-1: its Adam moments are current for these
+    /// alone between checkpoints); fixed by the vector's size and the rank count.
+    func denseColumns(_ count: Int) -> [Range<Int>] { partition(count, parts: size, alignment: 16) }
+
+    /// The dense gradient's reduce-scatter: this rank's tree nodes go out column block by column
+    /// block (`send`: for rank q, every own node's values at q's columns, laid q after q), and
+    /// every rank's nodes at this rank's columns come in (`receive`: node k of `denseNodes` at
+    /// `k * columns[rank].count`).
+    func scatterDenseNodes(send: AlignedBuffer<Float>, receive: AlignedBuffer<Float>,
+                           nodes: (all: [Range<Int>], firstOfRank: [Int]), columns: [Range<Int>]) throws(CommunicatorError) {
+        let own = nodes.firstOfRank[rank + 1] - nodes.firstOfRank[rank]
+        let floatBytes = MemoryLayout<Float>.stride
+        let sendParts = columns.map { ($0.lowerBound * own * floatBytes)..<($0.upperBound * own * floatBytes) }
+        let mine = columns[rank].count
+        let receiveParts = (0..<size).map { r in
+            (nodes.firstOfRank[r] * mine * floatBytes)..<(nodes.firstOfRank[r + 1] * mine * floatBytes)
+        }
+        let start = monotonicSeconds()
+        do {
+            try communicator.allToAll(send: UnsafeRawBufferPointer(start: send.base, count: sendParts.last!.upperBound), sendParts: sendParts,
+                                      receive: UnsafeMutableRawBufferPointer(start: receive.base, count: receiveParts.last!.upperBound),
+                                      receiveParts: receiveParts)
+        } catch {
+            throw CommunicatorError(rank: error.rank, "\(whereabouts), exchanging dense gradient: \(error.message)")
+        }
+        var entry = traffic["dense gradient"] ?? Traffic()
+        entry.calls += 1
+        entry.bytes += receiveParts.enumerated().reduce(0) { $0 + ($1.offset == rank ? 0 : $1.element.count) }
+        entry.seconds += monotonicSeconds() - start
+        traffic["dense gradient"] = entry
+    }
+
+    /// Fills every rank's columns of a dense-sized vector (the stepped parameters, or the Adam
+    /// moments before a checkpoint).
+    func shareDenseColumns(_ buffer: AlignedBuffer<Float>, columns: [Range<Int>], what: String) throws(CommunicatorError) {
         guard !isSingle else { return }
-        let bytes = denseCount * MemoryLayout<Float>.stride
-        let parts = (0..<size).map { r in (nodes.firstOfRank[r] * bytes)..<(nodes.firstOfRank[r + 1] * bytes) }
-        try exchange(UnsafeMutableRawPointer(buffer.base), parts: parts, what: "dense gradient")
+        let bytes = MemoryLayout<Float>.stride
+        try exchange(UnsafeMutableRawPointer(buffer.base), parts: columns.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }, what: what)
     }
 
     private func exchange(_ base: UnsafeMutableRawPointer, parts: [Range<Int>], what: String) throws(CommunicatorError) {

@@ -158,6 +158,9 @@ public final class FMEngine: TrainingEngine {
 
     public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
 
+    /// Every rank steps the whole (one-float) dense vector: nothing to gather.
+    public func gatherOptimizerState() throws(CommunicatorError) {}
+
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
         try optimizer.restore(from: file, path: path)
     }

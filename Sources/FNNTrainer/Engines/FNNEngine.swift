@@ -53,6 +53,8 @@ public final class FNNEngine: TrainingEngine {
     /// Under several ranks: the dense gradient's tree nodes of every rank (`RankExchange.denseNodes`),
     /// sized at first use.
     private var nodeValues: AlignedBuffer<Float>?
+    /// Under several ranks: every rank's tree nodes at this rank's columns.
+    private var receivedNodes: AlignedBuffer<Float>?
     let replicas: DenseReplicas
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
@@ -303,12 +305,7 @@ public final class FNNEngine: TrainingEngine {
                 optimizer.dense.apply(parameters: model.dense, gradient: gradient, range: range, step: step, rateScale: rateScale)
             }
         } else {
-            try reduceAcrossRanks(slices: slices, executor: executor, denseParts: denseParts)
-            executor.run(.denseUpdate, tasks: workers) { p, _ in
-                let range = denseParts[p]
-                optimizer.dense.apply(parameters: model.dense, gradient: updateScratch.base + range.lowerBound, range: range,
-                                      step: step, rateScale: rateScale)
-            }
+            try stepAcrossRanks(slices: slices, executor: executor, denseParts: denseParts, step: step, rateScale: rateScale)
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
@@ -318,32 +315,59 @@ public final class FNNEngine: TrainingEngine {
         }
     }
 
-    /// The dense gradient into `updateScratch` across ranks: each rank sums the tree nodes that
-    /// cover its slices, the ranks exchange them, and each finishes the tree from everyone's
-    /// nodes; the very additions of one process, so the same bits.
-    private func reduceAcrossRanks(slices: Int, executor: PhaseExecutor, denseParts: [Range<Int>]) throws(CommunicatorError) {
+    /// The dense step across ranks, ZeRO-1 style: each rank sums the tree nodes that cover its
+    /// slices and sends each rank those nodes' values at that rank's columns (`denseColumns`);
+    /// each rank finishes the tree for its own columns from everyone's nodes (the very additions
+    /// of one process, so the same bits), steps those columns with Adam, and the ranks gather the
+    /// stepped parameters. A rank's Adam moments are current for its own columns only until
+    /// `gatherOptimizerState`. Bytes in per rank: about twice the dense vector, whatever R.
+    private func stepAcrossRanks(slices: Int, executor: PhaseExecutor, denseParts: [Range<Int>], step: Int,
+                                 rateScale: Float) throws(CommunicatorError) {
         let denseCount = dense.count
         let nodes = ranks.denseNodes(slices: slices)
-        if (nodeValues?.count ?? 0) < max(nodes.all.count, 1) * denseCount {
-            nodeValues = AlignedBuffer(uninitializedCount: max(nodes.all.count, 1) * denseCount)
-        }
-        let values = nodeValues!
+        let columns = ranks.denseColumns(denseCount)
         let own = nodes.firstOfRank[ranks.rank]..<nodes.firstOfRank[ranks.rank + 1]
+        let mine = columns[ranks.rank]
+        if (nodeValues?.count ?? 0) < max(own.count * denseCount, 1) {
+            nodeValues = AlignedBuffer(uninitializedCount: max(own.count * denseCount, 1))
+        }
+        if (receivedNodes?.count ?? 0) < max(nodes.all.count * mine.count, 1) {
+            receivedNodes = AlignedBuffer(uninitializedCount: max(nodes.all.count * mine.count, 1))
+        }
+        let send = nodeValues!, received = receivedNodes!
         executor.run(.denseUpdate, tasks: denseParts.count) { p, _ in
             let range = denseParts[p]
-            for k in own {
-                SliceOrder.sum(node: nodes.all[k], count: range.count, into: values.base + k * denseCount + range.lowerBound) { leaf in
-                    leaf.count == 1 ? UnsafePointer(slicePartials.base + leaf.lowerBound * denseCount + range.lowerBound) : nil
+            for target in columns {
+                let lower = max(range.lowerBound, target.lowerBound), upper = min(range.upperBound, target.upperBound)
+                guard lower < upper else { continue }
+                let sub = lower..<upper
+                for k in own {
+                    let out = send.base + own.count * target.lowerBound + (k - own.lowerBound) * target.count + (sub.lowerBound - target.lowerBound)
+                    SliceOrder.sum(node: nodes.all[k], count: sub.count, into: out) { leaf in
+                        leaf.count == 1 ? UnsafePointer(slicePartials.base + leaf.lowerBound * denseCount + sub.lowerBound) : nil
+                    }
                 }
             }
         }
-        try ranks.shareDenseNodes(values, nodes: nodes, denseCount: denseCount)
-        executor.run(.denseUpdate, tasks: denseParts.count) { p, _ in
-            let range = denseParts[p]
-            SliceOrder.sum(node: 0..<slices, count: range.count, into: updateScratch.base + range.lowerBound) { node in
-                nodes.all.firstIndex(of: node).map { UnsafePointer(values.base + $0 * denseCount + range.lowerBound) }
+        try ranks.scatterDenseNodes(send: send, receive: received, nodes: nodes, columns: columns)
+        let mineParts = partition(mine.count, parts: denseParts.count, alignment: 16).map { ($0.lowerBound + mine.lowerBound)..<($0.upperBound + mine.lowerBound) }
+        executor.run(.denseUpdate, tasks: mineParts.count) { p, _ in
+            let sub = mineParts[p]
+            guard !sub.isEmpty else { return }
+            SliceOrder.sum(node: 0..<slices, count: sub.count, into: updateScratch.base + sub.lowerBound) { node in
+                nodes.all.firstIndex(of: node).map { UnsafePointer(received.base + $0 * mine.count + (sub.lowerBound - mine.lowerBound)) }
             }
+            optimizer.dense.apply(parameters: model.dense, gradient: updateScratch.base + sub.lowerBound, range: sub, step: step,
+                                  rateScale: rateScale)
         }
+        try ranks.shareDenseColumns(model.dense, columns: columns, what: "dense parameters")
+    }
+
+    public func gatherOptimizerState() throws(CommunicatorError) {
+        guard !ranks.isSingle, deferredOptimizer.isMade else { return }
+        let columns = ranks.denseColumns(dense.count)
+        try ranks.shareDenseColumns(optimizer.dense.m, columns: columns, what: "Adam moments")
+        try ranks.shareDenseColumns(optimizer.dense.v, columns: columns, what: "Adam moments")
     }
 
     /// Sizes the per-worker replicas for this executor; on a change, each worker allocates and

@@ -12,6 +12,9 @@ public protocol TrainingEngine: AnyObject {
     func trainStep(examples: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double
     /// The optimizer's state (moments, step counts) as named tensors, for checkpoints.
     func optimizerTensors() -> [String: SafeTensors.Tensor]
+    /// Under several ranks, makes this rank's optimizer state whole (a rank keeps the dense Adam
+    /// moments of its own columns current only): every rank calls it before rank 0 checkpoints.
+    func gatherOptimizerState() throws(CommunicatorError)
     /// Restores what `optimizerTensors` saved.
     func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError)
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.

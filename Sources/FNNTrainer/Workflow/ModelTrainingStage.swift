@@ -81,6 +81,7 @@ public struct ModelTrainingStage {
         }
         if let checkpointPath {
             run.onEpochEnd = { run in
+                try run.engine.gatherOptimizerState()
                 guard ranks.communicator.isRoot else { return }
                 do { try Checkpoint.write(run, to: checkpointPath) } catch { throw WorkflowError("cannot write checkpoint: \(error)") }
             }
@@ -107,6 +108,7 @@ public struct ModelTrainingStage {
         }
         if result.interrupted {
             let path = interruptedCheckpointPath
+            do { try engine.gatherOptimizerState() } catch { throw WorkflowError("interrupted, and cannot gather the optimizer state: \(error)") }
             if ranks.communicator.isRoot {
                 do { try Checkpoint.write(run, to: path) } catch { throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)") }
             }
