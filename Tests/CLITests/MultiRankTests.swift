@@ -129,3 +129,40 @@ extension MultiRankTests {
         #expect(!exists(dir + "/g.tsv"))
     }
 }
+
+extension MultiRankTests {
+    /// The reference experiment (FM, FNN, FNN from the FM) under three ranks keeps the same three
+    /// models and reports as one process, rank 0 alone printing the results table.
+    @Test func experimentUnderThreeRanksMatchesOneProcess() throws {
+        let dir = scratch()
+        let common = ["--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "2", "--patience", "0", "--seed", "2",
+                      "--mlp", "16,8", "--quiet"]
+        let one = try run(common + ["--threads", "2", "--save-dir", "one"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        let three = try shell("\(Self.mpirun) -np 3 '\(Self.binary)' " + (common + ["--threads", "1", "--save-dir", "three"]).map { "'\($0)'" }
+                                .joined(separator: " ") + " > three.txt", in: dir)
+        #expect(three.status == 0, "\(three.stderr)")
+        for name in ["fm", "fnn", "fnn_init"] {
+            #expect(try bytes(dir + "/three/\(name).safetensors") == bytes(dir + "/one/\(name).safetensors"), "\(name)")
+        }
+        let table = try String(contentsOfFile: dir + "/three.txt", encoding: .utf8)
+        #expect(table.components(separatedBy: "test AUC").count == 2, "the results table once: \(table)")
+        // Model, test AUC, log loss, epochs and best epoch as one process reports them (the
+        // seconds and rates differ).
+        func figures(_ text: String) -> [[Substring]] {
+            text.split(separator: "\n").map { Array($0.split(separator: " ").prefix(5)) }
+        }
+        #expect(figures(table) == figures(one.stdout), "\(table) vs \(one.stdout)")
+    }
+
+    /// `bench` under two ranks reports once, with the exchanges' table.
+    @Test func benchUnderTwoRanksReportsTheExchanges() throws {
+        let dir = scratch()
+        let r = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' bench --shape criteo --rows 5000 --models fnn --threads 1 --repeats 1 --steps 3 > bench.txt", in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try String(contentsOfFile: dir + "/bench.txt", encoding: .utf8)
+        #expect(out.contains("fnn at 1 thread x 2 ranks: exchanges between ranks, per training step"), "\(out)")
+        #expect(out.contains("dense gradient") && out.contains("gradient entries") && out.contains("BatchNorm moments"), "\(out)")
+        #expect(out.components(separatedBy: "samples/s (median)").count == 2, "one report: \(out)")
+    }
+}
