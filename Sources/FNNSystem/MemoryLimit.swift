@@ -6,7 +6,8 @@ import Foundation
 /// How much memory this process may really use: the least of the machine's physical memory, its
 /// cgroup's limit (v2 `memory.max`, v1 `memory.limit_in_bytes`: containers, systemd, Slurm) and
 /// its address-space and data rlimits (`ulimit -v`, `ulimit -d`). Comparing a plan with the
-/// physical memory alone promises what a container's OOM killer then takes away.
+/// physical memory alone promises what a container's OOM killer then takes away. Ranks on one
+/// host get an equal share of the machine's and the cgroup's memory.
 public struct MemoryLimit: Sendable {
     public let bytes: Int
     /// What sets it, for messages.
@@ -22,6 +23,12 @@ public struct MemoryLimit: Sendable {
                value > 0, value < 1 << 60 {
                 candidates.append((value, name))
             }
+        }
+        // Ranks started on one host (mpirun, srun) share its memory and its cgroup: each may
+        // plan for its share only (rlimits, below, are per process already).
+        let ranksHere = Launcher.localRanks.count
+        if ranksHere > 1 {
+            candidates = candidates.map { ($0.0 / ranksHere, "\($0.1) shared by \(ranksHere) ranks on this host") }
         }
         for (resource, name) in [(RLIMIT_AS, "ulimit -v"), (RLIMIT_DATA, "ulimit -d")] {
             var limit = rlimit()

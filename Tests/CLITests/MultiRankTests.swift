@@ -166,3 +166,16 @@ extension MultiRankTests {
         #expect(out.components(separatedBy: "samples/s (median)").count == 2, "one report: \(out)")
     }
 }
+
+extension MultiRankTests {
+    /// Ranks sharing a host plan their memory against their share of it (read from the
+    /// launcher's local-rank variables; Slurm's here, so no MPI is started).
+    @Test func ranksOnOneHostPlanForTheirShareOfMemory() throws {
+        let dir = scratch()
+        let r = try shell("SLURM_LOCALID=0 SLURM_NTASKS_PER_NODE=2 '\(Self.binary)' fm --data '\(Self.data)/ml-100k/u.data' --cache-dir . --epochs 1 --threads 1", in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("shared by 2 ranks on this host"), "\(r.stderr)")
+        let alone = try run(["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", ".", "--epochs", "1", "--threads", "1"], in: dir)
+        #expect(alone.status == 0 && !alone.stderr.contains("shared by"), "\(alone.stderr)")
+    }
+}

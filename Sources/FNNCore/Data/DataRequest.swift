@@ -28,8 +28,8 @@ public struct DataRequest: Sendable, Equatable {
     /// Data larger than this is converted a segment at a time and trained from its mapped cache.
     public var memoryBudget: Int = DataRequest.defaultMemoryBudget
 
-    /// Half of the machine's memory.
-    public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 }
+    /// Half of the machine's memory (of this rank's share of it, when ranks share the host).
+    public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 / Launcher.localRanks.count }
     /// The split's seed (and so the training rows that vocabularies count).
     public var seed: UInt64 = 42
 
