@@ -47,9 +47,10 @@ package enum SliceOrder {
     }
 
     /// Columns summed per pass: long enough that each slice is read as a long stream (512 read 32
-    /// slices 2 KB at a time and took twice the time of a left-to-right sum), short enough that a
-    /// pass's temporaries (two per tree level, 16 KB each) stay in the L2 cache.
-    @usableFromInline static let chunk = 4096
+    /// slices 2 KB at a time and took twice the time of a left-to-right sum; 2048, 4096 and 8192
+    /// measured 6.9%, 6.0% and 5.5% of a Criteo-shaped FNN step against 4.6% left to right),
+    /// short enough that a pass's temporaries (two per tree level, 32 KB each) stay in L2.
+    @usableFromInline static let chunk = 8192
 
     /// `into[0..<count]` = the tree sum of `count` values starting at `first` in each of
     /// `sliceCount` partials laid `sliceStride` floats apart (the whole batch's slices).
@@ -73,15 +74,15 @@ package enum SliceOrder {
             return
         }
         let depth = Int.bitWidth - node.count.leadingZeroBitCount + 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * depth * chunk) { scratch in
-            var start = 0
-            while start < count {
-                let n = min(chunk, count - start)
-                let result = evaluate(node, columns: start, count: n, level: 0, output: out + start,
-                                      scratch: scratch.baseAddress!, provided: provided)
-                if result != UnsafePointer(out + start) { (out + start).update(from: result, count: n) }
-                start += n
-            }
+        // On the heap: a few hundred KB would crowd a small thread stack.
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * depth * chunk)
+        defer { scratch.deallocate() }
+        var start = 0
+        while start < count {
+            let n = min(chunk, count - start)
+            let result = evaluate(node, columns: start, count: n, level: 0, output: out + start, scratch: scratch, provided: provided)
+            if result != UnsafePointer(out + start) { (out + start).update(from: result, count: n) }
+            start += n
         }
     }
 
