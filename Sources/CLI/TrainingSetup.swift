@@ -45,6 +45,9 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
                                     window: options.streamWindow)
     options.streamChunkRows = streaming.rows
     if let note = streaming.note { log.say(note) }
+    if streaming.rows != nil && options.dataOrder == .parts {
+        log.say("note: --data-order parts applies to data trained in memory or from its whole mapped cache; this run streams by windows of chunks, in their own order")
+    }
     options.heldOut = dataset.heldOut
     let (split, note) = try trainingSplit(of: dataset, options: options)
     if let note { log.say(note) }
