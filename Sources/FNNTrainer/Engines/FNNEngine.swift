@@ -50,9 +50,9 @@ public final class FNNEngine: TrainingEngine {
     /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
     var pendingEpoch = 1
     let updateScratch: AlignedBuffer<Float>
-    /// Under several ranks: the dense gradient's tree nodes of every rank (`RankExchange.denseNodes`),
-    /// sized at first use.
-    private var nodeValues: AlignedBuffer<Float>?
+    /// Under several ranks: this rank's tree nodes of the dense gradient, laid out by the rank
+    /// whose columns they go to (`RankExchange.scatterDenseNodes`); sized at first use.
+    private var sentNodes: AlignedBuffer<Float>?
     /// Under several ranks: every rank's tree nodes at this rank's columns.
     private var receivedNodes: AlignedBuffer<Float>?
     let replicas: DenseReplicas
@@ -107,7 +107,7 @@ public final class FNNEngine: TrainingEngine {
         var total = groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount
         total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
         total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
-        total += replicas.byteCount
+        total += replicas.byteCount + (sentNodes?.byteCount ?? 0) + (receivedNodes?.byteCount ?? 0)
         for layer in [z, a, gate, dA] { for buffer in layer { total += buffer.byteCount } }
         for buffer in dropoutKeys { total += buffer.byteCount }
         for buffer in moments + backwardSums { total += buffer.byteCount }
@@ -328,13 +328,13 @@ public final class FNNEngine: TrainingEngine {
         let columns = ranks.denseColumns(denseCount)
         let own = nodes.firstOfRank[ranks.rank]..<nodes.firstOfRank[ranks.rank + 1]
         let mine = columns[ranks.rank]
-        if (nodeValues?.count ?? 0) < max(own.count * denseCount, 1) {
-            nodeValues = AlignedBuffer(uninitializedCount: max(own.count * denseCount, 1))
+        if (sentNodes?.count ?? 0) < max(own.count * denseCount, 1) {
+            sentNodes = AlignedBuffer(uninitializedCount: max(own.count * denseCount, 1))
         }
         if (receivedNodes?.count ?? 0) < max(nodes.all.count * mine.count, 1) {
             receivedNodes = AlignedBuffer(uninitializedCount: max(nodes.all.count * mine.count, 1))
         }
-        let send = nodeValues!, received = receivedNodes!
+        let send = sentNodes!, received = receivedNodes!
         executor.run(.denseUpdate, tasks: denseParts.count) { p, _ in
             let range = denseParts[p]
             for target in columns {
