@@ -42,6 +42,29 @@ public final class RankExchange: @unchecked Sendable {
         isSingle ? 0..<slices : shares(of: slices)[rank]
     }
 
+    /// Scoring a list of `count` examples in batches of `capacity`: each rank's contiguous run of
+    /// whole batches, as row ranges of the list (all, in rank order, and this rank's). Whole
+    /// batches keep the slices, so the logits, those of one process; contiguous runs keep a rank
+    /// on its part of the file.
+    public func batches(of count: Int, capacity: Int) -> (all: [Range<Int>], mine: Range<Int>) {
+        let batches = (count + capacity - 1) / capacity
+        let all = shares(of: batches).map { min(count, $0.lowerBound * capacity)..<min(count, $0.upperBound * capacity) }
+        return (all, isSingle ? 0..<count : all[rank])
+    }
+
+    /// Fills every rank's rows of a per-example list (`parts`: each rank's rows, in rank order).
+    func shareRows(_ values: inout [Float], parts: [Range<Int>], what: String) throws(CommunicatorError) {
+        guard !isSingle else { return }
+        let bytes = MemoryLayout<Float>.stride
+        let byteParts = parts.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }
+        var failure: CommunicatorError?
+        values.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            do throws(CommunicatorError) { try exchange(base, parts: byteParts, what: what) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Fills every rank's slices of a per-slice buffer (`stride` elements per slice).
     func shareSlices<T>(_ buffer: AlignedBuffer<T>, stride: Int, slices: Int, what: String) throws(CommunicatorError) {
         guard !isSingle else { return }

@@ -175,13 +175,13 @@ public final class FMEngine: TrainingEngine {
         var out = [Float](repeating: 0, count: list.count)
         let f = model.config.fieldCount, d = model.config.embedDim
         let scratchStride = max(d, 16)
-        var start = 0
-        while start < list.count {
+        // Under several ranks each scores a contiguous run of the list's batches (whole batches:
+        // the same slices, so the same bits) and the ranks gather the logits.
+        let chunks = ranks.batches(of: list.count, capacity: layout.capacity)
+        for start in stride(from: chunks.mine.lowerBound, to: chunks.mine.upperBound, by: layout.capacity) {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            let mine = ranks.slices(of: layout.slices(for: count))
-            executor.run(.evaluate, tasks: mine.count) { t, _ in
-                let s = mine.lowerBound + t
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
                 positions.gather(from: data, examples: examples.base, range: r)
                 EmbeddingKernels.fmForward(rowIds: positions.rows(fromExample: r.lowerBound), rows: r.count, fieldCount: f,
@@ -189,10 +189,9 @@ public final class FMEngine: TrainingEngine {
                                            bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
                                            scratch: sliceScratch.base + s * scratchStride)
             }
-            try ranks.shareExamples(logitBuffer.base, width: 1, count: count, layout: layout, what: "evaluation logits")
             for i in 0..<count { out[start + i] = logitBuffer[i] }
-            start += count
         }
+        try ranks.shareRows(&out, parts: chunks.all, what: "evaluation logits")
         return out
     }
 }

@@ -433,13 +433,13 @@ public final class FNNEngine: TrainingEngine {
         var acc = 0
         for h in hidden { statsOffsets.append(acc); acc += 2 * h.outputs }
         prepareReplicas(executor)
-        var start = 0
-        while start < list.count {
+        // Under several ranks each scores a contiguous run of the list's batches (whole batches:
+        // the same slices, so the same bits) and the ranks gather the logits.
+        let chunks = ranks.batches(of: list.count, capacity: layout.capacity)
+        for start in stride(from: chunks.mine.lowerBound, to: chunks.mine.upperBound, by: layout.capacity) {
             let count = min(layout.capacity, list.count - start)
             for i in 0..<count { examples[i] = list[start + i] }
-            let mine = ranks.slices(of: layout.slices(for: count))
-            executor.run(.evaluate, tasks: mine.count) { t, worker in
-                let s = mine.lowerBound + t
+            executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
@@ -462,10 +462,9 @@ public final class FNNEngine: TrainingEngine {
                                          weight: params + dense.outputWeight, bias: params[dense.outputBias],
                                          logits: logitBuffer.base + r.lowerBound)
             }
-            try ranks.shareExamples(logitBuffer.base, width: 1, count: count, layout: layout, what: "evaluation logits")
             for i in 0..<count { out[start + i] = logitBuffer[i] }
-            start += count
         }
+        try ranks.shareRows(&out, parts: chunks.all, what: "evaluation logits")
         return out
     }
 }
