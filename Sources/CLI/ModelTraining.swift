@@ -57,12 +57,20 @@ struct ModelTraining {
 
     /// This process's command line with `--resume PATH` in place of any earlier one.
     func resumeCommand(checkpoint: String) -> String {
-        var args = Array(CommandLine.arguments.dropFirst())
-        if let i = args.firstIndex(of: "--resume"), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
-        args.removeAll { $0.hasPrefix("--resume=") }
-        args += ["--resume", checkpoint]
+        let args = commandLineArguments(removing: ["--resume"]) + ["--resume", checkpoint]
         return (["fnn-par"] + args).map(shellQuoted).joined(separator: " ")
     }
+}
+
+/// This process's arguments (without the program) less the given options, each with its
+/// value, as `--name value` or `--name=value`.
+func commandLineArguments(removing options: [String]) -> [String] {
+    var args = Array(CommandLine.arguments.dropFirst())
+    for name in options {
+        if let i = args.firstIndex(of: name), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
+        args.removeAll { $0.hasPrefix(name + "=") }
+    }
+    return args
 }
 
 func shellQuoted(_ s: String) -> String {

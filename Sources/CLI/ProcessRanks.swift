@@ -37,9 +37,16 @@ enum ProcessRanks {
         mpi.abortAfterWaiting(seconds: seconds)
     }
 
-    /// Whether this process is one of several (its output is then rank 0's alone).
-    static var isShared: Bool { (made?.size ?? 1) > 1 }
+    /// Whether this process speaks and writes: rank 0, or the one process of a plain run.
     static var isRoot: Bool { (made?.rank ?? 0) == 0 }
+
+    /// FNV-1a of some bytes, in hex: what the start-up agreement compares.
+    static func digest<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        var hash = FNV1a()
+        var count: UInt64 = 0
+        for byte in bytes { hash.add(byte); count += 1 }
+        return String(SplitMix64.mix(hash.value ^ count), radix: 16)
+    }
 
     /// A failed command under several ranks: says which rank failed and why on its standard
     /// error, then ends every rank (MPI_Abort), so none waits on it forever. The last checkpoint
@@ -66,12 +73,7 @@ enum ProcessRanks {
     /// differs is named and the run refused on every rank.
     static func agree(on parts: [(what: String, value: String)], threads: Int, log: Log) throws {
         guard let made, made.size > 1 else { return }
-        func digest(_ text: String) -> String {
-            var hash = FNV1a(UInt64(text.utf8.count))
-            for byte in text.utf8 { hash.add(byte) }
-            return String(hash.value, radix: 16)
-        }
-        let mine = parts.map { "\($0.what)=\(digest($0.value))" }.joined(separator: "\n")
+        let mine = parts.map { "\($0.what)=\(digest($0.value.utf8))" }.joined(separator: "\n")
             + "\ncpus=\(WorkerPool.onlineCPUs)\nhost=\(hostName)"
         let all: [[UInt8]]
         do { all = try made.communicator.allGather(Array(mine.utf8)) } catch { throw CLIError(error.description) }

@@ -69,21 +69,14 @@ func optionsText(_ options: TrainingOptions) -> String {
 
 /// The command line without the thread options, which may differ between ranks (the model does not depend on them).
 func argumentsWithoutThreads() -> String {
-    var args = Array(CommandLine.arguments.dropFirst())
-    for name in ["--threads", "--rank-timeout"] {
-        if let i = args.firstIndex(of: name), i + 1 < args.count { args.removeSubrange(i...(i + 1)) }
-        args.removeAll { $0.hasPrefix(name + "=") }
-    }
-    args.removeAll { $0 == "--pin" || $0 == "--no-pin" || $0 == "--quiet" || $0 == "--profile" }
-    return args.joined(separator: "\u{1}")
+    commandLineArguments(removing: ["--threads", "--rank-timeout"])
+        .filter { $0 != "--pin" && $0 != "--no-pin" && $0 != "--quiet" && $0 != "--profile" }
+        .joined(separator: "\u{1}")
 }
 
 /// A digest of this executable's bytes: ranks must run the same build.
 func executableDigest() -> String {
-    guard let bytes = FileManager.default.contents(atPath: "/proc/self/exe") else { return "unknown" }
-    var hash = FNV1a(UInt64(bytes.count))
-    bytes.withUnsafeBytes { raw in for byte in raw { hash.add(byte) } }
-    return String(hash.value, radix: 16)
+    FileManager.default.contents(atPath: "/proc/self/exe").map { ProcessRanks.digest($0) } ?? "unknown"
 }
 
 func createDirectory(_ path: String) throws {

@@ -121,17 +121,24 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try check(code, "broadcasting bytes")
     }
 
-    public func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {
+    /// MPI's per-rank lengths and offsets of `parts` (one per rank) within a buffer of `total`
+    /// bytes, checked: a part outside the buffer, or a buffer larger than MPI's Int32 counts.
+    private func counts(of parts: [Range<Int>], within total: Int) throws(CommunicatorError) -> (lengths: [Int32], offsets: [Int32]) {
         guard parts.count == size else { throw CommunicatorError(rank: rank, "an exchange named \(parts.count) parts for \(size) ranks") }
-        guard buffer.count <= Int(Int32.max) else { throw CommunicatorError(rank: rank, "\(buffer.count) bytes are more than one exchange carries") }
-        var lengths = [Int32](repeating: 0, count: size), offsets = [Int32](repeating: 0, count: size)
+        guard total <= Int(Int32.max) else { throw CommunicatorError(rank: rank, "\(total) bytes are more than one exchange carries") }
+        var lengths: [Int32] = [], offsets: [Int32] = []
         for (r, part) in parts.enumerated() {
-            guard part.lowerBound >= 0, part.upperBound <= buffer.count else {
-                throw CommunicatorError(rank: r, "exchange part \(part) lies outside a buffer of \(buffer.count) bytes")
+            guard part.lowerBound >= 0, part.upperBound <= total else {
+                throw CommunicatorError(rank: r, "exchange part \(part) lies outside a buffer of \(total) bytes")
             }
-            lengths[r] = Int32(part.count)
-            offsets[r] = Int32(part.lowerBound)
+            lengths.append(Int32(part.count))
+            offsets.append(Int32(part.lowerBound))
         }
+        return (lengths, offsets)
+    }
+
+    public func allGather(inPlace buffer: UnsafeMutableRawBufferPointer, parts: [Range<Int>]) throws(CommunicatorError) {
+        let (lengths, offsets) = try counts(of: parts, within: buffer.count)
         guard buffer.count > 0 else { return }
         // MPI_IN_PLACE: this rank's part is already where the gather puts it.
         let code = waiting { MPI_Allgatherv(fnnpar_mpi_in_place(), 0, fnnpar_mpi_byte(), buffer.baseAddress, lengths, offsets,
@@ -141,25 +148,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allToAll(send: UnsafeRawBufferPointer, sendParts: [Range<Int>], receive: UnsafeMutableRawBufferPointer,
                          receiveParts: [Range<Int>]) throws(CommunicatorError) {
-        guard sendParts.count == size, receiveParts.count == size else {
-            throw CommunicatorError(rank: rank, "an exchange named \(sendParts.count) and \(receiveParts.count) parts for \(size) ranks")
-        }
-        guard send.count <= Int(Int32.max), receive.count <= Int(Int32.max) else {
-            throw CommunicatorError(rank: rank, "\(max(send.count, receive.count)) bytes are more than one exchange carries")
-        }
-        func counts(_ parts: [Range<Int>], within total: Int) throws(CommunicatorError) -> ([Int32], [Int32]) {
-            var lengths: [Int32] = [], offsets: [Int32] = []
-            for (r, part) in parts.enumerated() {
-                guard part.lowerBound >= 0, part.upperBound <= total else {
-                    throw CommunicatorError(rank: r, "exchange part \(part) lies outside a buffer of \(total) bytes")
-                }
-                lengths.append(Int32(part.count))
-                offsets.append(Int32(part.lowerBound))
-            }
-            return (lengths, offsets)
-        }
-        let (sendLengths, sendOffsets) = try counts(sendParts, within: send.count)
-        let (receiveLengths, receiveOffsets) = try counts(receiveParts, within: receive.count)
+        let (sendLengths, sendOffsets) = try counts(of: sendParts, within: send.count)
+        let (receiveLengths, receiveOffsets) = try counts(of: receiveParts, within: receive.count)
         // Zero-length buffers still need an address MPI may ignore.
         var dummy: UInt8 = 0
         let code = withUnsafeMutablePointer(to: &dummy) { spare in

@@ -24,6 +24,22 @@ struct MultiRankTests: CLIHarness {
 
     func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 
+    /// Starts `arguments` as two ranks, waits for their first checkpoint (`c.ckpt`), sends one
+    /// rank `signal` (a `kill` option) and returns the run once it has ended, with its stderr.
+    func signalARank(_ signal: String, twoRanks arguments: [String], in dir: String) throws -> (process: Process, stderr: String) {
+        let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' "
+                                            + arguments.map { "'\($0)'" }.joined(separator: " "), in: dir)
+        var waited = 0
+        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
+        #expect(exists(dir + "/c.ckpt"), "no checkpoint after 60 s")
+        // The launched process is `timeout`, its child mpirun, whose children are the ranks.
+        let sent = try shell("kill \(signal) $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process, stderr)
+    }
+
     @Test(arguments: [["fm"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
     func modelsAndCheckpointsMatchOneProcess(command: [String]) throws {
         let dir = scratch()
@@ -68,16 +84,8 @@ struct MultiRankTests: CLIHarness {
         let dir = scratch()
         let args = ["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "300", "--patience", "0",
                     "--mlp", "256,256", "--threads", "1", "--save", "m.safetensors", "--checkpoint", "c.ckpt", "--quiet"]
-        let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' " + args.map { "'\($0)'" }.joined(separator: " "), in: dir)
-        var waited = 0
-        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
-        #expect(exists(dir + "/c.ckpt"), "no checkpoint after 60 s")
-        // The launched process is `timeout`, its child mpirun, whose children are the ranks: kill
-        // the last rank as the OOM killer would.
-        let kill = try shell("kill -9 $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
-        #expect(kill.status == 0, "\(kill.stderr)")
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        // Killed as the OOM killer would.
+        let (process, stderr) = try signalARank("-9", twoRanks: args, in: dir)
         #expect(process.terminationStatus != 0, "\(stderr)")
         #expect(!exists(dir + "/m.safetensors"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix("fnnpar-cache") && $0 != "c.ckpt" }
@@ -105,14 +113,7 @@ extension MultiRankTests {
         let dir = scratch()
         let args = ["fnn", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "300", "--patience", "0",
                     "--threads", "1", "--rank-timeout", "3", "--checkpoint", "c.ckpt", "--quiet"]
-        let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' "
-                                            + args.map { "'\($0)'" }.joined(separator: " "), in: dir)
-        var waited = 0
-        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
-        let stop = try shell("kill -STOP $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
-        #expect(stop.status == 0, "\(stop.stderr)")
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (process, stderr) = try signalARank("-STOP", twoRanks: args, in: dir)
         #expect(process.terminationStatus != 0 && process.terminationStatus != 124, "\(stderr)")
         #expect(stderr.contains("the other ranks have not answered for 3 s (--rank-timeout); ending every rank"), "\(stderr)")
     }

@@ -55,12 +55,10 @@ public final class RankExchange: @unchecked Sendable {
     /// Fills every rank's rows of a per-example list (`parts`: each rank's rows, in rank order).
     func shareRows(_ values: inout [Float], parts: [Range<Int>], what: String) throws(CommunicatorError) {
         guard !isSingle else { return }
-        let bytes = MemoryLayout<Float>.stride
-        let byteParts = parts.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }
         var failure: CommunicatorError?
-        values.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            do throws(CommunicatorError) { try exchange(base, parts: byteParts, what: what) } catch { failure = error }
+        values.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            do throws(CommunicatorError) { try exchange(base, parts: parts, what: what) } catch { failure = error }
         }
         if let failure { throw failure }
     }
@@ -68,21 +66,17 @@ public final class RankExchange: @unchecked Sendable {
     /// Fills every rank's slices of a per-slice buffer (`stride` elements per slice).
     func shareSlices<T>(_ buffer: AlignedBuffer<T>, stride: Int, slices: Int, what: String) throws(CommunicatorError) {
         guard !isSingle else { return }
-        let bytes = stride * MemoryLayout<T>.stride
-        try exchange(UnsafeMutableRawPointer(buffer.base), parts: shares(of: slices).map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) },
-                     what: what)
+        try exchange(buffer.base, parts: shares(of: slices).map { ($0.lowerBound * stride)..<($0.upperBound * stride) }, what: what)
     }
 
     /// Fills every rank's examples of a per-example buffer (`width` elements per example) for a
     /// batch of `count` examples cut by `layout`.
     func shareExamples<T>(_ base: UnsafeMutablePointer<T>, width: Int, count: Int, layout: SliceLayout, what: String) throws(CommunicatorError) {
         guard !isSingle else { return }
-        let bytes = width * MemoryLayout<T>.stride
         let parts = shares(of: layout.slices(for: count)).map { share in
-            let rows = min(count, share.lowerBound * layout.sliceRows)..<min(count, share.upperBound * layout.sliceRows)
-            return (rows.lowerBound * bytes)..<(rows.upperBound * bytes)
+            (min(count, share.lowerBound * layout.sliceRows) * width)..<(min(count, share.upperBound * layout.sliceRows) * width)
         }
-        try exchange(UnsafeMutableRawPointer(base), parts: parts, what: what)
+        try exchange(base, parts: parts, what: what)
     }
 
     /// The dense gradient's tree nodes each rank sums (`SliceOrder.cover` of its share), in rank
@@ -114,40 +108,42 @@ public final class RankExchange: @unchecked Sendable {
         let receiveParts = (0..<size).map { r in
             (nodes.firstOfRank[r] * mine * floatBytes)..<(nodes.firstOfRank[r + 1] * mine * floatBytes)
         }
-        let start = monotonicSeconds()
-        do {
+        let bytesIn = receiveParts.last!.upperBound - receiveParts[rank].count
+        try measured("dense gradient", bytesIn: bytesIn) { () throws(CommunicatorError) in
             try communicator.allToAll(send: UnsafeRawBufferPointer(start: send.base, count: sendParts.last!.upperBound), sendParts: sendParts,
                                       receive: UnsafeMutableRawBufferPointer(start: receive.base, count: receiveParts.last!.upperBound),
                                       receiveParts: receiveParts)
-        } catch {
-            throw CommunicatorError(rank: error.rank, "\(whereabouts), exchanging dense gradient: \(error.message)")
         }
-        var entry = traffic["dense gradient"] ?? Traffic()
-        entry.calls += 1
-        entry.bytes += receiveParts.enumerated().reduce(0) { $0 + ($1.offset == rank ? 0 : $1.element.count) }
-        entry.seconds += monotonicSeconds() - start
-        traffic["dense gradient"] = entry
     }
 
     /// Fills every rank's columns of a dense-sized vector (the stepped parameters, or the Adam
     /// moments before a checkpoint).
     func shareDenseColumns(_ buffer: AlignedBuffer<Float>, columns: [Range<Int>], what: String) throws(CommunicatorError) {
         guard !isSingle else { return }
-        let bytes = MemoryLayout<Float>.stride
-        try exchange(UnsafeMutableRawPointer(buffer.base), parts: columns.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }, what: what)
+        try exchange(buffer.base, parts: columns, what: what)
     }
 
-    private func exchange(_ base: UnsafeMutableRawPointer, parts: [Range<Int>], what: String) throws(CommunicatorError) {
+    /// The in-place gather of every rank's `parts` (element ranges, in rank order) of the
+    /// elements at `base`.
+    private func exchange<T>(_ base: UnsafeMutablePointer<T>, parts: [Range<Int>], what: String) throws(CommunicatorError) {
+        let bytes = MemoryLayout<T>.stride
+        let byteParts = parts.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }
+        let total = byteParts.last?.upperBound ?? 0
+        try measured(what, bytesIn: total - byteParts[rank].count) { () throws(CommunicatorError) in
+            try communicator.allGather(inPlace: UnsafeMutableRawBufferPointer(start: base, count: total), parts: byteParts)
+        }
+    }
+
+    /// Runs one exchange: a failure names where the run was and what was exchanged, and the
+    /// bytes received and seconds count towards `traffic[what]`.
+    private func measured(_ what: String, bytesIn: Int, _ body: () throws(CommunicatorError) -> Void) throws(CommunicatorError) {
         let start = monotonicSeconds()
-        let total = parts.last?.upperBound ?? 0
-        do {
-            try communicator.allGather(inPlace: UnsafeMutableRawBufferPointer(start: base, count: total), parts: parts)
-        } catch {
+        do { try body() } catch {
             throw CommunicatorError(rank: error.rank, "\(whereabouts), exchanging \(what): \(error.message)")
         }
         var entry = traffic[what] ?? Traffic()
         entry.calls += 1
-        entry.bytes += total - parts[rank].count
+        entry.bytes += bytesIn
         entry.seconds += monotonicSeconds() - start
         traffic[what] = entry
     }
