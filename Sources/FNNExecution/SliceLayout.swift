@@ -18,4 +18,8 @@ public struct SliceLayout: Sendable {
     public func rows(of slice: Int, count: Int) -> Range<Int> {
         (slice * sliceRows)..<min(count, (slice + 1) * sliceRows)
     }
+    /// The rows of consecutive `slices`.
+    public func rows(ofSlices slices: Range<Int>, count: Int) -> Range<Int> {
+        min(count, slices.lowerBound * sliceRows)..<min(count, slices.upperBound * sliceRows)
+    }
 }

@@ -92,11 +92,21 @@ public final class AtomicFileWriter {
     let file: FileDescriptor
     let path: String
     public private(set) var offset = 0
+    /// Sees every byte written front to back (a digest computed as the bytes go by).
+    public var observer: ((UnsafeRawBufferPointer) -> Void)?
 
     package init(file: FileDescriptor, path: String) { self.file = file; self.path = path }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         do { try file.writeAll(bytes) } catch { throw FileWriteError(path: path, message: "cannot write: \(error)") }
+        observer?(bytes)
         offset += bytes.count
+    }
+
+    /// Rewrites bytes already written (a header whose content was only known at the end), before
+    /// the file is synchronised and renamed into place.
+    public func rewrite(_ bytes: UnsafeRawBufferPointer, at position: Int) throws {
+        precondition(position >= 0 && position + bytes.count <= offset)
+        do { try file.writeAll(bytes, at: position) } catch { throw FileWriteError(path: path, message: "cannot write: \(error)") }
     }
 }

@@ -158,6 +158,19 @@ public struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// All of `bytes` at `offset` (pwrite), the file position unchanged.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.pwrite(rawValue, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .current
+            }
+            done += n
+        }
+    }
+
     /// Reads into `bytes[range]`; the count read (0 at the end of the file).
     public func read(into bytes: inout [UInt8], range: Range<Int>, at offset: Int? = nil) throws(SystemError) -> Int {
         let result: Result<Int, SystemError> = bytes.withUnsafeMutableBytes { all in

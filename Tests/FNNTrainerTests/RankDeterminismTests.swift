@@ -47,6 +47,23 @@ import Testing
         return (models[0], results[0].value.1, models.allSatisfy { $0.bitwiseEqual(models[0]) })
     }
 
+    /// The same with the tables sharded across the ranks: rank 0's gathered whole model.
+    static func trainedSharded(_ config: ModelConfig, ranks: Int, threads: Int, sliceRows: Int,
+                               tables: TableOptimizerConfig, order: DataOrder) -> (model: Model, history: [EpochRecord]) {
+        let data = Self.data
+        let options = Self.options(sliceRows: sliceRows, tables: tables, order: order)
+        let split = DataSplit(rowCount: data.rowCount, seed: 4)
+        let results = InProcessRanks(size: ranks).run { rank, communicator in
+            let shard = TableShard(tableRows: config.tableRows, rank: rank, ranks: ranks)
+            let model = Model.initialized(config: config, seed: 4, shard: shard)
+            let exchange = RankExchange(communicator)
+            let engine = makeEngine(model: model, data: data, options: options, ranks: exchange)
+            let result = train(engine: engine, data: data, split: split, options: options, executor: WorkerPool(threads: threads))
+            return UncheckedBox((try! exchange.gatherModel(engine.model), result.history))
+        }
+        return (results[0].value.0!, results[0].value.1)
+    }
+
     static func check(_ config: ModelConfig, tables: TableOptimizerConfig = TableOptimizerConfig(), order: DataOrder = .shuffle) {
         for sliceRows in [64, 300] {
             let reference = trained(config, ranks: 1, threads: 1, sliceRows: sliceRows, tables: tables, order: order)
@@ -58,6 +75,12 @@ import Testing
                 #expect(run.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
                 #expect(run.history.map(\.validationAUC) == reference.history.map(\.validationAUC))
                 #expect(run.history.map(\.validationLogLoss) == reference.history.map(\.validationLogLoss))
+            }
+            for (ranks, threads) in [(2, 1), (3, 2)] {
+                let run = trainedSharded(config, ranks: ranks, threads: threads, sliceRows: sliceRows, tables: tables, order: order)
+                #expect(run.model.bitwiseEqual(reference.model), "\(config.kind), sharded over \(ranks) ranks x \(threads) threads, slices of \(sliceRows)")
+                #expect(run.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
+                #expect(run.history.map(\.validationAUC) == reference.history.map(\.validationAUC))
             }
         }
     }

@@ -56,21 +56,32 @@ import Testing
         if tableRows / 64 >= 8 * parts { #expect(spreads[1] <= spreads[0], "\(spreads)") }
     }
 
-    /// Shares of a table are contiguous, 64-row aligned and cover it exactly, for any rank count
-    /// (surplus ranks get empty shares).
-    @Test(arguments: [(1000, 1), (1000, 3), (4096, 4), (100, 5), (0, 2)])
-    func sharesCoverTheTable(tableRows: Int, ranks: Int) {
-        let shares = (0..<ranks).map { TableRowRange(shareOf: tableRows, rank: $0, ranks: ranks) }
-        #expect(shares.first!.owned.lowerBound == 0 && shares.last!.owned.upperBound == tableRows)
-        for (a, b) in zip(shares, shares.dropFirst()) { #expect(a.owned.upperBound == b.owned.lowerBound) }
-        #expect(shares.allSatisfy { $0.owned.lowerBound % 64 == 0 || $0.owned.isEmpty })
-        #expect(shares.map(\.owned.count).reduce(0, +) == tableRows)
-        #expect(TableRowRange(shareOf: tableRows, rank: 0, ranks: 1) == TableRowRange(wholeTableOf: tableRows))
+    /// Cyclic shards cover the table exactly: every row has one owner, its local index maps back
+    /// to it, and the counts add up (surplus ranks hold nothing). The multiply-high quotient is
+    /// exact up to the largest 32-bit rows.
+    @Test(arguments: [(1000, 1), (1000, 3), (4096, 4), (100, 5), (0, 2), (3, 7)])
+    func shardsCoverTheTable(tableRows: Int, ranks: Int) {
+        let shards = (0..<ranks).map { TableShard(tableRows: tableRows, rank: $0, ranks: ranks) }
+        #expect(shards.map(\.localRows).reduce(0, +) == tableRows)
+        for row in 0..<tableRows {
+            let owner = shards[0].owner(of: row)
+            #expect(owner == row % ranks && shards[owner].owns(row))
+            #expect(shards[owner].globalRow(ofLocal: shards[owner].localRow(of: row)) == row)
+            #expect(shards[owner].localRow(of: row) < shards[owner].localRows)
+        }
+        var rng = Xoshiro256(seed: 3)
+        for _ in 0..<20_000 {
+            let r = 1 + rng.nextInt(below: 1 << 16), row = Int(UInt32.max) - rng.nextInt(below: 1 << 20)
+            let shard = TableShard(tableRows: Int(UInt32.max), rank: 0, ranks: r)
+            #expect(shard.localRow(of: row) == row / r && shard.owner(of: row) == row % r)
+        }
     }
 
-    /// A grouping over one share holds exactly the rows of that share that the batch touches,
-    /// each with the full grouping's sum to the bit; its parts cut the share and nothing else.
-    @Test func groupingOverAShareKeepsOnlyItsRows() {
+    /// A grouping over one shard holds exactly the rows of that shard that the batch touches
+    /// (as local rows), each with the full grouping's sum to the bit; other ranks' rows go to
+    /// the unowned row, which no part covers.
+    @Test(arguments: [1, 2, 3])
+    func groupingOverAShardKeepsOnlyItsRows(parts: Int) {
         let tableRows = 1000, width = 3
         var rng = Xoshiro256(seed: 9)
         let rowIds = (0..<2000).map { _ in UInt32(rng.nextInt(below: tableRows)) }
@@ -78,17 +89,23 @@ import Testing
         let gradients = RowGradients(embedding: grads.base, embeddingStride: width)
         let full = RowGrouping(tableRows: tableRows, maxPositions: rowIds.count, width: width)
         rowIds.withUnsafeBufferPointer { full.build(rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients) }
-        let share = TableRowRange(shareOf: tableRows, rank: 1, ranks: 3)
+        let shard = TableShard(tableRows: tableRows, rank: 1, ranks: 3)
         var expected: [UInt32: [Float]] = [:]
-        for u in 0..<full.uniqueCount where share.owns(Int(full.uniqueRows[u])) {
-            expected[full.uniqueRows[u]] = (0..<width).map { full.sums[u * width + $0] }
+        for u in 0..<full.uniqueCount where shard.owns(Int(full.uniqueRows[u])) {
+            expected[UInt32(shard.localRow(of: Int(full.uniqueRows[u])))] = (0..<width).map { full.sums[u * width + $0] }
         }
-        let partitioned = PartitionedRowGrouping(table: share, maxPositions: rowIds.count, width: width)
-        partitioned.prepare(parts: 2)
-        #expect(partitioned.boundaries.first == share.owned.lowerBound && partitioned.boundaries.last == share.owned.upperBound)
+        var held = [UInt32](repeating: 0, count: rowIds.count)
+        rowIds.withUnsafeBufferPointer { ids in
+            held.withUnsafeMutableBufferPointer { shard.heldIndices(of: ids.baseAddress!, count: ids.count, into: $0.baseAddress!) }
+        }
+        #expect(held.allSatisfy { $0 <= UInt32(shard.localRows) })
+        let range = TableRowRange(shardOf: shard.localRows)
+        let partitioned = PartitionedRowGrouping(table: range, maxPositions: rowIds.count, width: width)
+        partitioned.prepare(parts: parts)
+        #expect(partitioned.boundaries.first == 0 && partitioned.boundaries.last == shard.localRows)
         var seen: [UInt32: [Float]] = [:]
-        for p in 0..<2 {
-            let g = rowIds.withUnsafeBufferPointer {
+        for p in 0..<parts {
+            let g = held.withUnsafeBufferPointer {
                 partitioned.build(part: p, rowIds: $0.baseAddress!, count: rowIds.count, gradients: gradients)
             }
             for u in 0..<g.uniqueCount { seen[g.uniqueRows[u]] = (0..<width).map { g.sums[u * width + $0] } }

@@ -2,6 +2,25 @@ import CMemoryHints
 
 /// Table lookups and the FM's second-order term over a slice of a batch.
 package enum EmbeddingKernels: FloatLanes {
+    /// Rows `indices[0 ..< count]` of a table of `width`-float rows (and of its linear weights),
+    /// copied in that order: a sharded table's rows served to the ranks that asked for them. The
+    /// indices are random in a large table, so the rows are requested well ahead.
+    package static func copyRows(
+        indices: UnsafePointer<UInt32>, count: Int, width: Int, table: UnsafePointer<Float>, linear: UnsafePointer<Float>?,
+        into destination: UnsafeMutablePointer<Float>, linearInto linearDestination: UnsafeMutablePointer<Float>?
+    ) {
+        let ahead = 16
+        for k in 0..<min(ahead, count) { fnnpar_prefetch(table + Int(indices[k]) * width) }
+        for k in 0..<count {
+            if k + ahead < count {
+                fnnpar_prefetch(table + Int(indices[k + ahead]) * width)
+                if let linear { fnnpar_prefetch(linear + Int(indices[k + ahead])) }
+            }
+            (destination + k * width).update(from: table + Int(indices[k]) * width, count: width)
+            if let linear, let linearDestination { linearDestination[k] = linear[Int(indices[k])] }
+        }
+    }
+
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
     /// and, when given, the examples' labels. Examples come in shuffled order, so each is a cache
     /// miss in a large data set: this tight loop, with nothing else in it, lets the CPU keep many

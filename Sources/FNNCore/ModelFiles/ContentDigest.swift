@@ -10,26 +10,16 @@ extension SafeTensors {
     static let digestMultiplier: UInt64 = SplitMix64.goldenGamma
 
     public var contentDigest: String {
-        var h: UInt64 = 0x6A09_E667_F3BC_C908
-        @inline(__always) func mix(_ word: UInt64) {
-            h = (h ^ word) &* Self.digestMultiplier
-            h ^= h >> 29
-        }
-        func absorb(_ bytes: UnsafeRawBufferPointer) {
-            let words = bytes.count / 8
-            for i in 0..<words { mix(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
-            var tail: UInt64 = 0
-            for i in (words * 8)..<bytes.count { tail |= UInt64(bytes[i]) << (8 * UInt64(i - words * 8)) }
-            mix(tail ^ UInt64(bytes.count) << 56)
-        }
+        var hasher = ContentHasher()
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
-            Array((name + " " + t.dtype.rawValue + " " + t.shape.map(String.init).joined(separator: ",")).utf8).withUnsafeBytes(absorb)
-            t.withUnsafeBytes(absorb)
+            hasher.beginTensor(name: name, dtype: t.dtype, shape: t.shape)
+            t.withUnsafeBytes { hasher.absorb($0) }
+            hasher.endTensor()
             // A mapped tensor is read again when copied out; meanwhile it need not stay resident.
             t.releasePages()
         }
-        return String(h, radix: 16)
+        return hasher.digest
     }
 
     /// Records the digest of the tensors as they are now.
@@ -42,4 +32,58 @@ extension SafeTensors {
             throw ModelFileError(path: path, "damaged: its tensors do not match the digest recorded when it was written (a changed byte, e.g. a disk or copy error)")
         }
     }
+}
+
+/// The content digest computed as the tensors go by, a piece at a time (a streamed tensor is
+/// never whole in memory): the same words and tails as hashing each tensor's bytes at once.
+public struct ContentHasher {
+    private var h: UInt64 = 0x6A09_E667_F3BC_C908
+    /// Bytes of the current tensor not yet making a whole word, and their count.
+    private var pending: UInt64 = 0
+    private var pendingCount = 0
+    private var tensorBytes = 0
+
+    public init() {}
+
+    @inline(__always) private mutating func mix(_ word: UInt64) {
+        h = (h ^ word) &* SafeTensors.digestMultiplier
+        h ^= h >> 29
+    }
+
+    /// A tensor's name, dtype and shape, hashed as one piece before its bytes.
+    public mutating func beginTensor(name: String, dtype: SafeTensors.DType, shape: [Int]) {
+        Array((name + " " + dtype.rawValue + " " + shape.map(String.init).joined(separator: ",")).utf8).withUnsafeBytes { absorb($0) }
+        endTensor()
+    }
+
+    /// The next bytes of the current piece.
+    public mutating func absorb(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        while pendingCount > 0 && pendingCount < 8 && i < bytes.count {
+            pending |= UInt64(bytes[i]) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
+        }
+        if pendingCount == 8 { mix(pending); pending = 0; pendingCount = 0 }
+        while i + 8 <= bytes.count {
+            mix(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < bytes.count {
+            pending |= UInt64(bytes[i]) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
+        }
+        tensorBytes += bytes.count
+    }
+
+    /// Ends the current piece: its tail word carries its length.
+    public mutating func endTensor() {
+        mix(pending ^ UInt64(truncatingIfNeeded: tensorBytes) << 56)
+        pending = 0
+        pendingCount = 0
+        tensorBytes = 0
+    }
+
+    public var digest: String { String(h, radix: 16) }
 }

@@ -24,11 +24,22 @@ public enum ModelFile {
         public var isNative: Bool
     }
 
+    /// The tables' tensor names, their row widths and the buffers holding them (a shard's rows
+    /// when the model holds a shard).
+    public static func tableTensors(of model: Model) -> [(name: String, width: Int, buffer: AlignedBuffer<Float>)] {
+        [("embedding.embedding.weight", model.config.embedDim, model.embedding)]
+            + (model.linear.map { [("linear.fc.weight", 1, $0)] } ?? [])
+    }
+
+    /// The file's tensors; a model holding a shard of its tables leaves the tables out
+    /// (`tableTensors`: they are gathered across ranks as they are written).
     public static func tensors(of model: Model) -> SafeTensors {
         var file = SafeTensors()
         let c = model.config
-        file.tensors["embedding.embedding.weight"] = tensor(model.embedding, [c.tableRows, c.embedDim])
-        if let linear = model.linear { file.tensors["linear.fc.weight"] = tensor(linear, [c.tableRows, 1]) }
+        if model.shard.isWholeTable {
+            file.tensors["embedding.embedding.weight"] = tensor(model.embedding, [c.tableRows, c.embedDim])
+            if let linear = model.linear { file.tensors["linear.fc.weight"] = tensor(linear, [c.tableRows, 1]) }
+        }
         switch c.kind {
         case .fm:
             file.tensors["linear.bias"] = SafeTensors.Tensor(floats: [model.dense[0]], shape: [1])
@@ -63,24 +74,42 @@ public enum ModelFile {
     /// `vocabulary`: the data's token vocabularies, stored as tensors beside the parameters (see
     /// `Vocabulary.tensors`), so that `predict` can read raw rows. torch's strict
     /// `load_state_dict` rejects them as unexpected keys; drop the `vocabulary.` names first.
+    ///
+    /// `tableRows`: for a model holding a shard, writes each table tensor's rows in global order
+    /// (given its name and row width); the file is then the one a whole model would give.
     public static func save(_ model: Model, to path: String, metadata: [String: String] = [:],
-                            vocabulary: Vocabulary? = nil, fieldMap: FieldMap? = nil) throws {
+                            vocabulary: Vocabulary? = nil, fieldMap: FieldMap? = nil,
+                            tableRows: ((String, Int, AtomicFileWriter) throws -> Void)? = nil) throws {
         var file = tensors(of: model)
         for (k, v) in metadata { file.metadata[k] = v }
         if let vocabulary { file.tensors.merge(vocabulary.tensors()) { a, _ in a } }
         if let fieldMap { file.tensors.merge(fieldMap.tensors()) { a, _ in a } }
-        file.recordDigest()
-        try file.write(path: path)
+        if model.shard.isWholeTable {
+            file.recordDigest()
+            try file.write(path: path)
+            return
+        }
+        guard let tableRows else { preconditionFailure("a sharded model is saved with its table rows gathered") }
+        let streamed = tableTensors(of: model).map { table in
+            SafeTensors.StreamedTensor(name: table.name, dtype: .f32, shape: [model.config.tableRows, table.width]) { writer in
+                try tableRows(table.name, table.width, writer)
+            }
+        }
+        try file.write(path: path, streamed: streamed, recordingDigest: true)
     }
 
     /// Reads a model file. `fieldDims` supplies the field sizes a PyTorch file does not record
     /// (from the data it will be used with); for fnn-par files it is only checked.
-    public static func load(path: String, fieldDims: [Int]? = nil, dropout: Float = 0.2) throws(ModelFileError) -> (Model, Info) {
+    /// `shardOf`: rank r of R keeps only the table rows it holds when tables are sharded
+    /// (`TableShard`); the file is one whole model either way.
+    public static func load(path: String, fieldDims: [Int]? = nil, dropout: Float = 0.2,
+                            shardOf: (rank: Int, ranks: Int) = (0, 1)) throws(ModelFileError) -> (Model, Info) {
         let file = try SafeTensors.read(path: path)
-        return try model(from: file, path: path, fieldDims: fieldDims, dropout: dropout)
+        return try model(from: file, path: path, fieldDims: fieldDims, dropout: dropout, shardOf: shardOf)
     }
 
-    public static func model(from file: SafeTensors, path: String, fieldDims: [Int]?, dropout: Float) throws(ModelFileError) -> (Model, Info) {
+    public static func model(from file: SafeTensors, path: String, fieldDims: [Int]?, dropout: Float,
+                             shardOf: (rank: Int, ranks: Int) = (0, 1)) throws(ModelFileError) -> (Model, Info) {
         func fail(_ message: String) -> ModelFileError { ModelFileError(path: path, message) }
         guard let embedding = file.tensors["embedding.embedding.weight"] else {
             if file.metadata["format"] == "fnn-par-checkpoint" {
@@ -150,16 +179,16 @@ public enum ModelFile {
         guard let parameters = config.checkedParameterCount, parameters <= storedFloats else {
             throw fail("corrupt: its sizes (\(config.implausibility ?? "\(config.checkedParameterCount ?? 0) parameters")) need more values than its \(storedFloats) stored ones")
         }
-        let model = Model(config: config)
-        func take(_ name: String, _ destination: UnsafeMutablePointer<Float>, _ shape: [Int]) throws(ModelFileError) {
+        let model = Model(config: config, shard: TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks))
+        func take(_ name: String, _ destination: UnsafeMutablePointer<Float>, _ shape: [Int], rowsOf shard: TableShard? = nil) throws(ModelFileError) {
             guard let t = file.tensors[name] else { throw fail("missing tensor '\(name)'") }
             guard t.dtype == .f32, t.shape == shape else {
                 throw fail("tensor '\(name)' is \(t.dtype.rawValue) \(t.shape), expected F32 \(shape)")
             }
-            t.copyFloats(into: destination)
+            if let shard, !shard.isWholeTable { t.copyRows(of: shard, into: destination) } else { t.copyFloats(into: destination) }
         }
-        try take("embedding.embedding.weight", model.embedding.base, [rows, d])
-        if let linear = model.linear { try take("linear.fc.weight", linear.base, [rows, 1]) }
+        try take("embedding.embedding.weight", model.embedding.base, [rows, d], rowsOf: model.shard)
+        if let linear = model.linear { try take("linear.fc.weight", linear.base, [rows, 1], rowsOf: model.shard) }
         let layout = model.layout
         switch config.kind {
         case .fm:

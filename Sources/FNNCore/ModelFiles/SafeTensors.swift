@@ -136,6 +136,40 @@ public struct SafeTensors {
             }
         }
 
+        /// Copies the rows (first dimension) that `shard` holds into `destination`, in the
+        /// shard's local order; the tensor must have `shard.tableRows` rows. From a mapping, a
+        /// piece at a time with each piece's pages handed back, as `copyFloats` does.
+        public func copyRows(of shard: TableShard, into destination: UnsafeMutableRawPointer) {
+            precondition(shape.first == shard.tableRows)
+            let rowBytes = shard.tableRows == 0 ? 0 : byteCount / shard.tableRows
+            let piece = max(1, (8 << 20) / max(1, rowBytes * shard.ranks))
+            withUnsafeBytes { raw in
+                var local = 0
+                let count = shard.localRows
+                while local < count {
+                    let end = min(count, local + piece)
+                    for l in local..<end {
+                        (destination + l * rowBytes).copyMemory(from: raw.baseAddress! + shard.globalRow(ofLocal: l) * rowBytes,
+                                                                byteCount: rowBytes)
+                    }
+                    if case .mapped(let file, let offset, _) = storage {
+                        let first = shard.globalRow(ofLocal: local) * rowBytes, last = shard.globalRow(ofLocal: end - 1) * rowBytes + rowBytes
+                        file.releasePages((offset + first)..<(offset + last))
+                    }
+                    local = end
+                }
+            }
+        }
+
+        /// The rows `shard` holds, as a tensor of `shard.localRows` rows (the whole tensor for a
+        /// whole-table shard).
+        public func rows(of shard: TableShard) -> Tensor {
+            if shard.isWholeTable { return self }
+            var localShape = shape
+            localShape[0] = shard.localRows
+            return Tensor(dtype: dtype, shape: localShape) { copyRows(of: shard, into: $0.baseAddress!) }
+        }
+
         public init(int64s values: [Int64]) {
             dtype = .i64
             shape = [values.count]
@@ -168,7 +202,7 @@ public struct SafeTensors {
 
     /// The 8-byte length and the JSON header (padded to a multiple of 8) for the tensors of `self`
     /// and `streamed`, and the tensor names in the order their data follows.
-    private func framedHeader(streamed: [StreamedTensor]) -> (bytes: [UInt8], order: [String]) {
+    private func framedHeader(streamed: [StreamedTensor], paddedTo length: Int? = nil) -> (bytes: [UInt8], order: [String]) {
         var entries: [(name: String, dtype: DType, shape: [Int], bytes: Int)] =
             tensors.map { ($0.key, $0.value.dtype, $0.value.shape, $0.value.byteCount) }
         entries += streamed.map { ($0.name, $0.dtype, $0.shape, $0.shape.reduce(1, *) * $0.dtype.size) }
@@ -184,7 +218,7 @@ public struct SafeTensors {
             offset += e.bytes
         }
         var header = Array(("{" + parts.joined(separator: ",") + "}").utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
+        while header.count % 8 != 0 || header.count < (length ?? 0) { header.append(0x20) }
         return (withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header, entries.map(\.name))
     }
 
@@ -296,15 +330,26 @@ public struct SafeTensors {
     }
 
     /// Writes `metadata`, the tensors of `self` and `streamed` (atomically). The header is
-    /// computed from shapes alone, so nothing but the in-memory tensors is held.
-    public func write(path: String, streamed: [StreamedTensor]) throws {
-        let (header, order) = framedHeader(streamed: streamed)
+    /// computed from shapes alone, so nothing but the in-memory tensors is held. With
+    /// `recordingDigest` the content digest of every tensor, streamed ones included, is computed
+    /// as they are written and put into the header at the end (the digest's text is at most 16
+    /// characters: the header is first written with room for that many and padded after).
+    public func write(path: String, streamed: [StreamedTensor], recordingDigest: Bool = false) throws {
+        var provisional = self
+        if recordingDigest { provisional.metadata[Self.digestKey] = String(repeating: "0", count: 16) }
+        let (header, order) = provisional.framedHeader(streamed: streamed)
         let byName = Dictionary(uniqueKeysWithValues: streamed.map { ($0.name, $0) })
         try writeFileAtomically(path: path) { file in
             try header.withUnsafeBytes { try file.write($0) }
             let dataStart = file.offset
             var expected = 0
+            var hasher = ContentHasher()
             for name in order {
+                let dtype = tensors[name]?.dtype ?? byName[name]!.dtype, shape = tensors[name]?.shape ?? byName[name]!.shape
+                if recordingDigest {
+                    hasher.beginTensor(name: name, dtype: dtype, shape: shape)
+                    file.observer = { hasher.absorb($0) }
+                }
                 if let t = tensors[name] {
                     try t.withUnsafeBytes { try file.write($0) }
                     expected += t.byteCount
@@ -313,9 +358,18 @@ public struct SafeTensors {
                     try streamedTensor.write(file)
                     expected += streamedTensor.shape.reduce(1, *) * streamedTensor.dtype.size
                 }
+                file.observer = nil
+                if recordingDigest { hasher.endTensor() }
                 guard file.offset - dataStart == expected else {
                     throw FileWriteError(path: path, message: "tensor '\(name)' wrote \(file.offset - dataStart - expected) bytes too many or too few")
                 }
+            }
+            if recordingDigest {
+                var final = self
+                final.metadata[Self.digestKey] = hasher.digest
+                let (rewritten, _) = final.framedHeader(streamed: streamed, paddedTo: header.count - 8)
+                precondition(rewritten.count == header.count)
+                try rewritten.withUnsafeBytes { try file.rewrite($0, at: 0) }
             }
         }
     }

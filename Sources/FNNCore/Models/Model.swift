@@ -10,11 +10,17 @@ public final class Model: @unchecked Sendable {
     public let layout: DenseLayout
     /// First table row of each field.
     public let offsets: [Int]
-    /// The table rows this model holds: all of them (a sharded run's rank would hold its share).
-    public var tableRange: TableRowRange { TableRowRange(wholeTableOf: config.tableRows) }
-    /// tableRows x embedDim.
+    /// The table rows this model holds: all of them, or one rank's shard of them.
+    public let shard: TableShard
+    /// The rows its update tasks cover (a shard's local rows, with their unowned row after).
+    public var tableRange: TableRowRange {
+        shard.isWholeTable ? TableRowRange(wholeTableOf: config.tableRows) : TableRowRange(shardOf: shard.localRows)
+    }
+    /// Rows held here: `shard.localRows`.
+    public var heldRows: Int { shard.localRows }
+    /// heldRows x embedDim: the held rows in local order (global row g of a shard at g / ranks).
     public let embedding: AlignedBuffer<Float>
-    /// tableRows, when `config.hasLinearTable`.
+    /// heldRows, when `config.hasLinearTable`.
     public let linear: AlignedBuffer<Float>?
     /// FM: [bias]; FNN: see `DenseLayout`.
     public let dense: AlignedBuffer<Float>
@@ -25,13 +31,16 @@ public final class Model: @unchecked Sendable {
     /// to refresh.
     public internal(set) var revision = 1
 
-    public init(config: ModelConfig) {
+    public init(config: ModelConfig, shard: TableShard? = nil) {
+        let shard = shard ?? TableShard(wholeTableOf: config.tableRows)
+        precondition(shard.tableRows == config.tableRows)
         self.config = config
+        self.shard = shard
         layout = DenseLayout(config)
         var acc = 0
         offsets = config.fieldDims.map { d in defer { acc += d }; return acc }
-        embedding = AlignedBuffer(count: config.tableRows * config.embedDim)
-        linear = config.hasLinearTable ? AlignedBuffer(count: config.tableRows) : nil
+        embedding = AlignedBuffer(count: shard.localRows * config.embedDim)
+        linear = config.hasLinearTable ? AlignedBuffer(count: shard.localRows) : nil
         dense = AlignedBuffer(count: layout.count)
         runningStats = AlignedBuffer(count: layout.runningStatsCount)
     }
@@ -43,21 +52,37 @@ public final class Model: @unchecked Sendable {
     ///
     /// `tables: .normal(s)` starts the embedding rows at N(0, s^2) and the linear weights at 0
     /// instead (see `TableInitialization`); the dense parameters are drawn as above either way.
-    public static func initialized(config: ModelConfig, seed: UInt64, tables: TableInitialization = .torch) -> Model {
-        let model = Model(config: config)
+    ///
+    /// A shard draws the whole table's stream and keeps its own rows, so every rank count starts
+    /// from the same numbers.
+    public static func initialized(config: ModelConfig, seed: UInt64, tables: TableInitialization = .torch,
+                                   shard: TableShard? = nil) -> Model {
+        let model = Model(config: config, shard: shard)
+        let shard = model.shard, d = config.embedDim
         var rng = Xoshiro256(seed: SeedDerivation.initialization(seed))
+        /// Draws every row's values in global order; `keep` stores row g's at its local index.
+        func drawRows(width: Int, into buffer: AlignedBuffer<Float>, _ draw: (inout Xoshiro256) -> Float) {
+            if shard.isWholeTable {
+                for i in 0..<buffer.count { buffer[i] = draw(&rng) }
+                return
+            }
+            for row in 0..<config.tableRows {
+                if shard.owner(of: row) == shard.rank {
+                    let base = shard.localRow(of: row) * width
+                    for j in 0..<width { buffer[base + j] = draw(&rng) }
+                } else {
+                    for _ in 0..<width { _ = draw(&rng) }
+                }
+            }
+        }
         switch tables.kind {
         case .torch:
             let bound = (6.0 / Double(config.tableRows + config.embedDim)).squareRoot()
-            for i in 0..<model.embedding.count {
-                model.embedding[i] = Float((rng.nextDouble() * 2 - 1) * bound)
-            }
-            if let linear = model.linear {
-                for i in 0..<linear.count { linear[i] = Float(rng.nextGaussian()) }
-            }
+            drawRows(width: d, into: model.embedding) { Float(($0.nextDouble() * 2 - 1) * bound) }
+            if let linear = model.linear { drawRows(width: 1, into: linear) { Float($0.nextGaussian()) } }
         case .normal:
             let scale = Double(tables.scale)
-            for i in 0..<model.embedding.count { model.embedding[i] = Float(rng.nextGaussian() * scale) }
+            drawRows(width: d, into: model.embedding) { Float($0.nextGaussian() * scale) }
         }
         let layout = model.layout
         if config.kind == .fnn {
@@ -91,7 +116,7 @@ public final class Model: @unchecked Sendable {
     public func denseDidChange() { revision += 1 }
 
     public func copy() -> Model {
-        let m = Model(config: config)
+        let m = Model(config: config, shard: shard)
         m.embedding.copy(from: embedding)
         if let linear { m.linear!.copy(from: linear) }
         m.dense.copy(from: dense)
@@ -101,7 +126,7 @@ public final class Model: @unchecked Sendable {
     }
 
     public func copyParameters(from other: Model) {
-        precondition(other.config == config)
+        precondition(other.config == config && other.shard == shard)
         revision += 1
         embedding.copy(from: other.embedding)
         if let linear { linear.copy(from: other.linear!) }
@@ -145,7 +170,7 @@ public final class Model: @unchecked Sendable {
 
     /// Byte-identical parameters, running statistics included.
     public func bitwiseEqual(_ other: Model) -> Bool {
-        config == other.config && embedding.bitwiseEqual(other.embedding) && dense.bitwiseEqual(other.dense)
+        config == other.config && shard == other.shard && embedding.bitwiseEqual(other.embedding) && dense.bitwiseEqual(other.dense)
             && runningStats.bitwiseEqual(other.runningStats) && batchesTracked == other.batchesTracked
             && (linear == nil || linear!.bitwiseEqual(other.linear!))
     }

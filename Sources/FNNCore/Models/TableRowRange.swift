@@ -1,16 +1,16 @@
-/// The rows of the concatenated embedding table (and of its linear weights, and of their
-/// optimizer state) that one process holds and updates. A single process owns the whole table;
-/// with tables sharded across ranks, each rank owns one contiguous range, 64-row aligned so that
-/// the narrow per-row arrays (linear weights, row states, grouping slots) never share a cache
-/// line between owners. Rows are always named by their global index; `owned` says which of them
-/// live here.
+/// The rows of a process's table arrays (embedding, linear weights, optimizer state, grouping
+/// slots) that its update tasks cover. A process that holds the whole table covers all of them.
+/// A rank holding a shard (`TableShard`) covers its local rows and keeps one row past them
+/// unowned: positions of rows held elsewhere are mapped there, so the grouping's range test leaves
+/// them out without a branch and without a second position list.
 public struct TableRowRange: Sendable, Equatable, Codable {
-    /// Rows of the whole table (every field's, concatenated).
+    /// Rows of the arrays (the grouping's slot table).
     public let tableRows: Int
-    /// The rows held here, in global numbering.
+    /// The rows the update covers; their lower bound is 64-row aligned.
     public let owned: Range<Int>
 
-    /// Alignment of every share's boundaries, in rows.
+    /// Alignment of the update tasks' boundaries, in rows: the narrow per-row arrays (linear
+    /// weights, row states, grouping slots) must not share a cache line between two writers.
     public static let alignment = 64
 
     /// The whole table, as one process holds it.
@@ -20,14 +20,11 @@ public struct TableRowRange: Sendable, Equatable, Codable {
         owned = 0..<tableRows
     }
 
-    /// Share `rank` of `ranks` contiguous, 64-row-aligned shares covering the table (the last
-    /// ones may be empty when the table has fewer than `ranks` aligned blocks).
-    public init(shareOf tableRows: Int, rank: Int, ranks: Int) {
-        precondition(ranks >= 1 && rank >= 0 && rank < ranks && tableRows >= 0)
-        self.tableRows = tableRows
-        let blocks = (tableRows + Self.alignment - 1) / Self.alignment
-        let first = blocks * rank / ranks, end = blocks * (rank + 1) / ranks
-        owned = min(first * Self.alignment, tableRows)..<min(end * Self.alignment, tableRows)
+    /// A shard's local rows, and the unowned row after them (`localRows`).
+    public init(shardOf localRows: Int) {
+        precondition(localRows >= 0)
+        tableRows = localRows + 1
+        owned = 0..<localRows
     }
 
     public var isWholeTable: Bool { owned == 0..<tableRows }

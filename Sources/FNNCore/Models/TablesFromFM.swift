@@ -11,6 +11,9 @@ extension Model {
         guard fm.config.fieldDims == config.fieldDims else {
             throw TablesFromFMError("\(source): its fields are \(fm.config.fieldDims), this FNN's are \(config.fieldDims): the FM was trained on other data")
         }
+        // Both hold the same rows: the experiment makes both stages with one shard, and
+        // `--init-from` loads the FM's file cut to this model's shard.
+        precondition(fm.shard == shard, "an FM's tables start an FNN only of the same shard")
         embedding.copy(from: fm.embedding)
         if let linear {
             guard let fmLinear = fm.linear else {

@@ -123,6 +123,22 @@ public final class RankExchange: @unchecked Sendable {
         try exchange(buffer.base, parts: columns, what: what)
     }
 
+    /// The personalised exchange of elements: `send[sendParts[q]]` to rank q, rank r's part into
+    /// `receive[receiveParts[r]]` (element ranges; this rank's own parts may be empty).
+    func allToAll<T>(send: UnsafePointer<T>, sendParts: [Range<Int>], receive: UnsafeMutablePointer<T>,
+                     receiveParts: [Range<Int>], what: String) throws(CommunicatorError) {
+        let bytes = MemoryLayout<T>.stride
+        let sendBytes = sendParts.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }
+        let receiveBytes = receiveParts.map { ($0.lowerBound * bytes)..<($0.upperBound * bytes) }
+        let sendEnd = sendBytes.map(\.upperBound).max() ?? 0, receiveEnd = receiveBytes.map(\.upperBound).max() ?? 0
+        let bytesIn = receiveBytes.enumerated().reduce(0) { $0 + ($1.offset == rank ? 0 : $1.element.count) }
+        try measured(what, bytesIn: bytesIn) { () throws(CommunicatorError) in
+            try communicator.allToAll(send: UnsafeRawBufferPointer(start: send, count: sendEnd), sendParts: sendBytes,
+                                      receive: UnsafeMutableRawBufferPointer(start: receive, count: receiveEnd),
+                                      receiveParts: receiveBytes)
+        }
+    }
+
     /// The in-place gather of every rank's `parts` (element ranges, in rank order) of the
     /// elements at `base`.
     private func exchange<T>(_ base: UnsafeMutablePointer<T>, parts: [Range<Int>], what: String) throws(CommunicatorError) {

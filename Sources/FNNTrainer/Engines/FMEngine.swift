@@ -27,6 +27,10 @@ public final class FMEngine: TrainingEngine {
     let sliceScratch: AlignedBuffer<Float>
     let slicePartials: AlignedBuffer<Float>
     let sliceLoss: AlignedBuffer<Double>
+    /// Sharded tables only: the rows this rank's slices read, fetched from their owners, and
+    /// each position as an index into them (`compactRows`) and as a local row here or the
+    /// unowned row (`heldRows`, for the update).
+    let sharded: ShardedTables?
     var pendingCount = 0
     /// The epoch of the last `forwardBackward` (its learning rates apply to the update).
     var pendingEpoch = 1
@@ -43,7 +47,7 @@ public final class FMEngine: TrainingEngine {
         self.data = data
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         let f = model.config.fieldCount, d = model.config.embedDim
-        let rows = model.config.tableRows
+        let rows = model.heldRows
         self.sparseUpdate = sparseUpdate
         deferredOptimizer = DeferredTableOptimizer {
             TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
@@ -59,11 +63,14 @@ public final class FMEngine: TrainingEngine {
         sliceScratch = AlignedBuffer(count: layout.maxSlices * max(d, 16))
         slicePartials = AlignedBuffer(count: layout.maxSlices)
         sliceLoss = AlignedBuffer(count: layout.maxSlices)
+        sharded = model.shard.isWholeTable ? nil
+            : ShardedTables(shard: model.shard, ranks: ranks, positions: batchCapacity * f, width: d, hasLinear: true)
     }
 
     public var workspaceBytes: Int {
         groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount + dLogits.byteCount
             + scaledSums.byteCount + logitBuffer.byteCount + sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount
+            + (sharded?.byteCount ?? 0)
     }
 
     public func trainStep(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
@@ -83,14 +90,22 @@ public final class FMEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
         let mine = ranks.slices(of: slices)
+        // Sharded: the positions first, then this rank's rows from their owners.
+        let tables = try sharded.map { (sharded) throws(CommunicatorError) in
+            executor.run(.forward, tasks: mine.count) { t, _ in
+                positions.gather(from: data, examples: examples.base, range: layout.rows(of: mine.lowerBound + t, count: count),
+                                 batchLabels: labels.base)
+            }
+            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model)
+        } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
         executor.run(.forward, tasks: mine.count) { t, _ in
             let s = mine.lowerBound + t
             let r = layout.rows(of: s, count: count)
-            positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base)
+            if sharded == nil { positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base) }
             let result = EmbeddingKernels.fmTrain(
-                rowIds: positions.rows(fromExample: r.lowerBound), labels: labels.base + r.lowerBound, rows: r.count,
+                rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
-                embedding: model.embedding.base, linear: model.linear!.base, bias: bias,
+                embedding: tables.embedding, linear: tables.linear!, bias: bias,
                 dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
             sliceLoss[s] = result.loss
             slicePartials[s] = result.dBias
@@ -116,6 +131,7 @@ public final class FMEngine: TrainingEngine {
     /// with the rows' values, which the update changes.
     public func lastGradients() -> BatchGradients {
         precondition(!updated, "lastGradients() after applyUpdates: the rows have moved")
+        precondition(sharded == nil, "lastGradients() reads the whole table")
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
         for s in 0..<slices { bias += slicePartials[s] }
@@ -141,6 +157,7 @@ public final class FMEngine: TrainingEngine {
         let gradients = rowGradients
         updated = true
         let step = optimizer.beginStep(epoch: pendingEpoch)
+        let rowIds = sharded.map { $0.held(positions: positions, count: count * fields, executor: executor) } ?? UnsafePointer(positions.rows.base)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
@@ -151,7 +168,7 @@ public final class FMEngine: TrainingEngine {
                                           rateScale: optimizer.stepRateScale)
                 }
             }
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: positions.rows.base, positionCount: count * fields, batchCount: count,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }
@@ -176,20 +193,32 @@ public final class FMEngine: TrainingEngine {
         let f = model.config.fieldCount, d = model.config.embedDim
         let scratchStride = max(d, 16)
         // Under several ranks each scores a contiguous run of the list's batches (whole batches:
-        // the same slices, so the same bits) and the ranks gather the logits.
+        // the same slices, so the same bits) and the ranks gather the logits. Sharded tables
+        // make every batch's lookup collective: the ranks go round as often as the longest run,
+        // a rank past its own run looking up nothing.
         let chunks = ranks.batches(of: list.count, capacity: layout.capacity)
-        for start in stride(from: chunks.mine.lowerBound, to: chunks.mine.upperBound, by: layout.capacity) {
-            let count = min(layout.capacity, list.count - start)
+        let rounds = sharded == nil ? 0 : chunks.all.map { ($0.count + layout.capacity - 1) / layout.capacity }.max() ?? 0
+        var start = chunks.mine.lowerBound, round = 0
+        while start < chunks.mine.upperBound || round < rounds {
+            let count = min(layout.capacity, max(0, chunks.mine.upperBound - start))
             for i in 0..<count { examples[i] = list[start + i] }
+            let tables = try sharded.map { (sharded) throws(CommunicatorError) in
+                executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
+                    positions.gather(from: data, examples: examples.base, range: layout.rows(of: s, count: count))
+                }
+                return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
+            } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
-                positions.gather(from: data, examples: examples.base, range: r)
-                EmbeddingKernels.fmForward(rowIds: positions.rows(fromExample: r.lowerBound), rows: r.count, fieldCount: f,
-                                           embedDim: d, embedding: model.embedding.base, linear: model.linear!.base,
+                if sharded == nil { positions.gather(from: data, examples: examples.base, range: r) }
+                EmbeddingKernels.fmForward(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: r.count,
+                                           fieldCount: f, embedDim: d, embedding: tables.embedding, linear: tables.linear!,
                                            bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
                                            scratch: sliceScratch.base + s * scratchStride)
             }
             for i in 0..<count { out[start + i] = logitBuffer[i] }
+            start += count
+            round += 1
         }
         try ranks.shareRows(&out, parts: chunks.all, what: "evaluation logits")
         return out

@@ -56,6 +56,9 @@ public final class FNNEngine: TrainingEngine {
     /// Under several ranks: every rank's tree nodes at this rank's columns.
     private var receivedNodes: AlignedBuffer<Float>?
     let replicas: DenseReplicas
+    /// Sharded tables only: rows fetched from their owners, positions as local rows (see
+    /// `ShardedTables`).
+    let sharded: ShardedTables?
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
@@ -69,7 +72,7 @@ public final class FNNEngine: TrainingEngine {
         layout = SliceLayout(capacity: batchCapacity, sliceRows: sliceRows)
         dense = model.layout
         let config = model.config
-        let f = config.fieldCount, d = config.embedDim, rows = config.tableRows
+        let f = config.fieldCount, d = config.embedDim, rows = model.heldRows
         let slices = layout.maxSlices
         self.sparseUpdate = sparseUpdate
         let denseCount = dense.count
@@ -99,6 +102,8 @@ public final class FNNEngine: TrainingEngine {
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
         replicas = DenseReplicas(model: model)
+        sharded = model.shard.isWholeTable ? nil
+            : ShardedTables(shard: model.shard, ranks: ranks, positions: batchCapacity * f, width: d, hasLinear: config.hasLinearTable)
     }
 
     var maxWidth: Int { max(dense.hidden.map(\.outputs).max() ?? 1, 1) }
@@ -107,7 +112,7 @@ public final class FNNEngine: TrainingEngine {
         var total = groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount
         total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
         total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
-        total += replicas.byteCount + (sentNodes?.byteCount ?? 0) + (receivedNodes?.byteCount ?? 0)
+        total += replicas.byteCount + (sentNodes?.byteCount ?? 0) + (receivedNodes?.byteCount ?? 0) + (sharded?.byteCount ?? 0)
         for layer in [z, a, gate, dA] { for buffer in layer { total += buffer.byteCount } }
         for buffer in dropoutKeys { total += buffer.byteCount }
         for buffer in moments + backwardSums { total += buffer.byteCount }
@@ -141,20 +146,28 @@ public final class FNNEngine: TrainingEngine {
         prepareReplicas(executor)
         batchStats.begin(workers: executor.workerCount)
 
+        // Sharded: the positions first, then this rank's rows from their owners.
+        let tables = try sharded.map { (sharded) throws(CommunicatorError) in
+            executor.run(.forward, tasks: mine.count) { t, _ in
+                positions.gather(from: data, examples: examples.base, range: layout.rows(of: mine.lowerBound + t, count: count),
+                                 batchLabels: labels.base)
+            }
+            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model)
+        } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
         // Forward: input gather and first linear layer.
         executor.run(.forward, tasks: mine.count) { t, worker in
             let s = mine.lowerBound + t
             let params = replicas.parameters(worker: worker)
             let r = layout.rows(of: s, count: count)
             let n = r.count
-            positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base)
+            if sharded == nil { positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base) }
             for i in r {
                 for l in 0..<layers {
                     dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
                 }
             }
-            EmbeddingKernels.gatherMLPInput(rowIds: positions.rows(fromExample: r.lowerBound), rows: n, fieldCount: f, embedDim: d,
-                                            embedding: model.embedding.base, linear: model.linear?.base,
+            EmbeddingKernels.gatherMLPInput(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: n,
+                                            fieldCount: f, embedDim: d, embedding: tables.embedding, linear: tables.linear,
                                             x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
             MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
@@ -261,6 +274,7 @@ public final class FNNEngine: TrainingEngine {
 
     /// The gradient of the last batch's mean loss, for tests and diagnostics.
     public func lastGradients() -> BatchGradients {
+        precondition(sharded == nil, "lastGradients() reads the whole table")
         let config = model.config
         let slices = layout.slices(for: pendingCount)
         var sum = [Float](repeating: 0, count: dense.count)
@@ -309,8 +323,9 @@ public final class FNNEngine: TrainingEngine {
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
+        let rowIds = sharded.map { $0.held(positions: positions, count: count * fields, executor: executor) } ?? UnsafePointer(positions.rows.base)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: positions.rows.base, positionCount: count * fields, batchCount: count,
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds, positionCount: count * fields, batchCount: count,
                                   part: p, step: step, gradients: gradients)
         }
     }
@@ -435,18 +450,29 @@ public final class FNNEngine: TrainingEngine {
         prepareReplicas(executor)
         // Under several ranks each scores a contiguous run of the list's batches (whole batches:
         // the same slices, so the same bits) and the ranks gather the logits.
+        // Sharded tables make every batch's lookup collective: the ranks go round as often as the
+        // longest run, a rank past its own run looking up nothing.
         let chunks = ranks.batches(of: list.count, capacity: layout.capacity)
-        for start in stride(from: chunks.mine.lowerBound, to: chunks.mine.upperBound, by: layout.capacity) {
-            let count = min(layout.capacity, list.count - start)
+        let rounds = sharded == nil ? 0 : chunks.all.map { ($0.count + layout.capacity - 1) / layout.capacity }.max() ?? 0
+        var start = chunks.mine.lowerBound, round = 0
+        while start < chunks.mine.upperBound || round < rounds {
+            let count = min(layout.capacity, max(0, chunks.mine.upperBound - start))
+            defer { start += count; round += 1 }
             for i in 0..<count { examples[i] = list[start + i] }
+            let tables = try sharded.map { (sharded) throws(CommunicatorError) in
+                executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
+                    positions.gather(from: data, examples: examples.base, range: layout.rows(of: s, count: count))
+                }
+                return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
+            } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
-                positions.gather(from: data, examples: examples.base, range: r)
-                EmbeddingKernels.gatherMLPInput(rowIds: positions.rows(fromExample: r.lowerBound), rows: n, fieldCount: f,
-                                                embedDim: d, embedding: model.embedding.base,
-                                                linear: model.linear?.base, x: x0.base + r.lowerBound * inputWidth)
+                if sharded == nil { positions.gather(from: data, examples: examples.base, range: r) }
+                EmbeddingKernels.gatherMLPInput(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: n,
+                                                fieldCount: f, embedDim: d, embedding: tables.embedding,
+                                                linear: tables.linear, x: x0.base + r.lowerBound * inputWidth)
                 var input = UnsafePointer(x0.base + r.lowerBound * inputWidth)
                 for (l, h) in hidden.enumerated() {
                     let out = z[l].base + r.lowerBound * h.outputs

@@ -213,7 +213,10 @@ public final class TrainingRun {
             // keeping) this epoch's model.
             engine.synchronizeTables(epoch: epoch, executor: executor)
             // A finite loss can hide a poisoned row the batches did not reach this time.
-            if let tensor = engine.model.firstNonFiniteTensor(executor: executor) {
+            // Sharded, each rank scans its rows and all hear of any rank's find.
+            var nonFinite = engine.model.firstNonFiniteTensor(executor: executor)
+            if !engine.model.shard.isWholeTable { nonFinite = try engine.ranks.firstAnswer(nonFinite) }
+            if let tensor = nonFinite {
                 throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
             }
             let evaluationStart = PhaseProfile.now()
