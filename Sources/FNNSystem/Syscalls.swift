@@ -209,6 +209,30 @@ public struct FileDescriptor: Sendable, Equatable {
 @discardableResult
 public func removeFile(_ path: String) -> Bool { unlink(path) == 0 }
 
+/// Whether `path` is a directory (following links).
+public func isDirectory(_ path: String) -> Bool { (try? FileStatus.of(path))?.kind == .directory }
+
+/// Creates directory `path` (mode 0755); an existing directory is fine.
+public func makeDirectory(_ path: String) throws(SystemError) {
+    guard mkdir(path, 0o755) == 0 || (errno == EEXIST && isDirectory(path)) else { throw .current }
+}
+
+/// Removes the empty directory `path`; whether it was removed.
+@discardableResult
+public func removeDirectory(_ path: String) -> Bool { rmdir(path) == 0 }
+
+/// The names in directory `path` (without "." and ".."), or nil when it cannot be read.
+public func directoryEntries(_ path: String) -> [String]? {
+    guard let stream = opendir(path) else { return nil }
+    defer { closedir(stream) }
+    var names: [String] = []
+    while let entry = readdir(stream) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
 /// Renames `from` to `to`, replacing `to` atomically.
 public func renameFile(_ from: String, to: String) throws(SystemError) {
     guard rename(from, to) == 0 else { throw .current }

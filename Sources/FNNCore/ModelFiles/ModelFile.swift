@@ -108,8 +108,10 @@ public enum ModelFile {
         return try model(from: file, path: path, fieldDims: fieldDims, dropout: dropout, shardOf: shardOf)
     }
 
+    /// `rowsHeldOnly`: the file's table tensors already hold only the shard's rows, in local
+    /// order (a checkpoint's, assembled for this rank); fnn-par files only.
     public static func model(from file: SafeTensors, path: String, fieldDims: [Int]?, dropout: Float,
-                             shardOf: (rank: Int, ranks: Int) = (0, 1)) throws(ModelFileError) -> (Model, Info) {
+                             shardOf: (rank: Int, ranks: Int) = (0, 1), rowsHeldOnly: Bool = false) throws(ModelFileError) -> (Model, Info) {
         func fail(_ message: String) -> ModelFileError { ModelFileError(path: path, message) }
         guard let embedding = file.tensors["embedding.embedding.weight"] else {
             if file.metadata["format"] == "fnn-par-checkpoint" {
@@ -141,10 +143,13 @@ public enum ModelFile {
             if let recorded = file.metadata["embed_dim"], recorded != String(d) {
                 throw fail("corrupt model metadata: embed_dim \(recorded) but the embedding is \(d) wide")
             }
-            guard config.tableRows == rows else {
-                throw fail("corrupt: field sizes add up to \(config.tableRows) rows but the embedding has \(rows)")
+            let held = rowsHeldOnly ? TableShard.rows(of: shardOf.rank, ranks: shardOf.ranks, tableRows: config.tableRows) : config.tableRows
+            guard held == rows else {
+                throw fail("corrupt: field sizes add up to \(config.tableRows) rows"
+                    + (rowsHeldOnly ? ", \(held) of them rank \(shardOf.rank) of \(shardOf.ranks)'s," : "") + " but the embedding has \(rows)")
             }
         } else {
+            guard !rowsHeldOnly else { throw fail("a shard's rows come only from fnn-par's own files") }
             guard let dims = fieldDims else {
                 throw fail("a PyTorch model file does not record field sizes; they are taken from the data (--data)")
             }
@@ -176,7 +181,8 @@ public enum ModelFile {
         // Nothing is allocated for more parameters than the file holds: a header's sizes are only
         // claims until the tensors back them.
         let storedFloats = file.tensors.values.reduce(0) { $0 + ($1.dtype == .f32 ? $1.elementCount : 0) }
-        guard let parameters = config.checkedParameterCount, parameters <= storedFloats else {
+        let unheldFloats = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
+        guard let parameters = config.checkedParameterCount, parameters - unheldFloats <= storedFloats else {
             throw fail("corrupt: its sizes (\(config.implausibility ?? "\(config.checkedParameterCount ?? 0) parameters")) need more values than its \(storedFloats) stored ones")
         }
         let model = Model(config: config, shard: TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks))
@@ -187,8 +193,9 @@ public enum ModelFile {
             }
             if let shard, !shard.isWholeTable { t.copyRows(of: shard, into: destination) } else { t.copyFloats(into: destination) }
         }
-        try take("embedding.embedding.weight", model.embedding.base, [rows, d], rowsOf: model.shard)
-        if let linear = model.linear { try take("linear.fc.weight", linear.base, [rows, 1], rowsOf: model.shard) }
+        let cut = rowsHeldOnly ? nil : model.shard
+        try take("embedding.embedding.weight", model.embedding.base, [rows, d], rowsOf: cut)
+        if let linear = model.linear { try take("linear.fc.weight", linear.base, [rows, 1], rowsOf: cut) }
         let layout = model.layout
         switch config.kind {
         case .fm:
@@ -217,11 +224,11 @@ public enum ModelFile {
         return (model, Info(metadata: file.metadata, isNative: native))
     }
 
-    static func tensor(_ buffer: AlignedBuffer<Float>, _ shape: [Int]) -> SafeTensors.Tensor {
+    package static func tensor(_ buffer: AlignedBuffer<Float>, _ shape: [Int]) -> SafeTensors.Tensor {
         tensor(buffer, 0, shape)
     }
 
-    static func tensor(_ buffer: AlignedBuffer<Float>, _ offset: Int, _ shape: [Int]) -> SafeTensors.Tensor {
+    package static func tensor(_ buffer: AlignedBuffer<Float>, _ offset: Int, _ shape: [Int]) -> SafeTensors.Tensor {
         SafeTensors.Tensor(floats: UnsafeBufferPointer(start: buffer.base + offset, count: shape.reduce(1, *)), shape: shape)
     }
 

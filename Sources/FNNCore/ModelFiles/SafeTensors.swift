@@ -11,7 +11,7 @@ public struct SafeTensors {
         case u32 = "U32"
         case u8 = "U8"
 
-        var size: Int {
+        public var size: Int {
             switch self {
             case .i64: return 8
             case .f32, .u32: return 4

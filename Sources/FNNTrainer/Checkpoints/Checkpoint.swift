@@ -15,9 +15,32 @@ public enum Checkpoint {
     public static let version = "3"
 
     public static func write(_ run: TrainingRun, to path: String, metadata extra: [String: String] = [:]) throws {
+        var file = try contents(of: run)
+        for (k, v) in extra { file.metadata[k] = v }
+        file.recordDigest()
+        try file.write(path: path)
+    }
+
+    /// Names of the tensors with one row per table row (parameters and optimizer state): a
+    /// sharded checkpoint's shard holds its rank's rows of each, and a resume under another
+    /// shard count takes each row from whichever shard holds it.
+    static func isRowTensor(_ name: String) -> Bool {
+        ["model.embedding.", "model.linear.fc.", "best.embedding.", "best.linear.fc.", "adam.embedding.", "adam.linear.",
+         "adagrad.embedding.", "adagrad.linear."].contains { name.hasPrefix($0) }
+    }
+
+    /// The checkpoint's tensors and metadata for `run`; a rank holding a shard of the tables
+    /// gives its own rows of the row tensors.
+    static func contents(of run: TrainingRun) throws -> SafeTensors {
         var file = SafeTensors()
-        for (name, t) in ModelFile.tensors(of: run.engine.model).tensors { file.tensors["model." + name] = t }
-        for (name, t) in ModelFile.tensors(of: run.best).tensors { file.tensors["best." + name] = t }
+        for (prefix, model) in [("model.", run.engine.model), ("best.", run.best)] {
+            for (name, t) in ModelFile.tensors(of: model).tensors { file.tensors[prefix + name] = t }
+            if !model.shard.isWholeTable {
+                for table in ModelFile.tableTensors(of: model) {
+                    file.tensors[prefix + table.name] = ModelFile.tensor(table.buffer, [model.heldRows, table.width])
+                }
+            }
+        }
         for (name, t) in run.engine.optimizerTensors() { file.tensors[name] = t }
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -30,9 +53,9 @@ public enum Checkpoint {
         file.metadata["state"] = try json(run.state)
         file.metadata["data_fingerprint"] = String(run.dataFingerprint, radix: 16)
         file.metadata["split_sizes"] = try json([run.split.trainCount, run.split.validationCount, run.split.testCount])
-        for (k, v) in extra { file.metadata[k] = v }
-        file.recordDigest()
-        try file.write(path: path)
+        let shard = run.engine.model.shard
+        file.metadata["shard"] = "\(shard.rank) of \(shard.ranks)"
+        return file
     }
 
     /// A checkpoint, checked against the run it is to continue.
@@ -46,8 +69,12 @@ public enum Checkpoint {
         public let metadata: [String: String]
     }
 
-    public static func read(path: String) throws(ModelFileError) -> Loaded {
-        let file = try SafeTensors.read(path: path)
+    /// Reads the checkpoint at `path` (a file, or a sharded checkpoint's directory) for the rank
+    /// `shardOf` of a run that holds that shard of the tables (0 of 1: the whole table): each
+    /// row tensor is cut, or assembled from the shards, to the rows that rank holds.
+    public static func read(path: String, shardOf: (rank: Int, ranks: Int) = (0, 1)) throws(ModelFileError) -> Loaded {
+        let sources = try ShardedCheckpoint.isSharded(path) ? ShardedCheckpoint.shards(at: path) : [try SafeTensors.read(path: path)]
+        let file = sources[0]
         func fail(_ m: String) -> ModelFileError { ModelFileError(path: path, m) }
         guard file.metadata["format"] == formatName else {
             if file.metadata["format"] == ModelFile.formatName || file.tensors["embedding.embedding.weight"] != nil {
@@ -55,7 +82,7 @@ public enum Checkpoint {
             }
             throw fail("not an fnn-par training checkpoint")
         }
-        try file.verifyDigest(path: path)
+        if sources.count == 1 { try file.verifyDigest(path: path) }
         guard file.metadata["checkpoint_version"] == version else {
             throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split, optimizer state or summation order differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
         }
@@ -72,17 +99,24 @@ public enum Checkpoint {
         let state = try decode("state", TrainingState.self)
         if let problem = state.implausibility { throw fail("corrupt checkpoint: its run state has \(problem)") }
         if let problem = config.implausibility { throw fail("corrupt checkpoint: its model has \(problem)") }
+        let shard = TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks)
+        var assembled = SafeTensors()
+        assembled.metadata = file.metadata
+        for (name, t) in file.tensors {
+            assembled.tensors[name] = isRowTensor(name) ? try ShardedCheckpoint.rows(of: name, in: sources, for: shard, path: path) : t
+        }
         func part(_ prefix: String) throws(ModelFileError) -> Model {
             var sub = SafeTensors()
             sub.metadata = file.metadata
             sub.metadata["format"] = ModelFile.formatName
             // The checkpoint's digest covers all of it, and was checked above.
             sub.metadata[SafeTensors.digestKey] = nil
-            for (name, t) in file.tensors where name.hasPrefix(prefix) { sub.tensors[String(name.dropFirst(prefix.count))] = t }
-            return try ModelFile.model(from: sub, path: path, fieldDims: config.fieldDims, dropout: config.dropout).0
+            for (name, t) in assembled.tensors where name.hasPrefix(prefix) { sub.tensors[String(name.dropFirst(prefix.count))] = t }
+            return try ModelFile.model(from: sub, path: path, fieldDims: config.fieldDims, dropout: config.dropout,
+                                       shardOf: shardOf, rowsHeldOnly: true).0
         }
         return Loaded(config: config, options: options, state: state, model: try part("model."), best: try part("best."),
-                      file: file, metadata: file.metadata)
+                      file: assembled, metadata: file.metadata)
     }
 
     /// Puts a loaded checkpoint into `run`, after checking that it belongs to this run: same data,

@@ -45,6 +45,16 @@ public struct ModelTrainingStage {
         self.executor = executor
     }
 
+    /// Rank 0 writes a whole-table run's checkpoint file; a sharded run's ranks write its
+    /// directory together (`ShardedCheckpoint`).
+    static func writeCheckpoint(_ run: TrainingRun, to path: String, ranks: RankExchange) throws {
+        if run.engine.model.shard.isWholeTable {
+            if ranks.communicator.isRoot { try Checkpoint.write(run, to: path) }
+        } else {
+            try ShardedCheckpoint.write(run, to: path, ranks: ranks)
+        }
+    }
+
     public func run(model: Model) throws(WorkflowError) -> Outcome {
         let tables = options.tables
         let rate = tables.learningRate(fieldCount: dataset.fieldCount, denseLearningRate: options.adam.learningRate)
@@ -58,7 +68,7 @@ public struct ModelTrainingStage {
         let run = TrainingRun(engine: engine, data: dataset, split: split, options: options, executor: executor)
         if let resumePath {
             do {
-                let loaded = try Checkpoint.read(path: resumePath)
+                let loaded = try Checkpoint.read(path: resumePath, shardOf: (model.shard.rank, model.shard.ranks))
                 try Checkpoint.resume(run, from: loaded, path: resumePath)
             } catch {
                 throw WorkflowError(error.description)
@@ -82,8 +92,9 @@ public struct ModelTrainingStage {
         if let checkpointPath {
             run.onEpochEnd = { run in
                 try run.engine.gatherOptimizerState()
-                guard ranks.communicator.isRoot else { return }
-                do { try Checkpoint.write(run, to: checkpointPath) } catch { throw WorkflowError("cannot write checkpoint: \(error)") }
+                do { try Self.writeCheckpoint(run, to: checkpointPath, ranks: ranks) } catch {
+                    throw WorkflowError("cannot write checkpoint: \(error)")
+                }
             }
         }
         executor.profile.reset()
@@ -109,8 +120,8 @@ public struct ModelTrainingStage {
         if result.interrupted {
             let path = interruptedCheckpointPath
             do { try engine.gatherOptimizerState() } catch { throw WorkflowError("interrupted, and cannot gather the optimizer state: \(error)") }
-            if ranks.communicator.isRoot {
-                do { try Checkpoint.write(run, to: path) } catch { throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)") }
+            do { try Self.writeCheckpoint(run, to: path, ranks: ranks) } catch {
+                throw WorkflowError("interrupted, and cannot write a checkpoint: \(error)")
             }
             return .interrupted(checkpoint: path, epoch: run.state.epoch, step: run.state.stepInEpoch)
         }
