@@ -31,8 +31,8 @@ struct TrainFM: ParsableCommand {
     func run() throws {
         let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim) }
         try trainOneModel(name: "fm", kind: .fm, dataOptions: dataOptions, training: training, files: files, output: output,
-                          config: config) { config, _, options in
-            Model.initialized(config: config, seed: options.seed, tables: options.initialization)
+                          config: config) { config, _, options, shard in
+            Model.initialized(config: config, seed: options.seed, tables: options.initialization, shard: shard)
         }
     }
 }
@@ -69,11 +69,14 @@ struct TrainFNN: ParsableCommand {
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config, tablesFrom: initFrom.map { "from \($0)" },
-                          extraInputs: [(initFrom, "--init-from")]) { config, dataset, options in
-            let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization)
+                          extraInputs: [(initFrom, "--init-from")]) { config, dataset, options, shard in
+            let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization,
+                                          shard: shard)
             guard let initFrom else { return model }
             let source: Model
-            do { source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims).0 } catch { throw CLIError(String(describing: error)) }
+            do {
+                source = try ModelFile.load(path: initFrom, fieldDims: dataset.fieldDims, shardOf: (shard.rank, shard.ranks)).0
+            } catch { throw CLIError(String(describing: error)) }
             do { try model.startTables(from: source, source: initFrom) } catch { throw CLIError(String(describing: error)) }
             return model
         }
@@ -99,7 +102,8 @@ struct TrainingFileOptions: ParsableArguments {
 func trainOneModel(
     name: String, kind: ModelKind, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
     output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
-    tablesFrom: String? = nil, extraInputs: [(path: String?, option: String)] = [], initialModel: (ModelConfig, Dataset, TrainingOptions) throws -> Model
+    tablesFrom: String? = nil, extraInputs: [(path: String?, option: String)] = [],
+    initialModel: (ModelConfig, Dataset, TrainingOptions, TableShard) throws -> Model
 ) throws {
     let log = Log(quiet: output.quiet)
     try output.checkOutputsWritable()
@@ -111,22 +115,35 @@ func trainOneModel(
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
     let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     let config = makeConfig(dataset)
-    log.say(try checkTrainingMemory(config, options: options, dataset: dataset, split: split, executor: executor))
-    let model = try files.resume == nil ? initialModel(config, dataset, options) : Model(config: config)
+    let ranks = try ProcessRanks.shared()
+    let plan = try planTables(config, options: options, dataset: dataset, split: split, executor: executor,
+                              placement: training.tables, ranks: ranks.size)
+    log.say(plan.note)
+    let shard = TableShard(tableRows: config.tableRows, rank: plan.shards > 1 ? ranks.rank : 0, ranks: plan.shards)
+    if !shard.isWholeTable, let checkpoint = files.checkpointPath, isRegularFile(checkpoint) {
+        throw CLIError("\(checkpointOption) \(checkpoint) is a single-file checkpoint, and a run with sharded tables writes its checkpoint as a directory (a shard per rank): give another --checkpoint (--resume \(checkpoint) reads it either way)")
+    }
+    let model = try files.resume == nil ? initialModel(config, dataset, options, shard) : Model(config: config, shard: shard)
     let stage = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor, output: output,
                               log: log, tablesFrom: tablesFrom, checkpointPath: files.checkpointPath, resumePath: files.resume)
     let report = try stage.run(model: model)
-    // Every rank holds the same model; rank 0 alone writes it.
+    // Replicated, every rank holds the same model and rank 0 alone writes it; sharded, the ranks
+    // write it together (rank 0 streams the rows the others send).
+    if !shard.isWholeTable, let save = files.save {
+        try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report, ranks: ranks)
+    }
     guard ProcessRanks.isRoot else { return }
     print(ResultsTable.render([(name, report)]))
     if let save = files.save {
-        try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report)
+        if shard.isWholeTable { try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report) }
         log.say("saved \(name) to \(save)")
-        if !files.keepCheckpoint, let checkpoint = files.checkpointPath, isRegularFile(checkpoint), !sameFile(checkpoint, save) {
+        if !files.keepCheckpoint, let checkpoint = files.checkpointPath, !sameFile(checkpoint, save) {
             // The run is over and its model is saved: the checkpoint has nothing left to resume.
-            // Only a regular file is removed (never /dev/null given as --checkpoint), and never
-            // the saved model itself.
-            if removeFile(checkpoint) { log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)") }
+            // Only a regular file or a sharded checkpoint's directory is removed (never
+            // /dev/null given as --checkpoint), and never the saved model itself.
+            if isRegularFile(checkpoint) ? removeFile(checkpoint) : ShardedCheckpoint.remove(checkpoint) {
+                log.say("removed the checkpoint \(checkpoint) (--keep-checkpoint keeps it)")
+            }
         }
     }
     try writeOutputs(output.paths, dataset: dataset, split: split, threads: executor.workerCount, options: options,

@@ -47,6 +47,8 @@ struct TrainingCommandOptions: ParsableArguments {
     var initScale: Float = 0.001
     @Option(help: "Seed of the split, initialisation, shuffles and dropout.")
     var seed: UInt64 = 42
+    @Option(help: ArgumentHelp("Under mpirun or srun: replicated keeps the whole table (and its optimizer state) on every rank; sharded gives rank r the rows g with g mod R = r, the rows a step reads fetched from their owners and each row updated by its owner; auto shards when a whole table would not fit a rank's memory. The model is the same bit for bit either way.", valueName: "auto|replicated|sharded"))
+    var tables: TablePlacement = .auto
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -112,3 +114,4 @@ enum TableRuleChoice: String, ExpressibleByArgument, CaseIterable {
 /// `--init`: a table initialisation, or auto (the recommended one for the model's kind).
 enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, torch, normal }
 extension DataOrder: ExpressibleByArgument {}
+extension TablePlacement: ExpressibleByArgument {}

@@ -1,16 +1,24 @@
 import FNNSystem
+import FNNTrainer
 import Foundation
 
 /// Output paths are checked before any work, so that a run does not train for an hour and then
 /// fail to write its result: the directory must exist and take new files (outputs are written to
 /// a temporary name beside the target and renamed), and the target must not be a directory.
-func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = false) throws {
+///
+/// `shardedCheckpoint`: the path is a checkpoint, which may be a sharded checkpoint's directory
+/// (it is written into) when it already is one.
+func checkWritable(_ path: String?, option: String, allowStandardOutput: Bool = false, shardedCheckpoint: Bool = false) throws {
     guard let path else { return }
     if allowStandardOutput && path == "-" { return }
     guard !path.isEmpty else { throw CLIError("\(option): an empty path") }
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw CLIError("\(option) \(path): is a directory; give a file name")
+        if shardedCheckpoint && FileManager.default.fileExists(atPath: path + "/" + ShardedCheckpoint.manifestName) {
+            do { try isWritable(path) } catch { throw CLIError("\(option) \(path): cannot write in it (\(error))") }
+            return
+        }
+        throw CLIError("\(option) \(path): is a directory" + (shardedCheckpoint ? " but not a sharded checkpoint (no \(ShardedCheckpoint.manifestName))" : "") + "; give a file name")
     }
     // A device, FIFO or terminal (also through a link such as /dev/stdout) is written in place:
     // it must take writes itself; its directory need not take new files.
@@ -44,7 +52,8 @@ extension TrainingFileOptions {
             throw CLIError("--checkpoint \(checkpoint) is the --save path: the checkpoint would overwrite the model; give another")
         }
         try checkWritable(save, option: "--save")
-        try checkWritable(checkpointPath, option: checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint")
+        try checkWritable(checkpointPath, option: checkpoint == nil ? "the checkpoint (--save plus .ckpt)" : "--checkpoint",
+                          shardedCheckpoint: true)
     }
 }
 

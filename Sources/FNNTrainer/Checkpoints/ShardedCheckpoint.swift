@@ -110,7 +110,9 @@ public enum ShardedCheckpoint {
     /// rank when any rank's write failed (the previous checkpoint is then left as it was).
     public static func write(_ run: TrainingRun, to directory: String, ranks: RankExchange) throws {
         let shard = run.engine.model.shard
-        precondition(shard.ranks == ranks.size && shard.rank == ranks.rank)
+        precondition(shard.isWholeTable || (shard.ranks == ranks.size && shard.rank == ranks.rank))
+        // Whole tables (every rank the same): rank 0 writes the one shard.
+        let writes = !shard.isWholeTable || ranks.isRoot
         // Rank 0 makes the directory; every rank learns the next generation from the manifest.
         var problem: String?
         if ranks.isRoot {
@@ -120,11 +122,13 @@ public enum ShardedCheckpoint {
         let previous = (try? manifest(at: directory))?.generation ?? 0
         let generation = previous + 1
         let name = shardName(rank: shard.rank, ranks: shard.ranks, generation: generation)
-        do {
-            var file = try Checkpoint.contents(of: run)
-            file.recordDigest()
-            try file.write(path: directory + "/" + name)
-        } catch { problem = "rank \(ranks.rank): \(error)" }
+        if writes {
+            do {
+                var file = try Checkpoint.contents(of: run)
+                file.recordDigest()
+                try file.write(path: directory + "/" + name)
+            } catch { problem = "rank \(ranks.rank): \(error)" }
+        }
         try agree(problem, ranks)
         if ranks.isRoot {
             let manifest = Manifest(format: formatName, checkpointVersion: Checkpoint.version, ranks: shard.ranks, generation: generation,

@@ -13,21 +13,28 @@ public struct MemoryPlan: Sendable, Equatable {
     public var workspace = 0
     /// Validation and test scores and labels, and the validation row list.
     public var evaluation = 0
+    /// Sharded tables: the lookup's buffers (fetched rows, the unique-row set, requests, rows
+    /// served) and the positions as fetched and held indices.
+    public var exchange = 0
     /// The examples, when held in memory (mapped data counts as the pages a run keeps resident).
     public var data = 0
     /// The Swift runtime, OpenBLAS, the worker stacks and the binary itself: measured at 25-35 MB.
     public var runtime = 32_000_000
-    public var total: Int { parameters + optimizer + workspace + evaluation + data + runtime }
+    public var total: Int { parameters + optimizer + workspace + exchange + evaluation + data + runtime }
 
     /// nil when a size is out of bounds or a product overflows (`ModelConfig.checkedParameterCount`).
+    /// `tableShards`: the ranks the tables are sharded across (1: each process holds them whole);
+    /// the plan is then the largest shard's (rank 0's).
     public init?(config: ModelConfig, options: TrainingOptions, dataBytes: Int, validationRows: Int, testRows: Int,
-                 threads: Int, concurrency: Int) {
-        guard let parameterCount = config.checkedParameterCount else { return nil }
-        let (rows, d, f, batch) = (config.tableRows, config.embedDim, config.fieldCount, options.batchSize)
+                 threads: Int, concurrency: Int, tableShards: Int = 1) {
+        guard let parameterCount = config.checkedParameterCount, tableShards >= 1 else { return nil }
+        let (d, f, batch) = (config.embedDim, config.fieldCount, options.batchSize)
+        let rows = TableShard.rows(of: 0, ranks: tableShards, tableRows: config.tableRows)
         let layout = DenseLayout(config)
         let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
         let linearRows = config.hasLinearTable ? rows : 0
-        parameters = 2 * parameterCount * 4
+        let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
+        parameters = 2 * (parameterCount - unheld) * 4
         var state = 2 * layout.count * 4
         switch options.tables.kind {
         case .adam: state += rows * (2 * d * 4 + MemoryLayout<LazyRowState>.stride)
@@ -52,6 +59,14 @@ public struct MemoryPlan: Sendable, Equatable {
             if threads > 1 { work += threads * layout.count * 4 }
         }
         workspace = work
+        if tableShards > 1 {
+            var setSlots = 16
+            while setSlots < 2 * positions { setSlots *= 2 }
+            let fetched = min(positions, config.tableRows)
+            let lineBytes = (d + (config.hasLinearTable ? 1 : 0)) * 4
+            // Fetched and served rows, the row set, five per-row lists, two per-position lists.
+            exchange = 2 * fetched * lineBytes + setSlots * 8 + fetched * 20 + positions * 8 + 4 * tableShards * 8
+        }
         evaluation = validationRows * 16 + testRows * 8
         data = dataBytes
     }
@@ -62,6 +77,7 @@ public struct MemoryPlan: Sendable, Equatable {
             bytes >= 1_000_000_000 ? String(format: "%.2f GB", Double(bytes) / 1e9) : String(format: "%.1f MB", Double(bytes) / 1e6)
         }
         return "\(size(total)): parameters and best copy \(size(parameters)), optimizer \(size(optimizer)), workspace \(size(workspace)), "
+            + (exchange > 0 ? "table exchange \(size(exchange)), " : "")
             + "evaluation \(size(evaluation)), data \(size(data)), runtime \(size(runtime))"
     }
 

@@ -46,9 +46,10 @@ public struct ModelTrainingStage {
     }
 
     /// Rank 0 writes a whole-table run's checkpoint file; a sharded run's ranks write its
-    /// directory together (`ShardedCheckpoint`).
+    /// directory together (`ShardedCheckpoint`), and so does a whole-table run continuing a
+    /// sharded checkpoint in place (one shard, rank 0's).
     static func writeCheckpoint(_ run: TrainingRun, to path: String, ranks: RankExchange) throws {
-        if run.engine.model.shard.isWholeTable {
+        if run.engine.model.shard.isWholeTable && !ShardedCheckpoint.isSharded(path) {
             if ranks.communicator.isRoot { try Checkpoint.write(run, to: path) }
         } else {
             try ShardedCheckpoint.write(run, to: path, ranks: ranks)
