@@ -53,6 +53,8 @@ struct Bench: ParsableCommand {
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
     var pin = true
+    @Option(help: ArgumentHelp("Under mpirun: tables replicated on every rank, or sharded across the ranks (see fnn-par fm --help).", valueName: "replicated|sharded"))
+    var tables: TablePlacement = .replicated
     @Option(help: ArgumentHelp("Write the results as JSON.", valueName: "path"))
     var json: String?
     @Option(help: ArgumentHelp("Write a plot of samples/s against threads as SVG.", valueName: "path"))
@@ -92,7 +94,7 @@ struct Bench: ParsableCommand {
         if ProcessRanks.isRoot { FileHandle.standardError.write(Data(("bench: \(dataset.name), \(dataset.rowCount) rows, \(dataset.fieldCount) fields, "
             + "\(dataset.fieldDims.reduce(0, +)) table rows (prepared in \(String(format: "%.2f", loadSeconds)) s); "
             + "\(stepCount) steps of \(batchSize) per measurement, \(repeats) rounds, \(WorkerPool.onlineCPUs) CPUs"
-            + (ranks.isSingle ? "" : ", \(ranks.size) ranks") + "\n").utf8)) }
+            + (ranks.isSingle ? "" : ", \(ranks.size) ranks, tables \(tables == .sharded ? "sharded" : "replicated")") + "\n").utf8)) }
 
         var order = split.train
         var rng = Xoshiro256(seed: 7)
@@ -109,7 +111,8 @@ struct Bench: ParsableCommand {
             for _ in 0..<repeats {
                 for (i, pool) in pools.enumerated() {
                     runs[i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
-                                                                 steps: stepCount, executor: pool, ranks: ranks))
+                                                                 steps: stepCount, executor: pool, ranks: ranks,
+                                                                 shardTables: tables == .sharded))
                 }
             }
             let firstMedian = median(runs[0].map(\.samplesPerSecond))

@@ -21,16 +21,13 @@ final class ShardedRowLookup: @unchecked Sendable {
     /// them, copied from its storage).
     let embedding: AlignedBuffer<Float>
     let linear: AlignedBuffer<Float>?
-    /// Open-addressing set of the lookup's global rows: key row (or `empty`), value the unique
-    /// index. Twice the positions' capacity, so probes stay short.
-    private let keys: AlignedBuffer<UInt32>
-    private let values: AlignedBuffer<Int32>
+    /// The recent-row table that removes repeats (`UniqueRowKernels`): 64K slots (256 KB, in
+    /// L2), fewer for small tables.
+    private let recentRows: AlignedBuffer<UInt32>
     private let hashShift: UInt32
-    private static let empty = UInt32.max
-    /// Per unique row in first-occurrence order: its hash slot, owner and local index at the owner.
-    private let slotOfUnique: AlignedBuffer<Int32>
+    /// Per fetched row in order of first use: its row and its owner.
+    private let uniqueRows: AlignedBuffer<UInt32>
     private let ownerOfUnique: AlignedBuffer<Int32>
-    private let localOfUnique: AlignedBuffer<UInt32>
     /// Per unique row: its index in grouped order.
     private let groupedOfUnique: AlignedBuffer<Int32>
     /// Requests out (local indices, grouped by owner) and in (from each rank, in rank order).
@@ -51,18 +48,16 @@ final class ShardedRowLookup: @unchecked Sendable {
         self.ranks = ranks
         self.width = width
         self.hasLinear = hasLinear
-        let maxUnique = min(maxPositions, shard.tableRows)
+        let maxUnique = max(1, maxPositions)
         embedding = AlignedBuffer(uninitializedCount: max(1, maxUnique) * width)
         linear = hasLinear ? AlignedBuffer(uninitializedCount: max(1, maxUnique)) : nil
         var bits: UInt32 = 4
-        while (1 << bits) < 2 * max(1, maxPositions) { bits += 1 }
-        keys = AlignedBuffer(uninitializedCount: 1 << bits)
-        keys.fill(Self.empty)
-        values = AlignedBuffer(uninitializedCount: 1 << bits)
+        while bits < 16 && (1 << bits) < 2 * max(1, min(maxPositions, shard.tableRows)) { bits += 1 }
+        recentRows = AlignedBuffer(count: 1 << bits)
         hashShift = 32 - bits
-        slotOfUnique = AlignedBuffer(uninitializedCount: max(1, maxUnique))
-        ownerOfUnique = AlignedBuffer(uninitializedCount: max(1, maxUnique))
-        localOfUnique = AlignedBuffer(uninitializedCount: max(1, maxUnique))
+        // Repeats that collide are fetched again: as many fetched rows as positions, at most.
+        uniqueRows = AlignedBuffer(count: maxPositions + 1)
+        ownerOfUnique = AlignedBuffer(uninitializedCount: max(1, maxPositions))
         groupedOfUnique = AlignedBuffer(uninitializedCount: max(1, maxUnique))
         requests = AlignedBuffer(uninitializedCount: max(1, maxUnique))
         incoming = AlignedBuffer(uninitializedCount: 1)
@@ -74,8 +69,8 @@ final class ShardedRowLookup: @unchecked Sendable {
     }
 
     var byteCount: Int {
-        embedding.byteCount + (linear?.byteCount ?? 0) + keys.byteCount + values.byteCount + slotOfUnique.byteCount
-            + ownerOfUnique.byteCount + localOfUnique.byteCount + groupedOfUnique.byteCount + requests.byteCount
+        embedding.byteCount + (linear?.byteCount ?? 0) + recentRows.byteCount + uniqueRows.byteCount
+            + ownerOfUnique.byteCount + groupedOfUnique.byteCount + requests.byteCount
             + incoming.byteCount + servedRows.byteCount + servedLinear.byteCount
     }
 
@@ -86,35 +81,18 @@ final class ShardedRowLookup: @unchecked Sendable {
                table: AlignedBuffer<Float>, tableLinear: AlignedBuffer<Float>?) throws(CommunicatorError) {
         let size = shard.ranks, me = shard.rank
         // 1. Unique rows in first-occurrence order; positions get unique indices for now.
-        let keys = keys.base, values = values.base, slots = slotOfUnique.base
-        let owners = ownerOfUnique.base, locals = localOfUnique.base
-        var unique = 0
-        let slotMask = Int(1 << (32 - hashShift)) - 1
-        for p in 0..<count {
-            let row = rows[p]
-            var h = Int((row &* 0x9E37_79B1) >> hashShift)
-            while true {
-                let k = keys[h]
-                if k == row { compact[p] = UInt32(values[h]); break }
-                if k == Self.empty {
-                    keys[h] = row
-                    values[h] = Int32(unique)
-                    slots[unique] = Int32(h)
-                    let local = shard.localRow(of: Int(row))
-                    owners[unique] = Int32(Int(row) - local * size)
-                    locals[unique] = UInt32(local)
-                    compact[p] = UInt32(unique)
-                    unique += 1
-                    break
-                }
-                h = (h + 1) & slotMask
-            }
-        }
-        for u in 0..<unique { keys[Int(slots[u])] = Self.empty }
+        let unique = UniqueRowKernels.deduplicate(rows: rows, count: count, recent: recentRows.base, shift: hashShift,
+                                                  compact: compact, unique: uniqueRows.base)
         uniqueCount = unique
-        // 2. Grouped by owner, stable within each.
+        // 2. Grouped by owner, stable within each: the requests are the owners' local rows.
+        let owners = ownerOfUnique.base, distinct = uniqueRows.base
         var perOwner = [Int](repeating: 0, count: size)
-        for u in 0..<unique { perOwner[Int(owners[u])] += 1 }
+        for u in 0..<unique {
+            let row = Int(distinct[u])
+            let o = row - shard.localRow(of: row) * size
+            owners[u] = Int32(o)
+            perOwner[o] += 1
+        }
         var start = [Int](repeating: 0, count: size + 1)
         for o in 0..<size { start[o + 1] = start[o] + perOwner[o] }
         var next = Array(start.dropLast())
@@ -122,11 +100,11 @@ final class ShardedRowLookup: @unchecked Sendable {
         for u in 0..<unique {
             let o = Int(owners[u])
             grouped[u] = Int32(next[o])
-            requests[next[o]] = locals[u]
+            requests[next[o]] = UInt32(truncatingIfNeeded: shard.localRow(of: Int(distinct[u])))
             next[o] += 1
         }
         rowsPerOwner = perOwner
-        for p in 0..<count { compact[p] = UInt32(grouped[Int(compact[p])]) }
+        for p in 0..<count { compact[p] = UInt32(bitPattern: grouped[Int(compact[p])]) }
         // 3. Own rows straight from storage.
         copyRows(indices: requests + start[me], count: perOwner[me], from: table, tableLinear,
                  into: embedding.base + start[me] * width, linear?.base.advanced(by: start[me]))
@@ -177,8 +155,8 @@ final class ShardedRowLookup: @unchecked Sendable {
         var asked: [Int] = []
         for r in 0..<size {
             let n = countsIn[r]
-            // A rank asks for unique rows, so never for more than this one holds.
-            guard n >= 0 && n <= Int64(shard.localRows) else {
+            // A rank asks for at most one row per position of a batch.
+            guard n >= 0 && n <= Int64(uniqueRows.count) else {
                 throw CommunicatorError(rank: r, "asked for \(n) rows of a shard of \(shard.localRows)")
             }
             asked.append(Int(n))

@@ -16,9 +16,11 @@ public struct ThroughputMeasurement: Sendable {
     public var traffic: [String: RankExchange.Traffic] = [:]
 
     public static func measure(config: ModelConfig, dataset: Dataset, options: TrainingOptions, order: [Int], steps: Int,
-                               executor: PhaseExecutor, ranks: RankExchange = RankExchange()) throws(CommunicatorError) -> ThroughputMeasurement {
+                               executor: PhaseExecutor, ranks: RankExchange = RankExchange(),
+                               shardTables: Bool = false) throws(CommunicatorError) -> ThroughputMeasurement {
         ResidentMemory.resetPeak()
-        let model = Model.initialized(config: config, seed: 1)
+        let shard = TableShard(tableRows: config.tableRows, rank: shardTables ? ranks.rank : 0, ranks: shardTables ? ranks.size : 1)
+        let model = Model.initialized(config: config, seed: 1, shard: shard)
         let engine = makeEngine(model: model, data: dataset, options: options, ranks: ranks)
         try order.withUnsafeBufferPointer { (ids) throws(CommunicatorError) in
             _ = try engine.trainStep(examples: ids.baseAddress!, count: min(options.batchSize, ids.count), epoch: 0, executor: executor)
