@@ -39,6 +39,9 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
         try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("options", optionsText(options) + "\n" + argumentsWithoutThreads()),
                                     ("data", String(dataset.sampledFingerprint(), radix: 16))],
                                threads: executor.workerCount, log: log)
+        // The fingerprint read rows all over a mapped file, and each fault maps the pages around
+        // it too: handed back, so each rank keeps only the pages of its own part.
+        dataset.releasePages(rows: 0..<dataset.rowCount)
         ProcessRanks.armTimeout(seconds: training.threading.rankTimeout)
     }
     let streaming = streamChunkRows(for: dataset, budget: try dataOptions.memoryBudgetBytes(), batchSize: options.batchSize,

@@ -26,6 +26,9 @@ extension Dataset {
                     if bad { firstBad[block] = r; return }
                 }
             }
+            // A mapped file's pages are handed back as they are checked: a rank of a run over
+            // several processes reads only its part later, and would otherwise keep all of it.
+            releasePages(rows: start..<end)
         }
         if let executor, blocks > 1 {
             executor.run(.prepare, tasks: blocks) { block, _ in scan(block) }
@@ -44,6 +47,7 @@ extension Dataset {
     public func firstBadLabel() -> (row: Int, label: Float)? {
         guard hasLabels else { return nil }
         for r in 0..<rowCount where labels[r] != 0 && labels[r] != 1 { return (r, labels[r]) }
+        labels.releasePages(0..<rowCount)
         return nil
     }
 
