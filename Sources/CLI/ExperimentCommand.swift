@@ -57,11 +57,21 @@ struct Experiment: ParsableCommand {
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
                                     mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
-        log.say(try checkTrainingMemory(fmConfig, options: options, dataset: dataset, split: split, executor: executor))
-        if let fmParameters = fmConfig.checkedParameterCount {
-            log.say(try checkTrainingMemory(fnnConfig, options: fnnTrainingOptions, dataset: dataset, split: split, executor: executor,
-                                            alsoHeld: fmParameters * 4))
+        // One placement for all three models: the FNN from the FM starts from the FM's shard.
+        let ranks = try ProcessRanks.shared()
+        let fmHeld = (fmConfig.checkedParameterCount ?? 0) * 4
+        func plans(_ placement: TablePlacement) throws -> [(shards: Int, note: String)] {
+            [try planTables(fmConfig, options: options, dataset: dataset, split: split, executor: executor, placement: placement,
+                            ranks: ranks.size),
+             try planTables(fnnConfig, options: fnnTrainingOptions, dataset: dataset, split: split, executor: executor,
+                            alsoHeld: fmHeld / max(1, placement == .sharded ? ranks.size : 1), placement: placement, ranks: ranks.size)]
         }
+        var tablePlans = try plans(training.tables)
+        if tablePlans[0].shards != tablePlans[1].shards { tablePlans = try plans(.sharded) }
+        for plan in tablePlans { log.say(plan.note) }
+        let shards = tablePlans[0].shards
+        let shardOf = (rank: shards > 1 ? ranks.rank : 0, ranks: shards)
+        func shard(_ config: ModelConfig) -> TableShard { TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks) }
         var args = Array(CommandLine.arguments.dropFirst()).filter { $0 != "--resume" }
         args.append("--resume")
         let hint = { (path: String) in
@@ -74,7 +84,8 @@ struct Experiment: ParsableCommand {
         /// its checkpoint when resuming) and kept at once.
         func stage(_ name: String, _ options: TrainingOptions, config: ModelConfig, tablesFrom: String? = nil,
                    _ initial: @autoclosure () throws -> Model) throws -> ModelReport {
-            if let directory, let report = try directory.finishedStage(name, dataset: dataset, config: config, options: options) {
+            if let directory, let report = try directory.finishedStage(name, dataset: dataset, config: config, options: options,
+                                                                       shardOf: shardOf) {
                 log.say("\(name): already trained in \(directory.path), read back")
                 return report
             }
@@ -82,18 +93,23 @@ struct Experiment: ParsableCommand {
             let training = ModelTraining(name: name, dataset: dataset, split: split, options: options, executor: executor,
                                          output: output, log: log, tablesFrom: tablesFrom, checkpointPath: directory?.checkpointPath(name),
                                          resumePath: resumeFrom, resumeHint: hint)
-            let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: config))
-            if ProcessRanks.isRoot { try directory?.keep(report, stage: name, dataset: dataset, options: options) }
+            let report = try training.run(model: resumeFrom == nil ? initial() : Model(config: config, shard: shard(config)))
+            if shards > 1 {
+                try directory?.keep(report, stage: name, dataset: dataset, options: options, ranks: ranks)
+            } else if ProcessRanks.isRoot {
+                try directory?.keep(report, stage: name, dataset: dataset, options: options)
+            }
             return report
         }
         var reports: [(String, ModelReport)] = []
-        let fm = try stage("fm", options, config: fmConfig, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization))
+        let fm = try stage("fm", options, config: fmConfig, Model.initialized(config: fmConfig, seed: options.seed, tables: options.initialization, shard: shard(fmConfig)))
         reports.append(("fm", fm))
         let fnnStart = fnnTrainingOptions.initialization
-        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, config: fnnConfig, Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart))))
+        reports.append(("fnn", try stage("fnn", fnnTrainingOptions, config: fnnConfig, Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart, shard: shard(fnnConfig)))))
         // Same MLP initialisation as the random FNN, so the two differ only in their embeddings.
         func fnnFromFM() throws -> Model {
-            let model = Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart)
+            let model = Model.initialized(config: fnnConfig, seed: SeedDerivation.fnnModel(options.seed), tables: fnnStart,
+                                          shard: shard(fnnConfig))
             try model.startTables(from: fm.trained!, source: "the experiment's FM")
             return model
         }

@@ -26,15 +26,16 @@ public struct ExperimentDirectory {
 
     /// The stage's report with its trained model, when a resumed experiment already finished it;
     /// nil when it must be trained.
-    public func finishedStage(_ stage: String, dataset: Dataset, config: ModelConfig,
-                              options: TrainingOptions) throws(WorkflowError) -> ModelReport? {
+    /// `shardOf`: the rows this rank holds when the tables are sharded.
+    public func finishedStage(_ stage: String, dataset: Dataset, config: ModelConfig, options: TrainingOptions,
+                              shardOf: (rank: Int, ranks: Int) = (0, 1)) throws(WorkflowError) -> ModelReport? {
         let modelPath = modelPath(stage)
         guard resume, FileManager.default.fileExists(atPath: modelPath),
               let data = FileManager.default.contents(atPath: reportPath(stage)),
               var report = try? Self.reportDecoder.decode(ModelReport.self, from: data) else { return nil }
         let recorded: [String: String]
         do {
-            let (model, info) = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims)
+            let (model, info) = try ModelFile.load(path: modelPath, fieldDims: dataset.fieldDims, shardOf: shardOf)
             report.trained = model
             recorded = info.metadata
         } catch {
@@ -57,15 +58,18 @@ public struct ExperimentDirectory {
     }
 
     /// Keeps a finished stage: its model and report, written atomically; its checkpoint, which
-    /// has nothing left to resume, removed.
-    public func keep(_ report: ModelReport, stage: String, dataset: Dataset, options: TrainingOptions) throws(WorkflowError) {
-        try saveTrainedModel(report.trained!, to: modelPath(stage), dataset: dataset, options: options, report: report)
+    /// has nothing left to resume, removed. Whole tables: rank 0 alone calls it. Sharded: every
+    /// rank does (the model is written from all the shards), rank 0 writes.
+    public func keep(_ report: ModelReport, stage: String, dataset: Dataset, options: TrainingOptions,
+                     ranks: RankExchange = RankExchange()) throws(WorkflowError) {
+        try saveTrainedModel(report.trained!, to: modelPath(stage), dataset: dataset, options: options, report: report, ranks: ranks)
+        guard ranks.isRoot else { return }
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { try writeFileAtomically(path: reportPath(stage), bytes: Array(try encoder.encode(report))) } catch {
             throw WorkflowError("cannot write \(reportPath(stage)): \(error)")
         }
-        removeFile(checkpointPath(stage))
+        if !removeFile(checkpointPath(stage)) { ShardedCheckpoint.remove(checkpointPath(stage)) }
     }
 
     /// Reads reports written with non-finite figures spelled out ("nan", "inf").
