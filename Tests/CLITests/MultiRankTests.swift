@@ -26,12 +26,13 @@ struct MultiRankTests: CLIHarness {
 
     /// Starts `arguments` as two ranks, waits for their first checkpoint (`c.ckpt`), sends one
     /// rank `signal` (a `kill` option) and returns the run once it has ended, with its stderr.
-    func signalARank(_ signal: String, twoRanks arguments: [String], in dir: String) throws -> (process: Process, stderr: String) {
+    func signalARank(_ signal: String, twoRanks arguments: [String], in dir: String,
+                     waitingFor checkpoint: String = "c.ckpt") throws -> (process: Process, stderr: String) {
         let (process, err) = try startShell(Self.mpirun.replacingOccurrences(of: "timeout", with: "exec timeout") + " -np 2 '\(Self.binary)' "
                                             + arguments.map { "'\($0)'" }.joined(separator: " "), in: dir)
         var waited = 0
-        while !exists(dir + "/c.ckpt") && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
-        #expect(exists(dir + "/c.ckpt"), "no checkpoint after 60 s")
+        while !exists(dir + "/" + checkpoint) && waited < 600 && process.isRunning { usleep(100_000); waited += 1 }
+        #expect(exists(dir + "/" + checkpoint), "no checkpoint after 60 s")
         // The launched process is `timeout`, its child mpirun, whose children are the ranks.
         let sent = try shell("kill \(signal) $(pgrep -P $(pgrep -P \(process.processIdentifier)) | tail -1)")
         #expect(sent.status == 0, "\(sent.stderr)")
@@ -178,5 +179,82 @@ extension MultiRankTests {
         #expect(r.stderr.contains("shared by 2 ranks on this host"), "\(r.stderr)")
         let alone = try run(["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", ".", "--epochs", "1", "--threads", "1"], in: dir)
         #expect(alone.status == 0 && !alone.stderr.contains("shared by"), "\(alone.stderr)")
+    }
+}
+
+extension MultiRankTests {
+    /// Tables sharded across 2 and 3 ranks give the model file of one process, byte for byte,
+    /// for the FM and the FNN with linear inputs; the checkpoint is a directory of one shard per
+    /// rank and a manifest, and only rank 0's files appear besides.
+    @Test(arguments: [["fm"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
+    func shardedTablesMatchOneProcess(command: [String]) throws {
+        let dir = scratch()
+        let common = command + ["--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "2", "--patience", "0",
+                                "--seed", "3", "--keep-checkpoint", "--quiet"]
+        let one = try run(common + ["--threads", "2", "--save", "one.safetensors"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        for count in [2, 3] {
+            let name = "sharded\(count)"
+            let r = try ranks(count, common + ["--threads", "1", "--tables", "sharded", "--save", name + ".safetensors"], in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try bytes(dir + "/\(name).safetensors") == bytes(dir + "/one.safetensors"), "\(command[0]) \(name)")
+            let shards = try FileManager.default.contentsOfDirectory(atPath: dir + "/\(name).safetensors.ckpt").sorted()
+            #expect(shards.count == count + 1 && shards.contains("manifest.json"), "\(shards)")
+        }
+    }
+
+    /// A sharded run checkpointed by 4 ranks, continued by 3 (sharded), then finished by one
+    /// process, ends at the bytes of one uninterrupted process.
+    @Test func shardedResumeFromFourToThreeToOne() throws {
+        let dir = scratch()
+        let common = ["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--patience", "0", "--seed", "5", "--quiet"]
+        let whole = try run(common + ["--epochs", "3", "--threads", "1", "--save", "whole.safetensors"], in: dir)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let first = try ranks(4, common + ["--epochs", "1", "--threads", "1", "--tables", "sharded", "--checkpoint", "c4"], in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try ranks(3, common + ["--epochs", "2", "--threads", "1", "--tables", "sharded", "--resume", "c4",
+                                            "--checkpoint", "c3"], in: dir)
+        #expect(second.status == 0, "\(second.stderr)")
+        let third = try run(common + ["--epochs", "3", "--threads", "2", "--resume", "c3", "--save", "c.safetensors"], in: dir)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try bytes(dir + "/c.safetensors") == bytes(dir + "/whole.safetensors"))
+        // A sharded run does not write its directory over a single-file checkpoint.
+        let single = try run(common + ["--epochs", "1", "--threads", "1", "--checkpoint", "file.ckpt"], in: dir)
+        #expect(single.status == 0, "\(single.stderr)")
+        let refused = try ranks(2, common + ["--epochs", "1", "--threads", "1", "--tables", "sharded", "--checkpoint", "file.ckpt"], in: dir)
+        #expect(refused.status != 0 && refused.stderr.contains("single-file checkpoint"), "\(refused.stderr)")
+    }
+
+    /// A table whose whole copy (with its optimizer state) is over a rank's memory limit (here
+    /// `ulimit -d`) is sharded by --tables auto across 3 ranks and trains to one process's model.
+    @Test func autoShardsATableOverARanksMemory() throws {
+        let dir = scratch()
+        let made = try run(["generate", "--shape", "criteo", "--rows", "6000", "--seed", "2", "--out", "c.fnnpar"], in: dir)
+        #expect(made.status == 0, "\(made.stderr)")
+        let common = ["fm", "--data", "c.fnnpar", "--epochs", "1", "--patience", "0", "--seed", "1", "--threads", "1",
+                      "--optimizer", "adam", "--batch-size", "512"]
+        let one = try run(common + ["--save", "one.safetensors"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        // The whole table with Adam's moments plans at about 1.1 GB, a third of it well under 700 MB.
+        let limited = try shell("ulimit -d 700000 && \(Self.mpirun) -np 3 '\(Self.binary)' "
+                                + (common + ["--save", "three.safetensors"]).map { "'\($0)'" }.joined(separator: " "), in: dir)
+        #expect(limited.status == 0, "\(limited.stderr)")
+        #expect(limited.stderr.contains("tables sharded across the 3 ranks") && limited.stderr.contains("whole they would not fit a rank"),
+                "\(limited.stderr)")
+        #expect(try bytes(dir + "/three.safetensors") == bytes(dir + "/one.safetensors"))
+    }
+
+    /// A rank of a sharded run killed mid-run (between exchanges of rows) ends every rank, writes
+    /// no model, and leaves the last sharded checkpoint whole: it resumes in one process.
+    @Test func aKilledShardedRankEndsTheRunAndKeepsTheCheckpoint() throws {
+        let dir = scratch()
+        let args = ["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "3000", "--patience", "0",
+                    "--threads", "1", "--tables", "sharded", "--save", "m.safetensors", "--checkpoint", "c.ckpt", "--quiet"]
+        let (process, stderr) = try signalARank("-9", twoRanks: args, in: dir, waitingFor: "c.ckpt/manifest.json")
+        #expect(process.terminationStatus != 0, "\(stderr)")
+        #expect(!exists(dir + "/m.safetensors"))
+        let resumed = try run(["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "1", "--patience", "0",
+                               "--resume", "c.ckpt", "--quiet"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
     }
 }
