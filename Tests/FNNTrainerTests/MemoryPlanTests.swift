@@ -1,4 +1,5 @@
 import FNNCore
+import FNNExecution
 import FNNThreads
 import FNNTrainer
 import Foundation
@@ -42,5 +43,42 @@ import Testing
             #expect(MemoryPlan(config: config, options: options, dataBytes: 0, validationRows: 0, testRows: 0, threads: 1, concurrency: 1) == nil)
             #expect(config.implausibility != nil)
         }
+    }
+}
+
+extension MemoryPlanTests {
+    /// A rank holding a shard: the plan's parameters, optimizer state and table-exchange
+    /// buffers against what the engine of each rank (threads over `InProcessRanks`) allocated.
+    @Test(arguments: [ModelKind.fm, .fnn])
+    func planOfAShardMatchesTheRanksAllocations(kind: ModelKind) throws {
+        let data = PlantedFMGenerator(fields: [.init(size: 5000, zipfExponent: 1.05), .init(size: 700, zipfExponent: 0.8),
+                                               .init(size: 40, zipfExponent: 0)], latentDim: 4, seed: 3).generate(rows: 6000)
+        let split = DataSplit(rowCount: data.rowCount, seed: 1)
+        let config = ModelConfig(kind: kind, fieldDims: data.fieldDims, embedDim: 16, mlpDims: [32], fnnInput: .embeddingPlusLinear)
+        let options = { () -> TrainingOptions in
+            var options = TrainingOptions()
+            options.batchSize = 1024
+            options.tables = TableOptimizerConfig(kind: .adam)
+            return options
+        }()
+        let ranks = 3
+        let measured = InProcessRanks(size: ranks).run { rank, communicator in
+            let shard = TableShard(tableRows: config.tableRows, rank: rank, ranks: ranks)
+            let engine = makeEngine(model: Model.initialized(config: config, seed: 1, shard: shard), data: data, options: options,
+                                    ranks: RankExchange(communicator))
+            let rows = Array(split.train.prefix(1024))
+            _ = try! rows.withUnsafeBufferPointer { try engine.trainStep(examples: $0.baseAddress!, count: 1024, epoch: 1, executor: FNNExecution.SerialExecutor()) }
+            return UncheckedBox((engine.optimizerBytes, engine.workspaceBytes, engine.model.embedding.byteCount))
+        }
+        let plan = MemoryPlan(config: config, options: options, dataBytes: 0, validationRows: 0, testRows: 0, threads: 1, concurrency: 1,
+                              tableShards: ranks)!
+        let whole = MemoryPlan(config: config, options: options, dataBytes: 0, validationRows: 0, testRows: 0, threads: 1, concurrency: 1)!
+        let (held, work, table): (Int, Int, Int) = measured[0].value
+        let planned: Int = plan.workspace + plan.exchange
+        let optimizerError = Double(abs(plan.optimizer - held))
+        #expect(optimizerError <= 0.05 * Double(held) + 1024, "\(kind): optimizer plan \(plan.optimizer), rank 0 \(held)")
+        let low = 0.9 * Double(work), high = 1.5 * Double(work) + 65536
+        #expect(Double(planned) >= low && Double(planned) <= high, "\(kind): workspace and exchange plan \(planned), rank 0 \(work)")
+        #expect(plan.parameters < whole.parameters / 2 && plan.parameters >= 2 * table, "\(kind): \(plan.parameters) of \(whole.parameters)")
     }
 }

@@ -60,12 +60,13 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         workspace = work
         if tableShards > 1 {
-            var setSlots = 16
-            while setSlots < 2 * positions { setSlots *= 2 }
-            let fetched = min(positions, config.tableRows)
+            // `ShardedTables`: fetched rows (one per position at most: repeats that collide in
+            // the recent-row table are fetched again) with their linear weights, the rows served
+            // (as many, at most), the recent-row table, five per-row lists and two per-position
+            // lists, and the per-rank counts.
             let lineBytes = (d + (config.hasLinearTable ? 1 : 0)) * 4
-            // Fetched and served rows, the row set, five per-row lists, two per-position lists.
-            exchange = 2 * fetched * lineBytes + setSlots * 8 + fetched * 20 + positions * 8 + 4 * tableShards * 8
+            exchange = 2 * positions * lineBytes + min(1 << 16, max(16, 2 * positions)) * 4 + (positions + 1) * 20
+                + positions * 8 + 2 * tableShards * 8
         }
         evaluation = validationRows * 16 + testRows * 8
         data = dataBytes
