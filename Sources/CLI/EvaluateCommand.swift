@@ -33,17 +33,18 @@ struct Evaluate: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        try ProcessRanks.refuseSeveralRanks(command: "eval")
         let log = Log(quiet: quiet)
         try checkWritable(json, option: "--json")
         try refuseOverwritingInputs(outputs: [(json, "--json")], inputs: input.inputFiles)
-        let loaded = try input.load(unlabeled: false, log: log)
+        let (ranks, shardOf) = try input.scoringRanks(log: log)
+        let loaded = try input.load(unlabeled: false, shardOf: shardOf, log: log)
         let (model, dataset, recorded) = (loaded.model, loaded.dataset, loaded.metadata)
+        try input.agreeAcrossRanks(ranks, dataset: dataset, log: log)
         let splitSeed = try seedOfSplit(recorded: recorded, dataset: dataset)
         // The model's own proportions (recorded with its seed); the standard ones for a file that records none.
         let proportions = recorded["split_rule"].flatMap(DataSplit.proportions(ofRule:)) ?? .standard
         let executor = input.threading.makeExecutor(log: log)
-        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
+        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions(), ranks: ranks)
         let start = PhaseProfile.now()
         let dataSplit = DataSplit(rowCount: dataset.rowCount, seed: splitSeed ?? 42, proportions: proportions)
         let result: EvaluationResult
@@ -54,6 +55,7 @@ struct Evaluate: ParsableCommand {
         case .test: result = try evaluate(engine: engine, data: dataset, split: dataSplit, part: .test, executor: executor)
         }
         let seconds = PhaseProfile.now() - start
+        guard ProcessRanks.isRoot else { return }
         let name = model.config.kind.rawValue
         let report = ModelReport(testAUC: result.auc, testLogLoss: result.logLoss, samplesPerSecond: Double(result.rows) / max(seconds, 1e-9),
                                  rows: result.rows)

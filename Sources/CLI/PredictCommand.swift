@@ -31,17 +31,19 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        try ProcessRanks.refuseSeveralRanks(command: "predict")
         let log = Log(quiet: out == "-")
         try checkWritable(out, option: "--out", allowStandardOutput: true)
         try refuseOverwritingInputs(outputs: [(out, "--out")], inputs: input.inputFiles)
-        let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true, log: log)
+        let (ranks, shardOf) = try input.scoringRanks(log: log)
+        let loaded = try input.load(unlabeled: true, identifierColumn: idColumn.map { $0 - 1 }, fallbackForUnseen: true, shardOf: shardOf,
+                                    log: log)
         let (model, dataset) = (loaded.model, loaded.dataset)
+        try input.agreeAcrossRanks(ranks, dataset: dataset, log: log)
         let unseenRows = loaded.unseenPerField.reduce(0, +)
         if loaded.usesFallbackRows && unseenRows > 0 {
             log.say("note: \(unseenRows) ids are past the model's fields (new users, items or ids); each scores through a zero fallback row of its field (--report: per field)")
         }
-        if report {
+        if report && ProcessRanks.isRoot {
             let rows = max(dataset.rowCount, 1)
             var lines = ["field  rows without a row of their own  share"]
             for (f, n) in loaded.unseenPerField.enumerated() {
@@ -56,8 +58,9 @@ struct Predict: ParsableCommand {
             log.say("left out \(dataset.skippedLines) malformed line\(dataset.skippedLines == 1 ? "" : "s") (nan in their place); the first: \(first)")
         }
         let executor = input.threading.makeExecutor(log: log)
-        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions())
+        let engine = makeEngine(model: model, data: dataset, options: TrainingOptions(), ranks: ranks)
         let logits = try engine.logits(examples: Array(0..<dataset.rowCount), executor: executor)
+        guard ProcessRanks.isRoot else { return }
         var text = ""
         text.reserveCapacity((logits.count + dataset.skippedLines) * 12)
         // Every data line in input order: a kept row's probability, or nan where a line was left out.

@@ -258,3 +258,29 @@ extension MultiRankTests {
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
 }
+
+extension MultiRankTests {
+    /// eval and predict under mpirun score together (each rank a run of the rows, the tables
+    /// sharded or whole) and give one process's figures and probabilities; rank 0 alone writes.
+    @Test func scoringUnderSeveralRanksMatchesOneProcess() throws {
+        let dir = scratch()
+        let data = Self.data + "/ml-100k/u.data"
+        let trained = try run(["fm", "--data", data, "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let one = try run(["eval", "--model", "m.safetensors", "--data", data, "--split", "test"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        let alone = try run(["predict", "--model", "m.safetensors", "--data", data, "--out", "one.txt"], in: dir)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        for tables in ["sharded", "replicated"] {
+            let r = try shell("\(Self.mpirun) -np 3 '\(Self.binary)' eval --model m.safetensors --data '\(data)' --split test --threads 1 --tables \(tables) > eval.txt", in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            let text = try String(contentsOfFile: dir + "/eval.txt", encoding: .utf8)
+            func aucs(_ t: String) -> [Substring] { t.split(separator: "\n").dropFirst().map { $0.split(separator: " ").prefix(3) }.flatMap { $0 } }
+            #expect(aucs(one.stdout).count == 3 && aucs(text) == aucs(one.stdout), "\(tables): \(text) vs \(one.stdout)")
+            let p = try ranks(2, ["predict", "--model", "m.safetensors", "--data", data, "--out", "\(tables).txt", "--threads", "1",
+                                  "--tables", tables], in: dir)
+            #expect(p.status == 0, "\(p.stderr)")
+            #expect(try bytes(dir + "/\(tables).txt") == bytes(dir + "/one.txt"), "\(tables)")
+        }
+    }
+}

@@ -20,6 +20,9 @@ public struct ScoringRequest: Sendable {
     /// Ids past a field of a model without vocabularies score through a zero fallback row
     /// instead of being refused (predict).
     public var fallbackForUnseen = false
+    /// Rank r of R keeps only the table rows it holds (tables sharded across ranks that score
+    /// together); (0, 1): the whole model.
+    public var shardOf: (rank: Int, ranks: Int) = (0, 1)
 
     public init(modelPath: String, dataPath: String) {
         self.modelPath = modelPath
@@ -91,7 +94,7 @@ public struct ScoringData {
         }
         let ownFormat = file.metadata["format"] == ModelFile.formatName
         let loaded = try ModelFile.model(from: file, path: model, fieldDims: ownFormat ? nil : (request.fieldDims ?? dataset.fieldDims),
-                                         dropout: 0).0
+                                         dropout: 0, shardOf: request.shardOf).0
         if let rareOrUnseen {
             return ScoringData(model: loaded, dataset: try dataset.reindexed(for: loaded.config.fieldDims), metadata: file.metadata,
                                unseenPerField: rareOrUnseen)
@@ -101,6 +104,9 @@ public struct ScoringData {
         guard request.fallbackForUnseen, !fits else {
             return ScoringData(model: loaded, dataset: try dataset.reindexed(for: dims), metadata: file.metadata,
                                unseenPerField: [Int](repeating: 0, count: dims.count))
+        }
+        guard request.shardOf.ranks == 1 else {
+            throw ScoringError("\(data): it holds ids past the model's fields (new users, items or ids), which score through fallback rows added to the whole table; with tables sharded across ranks there is none: score with --tables replicated, or in one process")
         }
         let (mapped, unseen) = try dataset.mappingUnseenIds(toFallbackOf: dims)
         return ScoringData(model: loaded.withFallbackRows(), dataset: mapped, metadata: file.metadata, unseenPerField: unseen,
