@@ -13,8 +13,9 @@ import FNNSystem
 /// cluster, so equal ranges would leave one task with most of the work). Which task updates a
 /// row never changes the result.
 ///
-/// The ranges cut `table.owned`, the rows this process holds: the whole table today, one rank's
-/// share when tables are sharded (positions naming other rows are then left to their owners).
+/// The ranges cut `table.owned`, the rows this process holds: the whole table, or a shard's
+/// local rows (`TableRowRange(shardOf:)`), whose positions of other ranks' rows name the unowned
+/// row past them, which no range covers: those are their owners' to update.
 public final class PartitionedRowGrouping: @unchecked Sendable {
     public let tableRows: Int
     /// The rows these parts cover.
