@@ -105,13 +105,23 @@ public final class RowGrouping: @unchecked Sendable {
     }
 
     /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
-    /// default).
-    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, gradients: RowGradients) {
+    /// default). `pairs`: `rowIds` holds `count` (row, entry) pairs in position order instead, the
+    /// positions a sharded table's owner received for its rows (`ShardedRowLookup`).
+    public func build(rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>? = nil, gradients: RowGradients,
+                      pairs: Bool = false) {
         precondition(count <= keptRows.count && gradients.positionsPerEntry > 0)
         precondition(!gradients.subtractsScaledRow || gradients.linear != nil)
         clearSlots()
         subtractsScaledRow = gradients.subtractsScaledRow
         hasLinearGradients = gradients.linear != nil
+        if pairs {
+            if width == 16 {
+                build(width: 16, pairs: rowIds, count: count, rows: rows, gradients: gradients)
+            } else {
+                build(width: width, pairs: rowIds, count: count, rows: rows, gradients: gradients)
+            }
+            return
+        }
         // The default width as a constant: the entry additions unroll.
         if width == 16 {
             build(width: 16, rowIds: rowIds, count: count, rows: rows, gradients: gradients)
@@ -153,6 +163,25 @@ public final class RowGrouping: @unchecked Sendable {
         }
         accumulate(width: width, count: kept, gradients: gradients, row: { keptRows[$0] },
                    entry: { Int(keptEntries[$0]) })
+    }
+
+    @inline(__always) private func build(width: Int, pairs: UnsafePointer<UInt32>, count: Int, rows: Range<Int>?,
+                                         gradients: RowGradients) {
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
+        guard Int(lo) > 0 || Int(span) < slotOfRow.count - 1 else {
+            // Every pair is this build's (its rows never name the unowned row past them).
+            accumulate(width: width, count: count, gradients: gradients, row: { pairs[2 * $0] }, entry: { Int(pairs[2 * $0 + 1]) })
+            return
+        }
+        let keptRows = keptRows.base, keptEntries = keptEntries.base
+        var kept = 0
+        for k in 0..<count {
+            let r = pairs[2 * k]
+            keptRows[kept] = r
+            keptEntries[kept] = Int32(bitPattern: pairs[2 * k + 1])
+            kept &+= r &- lo < span ? 1 : 0
+        }
+        accumulate(width: width, count: kept, gradients: gradients, row: { keptRows[$0] }, entry: { Int(keptEntries[$0]) })
     }
 
     /// Adds up positions 0 ..< count, whose rows and entries `row` and `entry` give (each asked

@@ -36,6 +36,16 @@ final class ShardedRowLookup: @unchecked Sendable {
     /// Rows served to the other ranks, in the order they asked.
     private var servedRows: AlignedBuffer<Float>
     private var servedLinear: AlignedBuffer<Float>
+    /// Training lookups only: each of this rank's positions as a (local row, gradient entry) pair,
+    /// grouped by the row's owner (`pairsOut`), and the pairs the other ranks sent for this
+    /// rank's rows, in rank order and so in the batch's position order (`heldPairs`, `heldCount`):
+    /// what the owner's update groups, without every rank scanning every position.
+    private let ownerOfGrouped: AlignedBuffer<Int32>
+    private let ownerCounters: AlignedBuffer<Int>
+    private let ownerStarts: AlignedBuffer<Int>
+    private let pairsOut: AlignedBuffer<UInt32>
+    private(set) var heldPairs: AlignedBuffer<UInt32>
+    private(set) var heldCount = 0
     /// Unique rows of the last lookup, per owner.
     private(set) var rowsPerOwner: [Int]
     private let countsOut: AlignedBuffer<Int64>
@@ -64,52 +74,89 @@ final class ShardedRowLookup: @unchecked Sendable {
         servedRows = AlignedBuffer(uninitializedCount: width)
         servedLinear = AlignedBuffer(uninitializedCount: 1)
         rowsPerOwner = Array(repeating: 0, count: shard.ranks)
-        countsOut = AlignedBuffer(count: shard.ranks)
-        countsIn = AlignedBuffer(count: shard.ranks)
+        countsOut = AlignedBuffer(count: 2 * shard.ranks)
+        countsIn = AlignedBuffer(count: 2 * shard.ranks)
+        ownerOfGrouped = AlignedBuffer(uninitializedCount: maxUnique)
+        ownerCounters = AlignedBuffer(count: shard.ranks)
+        ownerStarts = AlignedBuffer(count: shard.ranks + 1)
+        pairsOut = AlignedBuffer(uninitializedCount: 2 * maxUnique)
+        heldPairs = AlignedBuffer(uninitializedCount: 2)
     }
 
     var byteCount: Int {
         embedding.byteCount + (linear?.byteCount ?? 0) + recentRows.byteCount + uniqueRows.byteCount
             + ownerOfUnique.byteCount + groupedOfUnique.byteCount + requests.byteCount
             + incoming.byteCount + servedRows.byteCount + servedLinear.byteCount
+            + ownerOfGrouped.byteCount + pairsOut.byteCount + heldPairs.byteCount
     }
 
     /// Fetches the rows of `count` positions (global rows at `rows`) from `table` / `tableLinear`
     /// (this rank's shard) and the other ranks' shards, and writes each position's index into
     /// `embedding` / `linear` to `compact`. Collective: every rank calls it once per lookup.
+    ///
+    /// `held` (training): the positions are the batch's from `firstPosition` on, and a position's
+    /// gradient entry is its position divided by `positionsPerEntry`; each owner then receives
+    /// the (local row, entry) pairs of the positions of its rows (`heldPairs`).
     func fetch(rows: UnsafePointer<UInt32>, count: Int, compact: UnsafeMutablePointer<UInt32>,
-               table: AlignedBuffer<Float>, tableLinear: AlignedBuffer<Float>?) throws(CommunicatorError) {
+               table: AlignedBuffer<Float>, tableLinear: AlignedBuffer<Float>?,
+               held: (firstPosition: Int, positionsPerEntry: Int)? = nil) throws(CommunicatorError) {
         let size = shard.ranks, me = shard.rank
         // 1. Unique rows in first-occurrence order; positions get unique indices for now.
         let unique = UniqueRowKernels.deduplicate(rows: rows, count: count, recent: recentRows.base, shift: hashShift,
                                                   compact: compact, unique: uniqueRows.base)
         uniqueCount = unique
         // 2. Grouped by owner, stable within each: the requests are the owners' local rows.
+        // (Per-owner counters in raw memory: in these loops an array's checks cost more than the
+        // work.)
         let owners = ownerOfUnique.base, distinct = uniqueRows.base
-        var perOwner = [Int](repeating: 0, count: size)
+        let counter = ownerCounters.base, start = ownerStarts.base
+        counter.update(repeating: 0, count: size)
         for u in 0..<unique {
             let row = Int(distinct[u])
             let o = row - shard.localRow(of: row) * size
             owners[u] = Int32(o)
-            perOwner[o] += 1
+            counter[o] += 1
         }
-        var start = [Int](repeating: 0, count: size + 1)
-        for o in 0..<size { start[o + 1] = start[o] + perOwner[o] }
-        var next = Array(start.dropLast())
+        start[0] = 0
+        for o in 0..<size { start[o + 1] = start[o] + counter[o]; counter[o] = start[o] }
         let grouped = groupedOfUnique.base, requests = requests.base
+        let ownerOfGrouped = ownerOfGrouped.base
         for u in 0..<unique {
             let o = Int(owners[u])
-            grouped[u] = Int32(next[o])
-            requests[next[o]] = UInt32(truncatingIfNeeded: shard.localRow(of: Int(distinct[u])))
-            next[o] += 1
+            let g = counter[o]
+            ownerOfGrouped[g] = Int32(o)
+            grouped[u] = Int32(g)
+            requests[g] = UInt32(truncatingIfNeeded: shard.localRow(of: Int(distinct[u])))
+            counter[o] = g + 1
         }
+        let perOwner = (0..<size).map { start[$0 + 1] - start[$0] }
         rowsPerOwner = perOwner
         for p in 0..<count { compact[p] = UInt32(bitPattern: grouped[Int(compact[p])]) }
         // 3. Own rows straight from storage.
         copyRows(indices: requests + start[me], count: perOwner[me], from: table, tableLinear,
                  into: embedding.base + start[me] * width, linear?.base.advanced(by: start[me]))
+        // Each position's pair, grouped by owner, in position order within each.
+        var pairsPerOwner = [Int](repeating: 0, count: size)
+        if let held {
+            precondition(held.firstPosition + count <= Int(UInt32.max))
+            counter.update(repeating: 0, count: size)
+            for p in 0..<count { counter[Int(ownerOfGrouped[Int(compact[p])])] += 1 }
+            var running = 0
+            for o in 0..<size {
+                pairsPerOwner[o] = counter[o]
+                counter[o] = running
+                running += pairsPerOwner[o]
+            }
+            let out = pairsOut.base, first = held.firstPosition, perEntry = held.positionsPerEntry
+            for p in 0..<count {
+                let g = Int(compact[p]), o = Int(ownerOfGrouped[g]), at = counter[o]
+                out[2 * at] = requests[g]
+                out[2 * at + 1] = UInt32(truncatingIfNeeded: (first + p) / perEntry)
+                counter[o] = at + 1
+            }
+        }
         // 4. How many each rank asks of this one, then the indices themselves.
-        let asked = try exchangeCounts(perOwner)
+        let (asked, pairsIn) = try exchangeCounts(perOwner, pairs: pairsPerOwner)
         var incomingStart = [Int](repeating: 0, count: size + 1)
         for r in 0..<size { incomingStart[r + 1] = incomingStart[r] + (r == me ? 0 : asked[r]) }
         let totalIncoming = incomingStart[size]
@@ -135,6 +182,20 @@ final class ShardedRowLookup: @unchecked Sendable {
             try ranks.allToAll(send: servedLinear.base, sendParts: receiveIndices, receive: linear.base, receiveParts: sendIndices,
                                what: "rows")
         }
+        // 6. The positions of this rank's rows from every rank (its own included).
+        guard held != nil else { return }
+        var pairStart = [Int](repeating: 0, count: size + 1), outStart = [Int](repeating: 0, count: size + 1)
+        for r in 0..<size {
+            pairStart[r + 1] = pairStart[r] + 2 * pairsIn[r]
+            outStart[r + 1] = outStart[r] + 2 * pairsPerOwner[r]
+        }
+        if heldPairs.count < pairStart[size] { heldPairs = AlignedBuffer(uninitializedCount: pairStart[size]) }
+        try ranks.allToAll(send: pairsOut.base, sendParts: (0..<size).map { outStart[$0]..<outStart[$0 + 1] }, receive: heldPairs.base,
+                           receiveParts: (0..<size).map { pairStart[$0]..<pairStart[$0 + 1] }, what: "positions")
+        heldCount = pairStart[size] / 2
+        for k in 0..<heldCount where Int(heldPairs[2 * k]) >= shard.localRows {
+            throw CommunicatorError(rank: me, "received a position of local row \(heldPairs[2 * k]), past this rank's \(shard.localRows)")
+        }
     }
 
     /// Copies local rows `indices[0 ..< count]` of this rank's shard, in that order.
@@ -146,21 +207,25 @@ final class ShardedRowLookup: @unchecked Sendable {
                                   linearInto: linearDestination)
     }
 
-    /// Every rank's count for this one, given this rank's count for each.
-    private func exchangeCounts(_ perOwner: [Int]) throws(CommunicatorError) -> [Int] {
+    /// Every rank's counts for this one (rows asked, positions sent), given this rank's for each.
+    private func exchangeCounts(_ perOwner: [Int], pairs: [Int]) throws(CommunicatorError) -> (asked: [Int], pairs: [Int]) {
         let size = shard.ranks
-        for o in 0..<size { countsOut[o] = Int64(perOwner[o]) }
-        let parts = (0..<size).map { $0..<($0 + 1) }
+        for o in 0..<size {
+            countsOut[2 * o] = Int64(perOwner[o])
+            countsOut[2 * o + 1] = Int64(pairs[o])
+        }
+        let parts = (0..<size).map { (2 * $0)..<(2 * $0 + 2) }
         try ranks.allToAll(send: countsOut.base, sendParts: parts, receive: countsIn.base, receiveParts: parts, what: "row requests")
-        var asked: [Int] = []
+        var asked: [Int] = [], sent: [Int] = []
         for r in 0..<size {
-            let n = countsIn[r]
-            // A rank asks for at most one row per position of a batch.
-            guard n >= 0 && n <= Int64(uniqueRows.count) else {
-                throw CommunicatorError(rank: r, "asked for \(n) rows of a shard of \(shard.localRows)")
+            let n = countsIn[2 * r], m = countsIn[2 * r + 1]
+            // A rank asks for at most one row per position of a batch, and has at most that many.
+            guard n >= 0 && n <= Int64(uniqueRows.count), m >= 0 && m <= Int64(uniqueRows.count) else {
+                throw CommunicatorError(rank: r, "asked for \(n) rows of a shard of \(shard.localRows), or sent \(m) positions")
             }
             asked.append(Int(n))
+            sent.append(Int(m))
         }
-        return asked
+        return (asked, sent)
     }
 }

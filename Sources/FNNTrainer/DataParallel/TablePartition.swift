@@ -81,10 +81,10 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
     /// Task `p`: gathers the gradients of the batch positions whose rows lie in its range, and
     /// counts its work per block.
     @discardableResult
-    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int, gradients: RowGradients) -> RowGrouping {
+    public func build(part p: Int, rowIds: UnsafePointer<UInt32>, count: Int, gradients: RowGradients, pairs: Bool = false) -> RowGrouping {
         let grouping = parts[p]
         let range = rows(ofPart: p)
-        grouping.build(rowIds: rowIds, count: count, rows: range, gradients: gradients)
+        grouping.build(rowIds: rowIds, count: count, rows: range, gradients: gradients, pairs: pairs)
         // An empty range at the table's end would still name the last (partial) block, which
         // another part owns.
         guard !range.isEmpty else { return grouping }

@@ -22,9 +22,9 @@ extension LazyRowAdam {
     func apply(
         _ mode: SparseUpdate, table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?,
         groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int, part: Int, step: Int,
-        schedule: AdamSchedule, l2Scale: Float = 0, rates: LearningRateScale = .one, gradients: RowGradients
+        schedule: AdamSchedule, l2Scale: Float = 0, rates: LearningRateScale = .one, gradients: RowGradients, pairs: Bool = false
     ) {
-        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
+        let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients, pairs: pairs)
         switch mode {
         case .lazy:
             update(table: table, linear: linear, grouping: grouping, uniqueRange: 0..<grouping.uniqueCount,

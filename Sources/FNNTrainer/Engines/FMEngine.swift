@@ -96,7 +96,8 @@ public final class FMEngine: TrainingEngine {
                 positions.gather(from: data, examples: examples.base, range: layout.rows(of: mine.lowerBound + t, count: count),
                                  batchLabels: labels.base)
             }
-            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model)
+            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model,
+                                     positionsPerEntry: f)
         } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
         executor.run(.forward, tasks: mine.count) { t, _ in
             let s = mine.lowerBound + t
@@ -115,7 +116,10 @@ public final class FMEngine: TrainingEngine {
             try ranks.shareSlices(slicePartials, stride: 1, slices: slices, what: "dense gradient")
             try ranks.shareExamples(dLogits.base, width: 1, count: count, layout: layout, what: "gradient entries")
             try ranks.shareExamples(scaledSums.base, width: d, count: count, layout: layout, what: "gradient entries")
-            try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
+            // Sharded, each owner has its rows' positions from the lookup already.
+            if sharded == nil {
+                try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
+            }
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -157,7 +161,7 @@ public final class FMEngine: TrainingEngine {
         let gradients = rowGradients
         updated = true
         let step = optimizer.beginStep(epoch: pendingEpoch)
-        let rowIds = sharded.map { $0.held(positions: positions, count: count * fields, executor: executor) } ?? UnsafePointer(positions.rows.base)
+        let rows = sharded?.held ?? (pairs: UnsafePointer(positions.rows.base), count: count * fields)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
             if p == 0 {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { scratch in
@@ -168,8 +172,8 @@ public final class FMEngine: TrainingEngine {
                                           rateScale: optimizer.stepRateScale)
                 }
             }
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds, positionCount: count * fields, batchCount: count,
-                                  part: p, step: step, gradients: gradients)
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rows.pairs, positionCount: rows.count, batchCount: count,
+                                  part: p, step: step, gradients: gradients, pairs: sharded != nil)
         }
     }
 

@@ -152,7 +152,8 @@ public final class FNNEngine: TrainingEngine {
                 positions.gather(from: data, examples: examples.base, range: layout.rows(of: mine.lowerBound + t, count: count),
                                  batchLabels: labels.base)
             }
-            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model)
+            return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model,
+                                     positionsPerEntry: 1)
         } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
         // Forward: input gather and first linear layer.
         executor.run(.forward, tasks: mine.count) { t, worker in
@@ -263,7 +264,10 @@ public final class FNNEngine: TrainingEngine {
         if !ranks.isSingle {
             try ranks.shareSlices(sliceLoss, stride: 1, slices: slices, what: "losses")
             try ranks.shareExamples(dX0.base, width: inputWidth, count: count, layout: layout, what: "gradient entries")
-            try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
+            // Sharded, each owner has its rows' positions from the lookup already.
+            if sharded == nil {
+                try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
+            }
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -323,10 +327,10 @@ public final class FNNEngine: TrainingEngine {
         }
         model.denseDidChange()
         updateRunningStatistics(slices: slices, batchSize: count)
-        let rowIds = sharded.map { $0.held(positions: positions, count: count * fields, executor: executor) } ?? UnsafePointer(positions.rows.base)
+        let rows = sharded?.held ?? (pairs: UnsafePointer(positions.rows.base), count: count * fields)
         executor.run(.sparseUpdate, tasks: parts) { p, _ in
-            optimizer.updateTable(model: model, groupings: groupings, rowIds: rowIds, positionCount: count * fields, batchCount: count,
-                                  part: p, step: step, gradients: gradients)
+            optimizer.updateTable(model: model, groupings: groupings, rowIds: rows.pairs, positionCount: rows.count, batchCount: count,
+                                  part: p, step: step, gradients: gradients, pairs: sharded != nil)
         }
     }
 

@@ -73,16 +73,17 @@ final class TableOptimizer: @unchecked Sendable {
     var stepRateScale: Float { currentRates.at(step: dense.step) }
 
     /// Update task `part` of the table at `step` for a batch of `batchCount` examples (see
-    /// `LazyRowAdam.apply`).
+    /// `LazyRowAdam.apply`). `pairs`: `rowIds` holds `positionCount` (row, entry) pairs, a
+    /// shard's own positions (see `RowGrouping.build`).
     func updateTable(model: Model, groupings: PartitionedRowGrouping, rowIds: UnsafePointer<UInt32>, positionCount: Int,
-                     batchCount: Int, part: Int, step: Int, gradients: RowGradients) {
+                     batchCount: Int, part: Int, step: Int, gradients: RowGradients, pairs: Bool = false) {
         let l2Scale = tableConfig.l2 / Float(batchCount)
         if let table {
             table.apply(mode, table: model.embedding, linear: model.linear, groupings: groupings, rowIds: rowIds,
                         positionCount: positionCount, part: part, step: step, schedule: schedule, l2Scale: l2Scale,
-                        rates: currentRates, gradients: gradients)
+                        rates: currentRates, gradients: gradients, pairs: pairs)
         } else {
-            let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients)
+            let grouping = groupings.build(part: part, rowIds: rowIds, count: positionCount, gradients: gradients, pairs: pairs)
             momentumFree!.update(table: model.embedding, linear: model.linear, grouping: grouping,
                                  uniqueRange: 0..<grouping.uniqueCount, learningRate: tableLearningRate * currentRates.at(step: step),
                                  l2: tableConfig.l2,
