@@ -44,6 +44,9 @@ final class ShardedRowLookup: @unchecked Sendable {
     private let ownerCounters: AlignedBuffer<Int>
     private let ownerStarts: AlignedBuffer<Int>
     private let pairsOut: AlignedBuffer<UInt32>
+    /// Pairs each owner's region of `pairsOut` holds: a lookup's positions (its pages are touched
+    /// only as far as an owner's pairs reach).
+    private let pairsRegion: Int
     private(set) var heldPairs: AlignedBuffer<UInt32>
     private(set) var heldCount = 0
     /// Unique rows of the last lookup, per owner.
@@ -79,7 +82,8 @@ final class ShardedRowLookup: @unchecked Sendable {
         ownerOfGrouped = AlignedBuffer(uninitializedCount: maxUnique)
         ownerCounters = AlignedBuffer(count: shard.ranks)
         ownerStarts = AlignedBuffer(count: shard.ranks + 1)
-        pairsOut = AlignedBuffer(uninitializedCount: 2 * maxUnique)
+        pairsRegion = maxUnique
+        pairsOut = AlignedBuffer(uninitializedCount: 2 * maxUnique * shard.ranks)
         heldPairs = AlignedBuffer(uninitializedCount: 2)
     }
 
@@ -131,30 +135,29 @@ final class ShardedRowLookup: @unchecked Sendable {
         }
         let perOwner = (0..<size).map { start[$0 + 1] - start[$0] }
         rowsPerOwner = perOwner
-        for p in 0..<count { compact[p] = UInt32(bitPattern: grouped[Int(compact[p])]) }
+        // One pass over the positions: each to its grouped index and, training, its (local row,
+        // entry) pair into its owner's region of `pairsOut` (a region per owner, room for every
+        // position: no counting pass first).
+        var pairsPerOwner = [Int](repeating: 0, count: size)
+        if let held {
+            precondition(held.firstPosition + count <= Int(UInt32.max) && count <= pairsRegion)
+            counter.update(repeating: 0, count: size)
+            let out = pairsOut.base, first = held.firstPosition, perEntry = held.positionsPerEntry, region = pairsRegion
+            for p in 0..<count {
+                let g = Int(grouped[Int(compact[p])])
+                compact[p] = UInt32(truncatingIfNeeded: g)
+                let o = Int(ownerOfGrouped[g]), at = o * region + counter[o]
+                out[2 * at] = requests[g]
+                out[2 * at + 1] = UInt32(truncatingIfNeeded: (first + p) / perEntry)
+                counter[o] += 1
+            }
+            for o in 0..<size { pairsPerOwner[o] = counter[o] }
+        } else {
+            for p in 0..<count { compact[p] = UInt32(bitPattern: grouped[Int(compact[p])]) }
+        }
         // 3. Own rows straight from storage.
         copyRows(indices: requests + start[me], count: perOwner[me], from: table, tableLinear,
                  into: embedding.base + start[me] * width, linear?.base.advanced(by: start[me]))
-        // Each position's pair, grouped by owner, in position order within each.
-        var pairsPerOwner = [Int](repeating: 0, count: size)
-        if let held {
-            precondition(held.firstPosition + count <= Int(UInt32.max))
-            counter.update(repeating: 0, count: size)
-            for p in 0..<count { counter[Int(ownerOfGrouped[Int(compact[p])])] += 1 }
-            var running = 0
-            for o in 0..<size {
-                pairsPerOwner[o] = counter[o]
-                counter[o] = running
-                running += pairsPerOwner[o]
-            }
-            let out = pairsOut.base, first = held.firstPosition, perEntry = held.positionsPerEntry
-            for p in 0..<count {
-                let g = Int(compact[p]), o = Int(ownerOfGrouped[g]), at = counter[o]
-                out[2 * at] = requests[g]
-                out[2 * at + 1] = UInt32(truncatingIfNeeded: (first + p) / perEntry)
-                counter[o] = at + 1
-            }
-        }
         // 4. How many each rank asks of this one, then the indices themselves.
         let (asked, pairsIn) = try exchangeCounts(perOwner, pairs: pairsPerOwner)
         var incomingStart = [Int](repeating: 0, count: size + 1)
@@ -184,13 +187,12 @@ final class ShardedRowLookup: @unchecked Sendable {
         }
         // 6. The positions of this rank's rows from every rank (its own included).
         guard held != nil else { return }
-        var pairStart = [Int](repeating: 0, count: size + 1), outStart = [Int](repeating: 0, count: size + 1)
-        for r in 0..<size {
-            pairStart[r + 1] = pairStart[r] + 2 * pairsIn[r]
-            outStart[r + 1] = outStart[r] + 2 * pairsPerOwner[r]
-        }
+        var pairStart = [Int](repeating: 0, count: size + 1)
+        for r in 0..<size { pairStart[r + 1] = pairStart[r] + 2 * pairsIn[r] }
         if heldPairs.count < pairStart[size] { heldPairs = AlignedBuffer(uninitializedCount: pairStart[size]) }
-        try ranks.allToAll(send: pairsOut.base, sendParts: (0..<size).map { outStart[$0]..<outStart[$0 + 1] }, receive: heldPairs.base,
+        let region = pairsRegion
+        try ranks.allToAll(send: pairsOut.base, sendParts: (0..<size).map { (2 * $0 * region)..<(2 * ($0 * region + pairsPerOwner[$0])) },
+                           receive: heldPairs.base,
                            receiveParts: (0..<size).map { pairStart[$0]..<pairStart[$0 + 1] }, what: "positions")
         heldCount = pairStart[size] / 2
         for k in 0..<heldCount where Int(heldPairs[2 * k]) >= shard.localRows {

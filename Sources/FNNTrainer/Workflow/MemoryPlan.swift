@@ -63,10 +63,11 @@ public struct MemoryPlan: Sendable, Equatable {
             // `ShardedTables`: fetched rows (one per position at most: repeats that collide in
             // the recent-row table are fetched again) with their linear weights, the rows served
             // (as many, at most), the recent-row table, five per-row lists and two per-position
-            // lists, and the per-rank counts.
+            // lists, the per-rank counts, and the positions as (row, entry) pairs: a region per
+            // owner out (virtual beyond what a step's pairs touch), the rank's own in.
             let lineBytes = (d + (config.hasLinearTable ? 1 : 0)) * 4
-            exchange = 2 * positions * lineBytes + min(1 << 16, max(16, 2 * positions)) * 4 + (positions + 1) * 20
-                + positions * 8 + 2 * tableShards * 8
+            exchange = 2 * positions * lineBytes + min(1 << 16, max(16, 2 * positions)) * 4 + (positions + 1) * 24
+                + positions * 4 + 4 * tableShards * 8 + positions * 8 * (tableShards + 1)
         }
         evaluation = validationRows * 16 + testRows * 8
         data = dataBytes
