@@ -201,6 +201,15 @@ extension MultiRankTests {
             let shards = try FileManager.default.contentsOfDirectory(atPath: dir + "/\(name).safetensors.ckpt").sorted()
             #expect(shards.count == count + 1 && shards.contains("manifest.json"), "\(shards)")
         }
+        // Data over the memory budget streams from its cache on every rank, sharded too.
+        let streamed = common + ["--memory-budget", "300K"]
+        let alone = try run(streamed + ["--threads", "1", "--save", "stream1.safetensors"], in: dir)
+        #expect(alone.status == 0 && alone.stderr.isEmpty, "\(alone.stderr)")
+        let two = try ranks(2, streamed + ["--threads", "1", "--tables", "sharded", "--save", "stream2.safetensors"], in: dir)
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(try bytes(dir + "/stream2.safetensors") == bytes(dir + "/stream1.safetensors"), "\(command[0]) streamed")
+        // (Streaming orders the epoch by chunks: another model than the in-memory run's, so it did stream.)
+        #expect(try bytes(dir + "/stream1.safetensors") != bytes(dir + "/one.safetensors"))
     }
 
     /// A sharded run checkpointed by 4 ranks, continued by 3 (sharded), then finished by one
