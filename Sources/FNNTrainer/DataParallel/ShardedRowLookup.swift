@@ -49,11 +49,8 @@ final class ShardedRowLookup: @unchecked Sendable {
     private let pairsRegion: Int
     private(set) var heldPairs: AlignedBuffer<UInt32>
     private(set) var heldCount = 0
-    /// Unique rows of the last lookup, per owner.
-    private(set) var rowsPerOwner: [Int]
     private let countsOut: AlignedBuffer<Int64>
     private let countsIn: AlignedBuffer<Int64>
-    private(set) var uniqueCount = 0
 
     init(shard: TableShard, ranks: RankExchange, maxPositions: Int, width: Int, hasLinear: Bool) {
         precondition(shard.ranks == ranks.size && shard.rank == ranks.rank && maxPositions < Int(Int32.max) / 2)
@@ -76,7 +73,6 @@ final class ShardedRowLookup: @unchecked Sendable {
         incoming = AlignedBuffer(uninitializedCount: 1)
         servedRows = AlignedBuffer(uninitializedCount: width)
         servedLinear = AlignedBuffer(uninitializedCount: 1)
-        rowsPerOwner = Array(repeating: 0, count: shard.ranks)
         countsOut = AlignedBuffer(count: 2 * shard.ranks)
         countsIn = AlignedBuffer(count: 2 * shard.ranks)
         ownerOfGrouped = AlignedBuffer(uninitializedCount: maxUnique)
@@ -108,7 +104,6 @@ final class ShardedRowLookup: @unchecked Sendable {
         // 1. Unique rows in first-occurrence order; positions get unique indices for now.
         let unique = UniqueRowKernels.deduplicate(rows: rows, count: count, recent: recentRows.base, shift: hashShift,
                                                   compact: compact, unique: uniqueRows.base)
-        uniqueCount = unique
         // 2. Grouped by owner, stable within each: the requests are the owners' local rows.
         // (Per-owner counters in raw memory: in these loops an array's checks cost more than the
         // work.)
@@ -134,7 +129,6 @@ final class ShardedRowLookup: @unchecked Sendable {
             counter[o] = g + 1
         }
         let perOwner = (0..<size).map { start[$0 + 1] - start[$0] }
-        rowsPerOwner = perOwner
         // One pass over the positions: each to its grouped index and, training, its (local row,
         // entry) pair into its owner's region of `pairsOut` (a region per owner, room for every
         // position: no counting pass first).
