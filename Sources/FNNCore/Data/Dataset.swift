@@ -1,6 +1,8 @@
 import FNNSystem
 
-/// Multi-field categorical examples: every row has exactly one categorical value per field.
+/// Multi-field examples, in one of two forms: fixed-width one-hot rows (exactly one id per field,
+/// value 1: `ids`, the fast path), or variable rows (`variable`: any number of (field, id, value)
+/// entries per row, for multi-hot and numeric fields), as `schema` says.
 ///
 /// Ids are field-local (0 ..< fieldDims[f]); models add per-field offsets into one shared table,
 /// as pytorch-fm does. Storage is row-major and shared by reference, so splits and shuffles are
@@ -10,8 +12,12 @@ public struct Dataset: Sendable {
     public var name: String
     public internal(set) var fieldDims: [Int]
     public let rowCount: Int
-    /// rowCount * fieldCount field-local ids.
+    /// rowCount * fieldCount field-local ids (one-hot form); empty for variable rows.
     public internal(set) var ids: AlignedBuffer<UInt32>
+    /// The rows as (field, id, value) entries, when a field is not categorical; nil for one-hot data.
+    public let variable: VariableRows?
+    /// Each field's kind; all categorical for one-hot data.
+    public internal(set) var schema: FieldSchema
     /// 0 or 1 per row.
     public let labels: AlignedBuffer<Float>
     /// False for prediction input whose rows (some or all) came without labels.
@@ -38,14 +44,24 @@ public struct Dataset: Sendable {
     public var fieldCount: Int { fieldDims.count }
 
     /// Whether the examples are a memory-mapped cache file rather than in memory.
-    public var isMapped: Bool { ids.isMapped }
+    public var isMapped: Bool { variable?.ids.isMapped ?? ids.isMapped }
 
-    /// Bytes of ids and labels: what has to be resident to touch every example.
-    public var binaryBytes: Int { ids.count * 4 + rowCount * 4 }
+    /// Bytes of ids (or entries) and labels: what has to be resident to touch every example.
+    public var binaryBytes: Int { ids.count * 4 + (variable?.byteCount ?? 0) + rowCount * 4 }
+
+    /// The schema a model of this data records: nil while every field is categorical.
+    public var modelSchema: FieldSchema? { schema.isOneHot ? nil : schema }
+
+    /// Most positions one example makes (`fieldCount` for one-hot data).
+    public var positionsPerExample: Int { schema.positionsPerExample }
 
     /// Lets the kernel drop the pages of examples `rows` (file order) when mapped.
     public func releasePages(rows: Range<Int>) {
-        ids.releasePages((rows.lowerBound * fieldCount)..<(rows.upperBound * fieldCount))
+        if let variable {
+            variable.releasePages(rows: rows)
+        } else {
+            ids.releasePages((rows.lowerBound * fieldCount)..<(rows.upperBound * fieldCount))
+        }
         labels.releasePages(rows)
     }
 
@@ -62,6 +78,22 @@ public struct Dataset: Sendable {
         copy.fieldDims = modelDims
         return copy
     }
+
+    /// The same examples, checked against a model of schema `modelSchema`: the error names the
+    /// first field whose kind or pooling differs.
+    public func checked(against modelSchema: FieldSchema) throws(InputError) -> Dataset {
+        if let problem = modelSchema.mismatch(withData: schema) {
+            throw InputError(path: name, "\(problem): the model does not fit this data")
+        }
+        var copy = self
+        // The model's pooling and names rule; the data's per-field limits size the batches.
+        copy.schema = FieldSchema(fields: zip(modelSchema.fields, schema.fields).map { model, data in
+            var spec = model
+            spec.maxIds = data.maxIds
+            return spec
+        })
+        return copy
+    }
     public var positiveCount: Int {
         var n = 0
         for r in 0..<rowCount where labels[r] > 0.5 { n += 1 }
@@ -75,6 +107,21 @@ public struct Dataset: Sendable {
         self.rowCount = rowCount
         self.ids = ids
         self.labels = labels
+        variable = nil
+        schema = .oneHot(fieldCount: fieldDims.count)
+    }
+
+    /// Variable rows under `schema`. Rows whose every field is categorical are still variable
+    /// rows here (one entry per field); use the fixed-width init for the fast path.
+    public init(name: String, fieldDims: [Int], schema: FieldSchema, rows: VariableRows, labels: AlignedBuffer<Float>) {
+        precondition(schema.count == fieldDims.count && rows.rowCount == labels.count)
+        self.name = name
+        self.fieldDims = fieldDims
+        rowCount = labels.count
+        ids = AlignedBuffer(count: 0)
+        self.labels = labels
+        variable = rows
+        self.schema = schema
     }
 
     public init(name: String, fieldDims: [Int], ids: [UInt32], labels: [Float]) {
@@ -88,6 +135,14 @@ public struct Dataset: Sendable {
         var hash = FNV1a(UInt64(rowCount))
         for d in fieldDims { hash.value = SplitMix64.mix(hash.value ^ UInt64(d)) }
         for i in 0..<ids.count { hash.add(word: UInt64(ids[i])) }
+        if let variable {
+            hash.add(schemaOf: self)
+            for r in 0...rowCount { hash.add(word: UInt64(variable.starts[r])) }
+            for k in 0..<variable.entryCount {
+                hash.add(word: UInt64(variable.fields[k]) << 32 | UInt64(variable.ids[k]))
+                hash.add(word: UInt64(variable.values[k].bitPattern))
+            }
+        }
         for r in 0..<rowCount { hash.add(word: UInt64(labels[r].bitPattern)) }
         return SplitMix64.mix(hash.value)
     }
@@ -100,11 +155,30 @@ public struct Dataset: Sendable {
         for d in fieldDims { hash.value = SplitMix64.mix(hash.value ^ UInt64(d)) }
         let fields = fieldDims.count
         let count = min(samples, rowCount)
+        if variable != nil { hash.add(schemaOf: self) }
         for k in 0..<count {
             let r = count == 1 ? 0 : k * (rowCount - 1) / (count - 1)
-            for f in 0..<fields { hash.add(word: UInt64(ids[r * fields + f])) }
+            if let variable {
+                for e in variable.entries(ofRow: r) {
+                    hash.add(word: UInt64(variable.fields[e]) << 32 | UInt64(variable.ids[e]))
+                    hash.add(word: UInt64(variable.values[e].bitPattern))
+                }
+            } else {
+                for f in 0..<fields { hash.add(word: UInt64(ids[r * fields + f])) }
+            }
             hash.add(word: UInt64(labels[r].bitPattern))
         }
         return SplitMix64.mix(hash.value)
+    }
+}
+
+extension FNV1a {
+    /// The kinds and poolings of a data set's fields (not their names): data read with other
+    /// pooling is other data.
+    mutating func add(schemaOf data: Dataset) {
+        for spec in data.schema.fields {
+            add(word: UInt64(FieldKind.allCases.firstIndex(of: spec.kind)!) << 8
+                | UInt64(Pooling.allCases.firstIndex(of: spec.pooling)!))
+        }
     }
 }

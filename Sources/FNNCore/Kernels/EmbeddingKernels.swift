@@ -121,6 +121,16 @@ package enum EmbeddingKernels: FloatLanes {
                 k += 1
             }
         }
+        return completedLogit(sum: sum, embedDim: embedDim, bias: bias, linearTerm: linearTerm,
+                              squares: squares.sum() + squaresTail)
+    }
+
+    /// Ends an FM logit once the embedding sum and the summed squares are known: bias + linear
+    /// term + ½(|Σv|² − Σ|v|²), the one-hot and the valued gathers sharing the same finish.
+    @inlinable @inline(__always) package static func completedLogit(
+        sum: UnsafeMutablePointer<Float>, embedDim: Int, bias: Float, linearTerm: Float, squares: Float
+    ) -> Float {
+        let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
         var interaction = Lanes(repeating: 0)
         var interactionTail: Float = 0
         var k = 0
@@ -130,8 +140,7 @@ package enum EmbeddingKernels: FloatLanes {
             k += Lanes.scalarCount
         }
         while k < embedDim { interactionTail += sum[k] * sum[k]; k += 1 }
-        return bias + linearTerm
-            + 0.5 * ((interaction.sum() + interactionTail) - (squares.sum() + squaresTail))
+        return bias + linearTerm + 0.5 * ((interaction.sum() + interactionTail) - squares)
     }
 
     /// FM forward and backward for a slice, in the factored form of `RowGradients.fm`: per example
@@ -185,20 +194,27 @@ package enum EmbeddingKernels: FloatLanes {
             }
             let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
                                                      dLogits: dLogits)
-            var dBias: Float = 0
-            let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
-            for i in 0..<rows {
-                let g = dLogits[i]
-                dBias += g
-                let sum = scaledSums + i * embedDim
-                var k = 0
-                while k < vectorEnd {
-                    store(g * load(sum + k), sum + k)
-                    k += Lanes.scalarCount
-                }
-                while k < embedDim { sum[k] *= g; k += 1 }
-            }
-            return (total, dBias)
+            return (total, scaleSums(rows: rows, embedDim: embedDim, dLogits: dLogits, scaledSums: scaledSums))
         }
+    }
+
+    /// The backward pass's last step: each example's sum of rows times its logit gradient, in
+    /// place; returns the slice's bias gradient (the logit gradients' sum).
+    @inlinable @inline(__always) static func scaleSums(rows: Int, embedDim: Int, dLogits: UnsafePointer<Float>,
+                                                       scaledSums: UnsafeMutablePointer<Float>) -> Float {
+        var dBias: Float = 0
+        let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
+        for i in 0..<rows {
+            let g = dLogits[i]
+            dBias += g
+            let sum = scaledSums + i * embedDim
+            var k = 0
+            while k < vectorEnd {
+                store(g * load(sum + k), sum + k)
+                k += Lanes.scalarCount
+            }
+            while k < embedDim { sum[k] *= g; k += 1 }
+        }
+        return dBias
     }
 }

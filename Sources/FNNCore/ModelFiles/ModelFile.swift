@@ -67,6 +67,7 @@ public enum ModelFile {
             "field_dims": json(c.fieldDims), "embed_dim": String(c.embedDim), "mlp_dims": json(c.mlpDims),
             "dropout": String(c.dropout), "fnn_input": c.fnnInput.rawValue,
         ]
+        if let schema = c.schema?.stored { file.metadata["field_schema"] = schema }
         return file
     }
 
@@ -135,8 +136,11 @@ public enum ModelFile {
                   let fileDropout = file.metadata["dropout"].flatMap(Float.init),
                   let input = file.metadata["fnn_input"].flatMap(FNNInput.init(rawValue:))
             else { throw fail("corrupt model metadata (model, field_dims, mlp_dims, dropout or fnn_input)") }
+            guard let schema = FieldSchema.parse(stored: file.metadata["field_schema"], fieldCount: dims.count) else {
+                throw fail("corrupt model metadata: field_schema is not a schema of its \(dims.count) fields")
+            }
             config = ModelConfig(kind: kind, fieldDims: dims, embedDim: d, mlpDims: mlp, dropout: fileDropout,
-                                 fnnInput: input)
+                                 fnnInput: input, schema: schema)
             // In this order: the sum is safe once the configuration is plausible.
             guard kind == .fm || !mlp.isEmpty, config.implausibility == nil, config.tableRows <= maximumTableRows
             else { throw fail("corrupt model metadata: impossible field sizes, MLP widths or dropout (\(config.implausibility ?? "no MLP layers"))") }

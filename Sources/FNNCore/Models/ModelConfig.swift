@@ -18,16 +18,23 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var mlpDims: [Int]
     public var dropout: Float
     public var fnnInput: FNNInput
+    /// The fields' kinds and pooling when some field is not categorical (multi-hot, numeric);
+    /// nil for one-hot models, which are pytorch-fm's.
+    public var schema: FieldSchema?
 
     public init(kind: ModelKind, fieldDims: [Int], embedDim: Int = 16, mlpDims: [Int] = [16, 16],
-                dropout: Float = 0.2, fnnInput: FNNInput = .embedding) {
+                dropout: Float = 0.2, fnnInput: FNNInput = .embedding, schema: FieldSchema? = nil) {
         self.kind = kind
         self.fieldDims = fieldDims
         self.embedDim = embedDim
         self.mlpDims = mlpDims
         self.dropout = dropout
         self.fnnInput = fnnInput
+        self.schema = schema.flatMap { $0.isOneHot ? nil : $0 }
     }
+
+    /// The schema, one-hot when none is recorded.
+    public var fieldSchema: FieldSchema { schema ?? .oneHot(fieldCount: fieldCount) }
 
     public var fieldCount: Int { fieldDims.count }
     public var tableRows: Int { fieldDims.reduce(0, +) }

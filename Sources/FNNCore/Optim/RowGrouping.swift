@@ -25,6 +25,14 @@ public struct RowGradients {
     /// The factored FM form: a row's gradient is its entries' sum minus their linear sum times the
     /// row's value.
     public var subtractsScaledRow: Bool
+    /// Variable positions (multi-hot, numeric fields): which positions each example has and their
+    /// values. Position p of example i then maps to entry i (FM, `entryFieldCount` 0) or
+    /// i * entryFieldCount + field(p) (FNN: one entry per example and field, shared by a multi-hot
+    /// field's positions), and its contribution is scaled by its value x: x e to the embedding sum,
+    /// x l to the linear sum, and in the factored form x^2 l to the row's subtracted coefficient
+    /// (d/dv_r of 1/2 ((S)^2 - sum x^2 v^2) is x (S - x v_r)).
+    public var variable: VariablePositions?
+    public var entryFieldCount = 0
 
     public init(embedding: UnsafePointer<Float>, embeddingStride: Int, linear: UnsafePointer<Float>? = nil,
                 linearStride: Int = 0) {
@@ -34,6 +42,7 @@ public struct RowGradients {
         self.linearStride = linearStride
         positionsPerEntry = 1
         subtractsScaledRow = false
+        variable = nil
     }
 
     /// FM's factored gradients: `scaledSums` holds g_i S_i (`embedDim` floats per example),
@@ -65,19 +74,28 @@ public final class RowGrouping: @unchecked Sendable {
     public let linearSums: AlignedBuffer<Float>
     /// Per unique row: how many batch positions hold it.
     public let positionCounts: AlignedBuffer<Int32>
-    /// A partitioned build's own positions, in order: their rows and entries.
+    /// Per unique row, variable positions in the factored form: the sum of x^2 times the linear
+    /// gradient, the coefficient of the row subtracted (with one-hot positions that is the
+    /// linear sum itself).
+    public let rowCoefficients: AlignedBuffer<Float>
+    /// A partitioned build's own positions, in order: their rows and entries (and values, for
+    /// variable positions).
     private let keptRows: AlignedBuffer<UInt32>
     private let keptEntries: AlignedBuffer<Int32>
+    private let keptValues: AlignedBuffer<Float>
     public private(set) var uniqueCount = 0
     /// Whether the last build's gradients were FM's factored form (see `RowGradients`).
     public private(set) var subtractsScaledRow = false
     /// Whether the last build had linear-weight gradients (0 sums otherwise).
     public private(set) var hasLinearGradients = false
+    /// Whether the last build's positions had values (`rowCoefficients` then holds the factored
+    /// form's coefficients).
+    public private(set) var hasValues = false
 
     /// Bytes of the per-batch arrays (not the row-slot table, which may be shared).
     package var listBytes: Int {
         uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount + keptRows.byteCount
-            + keptEntries.byteCount
+            + keptEntries.byteCount + rowCoefficients.byteCount + keptValues.byteCount
     }
     public var byteCount: Int { slotOfRow.byteCount + listBytes }
 
@@ -100,8 +118,10 @@ public final class RowGrouping: @unchecked Sendable {
         sums = AlignedBuffer(uninitializedCount: maxUnique * width)
         linearSums = AlignedBuffer(uninitializedCount: maxUnique)
         positionCounts = AlignedBuffer(uninitializedCount: maxUnique)
+        rowCoefficients = AlignedBuffer(uninitializedCount: maxUnique)
         keptRows = AlignedBuffer(uninitializedCount: maxPositions)
         keptEntries = AlignedBuffer(uninitializedCount: maxPositions)
+        keptValues = AlignedBuffer(uninitializedCount: maxPositions)
     }
 
     /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
@@ -114,6 +134,16 @@ public final class RowGrouping: @unchecked Sendable {
         clearSlots()
         subtractsScaledRow = gradients.subtractsScaledRow
         hasLinearGradients = gradients.linear != nil
+        hasValues = gradients.variable != nil
+        if let variable = gradients.variable {
+            precondition(!pairs, "variable positions are not sharded")
+            if width == 16 {
+                build(width: 16, rowIds: rowIds, variable: variable, rows: rows, gradients: gradients)
+            } else {
+                build(width: width, rowIds: rowIds, variable: variable, rows: rows, gradients: gradients)
+            }
+            return
+        }
         if pairs {
             if width == 16 {
                 build(width: 16, pairs: rowIds, count: count, rows: rows, gradients: gradients)
@@ -184,6 +214,57 @@ public final class RowGrouping: @unchecked Sendable {
         accumulate(width: width, count: kept, gradients: gradients, row: { keptRows[$0] }, entry: { Int(keptEntries[$0]) })
     }
 
+    /// Variable positions: each example's positions in order (the reserved ones past its count
+    /// skipped), kept when their row is in `rows`, then added up with their values.
+    @inline(__always) private func build(width: Int, rowIds: UnsafePointer<UInt32>, variable: VariablePositions,
+                                         rows: Range<Int>?, gradients: RowGradients) {
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
+        let keptRows = keptRows.base, keptEntries = keptEntries.base, keptValues = keptValues.base
+        let perField = gradients.entryFieldCount
+        var kept = 0
+        for i in 0..<variable.examples {
+            let first = i * variable.stride
+            for p in first..<(first + Int(variable.counts[i])) {
+                let r = rowIds[p]
+                keptRows[kept] = r
+                keptEntries[kept] = Int32(truncatingIfNeeded: perField == 0 ? i : i * perField + Int(variable.fields[p]))
+                keptValues[kept] = variable.values[p]
+                kept &+= r &- lo < span ? 1 : 0
+            }
+        }
+        let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
+        let counts = positionCounts.base, coefficients = rowCoefficients.base
+        let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
+        let linear = gradients.linear, linearStride = gradients.linearStride
+        var u = 0
+        let ahead = 32
+        for k in 0..<min(ahead, kept) { fnnpar_prefetch(slots + Int(keptRows[k])) }
+        for k in 0..<kept {
+            if k + ahead < kept { fnnpar_prefetch(slots + Int(keptRows[k + ahead])) }
+            let r = Int(keptRows[k]), e = Int(keptEntries[k]), x = keptValues[k]
+            let source = embedding + e * embeddingStride
+            let g = linear.map { $0[e * linearStride] } ?? 0
+            let s = Int(slots[r])
+            if s < 0 {
+                slots[r] = Int32(u)
+                unique[u] = UInt32(truncatingIfNeeded: r)
+                counts[u] = 1
+                let sum = sums + u * width
+                for j in 0..<width { sum[j] = 0 }
+                AdamKernels.add(source, scaledBy: x, into: sum, count: width)
+                linearSums[u] = x * g
+                coefficients[u] = x * x * g
+                u += 1
+            } else {
+                counts[s] += 1
+                AdamKernels.add(source, scaledBy: x, into: sums + s * width, count: width)
+                linearSums[s] += x * g
+                coefficients[s] += x * x * g
+            }
+        }
+        uniqueCount = u
+    }
+
     /// Adds up positions 0 ..< count, whose rows and entries `row` and `entry` give (each asked
     /// once, in order).
     @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients,
@@ -236,12 +317,15 @@ public final class RowGrouping: @unchecked Sendable {
 
     /// The sums as raw pointers, for update loops (no reference counting per row).
     public var gradientSums: GradientSums {
-        GradientSums(sums: sums.view, linearSums: linearSums.view, subtractsScaledRow: subtractsScaledRow)
+        GradientSums(sums: sums.view, linearSums: linearSums.view, coefficients: hasValues ? rowCoefficients.view : nil,
+                     subtractsScaledRow: subtractsScaledRow)
     }
 
     public struct GradientSums {
         let sums: BufferView<Float>
         let linearSums: BufferView<Float>
+        /// Variable positions' subtracted coefficients; nil: the linear sums are.
+        let coefficients: BufferView<Float>?
         let subtractsScaledRow: Bool
 
         /// Unique row `u`'s sum, less its linear sum times the row in the factored form. That
@@ -249,7 +333,7 @@ public final class RowGrouping: @unchecked Sendable {
         /// embedding gradient's address and the linear weight's gradient.
         @inline(__always) public func gradient(ofUnique u: Int, row: UnsafePointer<Float>, width: Int) -> (UnsafePointer<Float>, Float) {
             let g = sums.pointer(at: u * width, length: width), linear = linearSums[u]
-            if subtractsScaledRow { AdamKernels.add(row, scaledBy: -linear, into: g, count: width) }
+            if subtractsScaledRow { AdamKernels.add(row, scaledBy: -(coefficients?[u] ?? linear), into: g, count: width) }
             return (UnsafePointer(g), linear)
         }
     }

@@ -164,3 +164,18 @@ public final class RankExchange: @unchecked Sendable {
         traffic[what] = entry
     }
 }
+
+extension RankExchange {
+    /// Fills every rank's examples of a batch's positions: their rows and, for variable
+    /// positions, their values, fields and counts (the table update reads all four).
+    func sharePositions(_ positions: BatchPositions, count: Int, layout: SliceLayout) throws(CommunicatorError) {
+        guard !isSingle else { return }
+        let stride = positions.stride
+        try shareExamples(positions.rows.base, width: stride, count: count, layout: layout, what: "positions")
+        if let values = positions.values, let fields = positions.fields, let counts = positions.counts {
+            try shareExamples(values.base, width: stride, count: count, layout: layout, what: "positions")
+            try shareExamples(fields.base, width: stride, count: count, layout: layout, what: "positions")
+            try shareExamples(counts.base, width: 1, count: count, layout: layout, what: "positions")
+        }
+    }
+}

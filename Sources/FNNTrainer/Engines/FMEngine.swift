@@ -41,6 +41,7 @@ public final class FMEngine: TrainingEngine {
                 sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
                 rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
+        precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
         self.model = model
         self.ranks = ranks
         self.adam = adam
@@ -53,9 +54,9 @@ public final class FMEngine: TrainingEngine {
             TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
                            mode: sparseUpdate, rates: rates)
         }
-        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * f, width: d)
+        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d)
         examples = AlignedBuffer(count: batchCapacity)
-        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         dLogits = AlignedBuffer(uninitializedCount: batchCapacity)
         scaledSums = AlignedBuffer(uninitializedCount: batchCapacity * d)
@@ -99,10 +100,21 @@ public final class FMEngine: TrainingEngine {
             return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model,
                                      positionsPerEntry: f)
         } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
+        let variable = positions.variableLayout(examples: count)
         executor.run(.forward, tasks: mine.count) { t, _ in
             let s = mine.lowerBound + t
             let r = layout.rows(of: s, count: count)
             if sharded == nil { positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base) }
+            if let variable {
+                let result = EmbeddingKernels.fmTrain(
+                    rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), layout: variable.from(example: r.lowerBound),
+                    labels: labels.base + r.lowerBound, rows: r.count, batchSize: count, embedDim: d,
+                    embedding: tables.embedding, linear: tables.linear!, bias: bias,
+                    dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
+                sliceLoss[s] = result.loss
+                slicePartials[s] = result.dBias
+                return
+            }
             let result = EmbeddingKernels.fmTrain(
                 rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
@@ -117,9 +129,7 @@ public final class FMEngine: TrainingEngine {
             try ranks.shareExamples(dLogits.base, width: 1, count: count, layout: layout, what: "gradient entries")
             try ranks.shareExamples(scaledSums.base, width: d, count: count, layout: layout, what: "gradient entries")
             // Sharded, each owner has its rows' positions from the lookup already.
-            if sharded == nil {
-                try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
-            }
+            if sharded == nil { try ranks.sharePositions(positions, count: count, layout: layout) }
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -139,20 +149,22 @@ public final class FMEngine: TrainingEngine {
         let slices = layout.slices(for: pendingCount)
         var bias: Float = 0
         for s in 0..<slices { bias += slicePartials[s] }
-        return BatchGradients.collect(dense: [bias], rowIds: positions.rows.base, positionCount: pendingCount * model.config.fieldCount,
+        return BatchGradients.collect(dense: [bias], rowIds: positions.rows.base, positionCount: pendingCount * positions.stride,
                                       tableRows: model.config.tableRows, width: model.config.embedDim,
                                       table: model.embedding.base, gradients: rowGradients)
     }
 
     var rowGradients: RowGradients {
-        .fm(scaledSums: scaledSums.base, logitGradients: dLogits.base, embedDim: model.config.embedDim,
-            fieldCount: model.config.fieldCount)
+        var gradients = RowGradients.fm(scaledSums: scaledSums.base, logitGradients: dLogits.base,
+                                        embedDim: model.config.embedDim, fieldCount: positions.stride)
+        gradients.variable = positions.variableLayout(examples: pendingCount)
+        return gradients
     }
 
     /// The optimizer step for the batch of the last `forwardBackward`.
     public func applyUpdates(executor: PhaseExecutor) {
         let count = pendingCount
-        let fields = model.config.fieldCount
+        let fields = positions.stride
         // One part per CPU: each part scans the whole batch, so surplus threads would only
         // repeat that scan.
         let parts = executor.concurrency
@@ -212,9 +224,18 @@ public final class FMEngine: TrainingEngine {
                 }
                 return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
             } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
+            let variable = positions.variableLayout(examples: count)
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
                 if sharded == nil { positions.gather(from: data, examples: examples.base, range: r) }
+                if let variable {
+                    EmbeddingKernels.fmForward(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound),
+                                               layout: variable.from(example: r.lowerBound), rows: r.count, embedDim: d,
+                                               embedding: tables.embedding, linear: tables.linear!, bias: model.dense[0],
+                                               logits: logitBuffer.base + r.lowerBound,
+                                               scratch: sliceScratch.base + s * scratchStride)
+                    return
+                }
                 EmbeddingKernels.fmForward(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: r.count,
                                            fieldCount: f, embedDim: d, embedding: tables.embedding, linear: tables.linear!,
                                            bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,

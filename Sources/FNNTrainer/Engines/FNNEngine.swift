@@ -64,6 +64,7 @@ public final class FNNEngine: TrainingEngine {
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
                 rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
+        precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
         self.model = model
         self.ranks = ranks
         self.adam = adam
@@ -80,9 +81,9 @@ public final class FNNEngine: TrainingEngine {
             TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
                            hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
         }
-        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * f, width: d)
+        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d)
         examples = AlignedBuffer(count: batchCapacity)
-        positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         x0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
         dX0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
@@ -133,7 +134,6 @@ public final class FNNEngine: TrainingEngine {
     public func forwardBackward(examples batch: UnsafePointer<Int>, count: Int, epoch: Int, executor: PhaseExecutor) throws(CommunicatorError) -> Double {
         precondition(count > 1 && count <= layout.capacity, "BatchNorm needs at least 2 examples per batch")
         let config = model.config
-        let f = config.fieldCount, d = config.embedDim
         let inputWidth = config.mlpInputWidth
         let hidden = dense.hidden
         let layers = hidden.count
@@ -156,6 +156,7 @@ public final class FNNEngine: TrainingEngine {
                                      positionsPerEntry: 1)
         } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
         // Forward: input gather and first linear layer.
+        let variable = positions.variableLayout(examples: count)
         executor.run(.forward, tasks: mine.count) { t, worker in
             let s = mine.lowerBound + t
             let params = replicas.parameters(worker: worker)
@@ -167,9 +168,8 @@ public final class FNNEngine: TrainingEngine {
                     dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
                 }
             }
-            EmbeddingKernels.gatherMLPInput(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: n,
-                                            fieldCount: f, embedDim: d, embedding: tables.embedding, linear: tables.linear,
-                                            x: x0.base + r.lowerBound * inputWidth)
+            gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
+                        examples: r, x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
             MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
                                      weight: params + h.weight, bias: params + h.bias, outputs: h.outputs,
@@ -265,9 +265,7 @@ public final class FNNEngine: TrainingEngine {
             try ranks.shareSlices(sliceLoss, stride: 1, slices: slices, what: "losses")
             try ranks.shareExamples(dX0.base, width: inputWidth, count: count, layout: layout, what: "gradient entries")
             // Sharded, each owner has its rows' positions from the lookup already.
-            if sharded == nil {
-                try ranks.shareExamples(positions.rows.base, width: f, count: count, layout: layout, what: "positions")
-            }
+            if sharded == nil { try ranks.sharePositions(positions, count: count, layout: layout) }
         }
         pendingCount = count
         pendingEpoch = epoch
@@ -285,22 +283,41 @@ public final class FNNEngine: TrainingEngine {
         for s in 0..<slices {
             for j in 0..<dense.count { sum[j] += slicePartials[s * dense.count + j] }
         }
-        return BatchGradients.collect(dense: sum, rowIds: positions.rows.base, positionCount: pendingCount * config.fieldCount,
+        return BatchGradients.collect(dense: sum, rowIds: positions.rows.base, positionCount: pendingCount * positions.stride,
                                       tableRows: config.tableRows, width: config.embedDim, table: model.embedding.base,
                                       gradients: rowGradients)
     }
 
-    /// Each position's gradient is its slot of the MLP input's gradient.
+    /// Each position's gradient is its field's block of the MLP input's gradient (times its value,
+    /// for variable positions: several positions of a multi-hot field share the block).
     var rowGradients: RowGradients {
         let fieldWidth = model.config.fieldInputWidth, hasLinear = model.config.hasLinearTable
-        return RowGradients(embedding: dX0.base + (hasLinear ? 1 : 0), embeddingStride: fieldWidth,
-                            linear: hasLinear ? UnsafePointer(dX0.base) : nil, linearStride: fieldWidth)
+        var gradients = RowGradients(embedding: dX0.base + (hasLinear ? 1 : 0), embeddingStride: fieldWidth,
+                                     linear: hasLinear ? UnsafePointer(dX0.base) : nil, linearStride: fieldWidth)
+        gradients.variable = positions.variableLayout(examples: pendingCount)
+        gradients.entryFieldCount = model.config.fieldCount
+        return gradients
+    }
+
+    /// The MLP input of batch examples `examples` (one slice) from the rows the forward reads.
+    @inline(__always) func gatherInput(rows: UnsafePointer<UInt32>, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?,
+                                       variable: VariablePositions?, examples r: Range<Int>, x: UnsafeMutablePointer<Float>) {
+        let config = model.config
+        let first = rows + positions.firstPosition(ofExample: r.lowerBound)
+        if let variable {
+            EmbeddingKernels.gatherMLPInput(rowIds: first, layout: variable.from(example: r.lowerBound), rows: r.count,
+                                            fieldCount: config.fieldCount, embedDim: config.embedDim, embedding: embedding,
+                                            linear: linear, x: x)
+        } else {
+            EmbeddingKernels.gatherMLPInput(rowIds: first, rows: r.count, fieldCount: config.fieldCount, embedDim: config.embedDim,
+                                            embedding: embedding, linear: linear, x: x)
+        }
     }
 
     /// The optimizer step for the batch of the last `forwardBackward`.
     public func applyUpdates(executor: PhaseExecutor) throws(CommunicatorError) {
         let count = pendingCount
-        let fields = model.config.fieldCount
+        let fields = positions.stride
         let workers = executor.workerCount
         // One part per CPU: each part scans the whole batch, so surplus threads would only
         // repeat that scan.
@@ -444,7 +461,6 @@ public final class FNNEngine: TrainingEngine {
     public func logits(examples list: [Int], executor: PhaseExecutor) throws(CommunicatorError) -> [Float] {
         var out = [Float](repeating: 0, count: list.count)
         let config = model.config
-        let f = config.fieldCount, d = config.embedDim
         let inputWidth = config.mlpInputWidth
         let hidden = dense.hidden
         let scratchStride = 3 * maxWidth
@@ -469,14 +485,14 @@ public final class FNNEngine: TrainingEngine {
                 }
                 return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
             } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
+            let variable = positions.variableLayout(examples: count)
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 if sharded == nil { positions.gather(from: data, examples: examples.base, range: r) }
-                EmbeddingKernels.gatherMLPInput(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: n,
-                                                fieldCount: f, embedDim: d, embedding: tables.embedding,
-                                                linear: tables.linear, x: x0.base + r.lowerBound * inputWidth)
+                gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
+                            examples: r, x: x0.base + r.lowerBound * inputWidth)
                 var input = UnsafePointer(x0.base + r.lowerBound * inputWidth)
                 for (l, h) in hidden.enumerated() {
                     let out = z[l].base + r.lowerBound * h.outputs

@@ -1,0 +1,173 @@
+import CMemoryHints
+
+/// The embedding kernels over variable positions (multi-hot and numeric fields): each position
+/// carries a value x that scales its row, so the FM is Rendle's full equation
+/// bias + sum_p x_p w_p + 1/2 sum_k ((sum_p x_p v_pk)^2 - sum_p x_p^2 v_pk^2), and an FNN field's
+/// input block is sum_p x_p v_p over the field's positions. The arithmetic is the one-hot
+/// kernels' with each row first multiplied by its value, in the same order, so one-hot data read
+/// as variable rows (every x = 1, x * v = v exactly) gives the one-hot kernels' bits.
+extension EmbeddingKernels {
+    /// Positions of a slice from variable rows: per example its entries in field order, rows
+    /// offset by field, values divided by the field's id count where mean-pooled, and the count.
+    @inlinable package static func variableTableRows(
+        starts: UnsafePointer<Int>, ids: UnsafePointer<UInt32>, fields: UnsafePointer<UInt32>, values: UnsafePointer<Float>,
+        examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>, meanPooled: UnsafePointer<UInt8>,
+        rowIds: UnsafeMutablePointer<UInt32>, positionValues: UnsafeMutablePointer<Float>,
+        positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
+        labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
+    ) {
+        let ahead = 8
+        for i in 0..<min(ahead, rows) { fnnpar_prefetch(starts + examples[i]) }
+        for i in 0..<rows {
+            if i + ahead < rows {
+                fnnpar_prefetch(starts + examples[i + ahead])
+                if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
+            }
+            let example = examples[i]
+            let lo = starts[example], hi = starts[example + 1]
+            let base = i * stride
+            var k = lo
+            while k < hi {
+                let f = fields[k]
+                var end = k + 1
+                while end < hi && fields[end] == f { end += 1 }
+                let offset = UInt32(truncatingIfNeeded: offsets[Int(f)])
+                let divisor: Float = meanPooled[Int(f)] != 0 ? Float(end - k) : 1
+                for q in k..<end {
+                    let out = base + q - lo
+                    rowIds[out] = offset &+ ids[q]
+                    positionValues[out] = meanPooled[Int(f)] != 0 ? values[q] / divisor : values[q]
+                    positionFields[out] = f
+                }
+                k = end
+            }
+            counts[i] = Int32(truncatingIfNeeded: hi - lo)
+            if let labels, let batchLabels { batchLabels[i] = labels[example] }
+        }
+    }
+
+    /// One example's FM logit over `count` valued positions; leaves sum_p x_p v_p in `sum`.
+    @inlinable @inline(__always) package static func fmLogit(
+        rowIds: UnsafePointer<UInt32>, values: UnsafePointer<Float>, count: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
+    ) -> Float {
+        let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
+        for k in 0..<embedDim { sum[k] = 0 }
+        var squares = Lanes(repeating: 0)
+        var squaresTail: Float = 0
+        var linearTerm: Float = 0
+        for p in 0..<count {
+            let row = Int(rowIds[p])
+            let value = values[p]
+            linearTerm += value * linear[row]
+            let v = embedding + row * embedDim
+            var k = 0
+            while k < vectorEnd {
+                let x = value * load(v + k)
+                store(load(sum + k) + x, sum + k)
+                squares += x * x
+                k += Lanes.scalarCount
+            }
+            while k < embedDim {
+                let x = value * v[k]
+                sum[k] += x
+                squaresTail += x * x
+                k += 1
+            }
+        }
+        return completedLogit(sum: sum, embedDim: embedDim, bias: bias, linearTerm: linearTerm,
+                              squares: squares.sum() + squaresTail)
+    }
+
+    /// FM logits of a slice of variable positions (`layout` from the slice's first example).
+    @inlinable package static func fmForward(
+        rowIds: UnsafePointer<UInt32>, layout: VariablePositions, rows: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<rows {
+            let first = i * layout.stride
+            logits[i] = fmLogit(rowIds: rowIds + first, values: layout.values + first, count: Int(layout.counts[i]),
+                                embedDim: embedDim, embedding: embedding, linear: linear, bias: bias, sum: scratch)
+        }
+    }
+
+    /// `fmTrain` over variable positions: the same outputs (g_i, and g_i S_i with S_i the
+    /// value-weighted sum of the example's rows).
+    @inlinable package static func fmTrain(
+        rowIds: UnsafePointer<UInt32>, layout: VariablePositions, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
+        embedDim: Int, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
+    ) -> (loss: Double, dBias: Float) {
+        if embedDim == 16 {
+            return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: 16,
+                                embedding: embedding, linear: linear, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
+        }
+        return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: embedDim,
+                            embedding: embedding, linear: linear, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
+    }
+
+    @inlinable @inline(__always) static func fmTrainSlice(
+        rowIds: UnsafePointer<UInt32>, layout: VariablePositions, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
+        embedDim: Int, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
+    ) -> (loss: Double, dBias: Float) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { buffer in
+            let logits = buffer.baseAddress!
+            let stride = layout.stride
+            func prefetch(example i: Int) {
+                for p in 0..<Int(layout.counts[i]) {
+                    let row = Int(rowIds[i * stride + p])
+                    fnnpar_prefetch(embedding + row * embedDim)
+                    fnnpar_prefetch(linear + row)
+                }
+            }
+            for i in 0..<min(4, rows) { prefetch(example: i) }
+            for i in 0..<rows {
+                if i + 4 < rows { prefetch(example: i + 4) }
+                logits[i] = fmLogit(rowIds: rowIds + i * stride, values: layout.values + i * stride,
+                                    count: Int(layout.counts[i]), embedDim: embedDim, embedding: embedding, linear: linear,
+                                    bias: bias, sum: scaledSums + i * embedDim)
+            }
+            let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
+                                                     dLogits: dLogits)
+            return (total, scaleSums(rows: rows, embedDim: embedDim, dLogits: dLogits, scaledSums: scaledSums))
+        }
+    }
+
+    /// The MLP input of a slice of variable positions: per field the value-weighted sum of its
+    /// positions' rows (zeros for a field with none), preceded by the same sum of their linear
+    /// weights when `linear` is given.
+    @inlinable package static func gatherMLPInput(
+        rowIds: UnsafePointer<UInt32>, layout: VariablePositions, rows: Int, fieldCount: Int, embedDim: Int,
+        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
+    ) {
+        let fieldWidth = linear == nil ? embedDim : embedDim + 1
+        let rowWidth = fieldCount * fieldWidth
+        let stride = layout.stride
+        let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
+        for i in 0..<rows {
+            if i + 2 < rows {
+                for p in 0..<Int(layout.counts[i + 2]) {
+                    fnnpar_prefetch(embedding + Int(rowIds[(i + 2) * stride + p]) * embedDim)
+                }
+            }
+            let out = x + i * rowWidth
+            out.update(repeating: 0, count: rowWidth)
+            for p in 0..<Int(layout.counts[i]) {
+                let position = i * stride + p
+                let r = Int(rowIds[position])
+                let value = layout.values[position]
+                var dst = out + Int(layout.fields[position]) * fieldWidth
+                if let linear { dst[0] += value * linear[r]; dst += 1 }
+                let src = embedding + r * embedDim
+                var k = 0
+                while k < vectorEnd {
+                    store(load(dst + k) + value * load(src + k), dst + k)
+                    k += Lanes.scalarCount
+                }
+                while k < embedDim { dst[k] += value * src[k]; k += 1 }
+            }
+        }
+    }
+}
