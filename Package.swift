@@ -99,7 +99,7 @@ let package = Package(
             path: "Sources/CLI", swiftSettings: swiftSettings),
 
         // Test data, scratch directories and reference implementations shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["FNNCore", "FNNExecution"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
+        .target(name: "TestSupport", dependencies: ["FNNCore", "FNNExecution", "FNNSystem"], path: "Tests/TestSupport", swiftSettings: numericKernelSettings),
         // Model files, checkpoints, the cache and schedules are also checked through short training
         // runs, so the numerics' tests may drive the trainer (never the other way round).
         .testTarget(name: "FNNCoreTests", dependencies: ["FNNCore", "FNNTrainer", "FNNThreads", "FNNExecution", "FNNSystem", "TestSupport"],

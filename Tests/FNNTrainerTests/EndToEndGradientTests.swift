@@ -11,8 +11,8 @@ import Testing
         abs(Double(analytic) - numeric) <= 2e-5 + 2e-3 * abs(numeric)
     }
 
-    func check(config: ModelConfig, rows: Int, sliceRows: Int) throws {
-        let data = randomDataset(rows: rows, fieldDims: config.fieldDims, seed: 11)
+    func check(config: ModelConfig, rows: Int, sliceRows: Int, data given: Dataset? = nil) throws {
+        let data = given ?? randomDataset(rows: rows, fieldDims: config.fieldDims, seed: 11)
         let model = Model.initialized(config: config, seed: 3)
         // Nudge BatchNorm off its identity initialisation so gamma and beta matter non-trivially.
         for h in model.layout.hidden {
@@ -59,6 +59,35 @@ import Testing
             }
         }
         #expect(checked > 50)
+    }
+
+    /// Multi-hot fields under sum and mean pooling (some rows with an empty field) and a numeric
+    /// field whose value scales its row: the valued kernels and the valued row grouping.
+    static let valuedSchema = FieldSchema(fields: [
+        FieldSpec(name: "user"), FieldSpec(name: "genres", kind: .multiHot, pooling: .mean, maxIds: 3),
+        FieldSpec(name: "tags", kind: .multiHot, pooling: .sum, maxIds: 2), FieldSpec(name: "age", kind: .numeric),
+    ])
+    static let valuedDims = [5, 6, 4, 1]
+
+    func valuedData(rows: Int) -> Dataset {
+        randomVariableDataset(rows: rows, fieldDims: Self.valuedDims, schema: Self.valuedSchema, seed: 13)
+    }
+
+    @Test func factorizationMachineOverValuedFields() throws {
+        try check(config: ModelConfig(kind: .fm, fieldDims: Self.valuedDims, embedDim: 4, schema: Self.valuedSchema),
+                  rows: 150, sliceRows: 64, data: valuedData(rows: 150))
+    }
+
+    @Test func fnnOverValuedFieldsWithDropout() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: Self.valuedDims, embedDim: 4, mlpDims: [6, 5], dropout: 0.3,
+                                      schema: Self.valuedSchema),
+                  rows: 150, sliceRows: 64, data: valuedData(rows: 150))
+    }
+
+    @Test func fnnWithLinearInputsOverValuedFields() throws {
+        try check(config: ModelConfig(kind: .fnn, fieldDims: Self.valuedDims, embedDim: 16, mlpDims: [12], dropout: 0,
+                                      fnnInput: .embeddingPlusLinear, schema: Self.valuedSchema),
+                  rows: 100, sliceRows: 32, data: valuedData(rows: 100))
     }
 
     @Test func factorizationMachine() throws {

@@ -28,6 +28,26 @@ public struct ReferenceModel {
         offsets[field] + Int(data.ids[example * data.fieldCount + field])
     }
 
+    /// Example `example`'s table rows and their weights, field by field: one row of weight 1 per
+    /// field for one-hot data; for variable rows each entry's value, divided by the field's
+    /// entry count under mean pooling (an empty field contributes nothing).
+    public func entries(_ data: Dataset, _ example: Int) -> [[(row: Int, weight: Double)]] {
+        guard let variable = data.variable else {
+            return (0..<config.fieldCount).map { f in [(row(data, example, f), 1.0)] }
+        }
+        var byField = [[(row: Int, weight: Double)]](repeating: [], count: config.fieldCount)
+        for k in variable.entries(ofRow: example) {
+            let f = Int(variable.fields[k])
+            byField[f].append((offsets[f] + Int(variable.ids[k]), Double(variable.values[k])))
+        }
+        let mean = data.schema.meanPooled
+        for f in byField.indices where mean[f] && !byField[f].isEmpty {
+            let n = Double(byField[f].count)
+            byField[f] = byField[f].map { ($0.row, $0.weight / n) }
+        }
+        return byField
+    }
+
     public func bce(_ z: Double, _ y: Double) -> Double {
         // log(1 + e^z) - y z, stable.
         (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y * z
@@ -46,12 +66,11 @@ public struct ReferenceModel {
             var z = dense[0]
             var sum = [Double](repeating: 0, count: d)
             var squares = 0.0
-            for f in 0..<config.fieldCount {
-                let r = row(data, e, f)
-                z += linear[r]
+            for (r, w) in entries(data, e).joined() {
+                z += w * linear[r]
                 for k in 0..<d {
-                    sum[k] += embedding[r * d + k]
-                    squares += embedding[r * d + k] * embedding[r * d + k]
+                    sum[k] += w * embedding[r * d + k]
+                    squares += w * embedding[r * d + k] * w * embedding[r * d + k]
                 }
             }
             return z + 0.5 * (sum.reduce(0) { $0 + $1 * $1 } - squares)
@@ -64,10 +83,15 @@ public struct ReferenceModel {
         let d = config.embedDim
         var x: [[Double]] = examples.map { e in
             var v: [Double] = []
-            for f in 0..<config.fieldCount {
-                let r = row(data, e, f)
-                if config.fnnInput == .embeddingPlusLinear { v.append(linear[r]) }
-                v.append(contentsOf: embedding[(r * d)..<(r * d + d)])
+            for field in entries(data, e) {
+                var pooled = [Double](repeating: 0, count: d)
+                var linearTerm = 0.0
+                for (r, w) in field {
+                    if config.fnnInput == .embeddingPlusLinear { linearTerm += w * linear[r] }
+                    for k in 0..<d { pooled[k] += w * embedding[r * d + k] }
+                }
+                if config.fnnInput == .embeddingPlusLinear { v.append(linearTerm) }
+                v.append(contentsOf: pooled)
             }
             return v
         }
