@@ -103,7 +103,7 @@ struct Bench: ParsableCommand {
         var results: [BenchPoint] = []
         for kind in modelKinds {
             let config = ModelConfig(kind: kind, fieldDims: dataset.fieldDims, embedDim: embedDim, mlpDims: mlpDims,
-                                     dropout: dropout)
+                                     dropout: dropout, schema: dataset.modelSchema)
             var options = options
             options.tables = .recommended(for: kind)
             if let rule = optimizer.rule { options.tables.kind = rule }

@@ -33,6 +33,8 @@ struct DataOptions: ParsableArguments {
     var trainOnAll = false
     @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
     var memoryBudget: String?
+    @Option(name: .customLong("side-info"), help: ArgumentHelp("MovieLens: add the user attributes (gender, age group, occupation, zip prefix) and the movie's genres (multi-hot, mean-pooled) from the side files beside the ratings (users.dat + movies.dat, u.user + u.item, movies.csv) as extra fields. auto: when they are there; off: the two fields pytorch-fm reads.", valueName: "auto|on|off"))
+    var sideInfo: DataRequest.SideInformation = .off
 
     func validate() throws {
         _ = try memoryBudgetBytes()
@@ -92,6 +94,7 @@ struct DataOptions: ParsableArguments {
         request.trainOnAll = trainOnAll
         request.memoryBudget = try memoryBudgetBytes()
         request.seed = seed
+        request.sideInformation = sideInfo
         return request
     }
 
@@ -104,3 +107,4 @@ struct DataOptions: ParsableArguments {
 
 extension DataFormat: ExpressibleByArgument {}
 extension VocabularySource: ExpressibleByArgument {}
+extension DataRequest.SideInformation: ExpressibleByArgument {}

@@ -54,9 +54,10 @@ struct Experiment: ParsableCommand {
         fnnTrainingOptions.tables = fnnChoices.tables
         fnnTrainingOptions.initialization = fnnChoices.initialization
         if let saveDir { try createDirectory(saveDir) }
-        let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim)
+        let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim, schema: dataset.modelSchema)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,
-                                    mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
+                                    mlpDims: try fnnOptions.mlpDims(), dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput,
+                                    schema: dataset.modelSchema)
         // One placement for all three models: the FNN from the FM starts from the FM's shard.
         let ranks = try ProcessRanks.shared()
         let fmHeld = (fmConfig.checkedParameterCount ?? 0) * 4

@@ -29,7 +29,7 @@ struct TrainFM: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim) }
+        let config = { (dataset: Dataset) in ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim, schema: dataset.modelSchema) }
         try trainOneModel(name: "fm", kind: .fm, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config) { config, _, options, shard in
             Model.initialized(config: config, seed: options.seed, tables: options.initialization, shard: shard)
@@ -65,7 +65,7 @@ struct TrainFNN: ParsableCommand {
         let mlp = try fnnOptions.mlpDims()
         let config = { (dataset: Dataset) in
             ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim, mlpDims: mlp,
-                        dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput)
+                        dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput, schema: dataset.modelSchema)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
                           config: config, tablesFrom: initFrom.map { "from \($0)" },

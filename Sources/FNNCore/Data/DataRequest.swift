@@ -30,10 +30,22 @@ public struct DataRequest: Sendable, Equatable {
 
     /// Half of the machine's memory (of this rank's share of it, when ranks share the host).
     public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 / Launcher.localRanks.count }
+    /// MovieLens: join the user and movie attributes found beside the ratings as extra fields.
+    public var sideInformation: SideInformation = .off
     /// The split's seed (and so the training rows that vocabularies count).
     public var seed: UInt64 = 42
 
     public init(path: String?) { self.path = path }
+
+    /// Whether MovieLens ratings take the side files beside them as extra fields.
+    public enum SideInformation: String, Sendable, CaseIterable, Codable {
+        /// When the side files are there.
+        case auto
+        /// The side files must be there.
+        case on
+        /// Ratings only: the two fields pytorch-fm reads.
+        case off
+    }
 
     /// The held-out files, validation first.
     public var heldOutPaths: [String] { [validationPath, testPath].compactMap { $0 } }

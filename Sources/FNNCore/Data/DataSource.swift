@@ -33,6 +33,7 @@ public struct DataSource {
         }
         do {
             var dataset = try source.read(data, inputs: inputs, executor: executor)
+            dataset = try withSideInformation(dataset, path: data)
             dataset.name = inputs.name(of: data)
             return dataset
         } catch {
@@ -171,6 +172,29 @@ public struct DataSource {
 }
 
 extension DataSource {
+    /// MovieLens ratings joined with the side files beside them, as `request.sideInformation`
+    /// asks. The join comes after the binary cache, which keeps the ratings alone: the side
+    /// files are small and read every time, so an edited side file is never served stale.
+    private func withSideInformation(_ ratings: Dataset, path: String) throws(InputError) -> Dataset {
+        guard request.sideInformation != .off else { return ratings }
+        guard ratings.sourceFormat == .movielens else {
+            if request.sideInformation == .on {
+                throw InputError(path: path, "--side-info on joins MovieLens side files, but this is \(ratings.sourceFormat?.rawValue ?? "other") data")
+            }
+            return ratings
+        }
+        guard PlainInputs.isStream(path) == false,
+              let side = try MovieLensSideInformation.find(besideRatings: path) else {
+            if request.sideInformation == .on {
+                throw InputError(path: path, "--side-info on, but no side files beside it (users.dat and movies.dat, u.user and u.item, or movies.csv)")
+            }
+            return ratings
+        }
+        let joined = side.joined(ratings)
+        note("side information from \(side.files.joined(separator: ", ")): fields \(joined.schema.summary)")
+        return joined
+    }
+
     /// The held-out files' row counts, in `heldOutPaths` order.
     private func heldOutCounts(_ rows: [Int]) -> HeldOutFiles {
         HeldOutFiles(validationRows: request.validationPath == nil ? 0 : rows[0], testRows: request.testPath == nil ? 0 : rows[rows.count - 1])

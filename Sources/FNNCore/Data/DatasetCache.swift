@@ -156,6 +156,8 @@ public enum DatasetCache {
     }
 
     public static func store(_ data: Dataset, cache: String, key: Key?) throws {
+        // Variable rows (side information) are joined after the cache, which holds the ratings.
+        guard data.variable == nil else { throw InputError(path: cache, "the binary cache holds one-hot rows only") }
         let ids = data.ids
         let heldOut = data.heldOut.map {
             ["held_out_validation_rows": String($0.validationRows), "held_out_test_rows": String($0.testRows)]

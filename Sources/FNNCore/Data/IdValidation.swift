@@ -8,7 +8,7 @@ extension Dataset {
     /// The first (row, field, id) whose id is not below the field's size, in row order.
     public func firstIdOutOfRange(executor: PhaseExecutor? = nil) -> (row: Int, field: Int, id: UInt32)? {
         let f = fieldCount
-        guard rowCount > 0, f > 0 else { return nil }
+        guard rowCount > 0, f > 0, variable == nil else { return nil }
         let limits = fieldDims.map { UInt32(clamping: $0) }
         let blockRows = 1 << 16
         let blocks = (rowCount + blockRows - 1) / blockRows
@@ -56,6 +56,10 @@ extension Dataset {
     public func validateIds(executor: PhaseExecutor? = nil) throws(InputError) {
         if let (row, label) = firstBadLabel() {
             throw InputError(path: name, "row \(row + 1) has label \(label), not 0 or 1: the file is damaged or was not written by fnn-par")
+        }
+        if let variable {
+            guard let (row, problem) = variable.firstProblem(schema: schema, fieldDims: fieldDims) else { return }
+            throw InputError(path: name, "row \(row + 1): \(problem)")
         }
         guard let (row, field, id) = firstIdOutOfRange(executor: executor) else { return }
         throw InputError(path: name, "row \(row + 1), field \(field + 1) holds id \(id), but the field has \(fieldDims[field]) ids (0 to \(fieldDims[field] - 1)): the file is damaged or was not written by fnn-par")

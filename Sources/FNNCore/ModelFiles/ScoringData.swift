@@ -65,7 +65,7 @@ public struct ScoringData {
         if fieldCount == nil, let text = file.metadata["field_dims"], let dims = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)) {
             fieldCount = dims.count
         }
-        let dataset: Dataset
+        var dataset: Dataset
         var rareOrUnseen: [Int]?
         let resolved = request.format == .auto ? try formatFor(data, recorded: file.metadata["data_format"]) : request.format
         if let kind = resolved.categorical {
@@ -91,6 +91,7 @@ public struct ScoringData {
             }
             dataset = try loadDataset(path: data, format: resolved, unlabeledFields: request.unlabeled ? fieldCount : nil,
                                       skipBadLines: request.skipBadLines)
+            dataset = try withSideInformation(dataset, model: model, file: file, dataPath: request.dataPath, format: resolved)
         }
         let ownFormat = file.metadata["format"] == ModelFile.formatName
         let loaded = try ModelFile.model(from: file, path: model, fieldDims: ownFormat ? nil : (request.fieldDims ?? dataset.fieldDims),
@@ -111,6 +112,27 @@ public struct ScoringData {
         let (mapped, unseen) = try dataset.mappingUnseenIds(toFallbackOf: dims)
         return ScoringData(model: loaded.withFallbackRows(), dataset: mapped, metadata: file.metadata, unseenPerField: unseen,
                            usesFallbackRows: true)
+    }
+
+    /// MovieLens ratings for a model trained with side information get the side files beside
+    /// them joined as in training. Side ids are the side files' sorted values, so the same files
+    /// give the same ids; files with another number of values per field would give other ids
+    /// silently, and are refused.
+    private static func withSideInformation(_ ratings: Dataset, model: String, file: SafeTensors, dataPath: String,
+                                            format: DataFormat) throws -> Dataset {
+        guard let text = file.metadata["field_schema"], format == .movielens, ratings.fieldCount == 2 else { return ratings }
+        let dims = file.metadata["field_dims"].flatMap { try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) } ?? []
+        guard let modelSchema = FieldSchema.parse(stored: text, fieldCount: dims.count) else {
+            throw ScoringError("\(model): corrupt model metadata: field_schema")
+        }
+        guard let side = try MovieLensSideInformation.find(besideRatings: dataPath) else {
+            throw ScoringError("\(model) was trained with MovieLens side information (\(modelSchema.summary)), but there are no side files beside \(dataPath): put the users and movies files the model was trained with there")
+        }
+        let joined = try side.joined(ratings).checked(against: modelSchema)
+        for f in 2..<max(2, min(dims.count, joined.fieldCount)) where dims[f] != joined.fieldDims[f] {
+            throw ScoringError("\(side.files.joined(separator: ", ")): field \(f + 1) (\(modelSchema.fields[f].name)) has \(joined.fieldDims[f]) ids but the model was trained with \(dims[f]): these are not the side files it was trained with")
+        }
+        return joined
     }
 
     /// `--format auto` for data scored by a model: a binary data file is one by its content;

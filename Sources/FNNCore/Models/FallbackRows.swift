@@ -36,6 +36,9 @@ extension Dataset {
         guard modelDims.count == fieldCount else {
             throw InputError(path: name, "the data has \(fieldCount) fields but the model has \(modelDims.count)")
         }
+        guard variable == nil else {
+            throw InputError(path: name, "ids the model never saw cannot be mapped to fallback rows in multi-hot or valued data yet")
+        }
         let f = fieldCount
         let mapped = AlignedBuffer<UInt32>(count: ids.count)
         var unseen = [Int](repeating: 0, count: f)

@@ -18,6 +18,15 @@ public func checkTrainingMemory(_ config: ModelConfig, options: TrainingOptions,
 public func planTables(_ config: ModelConfig, options: TrainingOptions, dataset: Dataset, split: DataSplit,
                        executor: PhaseExecutor, alsoHeld: Int = 0, placement: TablePlacement, ranks: Int) throws(WorkflowError)
     -> (shards: Int, note: String) {
+    // The sharded exchange moves one table row per field of an example; multi-hot and valued
+    // rows have not been taught to it, so they train on replicated tables.
+    if dataset.variable != nil && ranks > 1 {
+        guard placement != .sharded else {
+            throw WorkflowError("\(dataset.name): --tables sharded takes one-hot fields only; multi-hot and valued fields (\(dataset.schema.summary)) train with --tables replicated")
+        }
+        return try planTables(config, options: options, dataset: dataset, split: split, executor: executor,
+                              alsoHeld: alsoHeld, placement: .replicated, ranks: ranks)
+    }
     if ranks > 1 && placement == .auto {
         if let whole = try? memoryNote(config, options: options, dataset: dataset, split: split, executor: executor,
                                        alsoHeld: alsoHeld, shards: 1) {

@@ -44,7 +44,7 @@ public struct ThroughputMeasurement: Sendable {
         return ThroughputMeasurement(
             samplesPerSecond: Double(examples) / seconds, phases: executor.profile.entries,
             peakRSSBytes: ResidentMemory.peakSinceReset,
-            stateBytes: dataset.ids.byteCount + dataset.rowCount * 4 + parameters + engine.optimizerBytes,
+            stateBytes: dataset.ids.byteCount + (dataset.variable?.byteCount ?? 0) + dataset.rowCount * 4 + parameters + engine.optimizerBytes,
             workspaceBytes: engine.workspaceBytes, traffic: ranks.traffic)
     }
 }
