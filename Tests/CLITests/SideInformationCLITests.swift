@@ -37,4 +37,29 @@ import Testing
                             "--save", "m.safetensors"], in: dir)
         #expect(!auto.stderr.contains("no side files"), "\(auto.stderr)")
     }
+
+    /// Side ids are the side files' sorted values: scoring beside other side files would read
+    /// other values under the same ids, so files with other value counts are refused.
+    @Test func scoringBesideOtherSideFilesIsRefused() throws {
+        let dir = scratch()
+        var ratings = ""
+        for i in 0..<60 { ratings += "\(i % 6 + 1)::\(i % 5 + 1)::\(i % 3 == 0 ? 5 : 2)::\(i)\n" }
+        try ratings.write(toFile: dir + "/ratings.dat", atomically: true, encoding: .utf8)
+        let users = (1...6).map { "\($0)::\($0 % 2 == 0 ? "F" : "M")::25::\($0 % 3)::1000\($0)" }.joined(separator: "\n") + "\n"
+        try users.write(toFile: dir + "/users.dat", atomically: true, encoding: .utf8)
+        try (1...5).map { "\($0)::Film \($0) (1999)::Drama|Comedy" }.joined(separator: "\n")
+            .write(toFile: dir + "/movies.dat", atomically: true, encoding: .utf8)
+        let train = try run(["fm", "--data", "ratings.dat", "--side-info", "on", "--epochs", "1", "--split", "60,20,20",
+                             "--save", "m.safetensors"], in: dir)
+        #expect(train.status == 0, "\(train.stderr)")
+        let same = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
+        #expect(same.status == 0, "\(same.stderr)")
+        try users.replacingOccurrences(of: "6::F::25::0", with: "6::F::25::7")
+            .write(toFile: dir + "/users.dat", atomically: true, encoding: .utf8)
+        let other = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
+        #expect(other.status != 0 && other.stderr.contains("not the side files it was trained with"), "\(other.stderr)")
+        try FileManager.default.removeItem(atPath: dir + "/users.dat")
+        let none = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
+        #expect(none.status != 0 && none.stderr.contains("no side files beside"), "\(none.stderr)")
+    }
 }
