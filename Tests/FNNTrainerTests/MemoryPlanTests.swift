@@ -34,6 +34,31 @@ import Testing
         }
     }
 
+    /// Multi-hot and valued rows: the plan counts each field's most ids per example, not one.
+    @Test(arguments: [ModelKind.fm, .fnn])
+    func planMatchesTheEnginesAllocationsOverMultiHotRows(kind: ModelKind) throws {
+        let schema = FieldSchema(fields: [FieldSpec(name: "user"), FieldSpec(name: "tags", kind: .multiHot, pooling: .mean, maxIds: 12),
+                                          FieldSpec(name: "age", kind: .numeric)])
+        let data = randomVariableDataset(rows: 6000, fieldDims: [5000, 300, 1], schema: schema, seed: 3)
+        let split = DataSplit(rowCount: data.rowCount, seed: 1)
+        let config = ModelConfig(kind: kind, fieldDims: data.fieldDims, embedDim: 16, mlpDims: [64, 32], schema: schema)
+        var options = TrainingOptions()
+        options.batchSize = 1024
+        let pool = WorkerPool(threads: 2)
+        let engine = makeEngine(model: Model.initialized(config: config, seed: 1), data: data, options: options)
+        let rows = Array(split.train.prefix(1024))
+        _ = try rows.withUnsafeBufferPointer { try engine.trainStep(examples: $0.baseAddress!, count: 1024, epoch: 1, executor: pool) }
+        let plan = MemoryPlan(config: config, options: options, dataBytes: data.binaryBytes, validationRows: split.validationCount,
+                              testRows: split.testCount, threads: pool.workerCount, concurrency: pool.concurrency)!
+        let work = engine.workspaceBytes
+        #expect(Double(plan.workspace) >= 0.9 * Double(work) && Double(plan.workspace) <= 1.5 * Double(work) + 65536,
+                "\(kind): workspace plan \(plan.workspace), engine \(work)")
+        let oneHot = MemoryPlan(config: ModelConfig(kind: kind, fieldDims: data.fieldDims, embedDim: 16, mlpDims: [64, 32]),
+                                options: options, dataBytes: data.binaryBytes, validationRows: split.validationCount,
+                                testRows: split.testCount, threads: pool.workerCount, concurrency: pool.concurrency)!
+        #expect(plan.workspace > oneHot.workspace)
+    }
+
     /// Sizes that overflow or are out of bounds give no plan (the caller refuses them), not a trap.
     @Test func impossibleSizesGiveNoPlan() {
         var options = TrainingOptions()

@@ -43,12 +43,18 @@ public struct MemoryPlan: Sendable, Equatable {
         case .sgd: break
         }
         optimizer = state
-        // Row groupings: one slot per table row, and per part lists sized by the batch's positions.
-        let positions = batch * f
+        // Row groupings: one slot per table row, and per part lists sized by the batch's positions
+        // (multi-hot and valued rows reserve each field's most ids per example, each position
+        // with its value and field beside its row).
+        let perExample = config.schema?.positionsPerExample ?? f
+        let positionBytes = config.schema == nil ? 4 : 12
+        let positions = batch * perExample
         let unique = min(positions, rows)
         var work = rows * 4 + (rows / 64 + 1) * 4
-        work += max(concurrency, 1) * (unique * (4 * d + 12) + positions * 8)
-        work += batch * (8 + f * 4 + 4 + 4 + 4)  // examples, row ids, labels, logits, logit gradients
+        // Valued positions: each part keeps its positions' values and a coefficient per row.
+        let valued = config.schema == nil ? 0 : 4
+        work += max(concurrency, 1) * (unique * (4 * d + 12 + valued) + positions * (8 + valued))
+        work += batch * (8 + perExample * positionBytes + 4 + 4 + 4)  // examples, positions, labels, logits, logit gradients
         if config.kind == .fm {
             work += batch * d * 4 + slices * (4 + 8) + slices * 3 * d * 4
         } else {
