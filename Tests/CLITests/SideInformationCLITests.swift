@@ -18,6 +18,11 @@ import Testing
         // Scoring joins the side files again without being asked: 7 fields, not the ratings' 2.
         let eval = try run(["eval", "--model", "fnn.safetensors", "--data", u], in: dir)
         #expect(eval.status == 0, "\(eval.stderr)")
+        // Another process, another thread count: the same file, schema metadata included.
+        let again = try run(["fm", "--data", u, "--cache-dir", dir, "--side-info", "on", "--epochs", "2", "--threads", "1",
+                             "--save", "fm-again.safetensors"], in: dir)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/fm.safetensors") == FileManager.default.contents(atPath: dir + "/fm-again.safetensors"))
         // Off (the default) is pytorch-fm's two fields: the model does not fit those.
         let plain = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "plain.safetensors"], in: dir)
         #expect(plain.status == 0 && !plain.stderr.contains("side information"), "\(plain.stderr)")

@@ -76,10 +76,13 @@ public struct FieldSchema: Sendable, Codable, Equatable {
     /// The per-field 1/count pooling of mean fields (false: the values are used as they are).
     public var meanPooled: [Bool] { fields.map { $0.kind == .multiHot && $0.pooling == .mean } }
 
-    /// The schema as the files store it (JSON), nil for the one-hot schema.
+    /// The schema as the files store it (JSON with sorted keys: the encoder's own key order
+    /// changes from process to process, and model files must not), nil for the one-hot schema.
     public var stored: String? {
         guard !isOneHot else { return nil }
-        return String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
     /// Reads `stored`'s form; nil text is the one-hot schema of `fieldCount` fields. Returns nil
