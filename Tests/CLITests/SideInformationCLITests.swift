@@ -59,6 +59,11 @@ import Testing
         #expect(train.status == 0, "\(train.stderr)")
         let same = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
         #expect(same.status == 0, "\(same.stderr)")
+        // Same value counts, another user's gender: the digest tells.
+        try users.replacingOccurrences(of: "1::M::25", with: "1::F::25")
+            .write(toFile: dir + "/users.dat", atomically: true, encoding: .utf8)
+        let swapped = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
+        #expect(swapped.status != 0 && swapped.stderr.contains("their values differ"), "\(swapped.stderr)")
         try users.replacingOccurrences(of: "6::F::25::0", with: "6::F::25::7")
             .write(toFile: dir + "/users.dat", atomically: true, encoding: .utf8)
         let other = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)

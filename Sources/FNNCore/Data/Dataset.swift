@@ -29,6 +29,8 @@ public struct Dataset: Sendable {
     /// The format the rows were read from (recorded in model files, so `eval` and `predict` read
     /// new rows the same way); nil for data made in memory.
     public var sourceFormat: DataFormat?
+    /// The side files' digest (`MovieLensSideInformation.digest`) when they were joined.
+    public var sideInformationDigest: String?
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?

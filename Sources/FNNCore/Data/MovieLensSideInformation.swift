@@ -24,6 +24,10 @@ public struct MovieLensSideInformation: Sendable {
     public let genreNames: [String]
     public let hasUsers: Bool
     public let hasMovies: Bool
+    /// A digest of what the ids mean: every field's sorted values and every user's and movie's
+    /// ids. A model records it, so scoring beside side files whose values differ (even with the
+    /// same counts) is refused rather than read under ids that now mean other values.
+    public let digest: String
 
     /// The most genres one movie has: the genres field's `maxIds`.
     var mostGenres: Int { max(1, movieGenres.map(\.count).max() ?? 1) }
@@ -76,6 +80,7 @@ public struct MovieLensSideInformation: Sendable {
         joined.skippedLines = ratings.skippedLines
         joined.firstSkipped = ratings.firstSkipped
         joined.skippedRowPositions = ratings.skippedRowPositions
+        joined.sideInformationDigest = digest
         return joined
     }
 
@@ -84,13 +89,14 @@ public struct MovieLensSideInformation: Sendable {
     static func oneMillion(users: String, movies: String) throws(InputError) -> MovieLensSideInformation {
         // UserID::Gender::Age::Occupation::Zip-code
         let userRows = try table(users, separator: Array("::".utf8), columns: 5)
-        let (values, sizes) = try categoricalColumns(userRows, path: users, pick: { [$0[1], $0[2], $0[3], zip3($0[4])] })
+        let (values, sizes, userVocabularies) = try categoricalColumns(userRows, path: users, pick: { [$0[1], $0[2], $0[3], zip3($0[4])] })
         // MovieID::Title::Genres ("Animation|Children's|Comedy")
         let movieRows = try table(movies, separator: Array("::".utf8), columns: 3)
         let (genres, names) = try genreLists(movieRows, path: movies) { $0[2].isEmpty ? [] : $0[2].split(separator: "|").map(String.init) }
         return MovieLensSideInformation(files: [users, movies], userValues: values,
                                         userFieldNames: ["gender", "age", "occupation", "zip3"], userFieldSizes: sizes,
-                                        movieGenres: genres, genreNames: names, hasUsers: true, hasMovies: true)
+                                        movieGenres: genres, genreNames: names, hasUsers: true, hasMovies: true,
+                                        digest: digest(userVocabularies, values, names, genres))
     }
 
     static func hundredThousand(users: String, items: String, genres genreFile: String?) throws(InputError) -> MovieLensSideInformation {
@@ -99,7 +105,7 @@ public struct MovieLensSideInformation: Sendable {
         for (line, row) in userRows where Int(row[1]).map({ $0 < 0 || $0 > 200 }) ?? true {
             throw InputError(path: users, line: line, "age '\(row[1])' is not a whole number of years")
         }
-        let (values, sizes) = try categoricalColumns(userRows, path: users, pick: { row in
+        let (values, sizes, userVocabularies) = try categoricalColumns(userRows, path: users, pick: { row in
             [row[2], String(ageGroup(Int(row[1])!)), row[3], zip3(row[4])] })
         // movie id | title | release date | video release date | IMDb URL | 19 genre flags
         let itemRows = try table(items, separator: Array("|".utf8), columns: 24)
@@ -122,7 +128,8 @@ public struct MovieLensSideInformation: Sendable {
         }
         return MovieLensSideInformation(files: [users, items] + (genreFile.map { [$0] } ?? []), userValues: values,
                                         userFieldNames: ["gender", "age", "occupation", "zip3"], userFieldSizes: sizes,
-                                        movieGenres: genres, genreNames: names, hasUsers: true, hasMovies: true)
+                                        movieGenres: genres, genreNames: names, hasUsers: true, hasMovies: true,
+                                        digest: digest(userVocabularies, values, names, genres))
     }
 
     static func latest(movies: String) throws(InputError) -> MovieLensSideInformation {
@@ -141,10 +148,25 @@ public struct MovieLensSideInformation: Sendable {
             row[1] == "(no genres listed)" || row[1].isEmpty ? [] : row[1].split(separator: "|").map(String.init)
         }
         return MovieLensSideInformation(files: [movies], userValues: [], userFieldNames: [], userFieldSizes: [],
-                                        movieGenres: genres, genreNames: names, hasUsers: false, hasMovies: true)
+                                        movieGenres: genres, genreNames: names, hasUsers: false, hasMovies: true,
+                                        digest: digest([], [], names, genres))
     }
 
     // MARK: - Parsing
+
+    static func digest(_ vocabularies: [[String]], _ users: [[UInt32]], _ genreNames: [String], _ genres: [[UInt32]]) -> String {
+        var hash = FNV1a()
+        func add(_ text: String) { for byte in text.utf8 { hash.add(byte) }; hash.add(word: UInt64(text.utf8.count)) }
+        func add(_ lists: [[UInt32]]) {
+            hash.add(word: UInt64(lists.count))
+            for list in lists { hash.add(word: UInt64(list.count)); for id in list { hash.add(word: UInt64(id)) } }
+        }
+        for vocabulary in vocabularies { hash.add(word: UInt64(vocabulary.count)); vocabulary.forEach(add) }
+        add(users)
+        hash.add(word: UInt64(genreNames.count)); genreNames.forEach(add)
+        add(genres)
+        return String(hash.value, radix: 16)
+    }
 
     /// ML-1M's groups: 1 (under 18), 18, 25, 35, 45, 50, 56 (56 and over).
     static func ageGroup(_ age: Int) -> Int {
@@ -199,12 +221,12 @@ public struct MovieLensSideInformation: Sendable {
     /// Sorted-distinct ids (from 1) for the picked columns, per entity index; sizes include the
     /// unknown id 0. A repeated entity is an error: which row would be meant is unknowable.
     static func categoricalColumns(_ rows: [(Int, [String])], path: String, pick: ([String]) -> [String])
-        throws(InputError) -> ([[UInt32]], [Int]) {
+        throws(InputError) -> ([[UInt32]], [Int], [[String]]) {
         let picked = rows.map { pick($0.1) }
         let width = picked.first?.count ?? 0
-        let vocabularies: [[String: UInt32]] = (0..<width).map { c in
-            let distinct = Set(picked.map { $0[c] }.filter { !$0.isEmpty }).sorted()
-            return Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32($0 + 1)) })
+        let sortedValues: [[String]] = (0..<width).map { c in Set(picked.map { $0[c] }.filter { !$0.isEmpty }).sorted() }
+        let vocabularies: [[String: UInt32]] = sortedValues.map { distinct in
+            Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt32($0 + 1)) })
         }
         var values: [[UInt32]] = []
         var seen = Set<Int>()
@@ -214,7 +236,7 @@ public struct MovieLensSideInformation: Sendable {
             if values.count <= i { values.append(contentsOf: repeatElement([UInt32](repeating: 0, count: width), count: i + 1 - values.count)) }
             values[i] = (0..<width).map { c in cells[c].isEmpty ? 0 : vocabularies[c][cells[c]]! }
         }
-        return (values, vocabularies.map { $0.count + 1 })
+        return (values, vocabularies.map { $0.count + 1 }, sortedValues)
     }
 
     /// Genre ids (sorted distinct names, from 0) per movie index.

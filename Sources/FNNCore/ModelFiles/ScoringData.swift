@@ -129,6 +129,9 @@ public struct ScoringData {
             throw ScoringError("\(model) was trained with MovieLens side information (\(modelSchema.summary)), but there are no side files beside \(dataPath): put the users and movies files the model was trained with there")
         }
         let joined = try side.joined(ratings).checked(against: modelSchema)
+        if let recorded = file.metadata["side_information"], recorded != side.digest {
+            throw ScoringError("\(side.files.joined(separator: ", ")): their values differ from those the model \(model) was trained with (side information digest \(side.digest), the model's \(recorded)): these are not the side files it was trained with")
+        }
         for f in 2..<max(2, min(dims.count, joined.fieldCount)) where dims[f] != joined.fieldDims[f] {
             throw ScoringError("\(side.files.joined(separator: ", ")): field \(f + 1) (\(modelSchema.fields[f].name)) has \(joined.fieldDims[f]) ids but the model was trained with \(dims[f]): these are not the side files it was trained with")
         }

@@ -39,6 +39,7 @@ public func saveTrainedModel(_ model: Model, to path: String, dataset: Dataset, 
             : options.heldOut.map { DataSplit.rule(options.split, heldOut: $0) } ?? DataSplit.rule(options.split),
     ]
     if let format = dataset.sourceFormat { metadata["data_format"] = format.rawValue }
+    if let digest = dataset.sideInformationDigest { metadata["side_information"] = digest }
     if let best = report.bestEpoch { metadata["best_epoch"] = String(best) }
     let tableRows = shard.isWholeTable ? nil : { (name: String, width: Int, writer: AtomicFileWriter) throws in
         let table = ModelFile.tableTensors(of: model).first { $0.name == name }!
