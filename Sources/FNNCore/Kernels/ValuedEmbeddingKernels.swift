@@ -32,11 +32,12 @@ extension EmbeddingKernels {
                 var end = k + 1
                 while end < hi && fields[end] == f { end += 1 }
                 let offset = UInt32(truncatingIfNeeded: offsets[Int(f)])
-                let divisor: Float = meanPooled[Int(f)] != 0 ? Float(end - k) : 1
+                let mean = meanPooled[Int(f)] != 0
+                let divisor = Float(end - k)
                 for q in k..<end {
                     let out = base + q - lo
                     rowIds[out] = offset &+ ids[q]
-                    positionValues[out] = meanPooled[Int(f)] != 0 ? values[q] / divisor : values[q]
+                    positionValues[out] = mean ? values[q] / divisor : values[q]
                     positionFields[out] = f
                 }
                 k = end

@@ -232,45 +232,19 @@ public final class RowGrouping: @unchecked Sendable {
                 kept &+= r &- lo < span ? 1 : 0
             }
         }
-        let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
-        let counts = positionCounts.base, coefficients = rowCoefficients.base
-        let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
-        let linear = gradients.linear, linearStride = gradients.linearStride
-        var u = 0
-        let ahead = 32
-        for k in 0..<min(ahead, kept) { fnnpar_prefetch(slots + Int(keptRows[k])) }
-        for k in 0..<kept {
-            if k + ahead < kept { fnnpar_prefetch(slots + Int(keptRows[k + ahead])) }
-            let r = Int(keptRows[k]), e = Int(keptEntries[k]), x = keptValues[k]
-            let source = embedding + e * embeddingStride
-            let g = linear.map { $0[e * linearStride] } ?? 0
-            let s = Int(slots[r])
-            if s < 0 {
-                slots[r] = Int32(u)
-                unique[u] = UInt32(truncatingIfNeeded: r)
-                counts[u] = 1
-                let sum = sums + u * width
-                for j in 0..<width { sum[j] = 0 }
-                AdamKernels.add(source, scaledBy: x, into: sum, count: width)
-                linearSums[u] = x * g
-                coefficients[u] = x * x * g
-                u += 1
-            } else {
-                counts[s] += 1
-                AdamKernels.add(source, scaledBy: x, into: sums + s * width, count: width)
-                linearSums[s] += x * g
-                coefficients[s] += x * x * g
-            }
-        }
-        uniqueCount = u
+        accumulate(width: width, count: kept, gradients: gradients, valued: true, row: { keptRows[$0] },
+                   entry: { Int(keptEntries[$0]) }, value: { keptValues[$0] })
     }
 
     /// Adds up positions 0 ..< count, whose rows and entries `row` and `entry` give (each asked
-    /// once, in order).
-    @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients,
-                                              row rowOf: (Int) -> UInt32, entry entryOf: (Int) -> Int) {
+    /// once, in order). `valued` (a constant at each call, so the branches fold away): each
+    /// position's contribution is scaled by its `value` x, and x^2 times its linear gradient
+    /// goes to the row's coefficient (`RowGradients.variable`).
+    @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients, valued: Bool = false,
+                                              row rowOf: (Int) -> UInt32, entry entryOf: (Int) -> Int,
+                                              value valueOf: (Int) -> Float = { _ in 1 }) {
         let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
-        let counts = positionCounts.base
+        let counts = positionCounts.base, coefficients = rowCoefficients.base
         let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
         let linear = gradients.linear, linearStride = gradients.linearStride
         var u = 0
@@ -283,7 +257,26 @@ public final class RowGrouping: @unchecked Sendable {
             let r = Int(rowOf(k)), e = entryOf(k)
             let source = embedding + e * embeddingStride
             let s = Int(slots[r])
-            if s < 0 {
+            if valued {
+                let x = valueOf(k)
+                let g = linear.map { $0[e * linearStride] } ?? 0
+                if s < 0 {
+                    slots[r] = Int32(u)
+                    unique[u] = UInt32(truncatingIfNeeded: r)
+                    counts[u] = 1
+                    let sum = sums + u * width
+                    for j in 0..<width { sum[j] = 0 }
+                    AdamKernels.add(source, scaledBy: x, into: sum, count: width)
+                    linearSums[u] = x * g
+                    coefficients[u] = x * x * g
+                    u += 1
+                } else {
+                    counts[s] += 1
+                    AdamKernels.add(source, scaledBy: x, into: sums + s * width, count: width)
+                    linearSums[s] += x * g
+                    coefficients[s] += x * x * g
+                }
+            } else if s < 0 {
                 slots[r] = Int32(u)
                 unique[u] = UInt32(truncatingIfNeeded: r)
                 counts[u] = 1
