@@ -35,6 +35,8 @@ struct DataOptions: ParsableArguments {
     var memoryBudget: String?
     @Option(name: .customLong("side-info"), help: ArgumentHelp("MovieLens: add the user attributes (gender, age group, occupation, zip prefix) and the movie's genres (multi-hot, mean-pooled) from the side files beside the ratings (users.dat + movies.dat, u.user + u.item, movies.csv) as extra fields. auto: when they are there; off: the two fields pytorch-fm reads.", valueName: "auto|on|off"))
     var sideInfo: DataRequest.SideInformation = .off
+    @Option(help: ArgumentHelp("libffm / libsvm: a field a row names more than once is multi-hot, its ids' embeddings added (sum, libffm's and xLearn's arithmetic) or averaged (mean); a field with values other than 1 is numeric (the value scales its id's embedding). Other fields stay one-hot. The run's data line lists the fields' kinds; the model records them.", valueName: "sum|mean"))
+    var pooling: Pooling = .sum
 
     func validate() throws {
         _ = try memoryBudgetBytes()
@@ -95,6 +97,7 @@ struct DataOptions: ParsableArguments {
         request.memoryBudget = try memoryBudgetBytes()
         request.seed = seed
         request.sideInformation = sideInfo
+        request.pooling = pooling
         return request
     }
 
@@ -108,3 +111,4 @@ struct DataOptions: ParsableArguments {
 extension DataFormat: ExpressibleByArgument {}
 extension VocabularySource: ExpressibleByArgument {}
 extension DataRequest.SideInformation: ExpressibleByArgument {}
+extension Pooling: ExpressibleByArgument {}

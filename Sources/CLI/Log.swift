@@ -17,7 +17,10 @@ struct Log {
     }
 
     func describe(_ dataset: Dataset, split: DataSplit, threads: Int) {
-        say("data: \(dataset.rowCount) rows, fields \(dataset.fieldDims.map(String.init).joined(separator: ", ")), "
+        // Sizes alone for one-hot data; with the kinds where a field is multi-hot or numeric.
+        let fields = dataset.schema.isOneHot ? dataset.fieldDims.map(String.init)
+            : zip(dataset.schema.fields, dataset.fieldDims).map { "\($0.summary) \($1)" }
+        say("data: \(dataset.rowCount) rows, fields \(fields.joined(separator: ", ")), "
             + "\(split.trainCount) train / \(split.validationCount) validation / \(split.testCount) test; "
             + "\(threads) thread\(threads == 1 ? "" : "s")")
     }

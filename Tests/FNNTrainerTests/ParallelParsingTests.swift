@@ -111,11 +111,11 @@ import Foundation
         #expect(sparseConverted.vocabulary == sparseWhole.vocabulary)
         // A broken line deep in the file (line 4,801 of the libffm file: its comment line, then
         // the data and blank lines before it).
-        ffm[4800] = "1 0:3:1 2:5:7"
+        ffm[4800] = "1 0:3:1 2:5:seven"
         try (ffm.joined(separator: "\n") + "\n").write(toFile: dir + "/b.ffm", atomically: true, encoding: .utf8)
         do {
             _ = try loadRawCategorical(path: dir + "/b.ffm", format: .libffm, executor: pool, minimumChunkBytes: 4 << 10)
-            Issue.record("a non-categorical feature was accepted")
+            Issue.record("a value that is not a number was accepted")
         } catch {
             #expect(error.line == 4801)
         }

@@ -16,6 +16,12 @@ final class CategoricalChunk: @unchecked Sendable {
     /// Per data line (kept or left out), the identifier column's text, when one was asked for.
     var identifiers: [String]?
     var failure: InputError?
+    /// libffm / libsvm: the chunk's rows as entries (a variable parse), and what they showed of
+    /// each field.
+    var entries: RawEntries?
+    var observations: [FieldObservation] = []
+    /// A fixed-width libffm / libsvm parse met a line only entries can hold (and stopped there).
+    var wantsEntries = false
 
     func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool,
                scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout = .criteoTSV) {

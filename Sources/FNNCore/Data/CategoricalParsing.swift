@@ -9,23 +9,25 @@ import Foundation
 /// result is identical to a sequential parse. Errors carry the line number in the whole file.
 /// libsvm needs `fieldMap`. `minimumFields`: libffm takes its field count from the highest field
 /// it sees; a model's data may have more (a held-out file that never shows the last field).
+/// `entries`: libffm / libsvm rows as entries even when every line would fit the fixed width.
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
                                fieldMap: FieldMap? = nil, minimumFields: Int = 0,
-                               scoring: ScoringInput = ScoringInput()) throws(InputError) -> RawCategoricalData {
+                               scoring: ScoringInput = ScoringInput(), entries: Bool = false) throws(InputError) -> RawCategoricalData {
     if scoring.identifierColumn != nil && (format == .libffm || format == .libsvm) {
         throw InputError(path: path, "an id column is read from Criteo and Avazu rows only (libffm / libsvm rows have no columns besides the label)")
     }
     if format == .libffm {
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields,
-                              executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows)
+                              executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows,
+                              entries: entries)
     }
     if format == .libsvm {
         guard let fieldMap else {
             throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
         }
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap, executor: executor,
-                              minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows)
+                              minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows, entries: entries)
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
@@ -65,6 +67,9 @@ struct CategoricalMerger {
     var skippedPositions: [Int] = []
     var identifiers: [String]?
     var linesBefore = 0
+    /// libffm / libsvm rows parsed as entries, and what they showed of each field.
+    var entries: RawEntries?
+    var observations: [FieldObservation]
 
     init(format: CategoricalFormat) {
         self.init(fieldCount: format == .criteo ? 39 : 22)
@@ -73,6 +78,7 @@ struct CategoricalMerger {
     init(fieldCount: Int) {
         self.fieldCount = fieldCount
         interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
+        observations = [FieldObservation](repeating: FieldObservation(), count: fieldCount)
     }
 
     /// A whole file's chunks merged into its raw data.
@@ -81,9 +87,12 @@ struct CategoricalMerger {
         var tokenIds: [UInt32] = []
         try absorb(boxes) { tokenIds.append(contentsOf: $0) }
         if labels.isEmpty { throw InputError(path: path, "empty file: no data rows") }
-        return RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
-                                  tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
-                                  firstSkipped: firstSkipped, skippedRowPositions: skippedPositions, rowIdentifiers: identifiers)
+        var raw = RawCategoricalData(format: format, path: path, rowCount: labels.count, labels: labels,
+                                     tokens: interners.map(\.tokens), tokenIds: tokenIds, skippedLines: skipped,
+                                     firstSkipped: firstSkipped, skippedRowPositions: skippedPositions, rowIdentifiers: identifiers)
+        raw.entries = entries
+        raw.observations = entries == nil ? nil : observations
+        return raw
     }
 
     mutating func absorb(_ boxes: [CategoricalChunk], emit: (UnsafeBufferPointer<UInt32>) -> Void) throws(InputError) {
@@ -106,6 +115,14 @@ struct CategoricalMerger {
                 starts[k] = map.count
                 for token in box.tokens[k] { map.append(interners[k].intern(token)) }
             }
+            if let boxEntries = box.entries {
+                absorb(boxEntries, tokenMap: map, fieldStarts: starts)
+                for f in observations.indices { observations[f].merge(box.observations[f]) }
+                box.entries = nil
+                labels += box.labels
+                before += box.lines
+                continue
+            }
             // Taken out of the chunk, so the remapping below writes in place instead of copying.
             var ids = box.tokenIds
             box.tokenIds = []
@@ -125,6 +142,19 @@ struct CategoricalMerger {
             before += box.lines
         }
         linesBefore = before
+    }
+
+    /// A chunk's entries appended with file-wide token ids.
+    private mutating func absorb(_ chunk: RawEntries, tokenMap map: [UInt32], fieldStarts starts: [Int]) {
+        var all = entries ?? RawEntries()
+        entries = nil  // `all` alone holds the arrays, so appending does not copy them
+        let base = all.tokens.count
+        all.starts += chunk.starts.dropFirst().map { $0 + base }
+        all.fields += chunk.fields
+        all.values += chunk.values
+        all.tokens.reserveCapacity(base + chunk.tokens.count)
+        for e in chunk.tokens.indices { all.tokens.append(map[starts[Int(chunk.fields[e])] + Int(chunk.tokens[e])]) }
+        entries = all
     }
 }
 

@@ -32,6 +32,8 @@ public struct DataRequest: Sendable, Equatable {
     public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 / Launcher.localRanks.count }
     /// MovieLens: join the user and movie attributes found beside the ratings as extra fields.
     public var sideInformation: SideInformation = .off
+    /// libffm / libsvm: how a field named more than once in a row (multi-hot) pools its ids.
+    public var pooling: Pooling = .sum
     /// The split's seed (and so the training rows that vocabularies count).
     public var seed: UInt64 = 42
 

@@ -85,6 +85,7 @@ public struct DataSource {
                 : resolved.rawValue
             let preprocessingKey = preprocessing + (request.skipBadLines ? " skip-bad-lines" : "")
                 + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
+                + ((kind == .libffm || kind == .libsvm) && categorical && request.pooling != .sum ? " pooling \(request.pooling.rawValue)" : "")
                 + (try heldOutDescription(request))
             key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
             cachePath = DatasetCache.path(for: data, directory: request.cacheDirectory)
@@ -119,13 +120,25 @@ public struct DataSource {
                                              executor: executor, fieldMap: map)
             if !request.heldOutPaths.isEmpty {
                 let fields = raw.fieldCount
-                let parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
+                func load(_ path: String, entries: Bool) throws(InputError) -> RawCategoricalData {
                     try loadRawCategorical(path: path, format: kind, skipBadLines: request.skipBadLines, executor: executor,
-                                           fieldMap: map, minimumFields: fields)
+                                           fieldMap: map, minimumFields: fields, entries: entries)
+                }
+                var parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
+                    try load(path, entries: raw.entries != nil)
+                }
+                // A held-out file that needs entries: every file as entries, so that fields the
+                // training file shows one-hot read the same way in all of them.
+                if parts.contains(where: { $0.entries != nil }), parts.contains(where: { $0.entries == nil }) {
+                    let paths = [data] + request.heldOutPaths
+                    for (k, path) in paths.enumerated() where parts[k].entries == nil {
+                        parts[k] = try load(try inputs.readable(path), entries: true)
+                    }
                 }
                 heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
                 raw = try RawCategoricalData.joining(parts)
             }
+            raw = raw.resolvingFields(raw.inferredSchema(pooling: request.pooling))
             parseSeconds = PhaseProfile.now() - start
             let rows = request.vocabularyFrom == .train && !request.trainOnAll
                 ? (heldOut.map { DataSplit(rowCount: raw.rowCount, seed: request.seed, proportions: request.split, heldOut: $0) }
@@ -133,7 +146,8 @@ public struct DataSource {
                 : nil
             let vocabulary = raw.vocabulary(minCount: minimum, rows: rows)
             note("\(kind.rawValue): \(raw.rowCount) rows; vocabularies from \(request.vocabularyFrom == .train && !request.trainOnAll ? "the training split" : "all rows"), "
-                + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows")
+                + "tokens seen under \(minimum) times -> rare/unseen id; \(vocabulary.fieldDims.reduce(0, +)) table rows"
+                + (raw.entries == nil ? "" : "; fields \(raw.schema!.summary)"))
             dataset = raw.dataset(vocabulary: vocabulary)
             vocabularySeconds = PhaseProfile.now() - start - parseSeconds
         } else {

@@ -2,8 +2,9 @@ import FNNExecution
 import FNNSystem
 import Foundation
 
-/// The binary cache of a text data set: the parsed examples (labels, then row-major 32-bit ids)
-/// and the vocabularies, in a safetensors container. The first read of a text file writes it; later
+/// The binary cache of a text data set: the parsed examples (labels, then row-major 32-bit ids;
+/// or, for variable rows, the field schema and the entries' offsets, fields, ids and values) and
+/// the vocabularies, in a safetensors container. The first read of a text file writes it; later
 /// runs map it into memory instead of parsing. It is tied to its source (size, modification time
 /// and a fingerprint of its content) and to the preprocessing options, and is ignored, then
 /// rewritten, when either changes. Written atomically, so a crash leaves no half cache.
@@ -88,6 +89,7 @@ public enum DatasetCache {
     /// its field sizes (damaged, or crafted) is no cache, and the source is parsed again.
     public static func load(cache: String, key: Key, name: String, executor: PhaseExecutor? = nil) -> Dataset? {
         guard let data = map(cache: cache, key: key, name: name), data.firstBadLabel() == nil,
+              data.variable?.firstProblem(schema: data.schema, fieldDims: data.fieldDims) == nil,
               data.firstIdOutOfRange(executor: executor) == nil else { return nil }
         return data
     }
@@ -124,17 +126,37 @@ public enum DatasetCache {
         }
         guard let dims = meta["field_dims"].flatMap({ try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }),
               let rows = meta["rows"].flatMap(Int.init), !dims.isEmpty, rows > 0, dims.allSatisfy({ $0 >= 1 }),
-              let labels = header["labels"] as? [String: Any], let ids = header["ids"] as? [String: Any],
-              let lo = labels["data_offsets"] as? [Int], let io = ids["data_offsets"] as? [Int],
-              within(lo, bytes: product([rows, 4])), within(io, bytes: product([rows, dims.count, 4]))
+              let labels = header["labels"] as? [String: Any], let lo = labels["data_offsets"] as? [Int],
+              within(lo, bytes: product([rows, 4]))
         else { return nil }
         let start = mapped.base + 8 + headerLength
-        guard (start + lo[0]).alignedUp(for: Float.self) == start + lo[0], (start + io[0]).alignedUp(for: UInt32.self) == start + io[0]
-        else { return nil }
-        let labelBuffer = AlignedBuffer<Float>(viewing: (start + lo[0]).assumingMemoryBound(to: Float.self), count: rows, owner: mapped)
-        let idBuffer = AlignedBuffer<UInt32>(viewing: (start + io[0]).assumingMemoryBound(to: UInt32.self), count: rows * dims.count,
-                                             owner: mapped)
-        var data = Dataset(name: name, fieldDims: dims, rowCount: rows, ids: idBuffer, labels: labelBuffer)
+        /// Tensor `name` as a view of `count` elements (nil: the count is unknown, taken from the
+        /// tensor's size), or nil when absent, misplaced or misaligned.
+        func view<T>(_ name: String, _ type: T.Type, count: Int?) -> AlignedBuffer<T>? {
+            guard let entry = header[name] as? [String: Any], let o = entry["data_offsets"] as? [Int], o.count == 2,
+                  o[0] >= 0, o[0] <= o[1], o[1] <= dataBytes, (o[1] - o[0]) % MemoryLayout<T>.stride == 0 else { return nil }
+            let n = (o[1] - o[0]) / MemoryLayout<T>.stride
+            guard count == nil || count == n, (start + o[0]).alignedUp(for: T.self) == start + o[0] else { return nil }
+            return AlignedBuffer<T>(viewing: (start + o[0]).assumingMemoryBound(to: T.self), count: n, owner: mapped)
+        }
+        guard let labelBuffer = view("labels", Float.self, count: rows) else { return nil }
+        var data: Dataset
+        if let storedSchema = meta["field_schema"] {
+            // Variable rows: entry offsets (I64), then each entry's field, id and value.
+            guard let schema = FieldSchema.parse(stored: storedSchema, fieldCount: dims.count), rows < Int.max - 1,
+                  let starts = view("entry_starts", Int.self, count: rows + 1), let ids = view("entry_ids", UInt32.self, count: nil),
+                  let fields = view("entry_fields", UInt32.self, count: ids.count),
+                  let values = view("entry_values", Float.self, count: ids.count)
+            else { return nil }
+            data = Dataset(name: name, fieldDims: dims, schema: schema,
+                           rows: VariableRows(starts: starts, ids: ids, fields: fields, values: values), labels: labelBuffer)
+        } else {
+            guard let ids = header["ids"] as? [String: Any], let io = ids["data_offsets"] as? [Int],
+                  within(io, bytes: product([rows, dims.count, 4])),
+                  let idBuffer = view("ids", UInt32.self, count: rows * dims.count)
+            else { return nil }
+            data = Dataset(name: name, fieldDims: dims, rowCount: rows, ids: idBuffer, labels: labelBuffer)
+        }
         data.hasLabels = meta["has_labels"] != "false"
         if let v = meta["held_out_validation_rows"].flatMap(Int.init), let t = meta["held_out_test_rows"].flatMap(Int.init) {
             guard v >= 0, t >= 0, v <= rows, t <= rows - v else { return nil }
@@ -156,18 +178,46 @@ public enum DatasetCache {
     }
 
     public static func store(_ data: Dataset, cache: String, key: Key?) throws {
-        // Variable rows (side information) are joined after the cache, which holds the ratings.
-        guard data.variable == nil else { throw InputError(path: cache, "the binary cache holds one-hot rows only") }
         let ids = data.ids
-        let heldOut = data.heldOut.map {
+        let extra = data.heldOut.map {
             ["held_out_validation_rows": String($0.validationRows), "held_out_test_rows": String($0.testRows)]
         } ?? [:]
+        if let variable = data.variable {
+            try storeVariable(data, variable, cache: cache, key: key, metadata: extra)
+            return
+        }
         try write(cache: cache, key: key, rowCount: data.rowCount, fieldDims: data.fieldDims, hasLabels: data.hasLabels,
                   vocabulary: data.vocabulary, labels: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount),
-                  metadata: heldOut) { out in
+                  metadata: extra) { out in
             // Straight from the data's memory: no copy of a data set that may be most of the RAM.
             try out.write(UnsafeRawBufferPointer(start: ids.base, count: data.rowCount * data.fieldCount * 4))
         }
+    }
+
+    /// Variable rows: the schema in the metadata and the four entry arrays as tensors (field
+    /// order in the file is by name; `entry_starts` comes after two 4-byte arrays of equal length,
+    /// so it lands 8-byte aligned).
+    private static func storeVariable(_ data: Dataset, _ rows: VariableRows, cache: String, key: Key?,
+                                      metadata extra: [String: String]) throws {
+        var file = SafeTensors()
+        file.metadata = extra.merging(key?.metadata ?? [:]) { _, b in b }
+        file.metadata["format"] = formatName
+        file.metadata["cache_version"] = version
+        file.metadata["rows"] = String(data.rowCount)
+        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
+        file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
+        file.metadata["field_schema"] = data.schema.storedForced
+        if let v = data.vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
+        func raw<T>(_ buffer: AlignedBuffer<T>) -> (AtomicFileWriter) throws -> Void {
+            { out in try out.write(UnsafeRawBufferPointer(start: buffer.base, count: buffer.byteCount)) }
+        }
+        try file.write(path: cache, streamed: [
+            .init(name: "entry_starts", dtype: .i64, shape: [rows.starts.count], write: raw(rows.starts)),
+            .init(name: "entry_ids", dtype: .u32, shape: [rows.entryCount], write: raw(rows.ids)),
+            .init(name: "entry_fields", dtype: .u32, shape: [rows.entryCount], write: raw(rows.fields)),
+            .init(name: "entry_values", dtype: .f32, shape: [rows.entryCount], write: raw(rows.values)),
+            .init(name: "labels", dtype: .f32, shape: [data.rowCount], write: raw(data.labels)),
+        ])
     }
 
     /// Writes a cache (or, with no key, a standalone data file) whose ids `writeIds` produces

@@ -79,7 +79,12 @@ public struct FieldSchema: Sendable, Codable, Equatable {
     /// The schema as the files store it (JSON with sorted keys: the encoder's own key order
     /// changes from process to process, and model files must not), nil for the one-hot schema.
     public var stored: String? {
-        guard !isOneHot else { return nil }
+        isOneHot ? nil : storedForced
+    }
+
+    /// `stored`'s form for any schema, the one-hot one included: variable rows whose fields are
+    /// all categorical (a forced variable parse) are still variable rows in a cache.
+    public var storedForced: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
@@ -100,6 +105,11 @@ public struct FieldSchema: Sendable, Codable, Equatable {
     /// The fields that are not categorical, for the run's first lines ("side information used").
     public var summary: String {
         isOneHot ? "\(count) one-hot fields" : fields.map(\.summary).joined(separator: ", ")
+    }
+
+    /// "field 3 (genres)", or "field 3" where the name says no more.
+    public func label(ofField f: Int) -> String {
+        fields[f].name == "field \(f + 1)" ? "field \(f + 1)" : "field \(f + 1) (\(fields[f].name))"
     }
 
     /// Why a model of schema `self` cannot read data of schema `data`, naming the first field

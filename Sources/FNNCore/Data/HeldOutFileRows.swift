@@ -46,7 +46,9 @@ extension RawCategoricalData {
     /// all of them (so the ids a vocabulary gives do not depend on how the rows were spread over
     /// files). libffm files may show different numbers of fields (each counts up to the highest it
     /// shows); a row of a file without a field holds that field's "missing" token, as a libffm
-    /// row without the field does.
+    /// row without the field does. Rows as entries join rows as entries only (read every file
+    /// as entries when one needs them, `loadRawCategorical(entries:)`); their fields are
+    /// resolved after the join, over every file's rows.
     public static func joining(_ parts: [RawCategoricalData]) throws(InputError) -> RawCategoricalData {
         guard let first = parts.first else { preconditionFailure("joining no data") }
         if parts.count == 1 { return first }
@@ -57,11 +59,16 @@ extension RawCategoricalData {
         for part in parts where part.labels.contains(where: \.isNaN) {
             throw InputError(path: part.path, "has rows without labels: validation and test rows need them")
         }
+        let asEntries = parts.contains { $0.entries != nil }
+        precondition(!asEntries || parts.allSatisfy { $0.entries != nil && $0.schema == nil },
+                     "rows as entries join unresolved rows as entries")
         var tokens = [[String]](repeating: [], count: fieldCount)
         var index = [[String: UInt32]](repeating: [:], count: fieldCount)
         var tokenIds: [UInt32] = []
         tokenIds.reserveCapacity(parts.reduce(0) { $0 + $1.rowCount } * fieldCount)
         var labels: [Float] = []
+        var entries = RawEntries()
+        var observations = [FieldObservation](repeating: FieldObservation(), count: fieldCount)
         for part in parts {
             // Per field of the part: its token index -> the joined index.
             let remap: [[UInt32]] = (0..<fieldCount).map { k in
@@ -74,6 +81,16 @@ extension RawCategoricalData {
                     return id
                 }
             }
+            if let own = part.entries {
+                let base = entries.tokens.count
+                entries.starts += own.starts.dropFirst().map { $0 + base }
+                entries.fields += own.fields
+                entries.values += own.values
+                entries.tokens += own.fields.indices.map { remap[Int(own.fields[$0])][Int(own.tokens[$0])] }
+                for (f, seen) in (part.observations ?? []).enumerated() { observations[f].merge(seen) }
+                labels += part.labels
+                continue
+            }
             let f = part.fieldCount
             for r in 0..<part.rowCount {
                 for k in 0..<fieldCount {
@@ -84,6 +101,10 @@ extension RawCategoricalData {
         }
         var joined = RawCategoricalData(format: first.format, path: first.path, rowCount: labels.count, labels: labels,
                                         tokens: tokens, tokenIds: tokenIds)
+        if asEntries {
+            joined.entries = entries
+            joined.observations = observations
+        }
         joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
         joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first
         return joined

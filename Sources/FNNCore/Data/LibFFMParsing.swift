@@ -4,10 +4,13 @@ import Foundation
 
 /// libffm text, categorically (see `CategoricalFormat.libffm`); with a field map, libsvm text,
 /// each feature's field taken from the map. Parsed in parallel chunks when an executor is given,
-/// with the same result as a sequential parse (see `loadRawCategorical`).
+/// with the same result as a sequential parse (see `loadRawCategorical`). Rows come fixed-width
+/// while every line names each field at most once with value 1 (today's one-hot data, the fast
+/// path), else as entries (`RawEntries`); `entries` asks for entries whatever the lines hold (a
+/// model with multi-hot or numeric fields scores the file).
 func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
                 executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
-                unlabeledRows: Bool = false) throws(InputError) -> RawCategoricalData {
+                unlabeledRows: Bool = false, entries: Bool = false) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         var fieldCount = minimumFields
@@ -19,8 +22,16 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
             fieldCount = max(highest + 1, minimumFields)
         }
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
-        let boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
-                                      executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows)
+        var boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
+                                      executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows,
+                                      variable: entries)
+        // A line the fixed-width form cannot hold, before any error of an earlier line: the whole
+        // file as entries.
+        if !entries, let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
+            boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
+                                      executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows,
+                                      variable: true)
+        }
         var merger = CategoricalMerger(fieldCount: fieldCount)
         return try merger.rawData(merging: boxes, format: fieldMap == nil ? .libffm : .libsvm, path: path)
     }
@@ -39,12 +50,12 @@ func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor
 /// libffm / libsvm rows of `b` in chunks with chunk-local token ids (see `CategoricalMerger`).
 func parseLibFFMChunks(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
                        skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int,
-                       unlabeledRows: Bool = false) -> [CategoricalChunk] {
+                       unlabeledRows: Bool = false, variable: Bool = false) -> [CategoricalChunk] {
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
-                             unlabeledRows: unlabeledRows)
+                             unlabeledRows: unlabeledRows, variable: variable)
     }
     return boxes
 }
@@ -128,36 +139,51 @@ struct LibFFMItems {
     }
 }
 
-/// libffm / libsvm rows, one line at a time, into interned tokens (a chunk's parser).
+/// libffm / libsvm rows, one line at a time, into interned tokens (a chunk's parser). Rows go
+/// to the fixed-width form (one token per field, "missing" for a field the line does not name)
+/// unless `variable`: then to `entries`, every item kept with its value. A fixed-width parse that
+/// meets a line the form cannot hold (a field named twice, a value other than 1) stops there with
+/// `wantsVariable` set, and the caller parses again with `variable`.
 struct LibFFMRows {
     let fieldCount: Int
     let fieldMap: FieldMap?
     let path: String
+    let variable: Bool
     var interners: [TokenInterner]
     var labels: [Float] = []
     /// Rows to score may come without the label: a line whose first item is a feature has none.
     var unlabeledRows = false
+    /// The rows, when `variable`.
+    var entries = RawEntries()
+    var observations: [FieldObservation]
+    private(set) var wantsVariable = false
     private var items = LibFFMItems()
     private var row: [Range<Int>?]
     private var ids: [UInt32]
+    /// A line's items, (field, token, value), before they are put in field order.
+    private var lineItems: [(field: Int, token: Range<Int>, value: Float)] = []
+    private var runs: [Int]
     private let missing: [UInt8] = Array("missing".utf8)
 
     static func noFeatures(_ path: String) -> InputError {
         InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
     }
 
-    init(fieldCount: Int, fieldMap: FieldMap?, path: String) {
+    init(fieldCount: Int, fieldMap: FieldMap?, path: String, variable: Bool = false) {
         self.fieldCount = fieldCount
         self.fieldMap = fieldMap
         self.path = path
+        self.variable = variable
         interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
         row = [Range<Int>?](repeating: nil, count: fieldCount)
         ids = [UInt32](repeating: 0, count: fieldCount)
+        runs = [Int](repeating: 0, count: fieldCount)
+        observations = [FieldObservation](repeating: FieldObservation(), count: fieldCount)
     }
 
     /// Parses line `line` (number `lineNumber` for errors) of `b`: a data row's label is appended
-    /// and its token ids go to `emit`; a blank or comment line is passed over; a bad line is
-    /// returned as its error, with nothing kept.
+    /// and its token ids go to `emit` (fixed width) or to `entries`; a blank or comment line is
+    /// passed over; a bad line is returned as its error, with nothing kept.
     mutating func parse(_ b: UnsafeBufferPointer<UInt8>, line: Range<Int>, lineNumber: Int,
                         emit: (UnsafeBufferPointer<UInt32>) -> Void) -> InputError? {
         if b.isBlank(line) || b[line.lowerBound] == 0x23 { return nil }
@@ -171,7 +197,7 @@ struct LibFFMRows {
             }
             label = parsed
         }
-        for k in 0..<fieldCount { row[k] = nil }
+        lineItems.removeAll(keepingCapacity: true)
         for item in list.dropFirst(hasLabel ? 1 : 0) {
             let split = LibFFMItems.parts(b, item)
             // (field, token, value) as libffm spells them; libsvm's index is both field key and token.
@@ -193,14 +219,28 @@ struct LibFFMRows {
                 }
                 f = field
             }
-            guard let value = b.parseDecimal(p.2), value == 1 else {
-                return InputError(path: path, line: lineNumber,
-                                  "feature '\(b.text(item))' has value \(b.text(p.2)); only categorical features (value 1) are supported")
+            guard let parsed = b.parseValue(p.2) else {
+                return InputError(path: path, line: lineNumber, "feature '\(b.text(item))': its value '\(b.text(p.2))' is not a number")
             }
-            guard row[Int(f)] == nil else {
-                return InputError(path: path, line: lineNumber, "field \(f) appears twice; multi-hot fields are not supported")
+            let value = Float(parsed)
+            guard value.isFinite else {
+                return InputError(path: path, line: lineNumber, "feature '\(b.text(item))': its value is not finite (as a 32-bit float)")
             }
-            row[Int(f)] = p.1
+            lineItems.append((Int(f), p.1, value))
+        }
+        return variable ? keepItems(b, label: label, lineNumber: lineNumber) : keepFixed(b, label: label, emit: emit)
+    }
+
+    /// The line's items as one token per field, unless the line needs entries.
+    private mutating func keepFixed(_ b: UnsafeBufferPointer<UInt8>, label: Double,
+                                    emit: (UnsafeBufferPointer<UInt32>) -> Void) -> InputError? {
+        for k in 0..<fieldCount { row[k] = nil }
+        for item in lineItems {
+            guard item.value == 1, row[item.field] == nil else {
+                wantsVariable = true
+                return nil
+            }
+            row[item.field] = item.token
         }
         labels.append(label.isNaN ? .nan : label > 0 ? 1 : 0)
         for k in 0..<fieldCount {
@@ -213,13 +253,44 @@ struct LibFFMRows {
         ids.withUnsafeBufferPointer { emit($0) }
         return nil
     }
+
+    /// The line's items as entries in field order (a field's items in the line's order).
+    private mutating func keepItems(_ b: UnsafeBufferPointer<UInt8>, label: Double, lineNumber: Int) -> InputError? {
+        for item in lineItems { runs[item.field] += 1 }
+        var problem: InputError?
+        for item in lineItems where runs[item.field] > FieldSpec.maximumIdsPerField && problem == nil {
+            problem = InputError(path: path, line: lineNumber,
+                                 "field \(item.field) is named \(runs[item.field]) times; at most \(FieldSpec.maximumIdsPerField) ids per field in a row")
+        }
+        guard problem == nil else {
+            for item in lineItems { runs[item.field] = 0 }
+            return problem
+        }
+        for item in lineItems where runs[item.field] > 0 {
+            observations[item.field].mostItems = max(observations[item.field].mostItems, runs[item.field])
+            runs[item.field] = 0
+        }
+        // Stable: a field's items keep the line's order.
+        if !lineItems.isEmpty && zip(lineItems, lineItems.dropFirst()).contains(where: { $0.field > $1.field }) {
+            lineItems = lineItems.enumerated().sorted { ($0.element.field, $0.offset) < ($1.element.field, $1.offset) }.map(\.element)
+        }
+        labels.append(label.isNaN ? .nan : label > 0 ? 1 : 0)
+        for item in lineItems {
+            if item.value != 1 { observations[item.field].valued = true }
+            let token = interners[item.field].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[item.token])))
+            entries.append(field: item.field, token: token, value: item.value)
+        }
+        entries.endRow()
+        return nil
+    }
 }
 
 extension CategoricalChunk {
     /// One chunk of libffm / libsvm text (see `LibFFMRows`), recording bad lines as `parse` does.
+    /// A fixed-width parse stops at the first line that needs entries, with `wantsEntries` set.
     func parseLibFFM(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
-                     skipBadLines: Bool, unlabeledRows: Bool = false) {
-        var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path)
+                     skipBadLines: Bool, unlabeledRows: Bool = false, variable: Bool = false) {
+        var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path, variable: variable)
         rows.unlabeledRows = unlabeledRows
         var scanner = LineScanner(b)
         var ids: [UInt32] = []
@@ -228,11 +299,15 @@ extension CategoricalChunk {
             labels = rows.labels
             tokenIds = ids
             lines = scanner.lineNumber
+            if variable {
+                entries = rows.entries
+                observations = rows.observations
+            }
         }
         while let line = scanner.nextLine() {
-            guard let error = rows.parse(b, line: line, lineNumber: scanner.lineNumber, emit: { ids.append(contentsOf: $0) }) else {
-                continue
-            }
+            let error = rows.parse(b, line: line, lineNumber: scanner.lineNumber, emit: { ids.append(contentsOf: $0) })
+            if rows.wantsVariable { wantsEntries = true; return }
+            guard let error else { continue }
             guard skipBadLines else { failure = error; return }
             skipped += 1
             skippedAt.append(rows.labels.count)

@@ -9,9 +9,15 @@ public struct RawCategoricalData: Sendable {
     public let rowCount: Int
     public let labels: [Float]
     /// Per field: distinct tokens in order of first appearance.
-    public let tokens: [[String]]
-    /// rowCount x fieldCount indices into `tokens[field]`.
+    public internal(set) var tokens: [[String]]
+    /// rowCount x fieldCount indices into `tokens[field]`; empty when the rows are `entries`.
     public let tokenIds: [UInt32]
+    /// libffm / libsvm rows that name a field twice or give values: their items, and what they
+    /// showed of each field. nil for fixed-width rows.
+    public internal(set) var entries: RawEntries?
+    public internal(set) var observations: [FieldObservation]?
+    /// The fields' kinds, once `resolvingFields` has decided them (always for fixed-width rows).
+    public internal(set) var schema: FieldSchema?
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?
@@ -22,11 +28,67 @@ public struct RawCategoricalData: Sendable {
 
     public var fieldCount: Int { tokens.count }
 
+    /// What messages call libffm / libsvm fields: their numbers in the file (and the field map).
+    public var fieldNames: [String] { (0..<fieldCount).map { "f\($0)" } }
+
+    /// The kinds the rows call for (`FieldSchema.inferred`); one-hot for fixed-width rows.
+    public func inferredSchema(pooling: Pooling) -> FieldSchema {
+        guard let observations else { return .oneHot(fieldCount: fieldCount, names: fieldNames) }
+        return .inferred(from: observations, pooling: pooling, names: fieldNames)
+    }
+
+    /// The rows under `schema`: a categorical field a row does not name gets the "missing" token
+    /// (as in a fixed-width libffm row), other fields stay as the row gives them; tokens are
+    /// numbered again in order of first appearance, "missing" included. Only after this do
+    /// vocabularies and data sets come from entries.
+    public func resolvingFields(_ schema: FieldSchema) -> RawCategoricalData {
+        precondition(schema.count == fieldCount)
+        var resolved = self
+        resolved.schema = schema
+        guard let entries else { return resolved }
+        let categorical = schema.fields.map { $0.kind == .categorical }
+        var order = [[String]](repeating: [], count: fieldCount)
+        var renumbered = tokens.map { [UInt32](repeating: .max, count: $0.count) }
+        // The "missing" token's index in each field's old tokens, or the one after them.
+        let missing = tokens.map { UInt32($0.firstIndex(of: "missing") ?? $0.count) }
+        func number(_ f: Int, _ old: UInt32) -> UInt32 {
+            if Int(old) < renumbered[f].count, renumbered[f][Int(old)] != .max { return renumbered[f][Int(old)] }
+            let id = UInt32(order[f].count)
+            order[f].append(Int(old) < tokens[f].count ? tokens[f][Int(old)] : "missing")
+            if Int(old) < renumbered[f].count { renumbered[f][Int(old)] = id } else { renumbered[f].append(id) }
+            return id
+        }
+        var out = RawEntries()
+        out.starts.reserveCapacity(entries.starts.count)
+        out.tokens.reserveCapacity(entries.tokens.count)
+        for r in 0..<entries.rowCount {
+            var e = entries.starts[r]
+            let end = entries.starts[r + 1]
+            for f in 0..<fieldCount {
+                if e < end && Int(entries.fields[e]) == f {
+                    while e < end && Int(entries.fields[e]) == f {
+                        out.append(field: f, token: number(f, entries.tokens[e]), value: entries.values[e])
+                        e += 1
+                    }
+                } else if categorical[f] {
+                    out.append(field: f, token: number(f, missing[f]), value: 1)
+                }
+            }
+            out.endRow()
+        }
+        resolved.entries = out
+        resolved.tokens = order
+        return resolved
+    }
     /// Vocabularies counted over `rows` (nil: every row).
     public func vocabulary(minCount: Int, rows: [Int]? = nil) -> Vocabulary {
         var counts = tokens.map { [Int](repeating: 0, count: $0.count) }
         let f = fieldCount
-        if let rows {
+        if let entries {
+            precondition(schema != nil, "entries are counted once their fields are resolved")
+            func count(_ r: Int) { for e in entries.items(ofRow: r) { counts[Int(entries.fields[e])][Int(entries.tokens[e])] += 1 } }
+            if let rows { rows.forEach(count) } else { (0..<rowCount).forEach(count) }
+        } else if let rows {
             for r in rows { for k in 0..<f { counts[k][Int(tokenIds[r * f + k])] += 1 } }
         } else {
             for i in 0..<(rowCount * f) { counts[i % f][Int(tokenIds[i])] += 1 }
@@ -41,6 +103,12 @@ public struct RawCategoricalData: Sendable {
         let f = fieldCount
         let unknown = (0..<f).map { k in tokens[k].map { vocabulary.fields[k][$0] == nil } }
         var counts = [Int](repeating: 0, count: f)
+        if let entries {
+            for e in entries.tokens.indices where unknown[Int(entries.fields[e])][Int(entries.tokens[e])] {
+                counts[Int(entries.fields[e])] += 1
+            }
+            return counts
+        }
         for i in 0..<(rowCount * f) where unknown[i % f][Int(tokenIds[i])] { counts[i % f] += 1 }
         return counts
     }
@@ -50,9 +118,28 @@ public struct RawCategoricalData: Sendable {
         let f = fieldCount
         // Per field: token index -> id.
         let lookup = (0..<f).map { k in tokens[k].map { vocabulary.id(field: k, token: $0) } }
+        if let entries {
+            guard let schema else { preconditionFailure("entries become a data set once their fields are resolved") }
+            var builder = VariableRows.Builder(reservingEntries: entries.tokens.count)
+            for r in 0..<rowCount {
+                for e in entries.items(ofRow: r) {
+                    let k = Int(entries.fields[e])
+                    builder.append(field: k, id: lookup[k][Int(entries.tokens[e])], value: entries.values[e])
+                }
+                builder.endRow()
+            }
+            let data = Dataset(name: path, fieldDims: vocabulary.fieldDims, schema: schema, rows: builder.finish(),
+                               labels: AlignedBuffer(labels))
+            return withRowDetails(data, vocabulary: vocabulary)
+        }
         var ids = [UInt32](repeating: 0, count: rowCount * f)
         for i in 0..<(rowCount * f) { ids[i] = lookup[i % f][Int(tokenIds[i])] }
-        var data = Dataset(name: path, fieldDims: vocabulary.fieldDims, ids: ids, labels: labels)
+        return withRowDetails(Dataset(name: path, fieldDims: vocabulary.fieldDims, ids: ids, labels: labels), vocabulary: vocabulary)
+    }
+
+    /// `rows` with what the parse kept besides them: vocabulary, lines left out, identifiers.
+    private func withRowDetails(_ rows: Dataset, vocabulary: Vocabulary) -> Dataset {
+        var data = rows
         data.vocabulary = vocabulary
         data.skippedLines = skippedLines
         data.firstSkipped = firstSkipped

@@ -82,6 +82,9 @@ public func convertCategoricalToCache(
         try forEachSegment { segment, _ in
             let boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: map, path: path, skipBadLines: skipBadLines,
                                           executor: executor, minimumChunkBytes: minimumChunkBytes)
+            if let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
+                throw InputError(path: path, "its rows name a field twice or give values other than 1 (multi-hot or numeric fields), which are read in memory only: the file exceeds the memory budget; give a larger --memory-budget")
+            }
             try merger.absorb(boxes) { write($0) }
         }
     }

@@ -101,6 +101,15 @@ extension UnsafeBufferPointer<UInt8> {
         return negative ? -value : value
     }
 
+    /// A feature's value: any decimal or exponent form ("0.25", "1.5e-05"), correctly rounded,
+    /// which `parseDecimal` (labels, ratings) neither reads nor guarantees. "nan" and "inf" read
+    /// as such, for the caller to refuse. The common "1" is read without making a String.
+    func parseValue(_ range: Range<Int>) -> Double? {
+        if range.count == 1 && self[range.lowerBound] == 0x31 { return 1 }
+        guard !range.isEmpty, range.count <= 64 else { return nil }
+        return Double(String(decoding: UnsafeBufferPointer(rebasing: self[range]), as: UTF8.self))
+    }
+
     func isBlank(_ range: Range<Int>) -> Bool {
         for i in range where self[i] != 0x20 && self[i] != 0x09 { return false }
         return true

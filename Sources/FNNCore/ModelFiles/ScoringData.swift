@@ -77,12 +77,17 @@ public struct ScoringData {
             if kind == .libsvm && fieldMap == nil {
                 throw ScoringError("\(model): this model records no libsvm field map, so it cannot read libsvm rows")
             }
-            let raw = try loadRawCategorical(path: data, format: kind, skipBadLines: request.skipBadLines, fieldMap: fieldMap,
+            let modelSchema = try recordedSchema(file, model: model, fieldCount: vocabulary.fields.count)
+            var raw = try loadRawCategorical(path: data, format: kind, skipBadLines: request.skipBadLines, fieldMap: fieldMap,
                                              minimumFields: vocabulary.fields.count,
-                                             scoring: ScoringInput(unlabeledRows: request.unlabeled, identifierColumn: request.identifierColumn))
+                                             scoring: ScoringInput(unlabeledRows: request.unlabeled, identifierColumn: request.identifierColumn),
+                                             entries: !modelSchema.isOneHot)
             guard raw.fieldCount == vocabulary.fields.count else {
                 throw ScoringError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
             }
+            // Rows a one-hot model cannot take come as entries; their fields are named.
+            let observed = raw.observations ?? [FieldObservation](repeating: FieldObservation(mostItems: 1), count: raw.fieldCount)
+            raw = raw.resolvingFields(try modelSchema.fitting(observed, path: data))
             dataset = raw.dataset(vocabulary: vocabulary)
             rareOrUnseen = raw.rareOrUnseenCounts(vocabulary: vocabulary)
         } else {
@@ -112,6 +117,14 @@ public struct ScoringData {
         let (mapped, unseen) = try dataset.mappingUnseenIds(toFallbackOf: dims)
         return ScoringData(model: loaded.withFallbackRows(), dataset: mapped, metadata: file.metadata, unseenPerField: unseen,
                            usesFallbackRows: true)
+    }
+
+    /// The field kinds `file` records (one-hot when it records none).
+    private static func recordedSchema(_ file: SafeTensors, model: String, fieldCount: Int) throws -> FieldSchema {
+        guard let schema = FieldSchema.parse(stored: file.metadata["field_schema"], fieldCount: fieldCount) else {
+            throw ScoringError("\(model): corrupt model metadata: field_schema")
+        }
+        return schema
     }
 
     /// MovieLens ratings for a model trained with side information get the side files beside
