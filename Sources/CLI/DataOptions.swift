@@ -37,6 +37,8 @@ struct DataOptions: ParsableArguments {
     var sideInfo: DataRequest.SideInformation = .off
     @Option(help: ArgumentHelp("libffm / libsvm: a field a row names more than once is multi-hot, its ids' embeddings added (sum, libffm's and xLearn's arithmetic) or averaged (mean); a field with values other than 1 is numeric (the value scales its id's embedding). Other fields stay one-hot. The run's data line lists the fields' kinds; the model records them.", valueName: "sum|mean"))
     var pooling: Pooling = .sum
+    @Option(help: ArgumentHelp("Criteo's 13 integer columns: bucket (pytorch-fm: each a categorical field of int(ln(v)^2) buckets) or value (each a numeric field: one embedding scaled by sign(v) ln(1 + |v|); an empty column adds nothing).", valueName: "bucket|value"))
+    var numeric: CriteoNumeric = .bucket
 
     func validate() throws {
         _ = try memoryBudgetBytes()
@@ -98,6 +100,7 @@ struct DataOptions: ParsableArguments {
         request.seed = seed
         request.sideInformation = sideInfo
         request.pooling = pooling
+        request.criteoNumeric = numeric
         return request
     }
 
@@ -112,3 +115,4 @@ extension DataFormat: ExpressibleByArgument {}
 extension VocabularySource: ExpressibleByArgument {}
 extension DataRequest.SideInformation: ExpressibleByArgument {}
 extension Pooling: ExpressibleByArgument {}
+extension CriteoNumeric: ExpressibleByArgument {}

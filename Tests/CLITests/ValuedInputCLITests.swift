@@ -82,4 +82,20 @@ import Testing
         let eval = try run(["eval", "--model", "m.safetensors", "--data", "a.svm"], in: dir)
         #expect(eval.status == 0, "\(eval.stderr)")
     }
+
+    /// Criteo's integer columns as values: the model records them numeric, and scoring the raw
+    /// test file reads them as values again without being told.
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func criteoNumericValuesTrainAndScore() throws {
+        let dir = scratch()
+        let train = Self.data + "/criteo-dac-sample/head8000_train.txt", test = Self.data + "/criteo-dac-sample/head8000_test.txt"
+        let r = try run(["fm", "--data", train, "--numeric", "value", "--cache-dir", dir, "--epochs", "2",
+                         "--save", "m.safetensors"], in: dir)
+        #expect(r.status == 0 && r.stderr.contains("I13:numeric 2, C1 "), "\(r.stderr)")
+        let eval = try run(["eval", "--model", "m.safetensors", "--data", test], in: dir)
+        #expect(eval.status == 0 && eval.stdout.contains("fm "), "\(eval.stderr)")
+        // Bucketed (the default) is other data: its own cache, one-hot fields.
+        let bucket = try run(["fm", "--data", train, "--cache-dir", dir, "--epochs", "1"], in: dir)
+        #expect(bucket.status == 0 && !bucket.stderr.contains("numeric") && !bucket.stderr.contains("read the binary cache"),
+                "\(bucket.stderr)")
+    }
 }

@@ -172,4 +172,35 @@ import Testing
         let reparsed = try DataSource(request, note: { notes.append($0) }).load()
         #expect(!notes.contains { $0.hasPrefix("read the binary cache") } && reparsed.fingerprint == parsed.fingerprint)
     }
+
+    /// Criteo with `--numeric value`: the integer columns become numeric entries of
+    /// sign(v) ln(1 + |v|) (an empty column none), the categorical ones stay one-hot.
+    @Test func criteoIntegerColumnsAsValues() throws {
+        let dir = temporaryDirectory()
+        let integers = ["0", "-2", "", "5", "1000000", "1", "", "3", "0", "7", "2", "", "9"]
+        let categories = (1...26).map { $0 == 4 ? "" : "c\($0)" }
+        var text = ""
+        for r in 0..<20 { text += (["\(r % 2)"] + integers + categories).joined(separator: "\t") + "\n" }
+        writeText(text, to: dir + "/c.txt")
+        let raw = try loadRawCategorical(path: dir + "/c.txt", format: .criteo, criteoNumeric: .value)
+        #expect(raw.inferredSchema(pooling: .sum) == criteoValueSchema)
+        let resolved = raw.resolvingFields(criteoValueSchema)
+        let data = resolved.dataset(vocabulary: resolved.vocabulary(minCount: 1))
+        let rows = try #require(data.variable)
+        let present = integers.indices.filter { !integers[$0].isEmpty }
+        #expect(rows.entries(ofRow: 3).count == present.count + 26)
+        let first = rows.entries(ofRow: 0)
+        #expect(Array(rows.fields.array[first].prefix(present.count)) == present.map(UInt32.init))
+        let expected = present.map { k -> Float in
+            let v = Double(integers[k])!
+            return Float(v < 0 ? -Foundation.log1p(-v) : Foundation.log1p(v))
+        }
+        #expect(Array(rows.values.array[first].prefix(present.count)) == expected)
+        #expect(rows.values.array[first].dropFirst(present.count).allSatisfy { $0 == 1 })
+        // Each numeric field is one embedding and the rare/unseen row (a column never filled has
+        // only that); C4's empty cell is a token.
+        #expect(Array(data.fieldDims.prefix(13)) == integers.map { $0.isEmpty ? 1 : 2 } && data.fieldDims[16] == 2)
+        // The bucket form of the same file stays fixed-width, pytorch-fm's.
+        #expect(try loadRawCategorical(path: dir + "/c.txt", format: .criteo).entries == nil)
+    }
 }

@@ -23,8 +23,10 @@ final class CategoricalChunk: @unchecked Sendable {
     /// A fixed-width libffm / libsvm parse met a line only entries can hold (and stopped there).
     var wantsEntries = false
 
+    /// `numericValues`: Criteo rows as entries, the integer columns as numeric values
+    /// (`CriteoNumeric.value`) rather than bucket tokens.
     func parse(_ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, headerAllowed: Bool, path: String, skipBadLines: Bool,
-               scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout = .criteoTSV) {
+               scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout = .criteoTSV, numericValues: Bool = false) {
         var scanner = LineScanner(b)
         var columns: [Range<Int>] = []
         let fieldCount = format == .criteo ? 39 : 22
@@ -37,9 +39,17 @@ final class CategoricalChunk: @unchecked Sendable {
         let separator: Separator = format == .criteo ? layout.separator : .comma
         if scoring.identifierColumn != nil { identifiers = [] }
         var interners = [TokenInterner](repeating: TokenInterner(), count: fieldCount)
-        var integerCodes = [Int?](repeating: nil, count: 13)
-        tokenIds.reserveCapacity(b.count / 6)
-        defer { tokens = interners.map(\.tokens) }
+        var integers = [Int?](repeating: nil, count: 13)
+        var rows = numericValues ? RawEntries() : nil
+        if !numericValues { tokenIds.reserveCapacity(b.count / 6) }
+        let valueToken = Array("value".utf8)
+        defer {
+            tokens = interners.map(\.tokens)
+            if let rows {
+                entries = rows
+                observations = [FieldObservation](repeating: FieldObservation(), count: fieldCount)
+            }
+        }
         var first = headerAllowed
         defer { lines = scanner.lineNumber }
         func reject(_ message: String) -> Bool {
@@ -80,8 +90,8 @@ final class CategoricalChunk: @unchecked Sendable {
             if format == .criteo {
                 var bad: Int?
                 for k in 0..<13 {
-                    guard let code = criteoIntegerCode(b, columns[k + 1 + shift]) else { bad = k; break }
-                    integerCodes[k] = code
+                    guard let integer = criteoInteger(b, columns[k + 1 + shift]) else { bad = k; break }
+                    integers[k] = integer
                 }
                 if let k = bad {
                     if reject("integer column I\(k + 1) holds '\(b.text(columns[k + 1 + shift]))', not an integer") { continue }
@@ -89,9 +99,22 @@ final class CategoricalChunk: @unchecked Sendable {
                 }
             }
             labels.append(label)
+            if rows != nil {
+                for k in 0..<13 {
+                    guard let v = integers[k] else { continue }
+                    rows!.append(field: k, token: valueToken.withUnsafeBytes { interners[k].intern($0) }, value: criteoScaledValue(v))
+                }
+                for k in 13..<fieldCount {
+                    let range = columns[k + 1 + shift]
+                    rows!.append(field: k, token: interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range]))),
+                                 value: 1)
+                }
+                rows!.endRow()
+                continue
+            }
             for k in 0..<fieldCount {
                 if format == .criteo && k < 13 {
-                    tokenIds.append(internIntegerToken(integerCodes[k], into: &interners[k]))
+                    tokenIds.append(internIntegerToken(integers[k].map(criteoBucket), into: &interners[k]))
                 } else {
                     let range = columns[(format == .criteo ? k + 1 : k + 2) + shift]
                     tokenIds.append(interners[k].intern(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[range]))))

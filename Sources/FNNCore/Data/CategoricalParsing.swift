@@ -13,7 +13,8 @@ import Foundation
 public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadLines: Bool = false,
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
                                fieldMap: FieldMap? = nil, minimumFields: Int = 0,
-                               scoring: ScoringInput = ScoringInput(), entries: Bool = false) throws(InputError) -> RawCategoricalData {
+                               scoring: ScoringInput = ScoringInput(), entries: Bool = false,
+                               criteoNumeric: CriteoNumeric = .bucket) throws(InputError) -> RawCategoricalData {
     if scoring.identifierColumn != nil && (format == .libffm || format == .libsvm) {
         throw InputError(path: path, "an id column is read from Criteo and Avazu rows only (libffm / libsvm rows have no columns besides the label)")
     }
@@ -31,11 +32,14 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
+        let numericValues = format == .criteo && criteoNumeric == .value
         let boxes = parseCategoricalChunks(b, format: format, atFileStart: true, path: path, skipBadLines: skipBadLines,
                                            executor: executor, minimumChunkBytes: minimumChunkBytes, scoring: scoring,
-                                           layout: .detect(format, start: b))
+                                           layout: .detect(format, start: b), numericValues: numericValues)
         var merger = CategoricalMerger(format: format)
-        return try merger.rawData(merging: boxes, format: format, path: path)
+        var raw = try merger.rawData(merging: boxes, format: format, path: path)
+        if numericValues { raw.declaredSchema = criteoValueSchema }
+        return raw
     }
 }
 
@@ -43,14 +47,15 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
 /// given. `atFileStart`: the bytes begin the file (only there may a header line appear).
 func parseCategoricalChunks(
     _ b: UnsafeBufferPointer<UInt8>, format: CategoricalFormat, atFileStart: Bool, path: String, skipBadLines: Bool,
-    executor: PhaseExecutor?, minimumChunkBytes: Int, scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout? = nil
+    executor: PhaseExecutor?, minimumChunkBytes: Int, scoring: ScoringInput = ScoringInput(), layout: CategoricalLayout? = nil,
+    numericValues: Bool = false
 ) -> [CategoricalChunk] {
     let layout = layout ?? (format == .criteo ? .criteoTSV : .avazu)
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parse(chunk, format: format, headerAllowed: atFileStart && k == 0, path: path, skipBadLines: skipBadLines,
-                       scoring: scoring, layout: layout)
+                       scoring: scoring, layout: layout, numericValues: numericValues)
     }
     return boxes
 }

@@ -86,6 +86,7 @@ public struct DataSource {
             let preprocessingKey = preprocessing + (request.skipBadLines ? " skip-bad-lines" : "")
                 + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
                 + ((kind == .libffm || kind == .libsvm) && categorical && request.pooling != .sum ? " pooling \(request.pooling.rawValue)" : "")
+                + (kind == .criteo && categorical && request.criteoNumeric != .bucket ? " numeric \(request.criteoNumeric.rawValue)" : "")
                 + (try heldOutDescription(request))
             key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
             cachePath = DatasetCache.path(for: data, directory: request.cacheDirectory)
@@ -95,6 +96,9 @@ public struct DataSource {
             }
         }
         if categorical, request.heldOutPaths.isEmpty, let key, let cachePath, let budget = Optional(request.memoryBudget), key.sourceSize > budget {
+            if kind == .criteo && request.criteoNumeric == .value {
+                throw InputError(path: data, "--numeric value makes variable rows, which are read in memory only: the file (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget; give a larger --memory-budget, or --numeric bucket")
+            }
             note("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
             do {
                 let converted = try convertCategoricalToCache(
@@ -117,12 +121,12 @@ public struct DataSource {
         var heldOut: HeldOutFiles?
         if categorical {
             var raw = try loadRawCategorical(path: try inputs.readable(data), format: kind, skipBadLines: request.skipBadLines,
-                                             executor: executor, fieldMap: map)
+                                             executor: executor, fieldMap: map, criteoNumeric: request.criteoNumeric)
             if !request.heldOutPaths.isEmpty {
                 let fields = raw.fieldCount
                 func load(_ path: String, entries: Bool) throws(InputError) -> RawCategoricalData {
                     try loadRawCategorical(path: path, format: kind, skipBadLines: request.skipBadLines, executor: executor,
-                                           fieldMap: map, minimumFields: fields, entries: entries)
+                                           fieldMap: map, minimumFields: fields, entries: entries, criteoNumeric: request.criteoNumeric)
                 }
                 var parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
                     try load(path, entries: raw.entries != nil)

@@ -18,6 +18,8 @@ public struct RawCategoricalData: Sendable {
     public internal(set) var observations: [FieldObservation]?
     /// The fields' kinds, once `resolvingFields` has decided them (always for fixed-width rows).
     public internal(set) var schema: FieldSchema?
+    /// Kinds the format fixes whatever the rows show (Criteo's integer columns read as values).
+    public internal(set) var declaredSchema: FieldSchema?
     /// Malformed lines left out under `skipBadLines`, and the first of them.
     public var skippedLines = 0
     public var firstSkipped: InputError?
@@ -29,10 +31,13 @@ public struct RawCategoricalData: Sendable {
     public var fieldCount: Int { tokens.count }
 
     /// What messages call libffm / libsvm fields: their numbers in the file (and the field map).
-    public var fieldNames: [String] { (0..<fieldCount).map { "f\($0)" } }
+    public var fieldNames: [String] {
+        format == .criteo ? criteoValueSchema.fields.map(\.name) : (0..<fieldCount).map { "f\($0)" }
+    }
 
     /// The kinds the rows call for (`FieldSchema.inferred`); one-hot for fixed-width rows.
     public func inferredSchema(pooling: Pooling) -> FieldSchema {
+        if let declaredSchema { return declaredSchema }
         guard let observations else { return .oneHot(fieldCount: fieldCount, names: fieldNames) }
         return .inferred(from: observations, pooling: pooling, names: fieldNames)
     }

@@ -81,7 +81,8 @@ public struct ScoringData {
             var raw = try loadRawCategorical(path: data, format: kind, skipBadLines: request.skipBadLines, fieldMap: fieldMap,
                                              minimumFields: vocabulary.fields.count,
                                              scoring: ScoringInput(unlabeledRows: request.unlabeled, identifierColumn: request.identifierColumn),
-                                             entries: !modelSchema.isOneHot)
+                                             entries: !modelSchema.isOneHot,
+                                             criteoNumeric: modelSchema.fields.first?.kind == .numeric ? .value : .bucket)
             guard raw.fieldCount == vocabulary.fields.count else {
                 throw ScoringError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
             }
