@@ -29,9 +29,9 @@ struct Bench: ParsableCommand {
     /// Any format training reads, through the same path (cache, vocabularies); without --data,
     /// synthetic data of --shape.
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: ArgumentHelp("Synthetic data shape when no --data: ml1m (fields 6040, 3706) or criteo (39 fields, about 2.6M table rows).", valueName: "ml1m|criteo"))
+    @Option(help: ArgumentHelp("Synthetic data shape when no --data: ml1m (fields 6040, 3706), criteo (39 fields, about 2.6M table rows), ml1m-genres (ml1m and a multi-hot genres field, 1 to 6 of 18 per movie, mean-pooled) or ml1m-onegenre (the same with one genre per movie, one-hot).", valueName: SyntheticShape.valueNames))
     var shape: SyntheticShape = .ml1m
-    @Option(help: "Rows of synthetic data (default: 1,000,209 for ml1m, 200,000 for criteo).")
+    @Option(help: "Rows of synthetic data (default: 1,000,209 for the ml1m shapes, 200,000 for criteo).")
     var rows: Int?
     @Option(help: ArgumentHelp("Models to measure.", valueName: "fm,fnn"))
     var models = "fm,fnn"
@@ -80,10 +80,7 @@ struct Bench: ParsableCommand {
         if dataOptions.data != nil {
             dataset = try dataOptions.load(log: Log(quiet: true), seed: 1)
         } else {
-            switch shape {
-            case .ml1m: dataset = PlantedFMGenerator.movieLens1MShape().generate(rows: rows ?? 1_000_209, name: "synthetic ml1m")
-            case .criteo: dataset = PlantedFMGenerator.criteoShape().generate(rows: rows ?? 200_000, name: "synthetic criteo")
-            }
+            dataset = shape.generate(rows: rows ?? shape.defaultRows, name: "synthetic \(shape.rawValue)")
         }
         let loadSeconds = PhaseProfile.now() - loadStart
         let split = DataSplit(rowCount: dataset.rowCount, seed: 1)
@@ -161,6 +158,24 @@ struct Bench: ParsableCommand {
 
 enum SyntheticShape: String, ExpressibleByArgument, CaseIterable {
     case ml1m, criteo
+    /// ML-1M with a genres field: multi-hot (1 to 6 of 18 genres per movie, mean-pooled), or one
+    /// genre per movie (one-hot, the like-for-like fast-path counterpart).
+    case ml1mGenres = "ml1m-genres"
+    case ml1mOneGenre = "ml1m-onegenre"
+
+    static let valueNames = allCases.map(\.rawValue).joined(separator: "|")
+
+    var defaultRows: Int { self == .criteo ? 200_000 : 1_000_209 }
+
+    /// The shape's rows, drawn from its planted model.
+    func generate(rows: Int, seed: UInt64? = nil, name: String) -> Dataset {
+        switch self {
+        case .ml1m: return PlantedFMGenerator.movieLens1MShape(seed: seed ?? 2016).generate(rows: rows, name: name)
+        case .criteo: return PlantedFMGenerator.criteoShape(seed: seed ?? 2014).generate(rows: rows, name: name)
+        case .ml1mGenres: return PlantedGenresGenerator(mostGenres: 6, seed: seed ?? 2016).generate(rows: rows, name: name)
+        case .ml1mOneGenre: return PlantedGenresGenerator(mostGenres: 1, seed: seed ?? 2016).generate(rows: rows, name: name)
+        }
+    }
 }
 
 struct BenchPoint: Encodable {

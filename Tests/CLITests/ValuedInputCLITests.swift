@@ -98,4 +98,22 @@ import Testing
         #expect(bucket.status == 0 && !bucket.stderr.contains("numeric") && !bucket.stderr.contains("read the binary cache"),
                 "\(bucket.stderr)")
     }
+
+    /// `generate --shape ml1m-genres` writes a fields TSV declaring its multi-hot column; models
+    /// trained on it score files that declare the same kinds and refuse plain ones.
+    @Test func generatedGenresTrainAndScoreThroughTheFieldsTSV() throws {
+        let dir = scratch()
+        let generate = try run(["generate", "--shape", "ml1m-genres", "--rows", "4000", "--out", "g.tsv"], in: dir)
+        #expect(generate.status == 0, "\(generate.stderr)")
+        let head = try String(contentsOfFile: dir + "/g.tsv", encoding: .utf8).split(separator: "\n").prefix(2)
+        #expect(head.last == "# fields: user:categorical movie:categorical genres:multi-hot:mean")
+        let train = try run(["fm", "--data", "g.tsv", "--epochs", "2", "--save", "m.safetensors"], in: dir)
+        #expect(train.status == 0 && train.stderr.contains("genres:multi-hot(mean,<=6)"), "\(train.stderr)")
+        let eval = try run(["eval", "--model", "m.safetensors", "--data", "g.tsv"], in: dir)
+        #expect(eval.status == 0, "\(eval.stderr)")
+        writeText("1\t3\t4\t5\n0\t1\t2\t3\n", to: dir + "/plain.tsv")
+        let plain = try run(["eval", "--model", "m.safetensors", "--data", "plain.tsv"], in: dir)
+        #expect(plain.status != 0 && plain.stderr.contains("is categorical in the data but multi-hot in the model")
+                && plain.stderr.contains("# fields:"), "\(plain.stderr)")
+    }
 }

@@ -1,8 +1,24 @@
 import FNNSystem
 
-/// The fields TSV: field size = largest id + 1 per column.
+/// The fields TSV: field size = largest id + 1 per column. A `# fields:` line before the first
+/// data line that declares a multi-hot or numeric column makes the file variable rows
+/// (`parseFieldsTSVWithKinds`); one declaring only categorical columns changes nothing.
 func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeledFields: Int? = nil,
                     skipBadLines: Bool = false) throws(InputError) -> Dataset {
+    var header = LineScanner(bytes)
+    while let line = header.nextLine() {
+        if bytes.isBlank(line) { continue }
+        guard bytes[line.lowerBound] == 0x23 else { break }
+        guard let declared = try FieldsDeclaration.parse(bytes, line: line, lineNumber: header.lineNumber, path: path) else { continue }
+        if let unlabeledFields, unlabeledFields != declared.count {
+            throw InputError(path: path, line: header.lineNumber, "declares \(declared.count) fields but the model has \(unlabeledFields)")
+        }
+        if !declared.isOneHot {
+            return try parseFieldsTSVWithKinds(bytes, path: path, declared: declared, unlabeled: unlabeledFields != nil,
+                                               skipBadLines: skipBadLines)
+        }
+        break
+    }
     var policy = BadLinePolicy(skip: skipBadLines)
     var lineIds: [UInt32] = []
     var scanner = LineScanner(bytes)
@@ -85,6 +101,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
 extension Dataset {
     /// Writes the fields TSV (for synthetic data and tests), atomically.
     public func writeFieldsTSV(to path: String, comment: String? = nil) throws {
+        if variable != nil { return try writeFieldsTSVWithKinds(to: path, comment: comment) }
         var out = [UInt8]()
         out.reserveCapacity(rowCount * (fieldCount * 6 + 2))
         if let comment { out.append(contentsOf: Array("# \(comment)\n".utf8)) }

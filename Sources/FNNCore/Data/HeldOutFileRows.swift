@@ -25,6 +25,7 @@ extension Dataset {
         }
         let rowCount = parts.reduce(0) { $0 + $1.rowCount }
         let fieldDims = (0..<fieldCount).map { f in parts.map { $0.fieldDims[f] }.max()! }
+        if parts.contains(where: { $0.variable != nil }) { return try joiningVariable(parts, fieldDims: fieldDims) }
         let ids = AlignedBuffer<UInt32>(count: rowCount * fieldCount)
         let labels = AlignedBuffer<Float>(count: rowCount)
         var row = 0
@@ -34,6 +35,40 @@ extension Dataset {
             row += part.rowCount
         }
         var joined = Dataset(name: first.name, fieldDims: fieldDims, rowCount: rowCount, ids: ids, labels: labels)
+        joined.sourceFormat = first.sourceFormat
+        joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
+        joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first
+        return joined
+    }
+}
+
+extension Dataset {
+    /// `joining` for variable rows: every part must have the first's kinds (a held-out file read
+    /// as one-hot where training declared multi-hot would pool differently); multi-hot limits are
+    /// the largest of the parts'.
+    private static func joiningVariable(_ parts: [Dataset], fieldDims: [Int]) throws(InputError) -> Dataset {
+        let first = parts[0]
+        var schema = first.schema
+        for part in parts.dropFirst() {
+            if let problem = first.schema.mismatch(withData: part.schema) {
+                throw InputError(path: part.name, "\(problem.replacingOccurrences(of: "the model", with: first.name)): held-out files must have the training file's kinds of fields")
+            }
+            for f in schema.fields.indices { schema.fields[f].maxIds = max(schema.fields[f].maxIds, part.schema.fields[f].maxIds) }
+        }
+        var builder = VariableRows.Builder()
+        var labels: [Float] = []
+        for part in parts {
+            for r in 0..<part.rowCount {
+                if let rows = part.variable {
+                    for e in rows.entries(ofRow: r) { builder.append(field: Int(rows.fields[e]), id: rows.ids[e], value: rows.values[e]) }
+                } else {
+                    for f in 0..<part.fieldCount { builder.append(field: f, id: part.ids[r * part.fieldCount + f], value: 1) }
+                }
+                builder.endRow()
+                labels.append(part.labels[r])
+            }
+        }
+        var joined = Dataset(name: first.name, fieldDims: fieldDims, schema: schema, rows: builder.finish(), labels: AlignedBuffer(labels))
         joined.sourceFormat = first.sourceFormat
         joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
         joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first

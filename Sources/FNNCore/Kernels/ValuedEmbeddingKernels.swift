@@ -16,12 +16,23 @@ extension EmbeddingKernels {
         positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
-        let ahead = 8
+        // Two misses in a chain per example (its offsets, then its entries in three arrays): the
+        // offsets are requested `ahead` examples early, the entries half as early, when their
+        // offsets have arrived.
+        let ahead = 16, entriesAhead = 8
         for i in 0..<min(ahead, rows) { fnnpar_prefetch(starts + examples[i]) }
+        for i in 0..<min(entriesAhead, rows) {
+            let lo = starts[examples[i]]
+            fnnpar_prefetch(ids + lo); fnnpar_prefetch(fields + lo); fnnpar_prefetch(values + lo)
+        }
         for i in 0..<rows {
             if i + ahead < rows {
                 fnnpar_prefetch(starts + examples[i + ahead])
                 if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
+            }
+            if i + entriesAhead < rows {
+                let lo = starts[examples[i + entriesAhead]]
+                fnnpar_prefetch(ids + lo); fnnpar_prefetch(fields + lo); fnnpar_prefetch(values + lo)
             }
             let example = examples[i]
             let lo = starts[example], hi = starts[example + 1]

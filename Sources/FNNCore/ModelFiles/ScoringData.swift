@@ -98,6 +98,15 @@ public struct ScoringData {
             dataset = try loadDataset(path: data, format: resolved, unlabeledFields: request.unlabeled ? fieldCount : nil,
                                       skipBadLines: request.skipBadLines)
             dataset = try withSideInformation(dataset, model: model, file: file, dataPath: request.dataPath, format: resolved)
+            // A fields TSV declares its kinds; they must be the model's (MovieLens joined above is).
+            let modelSchema = try recordedSchema(file, model: model, fieldCount: fieldCount ?? dataset.fieldCount)
+            if !(modelSchema.isOneHot && dataset.schema.isOneHot) {
+                if let problem = modelSchema.mismatch(withData: dataset.schema) {
+                    throw InputError(path: data, "\(problem): the model does not fit this data" + (dataset.schema.isOneHot && resolved == .fields
+                        ? " (a fields TSV declares multi-hot and numeric columns on a '# fields:' line)" : ""))
+                }
+                dataset = try dataset.checked(against: modelSchema)
+            }
         }
         let ownFormat = file.metadata["format"] == ModelFile.formatName
         let loaded = try ModelFile.model(from: file, path: model, fieldDims: ownFormat ? nil : (request.fieldDims ?? dataset.fieldDims),
