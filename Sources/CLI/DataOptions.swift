@@ -34,7 +34,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data larger than this (e.g. 4G, 512M) is trained from its memory-mapped cache in chunks: shuffled by chunk, and within windows of 4 chunks, so at most two windows are resident; the budget covers their pages and row lists (the model, optimizer state and evaluation scores come on top). Default: half of the machine's memory.", valueName: "size"))
     var memoryBudget: String?
     @Option(name: .customLong("side-info"), help: ArgumentHelp("MovieLens: add the user attributes (gender, age group, occupation, zip prefix) and the movie's genres (multi-hot, mean-pooled) from the side files beside the ratings (users.dat + movies.dat, u.user + u.item, movies.csv) as extra fields. auto: when they are there; off: the two fields pytorch-fm reads.", valueName: "auto|on|off"))
-    var sideInfo: DataRequest.SideInformation = .off
+    var sideInfo: DataRequest.SideInformation = .auto
     @Option(help: ArgumentHelp("libffm / libsvm: a field a row names more than once is multi-hot, its ids' embeddings added (sum, libffm's and xLearn's arithmetic) or averaged (mean); a field with values other than 1 is numeric (the value scales its id's embedding). Other fields stay one-hot. The run's data line lists the fields' kinds; the model records them.", valueName: "sum|mean"))
     var pooling: Pooling = .sum
     @Option(help: ArgumentHelp("Criteo's 13 integer columns: bucket (pytorch-fm: each a categorical field of int(ln(v)^2) buckets) or value (each a numeric field: one embedding scaled by sign(v) ln(1 + |v|); an empty column adds nothing).", valueName: "bucket|value"))

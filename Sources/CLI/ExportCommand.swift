@@ -49,7 +49,8 @@ struct ExportCommand: ParsableCommand {
                 if let tokens {
                     token = id < tokens[f].count ? tokens[f][id] : "<rare/unseen>"
                 } else {
-                    token = String(movieLens ? id + 1 : id)
+                    // MovieLens user and movie ids count from 1; side fields' ids are their own.
+                    token = String(movieLens && f < 2 ? id + 1 : id)
                 }
                 text += "\(f + 1)\t\(token.replacingOccurrences(of: "\t", with: " "))\t"
                 if let linear = loaded.linear { text += String(format: "%.9g", Double(linear[row])) }

@@ -25,6 +25,8 @@ struct ModelInputOptions: ParsableArguments {
     var skipBadLines = false
     @Option(help: ArgumentHelp("Under mpirun or srun the ranks score together, each a run of the rows: replicated loads the whole model on every rank; sharded gives each rank its rows of the tables (g mod R), read through their owners; auto shards when the model file is over half a rank's memory. The scores are the same either way.", valueName: "auto|replicated|sharded"))
     var tables: TablePlacement = .auto
+    @Option(help: ArgumentHelp("MovieLens models trained with side information: the folder of the side files they were trained with (users.dat and movies.dat, u.user and u.item, or movies.csv), when the data to score is elsewhere. Default: beside the data.", valueName: "dir"))
+    var sideFiles: String?
 
     /// The model and the data indexed for it, as `ScoringData` reads them. `unlabeled` admits
     /// rows without labels; `identifierColumn` (0-based) keeps that column's text per line;
@@ -40,6 +42,7 @@ struct ModelInputOptions: ParsableArguments {
         request.unlabeled = unlabeled
         request.identifierColumn = identifierColumn
         request.fallbackForUnseen = fallbackForUnseen
+        request.sideFilesFolder = sideFiles
         do { return try ScoringData.load(request, note: log.say) } catch { throw CLIError(String(describing: error)) }
     }
 }

@@ -109,7 +109,8 @@ import Testing
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func evalUsesTheModelsOwnSplit() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        let trained = try run(["fm", "--data", u, "--cache-dir", dir, "--seed", "7", "--epochs", "3", "--save", "m.safetensors",
+        // Ratings alone: part.data below lies where no side files are.
+        let trained = try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--seed", "7", "--epochs", "3", "--save", "m.safetensors",
                                "--json", "t.json", "--quiet"], in: dir)
         #expect(trained.status == 0, "\(trained.stderr)")
         let evaluated = try run(["eval", "--model", "m.safetensors", "--data", u, "--split", "test", "--json", "e.json"], in: dir)
@@ -140,7 +141,9 @@ import Testing
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func unseenIdsScoreThroughFallbackRowsAndNonRegularOutputsStay() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        // Ratings alone (pytorch-fm's two fields): an unseen user's score below is the movie's alone.
+        #expect(try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"],
+                        in: dir).status == 0)
         try "1\t2\n5000\t9\n3\t99999\n1\t2\n".write(toFile: dir + "/new.tsv", atomically: true, encoding: .utf8)
         let r = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", "-", "--report"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
@@ -167,7 +170,8 @@ import Testing
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func standardInputIsData() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        let fromFile = try run(["fm", "--data", u, "--no-cache", "--epochs", "2", "--save", "a.safetensors", "--quiet"], in: dir)
+        // Standard input has no side files beside it: the file read likewise, ratings alone.
+        let fromFile = try run(["fm", "--data", u, "--side-info", "off", "--no-cache", "--epochs", "2", "--save", "a.safetensors", "--quiet"], in: dir)
         let piped = try run(["fm", "--data", "-", "--epochs", "2", "--save", "b.safetensors", "--quiet"], in: dir, standardInput: u)
         #expect(fromFile.status == 0 && piped.status == 0, "\(piped.stderr)")
         func parameters(_ name: String) throws -> Data {
@@ -418,7 +422,8 @@ import Testing
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func exportAndVersion() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        #expect(try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"],
+                        in: dir).status == 0)
         let r = try run(["export", "--model", "m.safetensors", "--embeddings", "e.tsv"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try String(contentsOfFile: dir + "/e.tsv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
@@ -473,7 +478,7 @@ import Testing
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func autoTableRulePerModelKind() throws {
         let dir = scratch()
         let u = Self.data + "/ml-100k/u.data"
-        let r = try run(["--data", u, "--cache-dir", dir, "--epochs", "1", "--json", "r.json"], in: dir)
+        let r = try run(["--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--json", "r.json"], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("fm: tables by rowwise-adagrad, lr 1.0, initial accumulator 100.0"))
         #expect(r.stderr.contains("fnn: tables by adam, lr 0.001"))
@@ -511,7 +516,12 @@ import Testing
         #expect(abs(again - auc) < 1e-12)
         // predict: labelled and unlabelled rows, in input order.
         try "196\t242\n1\t1\t5\t874965758\n943\t1682\n".write(toFile: dir + "/rows.tsv", atomically: true, encoding: .utf8)
-        let predicted = try run(["predict", "--model", "fnn.safetensors", "--data", "rows.tsv", "--format", "movielens", "--out", "p.txt"], in: dir)
+        // Trained with the side files beside u.data (the default, --side-info auto): rows
+        // elsewhere are scored with those files, named by --side-files.
+        let elsewhere = try run(["predict", "--model", "fnn.safetensors", "--data", "rows.tsv", "--format", "movielens", "--out", "p.txt"], in: dir)
+        #expect(elsewhere.status != 0 && elsewhere.stderr.contains("--side-files") && !exists(dir + "/p.txt"), "\(elsewhere.stderr)")
+        let predicted = try run(["predict", "--model", "fnn.safetensors", "--data", "rows.tsv", "--format", "movielens", "--out", "p.txt",
+                                 "--side-files", Self.data + "/ml-100k"], in: dir)
         #expect(predicted.status == 0, "\(predicted.stderr)")
         let values = try String(contentsOfFile: dir + "/p.txt", encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
         #expect(values.count == 3 && values.allSatisfy { $0 > 0 && $0 < 1 })
@@ -524,10 +534,11 @@ import Testing
         let junk = try run(["predict", "--model", "junk.safetensors", "--data", u, "--out", "p.txt"], in: dir)
         #expect(junk.status != 0 && junk.stderr.contains("junk.safetensors") && !exists(dir + "/p.txt"))
         #expect(junk.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
-        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--quiet"], in: dir).status == 0)
+        #expect(try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--quiet"],
+                        in: dir).status == 0)
         // A finished --save removes its checkpoint unless asked to keep it.
         #expect(!exists(dir + "/fm.safetensors.ckpt"))
-        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--keep-checkpoint",
+        #expect(try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--save", "fm.safetensors", "--keep-checkpoint",
                          "--quiet"], in: dir).status == 0)
         #expect(exists(dir + "/fm.safetensors.ckpt"))
         // Truncated.
@@ -540,7 +551,7 @@ import Testing
         let misfit = try run(["eval", "--model", "fm.safetensors", "--data", "big.tsv", "--format", "movielens"], in: dir)
         #expect(misfit.status != 0 && misfit.stderr.contains("does not fit"))
         // A checkpoint from other options.
-        let other = try run(["fm", "--data", u, "--no-cache", "--epochs", "2", "--lr", "0.01", "--resume", "fm.safetensors.ckpt"], in: dir)
+        let other = try run(["fm", "--data", u, "--side-info", "off", "--no-cache", "--epochs", "2", "--lr", "0.01", "--resume", "fm.safetensors.ckpt"], in: dir)
         #expect(other.status != 0 && other.stderr.contains("other training options"))
     }
 

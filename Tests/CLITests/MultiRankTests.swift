@@ -41,7 +41,9 @@ struct MultiRankTests: CLIHarness {
         return (process, stderr)
     }
 
-    @Test(arguments: [["fm"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
+    /// u.data's side files join by default: multi-hot rows over ranks; `--side-info off` keeps
+    /// the one-hot fast path's exchange covered.
+    @Test(arguments: [["fm"], ["fm", "--side-info", "off"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
     func modelsAndCheckpointsMatchOneProcess(command: [String]) throws {
         let dir = scratch()
         let common = command + ["--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "2", "--patience", "0",
@@ -189,7 +191,7 @@ extension MultiRankTests {
     @Test(arguments: [["fm"], ["fnn", "--fnn-input", "embedding+linear", "--dropout", "0.2"]])
     func shardedTablesMatchOneProcess(command: [String]) throws {
         let dir = scratch()
-        let common = command + ["--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "2", "--patience", "0",
+        let common = command + ["--data", Self.data + "/ml-100k/u.data", "--side-info", "off", "--cache-dir", dir, "--epochs", "2", "--patience", "0",
                                 "--seed", "3", "--keep-checkpoint", "--quiet"]
         let one = try run(common + ["--threads", "2", "--save", "one.safetensors"], in: dir)
         #expect(one.status == 0, "\(one.stderr)")
@@ -216,7 +218,7 @@ extension MultiRankTests {
     /// process, ends at the bytes of one uninterrupted process.
     @Test func shardedResumeFromFourToThreeToOne() throws {
         let dir = scratch()
-        let common = ["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--patience", "0", "--seed", "5", "--quiet"]
+        let common = ["fm", "--data", Self.data + "/ml-100k/u.data", "--side-info", "off", "--cache-dir", dir, "--patience", "0", "--seed", "5", "--quiet"]
         let whole = try run(common + ["--epochs", "3", "--threads", "1", "--save", "whole.safetensors"], in: dir)
         #expect(whole.status == 0, "\(whole.stderr)")
         let first = try ranks(4, common + ["--epochs", "1", "--threads", "1", "--tables", "sharded", "--checkpoint", "c4"], in: dir)
@@ -257,12 +259,12 @@ extension MultiRankTests {
     /// no model, and leaves the last sharded checkpoint whole: it resumes in one process.
     @Test func aKilledShardedRankEndsTheRunAndKeepsTheCheckpoint() throws {
         let dir = scratch()
-        let args = ["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "3000", "--patience", "0",
+        let args = ["fm", "--data", Self.data + "/ml-100k/u.data", "--side-info", "off", "--cache-dir", dir, "--epochs", "3000", "--patience", "0",
                     "--threads", "1", "--tables", "sharded", "--save", "m.safetensors", "--checkpoint", "c.ckpt", "--quiet"]
         let (process, stderr) = try signalARank("-9", twoRanks: args, in: dir, waitingFor: "c.ckpt/manifest.json")
         #expect(process.terminationStatus != 0, "\(stderr)")
         #expect(!exists(dir + "/m.safetensors"))
-        let resumed = try run(["fm", "--data", Self.data + "/ml-100k/u.data", "--cache-dir", dir, "--epochs", "1", "--patience", "0",
+        let resumed = try run(["fm", "--data", Self.data + "/ml-100k/u.data", "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--patience", "0",
                                "--resume", "c.ckpt", "--quiet"], in: dir)
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
@@ -274,7 +276,9 @@ extension MultiRankTests {
     @Test func scoringUnderSeveralRanksMatchesOneProcess() throws {
         let dir = scratch()
         let data = Self.data + "/ml-100k/u.data"
-        let trained = try run(["fm", "--data", data, "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors", "--quiet"], in: dir)
+        // Ratings alone (one-hot: the sharded lookup's case); side information below.
+        let trained = try run(["fm", "--data", data, "--side-info", "off", "--cache-dir", dir, "--epochs", "2", "--save", "m.safetensors",
+                               "--quiet"], in: dir)
         #expect(trained.status == 0, "\(trained.stderr)")
         let one = try run(["eval", "--model", "m.safetensors", "--data", data, "--split", "test"], in: dir)
         #expect(one.status == 0, "\(one.stderr)")
@@ -291,5 +295,15 @@ extension MultiRankTests {
             #expect(p.status == 0, "\(p.stderr)")
             #expect(try bytes(dir + "/\(tables).txt") == bytes(dir + "/one.txt"), "\(tables)")
         }
+        // Multi-hot side fields: replicated scoring gives one process's probabilities; sharded is
+        // refused by name on every rank (no crash, no hang).
+        #expect(try run(["fm", "--data", data, "--cache-dir", dir, "--epochs", "1", "--save", "s.safetensors", "--quiet"], in: dir).status == 0)
+        #expect(try run(["predict", "--model", "s.safetensors", "--data", data, "--out", "s-one.txt"], in: dir).status == 0)
+        let replicated = try ranks(2, ["predict", "--model", "s.safetensors", "--data", data, "--out", "s-two.txt", "--threads", "1",
+                                       "--tables", "replicated"], in: dir)
+        #expect(replicated.status == 0, "\(replicated.stderr)")
+        #expect(try bytes(dir + "/s-two.txt") == bytes(dir + "/s-one.txt"))
+        let sharded = try ranks(2, ["eval", "--model", "s.safetensors", "--data", data, "--threads", "1", "--tables", "sharded"], in: dir)
+        #expect(sharded.status != 0 && sharded.stderr.contains("score one-hot fields only"), "\(sharded.stderr)")
     }
 }

@@ -23,11 +23,15 @@ import Testing
                              "--save", "fm-again.safetensors"], in: dir)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(FileManager.default.contents(atPath: dir + "/fm.safetensors") == FileManager.default.contents(atPath: dir + "/fm-again.safetensors"))
-        // Off (the default) is pytorch-fm's two fields: the model does not fit those.
-        let plain = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "plain.safetensors"], in: dir)
+        // auto, the default, joins them too: the same model as --side-info on.
+        let auto = try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "2", "--threads", "2", "--save", "fm-auto.safetensors"], in: dir)
+        #expect(auto.status == 0 && auto.stderr.contains("side information from"), "\(auto.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/fm.safetensors") == FileManager.default.contents(atPath: dir + "/fm-auto.safetensors"))
+        // Off is pytorch-fm's two fields: the model does not fit those.
+        let plain = try run(["fm", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--save", "plain.safetensors"], in: dir)
         #expect(plain.status == 0 && !plain.stderr.contains("side information"), "\(plain.stderr)")
         // An FNN over ratings only cannot start from an FM with side fields.
-        let mismatched = try run(["fnn", "--data", u, "--cache-dir", dir, "--epochs", "1", "--init-from", "fm.safetensors",
+        let mismatched = try run(["fnn", "--data", u, "--side-info", "off", "--cache-dir", dir, "--epochs", "1", "--init-from", "fm.safetensors",
                                   "--save", "bad.safetensors"], in: dir)
         #expect(mismatched.status != 0 && !exists(dir + "/bad.safetensors"), "\(mismatched.stderr)")
     }
@@ -71,5 +75,21 @@ import Testing
         try FileManager.default.removeItem(atPath: dir + "/users.dat")
         let none = try run(["eval", "--model", "m.safetensors", "--data", "ratings.dat"], in: dir)
         #expect(none.status != 0 && none.stderr.contains("no side files beside"), "\(none.stderr)")
+    }
+
+    /// New users and movies score through fallback rows with side information too, the side
+    /// files named by --side-files when the rows are elsewhere.
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func unseenIdsWithSideInformation() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        #expect(try run(["fm", "--data", u, "--cache-dir", dir, "--epochs", "1", "--save", "m.safetensors", "--quiet"], in: dir).status == 0)
+        try "1\t2\n5000\t9\n3\t99999\n1\t2\n".write(toFile: dir + "/new.tsv", atomically: true, encoding: .utf8)
+        let r = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", "-", "--report",
+                         "--side-files", Self.data + "/ml-100k"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let p = r.stdout.split(separator: "\n").compactMap { Double($0) }
+        #expect(p.count == 4 && p[0] == p[3] && p.allSatisfy { $0 > 0 && $0 < 1 } && p[1] != p[0])
+        let missing = try run(["predict", "--model", "m.safetensors", "--data", "new.tsv", "--out", "-", "--side-files", dir], in: dir)
+        #expect(missing.status != 0 && missing.stderr.contains("no side files in"), "\(missing.stderr)")
     }
 }

@@ -31,7 +31,7 @@ public struct DataRequest: Sendable, Equatable {
     /// Half of the machine's memory (of this rank's share of it, when ranks share the host).
     public static var defaultMemoryBudget: Int { physicalMemoryBytes / 2 / Launcher.localRanks.count }
     /// MovieLens: join the user and movie attributes found beside the ratings as extra fields.
-    public var sideInformation: SideInformation = .off
+    public var sideInformation: SideInformation = .auto
     /// libffm / libsvm: how a field named more than once in a row (multi-hot) pools its ids.
     public var pooling: Pooling = .sum
     /// Criteo: the integer columns as bucket tokens (pytorch-fm) or numeric values.

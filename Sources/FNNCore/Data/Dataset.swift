@@ -15,7 +15,7 @@ public struct Dataset: Sendable {
     /// rowCount * fieldCount field-local ids (one-hot form); empty for variable rows.
     public internal(set) var ids: AlignedBuffer<UInt32>
     /// The rows as (field, id, value) entries, when a field is not categorical; nil for one-hot data.
-    public let variable: VariableRows?
+    public internal(set) var variable: VariableRows?
     /// Each field's kind; all categorical for one-hot data.
     public internal(set) var schema: FieldSchema
     /// 0 or 1 per row.

@@ -35,7 +35,12 @@ public struct MovieLensSideInformation: Sendable {
     /// Side files in the ratings file's folder, by the ratings file's MovieLens layout; nil when
     /// there are none. A side file that exists but cannot be read is an error, not a silent skip.
     public static func find(besideRatings path: String) throws(InputError) -> MovieLensSideInformation? {
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
+        try find(inFolder: path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "")
+    }
+
+    /// Side files in `folder` ("" the current directory), by the MovieLens layouts known.
+    public static func find(inFolder directory: String) throws(InputError) -> MovieLensSideInformation? {
+        let folder = directory.isEmpty || directory.hasSuffix("/") ? directory : directory + "/"
         func exists(_ name: String) -> String? { isRegularFile(folder + name) ? folder + name : nil }
         if let users = exists("users.dat"), let movies = exists("movies.dat") {
             return try oneMillion(users: users, movies: movies)
@@ -81,6 +86,9 @@ public struct MovieLensSideInformation: Sendable {
         joined.firstSkipped = ratings.firstSkipped
         joined.skippedRowPositions = ratings.skippedRowPositions
         joined.sideInformationDigest = digest
+        joined.sourceFormat = ratings.sourceFormat
+        joined.heldOut = ratings.heldOut
+        joined.rowIdentifiers = ratings.rowIdentifiers
         return joined
     }
 

@@ -23,6 +23,8 @@ public struct ScoringRequest: Sendable {
     /// Rank r of R keeps only the table rows it holds (tables sharded across ranks that score
     /// together); (0, 1): the whole model.
     public var shardOf: (rank: Int, ranks: Int) = (0, 1)
+    /// MovieLens: the folder holding the side files a model was trained with (nil: beside the data).
+    public var sideFilesFolder: String?
 
     public init(modelPath: String, dataPath: String) {
         self.modelPath = modelPath
@@ -97,7 +99,8 @@ public struct ScoringData {
             }
             dataset = try loadDataset(path: data, format: resolved, unlabeledFields: request.unlabeled ? fieldCount : nil,
                                       skipBadLines: request.skipBadLines)
-            dataset = try withSideInformation(dataset, model: model, file: file, dataPath: request.dataPath, format: resolved)
+            dataset = try withSideInformation(dataset, model: model, file: file, dataPath: request.dataPath,
+                                              sideFilesFolder: request.sideFilesFolder, format: resolved)
             // A fields TSV declares its kinds; they must be the model's (MovieLens joined above is).
             let modelSchema = try recordedSchema(file, model: model, fieldCount: fieldCount ?? dataset.fieldCount)
             if !(modelSchema.isOneHot && dataset.schema.isOneHot) {
@@ -107,6 +110,11 @@ public struct ScoringData {
                 }
                 dataset = try dataset.checked(against: modelSchema)
             }
+        }
+        // The sharded lookup moves one table row per field of an example; multi-hot and valued
+        // rows are scored on whole tables.
+        if request.shardOf.ranks > 1 && dataset.variable != nil {
+            throw ScoringError("\(data): tables sharded across ranks score one-hot fields only; these rows have multi-hot or valued fields (\(dataset.schema.summary)): score with --tables replicated, or in one process")
         }
         let ownFormat = file.metadata["format"] == ModelFile.formatName
         let loaded = try ModelFile.model(from: file, path: model, fieldDims: ownFormat ? nil : (request.fieldDims ?? dataset.fieldDims),
@@ -142,14 +150,18 @@ public struct ScoringData {
     /// give the same ids; files with another number of values per field would give other ids
     /// silently, and are refused.
     private static func withSideInformation(_ ratings: Dataset, model: String, file: SafeTensors, dataPath: String,
-                                            format: DataFormat) throws -> Dataset {
+                                            sideFilesFolder: String?, format: DataFormat) throws -> Dataset {
         guard let text = file.metadata["field_schema"], format == .movielens, ratings.fieldCount == 2 else { return ratings }
         let dims = file.metadata["field_dims"].flatMap { try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) } ?? []
         guard let modelSchema = FieldSchema.parse(stored: text, fieldCount: dims.count) else {
             throw ScoringError("\(model): corrupt model metadata: field_schema")
         }
-        guard let side = try MovieLensSideInformation.find(besideRatings: dataPath) else {
-            throw ScoringError("\(model) was trained with MovieLens side information (\(modelSchema.summary)), but there are no side files beside \(dataPath): put the users and movies files the model was trained with there")
+        let found = try sideFilesFolder.map { (folder) throws(InputError) in try MovieLensSideInformation.find(inFolder: folder) }
+            ?? MovieLensSideInformation.find(besideRatings: dataPath)
+        guard let side = found else {
+            throw ScoringError("\(model) was trained with MovieLens side information (\(modelSchema.summary)), but there are no side files "
+                + (sideFilesFolder.map { "in \($0)" } ?? "beside \(dataPath)")
+                + ": give --side-files with the folder of the users and movies files the model was trained with")
         }
         let joined = try side.joined(ratings).checked(against: modelSchema)
         if let recorded = file.metadata["side_information"], recorded != side.digest {

@@ -36,8 +36,23 @@ extension Dataset {
         guard modelDims.count == fieldCount else {
             throw InputError(path: name, "the data has \(fieldCount) fields but the model has \(modelDims.count)")
         }
-        guard variable == nil else {
-            throw InputError(path: name, "ids the model never saw cannot be mapped to fallback rows in multi-hot or valued data yet")
+        if let variable {
+            // Each entry's id on its own: a multi-hot field's unseen ids each read the fallback row.
+            let mapped = AlignedBuffer<UInt32>(count: variable.entryCount)
+            var unseen = [Int](repeating: 0, count: fieldCount)
+            for e in 0..<variable.entryCount {
+                let k = Int(variable.fields[e]), id = variable.ids[e]
+                if Int(id) >= modelDims[k] {
+                    mapped[e] = UInt32(modelDims[k])
+                    unseen[k] += 1
+                } else {
+                    mapped[e] = id
+                }
+            }
+            var copy = self
+            copy.variable = VariableRows(starts: variable.starts, ids: mapped, fields: variable.fields, values: variable.values)
+            copy.fieldDims = modelDims.map { $0 + 1 }
+            return (copy, unseen)
         }
         let f = fieldCount
         let mapped = AlignedBuffer<UInt32>(count: ids.count)

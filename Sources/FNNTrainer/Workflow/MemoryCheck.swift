@@ -20,7 +20,7 @@ public func planTables(_ config: ModelConfig, options: TrainingOptions, dataset:
     -> (shards: Int, note: String) {
     // The sharded exchange moves one table row per field of an example; multi-hot and valued
     // rows have not been taught to it, so they train on replicated tables.
-    if dataset.variable != nil && ranks > 1 {
+    if dataset.variable != nil && ranks > 1 && placement != .replicated {
         guard placement != .sharded else {
             throw WorkflowError("\(dataset.name): --tables sharded takes one-hot fields only; multi-hot and valued fields (\(dataset.schema.summary)) train with --tables replicated")
         }
