@@ -163,9 +163,9 @@ import Testing
         var bytes = try #require(FileManager.default.contents(atPath: cache))
         let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         let header = try #require(try JSONSerialization.jsonObject(with: bytes[8..<(8 + headerLength)]) as? [String: Any])
-        let idsAt = 8 + headerLength + (try #require(((header["entry_ids"] as? [String: Any])?["data_offsets"] as? [Int])?.first))
-        // Row 1's second entry (field 1) becomes id 65535.
-        bytes.replaceSubrange((idsAt + 4)..<(idsAt + 8), with: [0xFF, 0xFF, 0, 0])
+        let tableAt = 8 + headerLength + (try #require(((header["entry_table"] as? [String: Any])?["data_offsets"] as? [Int])?.first))
+        // Row 1's second entry (field 1; entries are id, field, value) gets id 65535.
+        bytes.replaceSubrange((tableAt + 12)..<(tableAt + 16), with: [0xFF, 0xFF, 0, 0])
         try bytes.write(to: URL(fileURLWithPath: cache))
         #expect(throws: InputError.self) { try DatasetCache.open(path: cache) }
         notes = []

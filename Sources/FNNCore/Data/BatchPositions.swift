@@ -90,7 +90,7 @@ public final class BatchPositions: @unchecked Sendable {
                        batchLabels: UnsafeMutablePointer<Float>? = nil) {
         if let variable = data.variable, let values, let fields, let counts, let meanPooled {
             EmbeddingKernels.variableTableRows(
-                starts: variable.starts.base, ids: variable.ids.base, fields: variable.fields.base, values: variable.values.base,
+                starts: variable.starts.base, entries: variable.table.base,
                 examples: examples + range.lowerBound, rows: range.count, stride: stride, offsets: offsets.base,
                 meanPooled: meanPooled.base, rowIds: rows(fromExample: range.lowerBound),
                 positionValues: values.base + firstPosition(ofExample: range.lowerBound),

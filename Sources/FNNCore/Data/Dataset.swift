@@ -46,7 +46,7 @@ public struct Dataset: Sendable {
     public var fieldCount: Int { fieldDims.count }
 
     /// Whether the examples are a memory-mapped cache file rather than in memory.
-    public var isMapped: Bool { variable?.ids.isMapped ?? ids.isMapped }
+    public var isMapped: Bool { variable?.table.isMapped ?? ids.isMapped }
 
     /// Bytes of ids (or entries) and labels: what has to be resident to touch every example.
     public var binaryBytes: Int { ids.count * 4 + (variable?.byteCount ?? 0) + rowCount * 4 }
@@ -141,8 +141,9 @@ public struct Dataset: Sendable {
             hash.add(schemaOf: self)
             for r in 0...rowCount { hash.add(word: UInt64(variable.starts[r])) }
             for k in 0..<variable.entryCount {
-                hash.add(word: UInt64(variable.fields[k]) << 32 | UInt64(variable.ids[k]))
-                hash.add(word: UInt64(variable.values[k].bitPattern))
+                let entry = variable.table[k]
+                hash.add(word: UInt64(entry.field) << 32 | UInt64(entry.id))
+                hash.add(word: UInt64(entry.value.bitPattern))
             }
         }
         for r in 0..<rowCount { hash.add(word: UInt64(labels[r].bitPattern)) }
@@ -162,8 +163,9 @@ public struct Dataset: Sendable {
             let r = count == 1 ? 0 : k * (rowCount - 1) / (count - 1)
             if let variable {
                 for e in variable.entries(ofRow: r) {
-                    hash.add(word: UInt64(variable.fields[e]) << 32 | UInt64(variable.ids[e]))
-                    hash.add(word: UInt64(variable.values[e].bitPattern))
+                    let entry = variable.table[e]
+                    hash.add(word: UInt64(entry.field) << 32 | UInt64(entry.id))
+                    hash.add(word: UInt64(entry.value.bitPattern))
                 }
             } else {
                 for f in 0..<fields { hash.add(word: UInt64(ids[r * fields + f])) }

@@ -142,14 +142,14 @@ public enum DatasetCache {
         guard let labelBuffer = view("labels", Float.self, count: rows) else { return nil }
         var data: Dataset
         if let storedSchema = meta["field_schema"] {
-            // Variable rows: entry offsets (I64), then each entry's field, id and value.
+            // Variable rows: entry offsets (I64), then the packed entries (id, field, value bits).
             guard let schema = FieldSchema.parse(stored: storedSchema, fieldCount: dims.count), rows < Int.max - 1,
-                  let starts = view("entry_starts", Int.self, count: rows + 1), let ids = view("entry_ids", UInt32.self, count: nil),
-                  let fields = view("entry_fields", UInt32.self, count: ids.count),
-                  let values = view("entry_values", Float.self, count: ids.count)
+                  let starts = view("entry_starts", Int.self, count: rows + 1),
+                  let table = view("entry_table", VariableEntry.self, count: nil),
+                  (header["entry_table"] as? [String: Any])?["shape"] as? [Int] == [table.count, 3]
             else { return nil }
-            data = Dataset(name: name, fieldDims: dims, schema: schema,
-                           rows: VariableRows(starts: starts, ids: ids, fields: fields, values: values), labels: labelBuffer)
+            data = Dataset(name: name, fieldDims: dims, schema: schema, rows: VariableRows(starts: starts, table: table),
+                           labels: labelBuffer)
         } else {
             guard let ids = header["ids"] as? [String: Any], let io = ids["data_offsets"] as? [Int],
                   within(io, bytes: product([rows, dims.count, 4])),
@@ -194,9 +194,9 @@ public enum DatasetCache {
         }
     }
 
-    /// Variable rows: the schema in the metadata and the four entry arrays as tensors (field
-    /// order in the file is by name; `entry_starts` comes after two 4-byte arrays of equal length,
-    /// so it lands 8-byte aligned).
+    /// Variable rows: the schema in the metadata, the entry offsets (I64) and the packed entries
+    /// (U32 x 3: id, field, value's bits) as tensors. Tensors lie in name order, so
+    /// `entry_starts` comes first (8-byte aligned) and the 4-byte ones after it.
     private static func storeVariable(_ data: Dataset, _ rows: VariableRows, cache: String, key: Key?,
                                       metadata extra: [String: String]) throws {
         var file = SafeTensors()
@@ -213,9 +213,7 @@ public enum DatasetCache {
         }
         try file.write(path: cache, streamed: [
             .init(name: "entry_starts", dtype: .i64, shape: [rows.starts.count], write: raw(rows.starts)),
-            .init(name: "entry_ids", dtype: .u32, shape: [rows.entryCount], write: raw(rows.ids)),
-            .init(name: "entry_fields", dtype: .u32, shape: [rows.entryCount], write: raw(rows.fields)),
-            .init(name: "entry_values", dtype: .f32, shape: [rows.entryCount], write: raw(rows.values)),
+            .init(name: "entry_table", dtype: .u32, shape: [rows.entryCount, 3], write: raw(rows.table)),
             .init(name: "labels", dtype: .f32, shape: [data.rowCount], write: raw(data.labels)),
         ])
     }

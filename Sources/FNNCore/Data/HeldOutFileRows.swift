@@ -60,7 +60,10 @@ extension Dataset {
         for part in parts {
             for r in 0..<part.rowCount {
                 if let rows = part.variable {
-                    for e in rows.entries(ofRow: r) { builder.append(field: Int(rows.fields[e]), id: rows.ids[e], value: rows.values[e]) }
+                    for e in rows.entries(ofRow: r) {
+                        let entry = rows.table[e]
+                        builder.append(field: Int(entry.field), id: entry.id, value: entry.value)
+                    }
                 } else {
                     for f in 0..<part.fieldCount { builder.append(field: f, id: part.ids[r * part.fieldCount + f], value: 1) }
                 }

@@ -10,45 +10,45 @@ extension EmbeddingKernels {
     /// Positions of a slice from variable rows: per example its entries in field order, rows
     /// offset by field, values divided by the field's id count where mean-pooled, and the count.
     @inlinable package static func variableTableRows(
-        starts: UnsafePointer<Int>, ids: UnsafePointer<UInt32>, fields: UnsafePointer<UInt32>, values: UnsafePointer<Float>,
+        starts: UnsafePointer<Int>, entries: UnsafePointer<VariableEntry>,
         examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>, meanPooled: UnsafePointer<UInt8>,
         rowIds: UnsafeMutablePointer<UInt32>, positionValues: UnsafeMutablePointer<Float>,
         positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
-        // Two misses in a chain per example (its offsets, then its entries in three arrays): the
-        // offsets are requested `ahead` examples early, the entries half as early, when their
-        // offsets have arrived.
+        // Two misses in a chain per example (its offsets, then its entries): the offsets are
+        // requested `ahead` examples early, the entries (one or two lines) half as early, when
+        // their offsets have arrived.
         let ahead = 16, entriesAhead = 8
-        for i in 0..<min(ahead, rows) { fnnpar_prefetch(starts + examples[i]) }
-        for i in 0..<min(entriesAhead, rows) {
-            let lo = starts[examples[i]]
-            fnnpar_prefetch(ids + lo); fnnpar_prefetch(fields + lo); fnnpar_prefetch(values + lo)
+        func prefetchEntries(ofExample i: Int) {
+            let lo = starts[examples[i]], hi = starts[examples[i] + 1]
+            fnnpar_prefetch(entries + lo)
+            if hi > lo { fnnpar_prefetch(entries + hi - 1) }
         }
+        for i in 0..<min(ahead, rows) { fnnpar_prefetch(starts + examples[i]) }
+        for i in 0..<min(entriesAhead, rows) { prefetchEntries(ofExample: i) }
         for i in 0..<rows {
             if i + ahead < rows {
                 fnnpar_prefetch(starts + examples[i + ahead])
                 if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
             }
-            if i + entriesAhead < rows {
-                let lo = starts[examples[i + entriesAhead]]
-                fnnpar_prefetch(ids + lo); fnnpar_prefetch(fields + lo); fnnpar_prefetch(values + lo)
-            }
+            if i + entriesAhead < rows { prefetchEntries(ofExample: i + entriesAhead) }
             let example = examples[i]
             let lo = starts[example], hi = starts[example + 1]
             let base = i * stride
             var k = lo
             while k < hi {
-                let f = fields[k]
+                let f = entries[k].field
                 var end = k + 1
-                while end < hi && fields[end] == f { end += 1 }
+                while end < hi && entries[end].field == f { end += 1 }
                 let offset = UInt32(truncatingIfNeeded: offsets[Int(f)])
                 let mean = meanPooled[Int(f)] != 0
                 let divisor = Float(end - k)
                 for q in k..<end {
                     let out = base + q - lo
-                    rowIds[out] = offset &+ ids[q]
-                    positionValues[out] = mean ? values[q] / divisor : values[q]
+                    let entry = entries[q]
+                    rowIds[out] = offset &+ entry.id
+                    positionValues[out] = mean ? entry.value / divisor : entry.value
                     positionFields[out] = f
                 }
                 k = end

@@ -38,19 +38,19 @@ extension Dataset {
         }
         if let variable {
             // Each entry's id on its own: a multi-hot field's unseen ids each read the fallback row.
-            let mapped = AlignedBuffer<UInt32>(count: variable.entryCount)
+            let mapped = AlignedBuffer<VariableEntry>(count: variable.entryCount)
             var unseen = [Int](repeating: 0, count: fieldCount)
             for e in 0..<variable.entryCount {
-                let k = Int(variable.fields[e]), id = variable.ids[e]
-                if Int(id) >= modelDims[k] {
-                    mapped[e] = UInt32(modelDims[k])
+                var entry = variable.table[e]
+                let k = Int(entry.field)
+                if Int(entry.id) >= modelDims[k] {
+                    entry.id = UInt32(modelDims[k])
                     unseen[k] += 1
-                } else {
-                    mapped[e] = id
                 }
+                mapped[e] = entry
             }
             var copy = self
-            copy.variable = VariableRows(starts: variable.starts, ids: mapped, fields: variable.fields, values: variable.values)
+            copy.variable = VariableRows(starts: variable.starts, table: mapped)
             copy.fieldDims = modelDims.map { $0 + 1 }
             return (copy, unseen)
         }
