@@ -203,4 +203,54 @@ import Testing
         // The bucket form of the same file stays fixed-width, pytorch-fm's.
         #expect(try loadRawCategorical(path: dir + "/c.txt", format: .criteo).entries == nil)
     }
+
+    /// Text over the memory budget converted a segment at a time gives the in-memory path's data
+    /// set (entries, kinds, vocabularies): a file that needs entries only near its end, with a bad
+    /// line, for both vocabulary sources; and Criteo read with --numeric value.
+    @Test(arguments: [VocabularySource.train, .all]) func segmentedConversionOfEntriesEqualsTheWholeFile(from: VocabularySource) throws {
+        let dir = temporaryDirectory()
+        var text = ""
+        for r in 0..<4000 {
+            // Every 13th row lacks field 1 (categorical: its "missing" token).
+            text += "\(r % 2) 0:u\(r % 53):1" + (r % 13 == 0 ? "" : " 1:m\(r % 71):1")
+            if r % 7 == 0 { text += " 2:t\(r % 5):1" }
+            if r > 3500 { text += " 2:t\(r % 3):1 3:x:\(Double(r % 11) / 8)" }
+            text += r == 1200 ? " 9:9\n" : "\n"
+        }
+        writeText(text, to: dir + "/a.ffm")
+        let pool = WorkerPool(threads: 3)
+        var request = DataRequest(path: dir + "/a.ffm")
+        request.useCache = false
+        request.skipBadLines = true
+        request.vocabularyFrom = from
+        request.pooling = .mean
+        request.minCount = 2
+        request.seed = 4
+        let whole = try DataSource(request, note: { _ in }).load(executor: pool)
+        let converted = try convertCategoricalToCache(
+            path: dir + "/a.ffm", format: .libffm, minCount: 2, vocabularyFrom: from, seed: 4, skipBadLines: true, executor: pool,
+            cache: dir + "/a.cache", key: nil, segmentBytes: 6_000, minimumChunkBytes: 1_000, pooling: .mean)
+        #expect(whole.variable != nil && converted.isMapped)
+        #expect(converted.schema == whole.schema && converted.fieldDims == whole.fieldDims && converted.vocabulary == whole.vocabulary)
+        #expect(converted.fingerprint == whole.fingerprint)
+        #expect(converted.skippedLines == 1 && converted.firstSkipped?.line == 1201)
+
+        let criteo = dir + "/c.txt"
+        var rows = ""
+        for r in 0..<600 {
+            let integers = (0..<13).map { k in (r + k) % 5 == 0 ? "" : "\((r * (k + 1)) % 97 - 3)" }
+            rows += (["\(r % 2)"] + integers + (1...26).map { "c\((r + $0) % 9)" }).joined(separator: "\t") + "\n"
+        }
+        writeText(rows, to: criteo)
+        var criteoRequest = DataRequest(path: criteo)
+        criteoRequest.useCache = false
+        criteoRequest.criteoNumeric = .value
+        criteoRequest.vocabularyFrom = from
+        let criteoWhole = try DataSource(criteoRequest, note: { _ in }).load(executor: pool)
+        let criteoConverted = try convertCategoricalToCache(
+            path: criteo, format: .criteo, minCount: 10, vocabularyFrom: from, seed: 42, skipBadLines: false, executor: pool,
+            cache: dir + "/c.cache", key: nil, segmentBytes: 5_000, minimumChunkBytes: 1_000, criteoNumeric: .value)
+        #expect(criteoConverted.schema == criteoValueSchema && criteoConverted.fingerprint == criteoWhole.fingerprint)
+        #expect(criteoConverted.vocabulary == criteoWhole.vocabulary)
+    }
 }

@@ -75,6 +75,9 @@ struct CategoricalMerger {
     /// libffm / libsvm rows parsed as entries, and what they showed of each field.
     var entries: RawEntries?
     var observations: [FieldObservation]
+    /// Where chunks' entries go (file-wide tokens) instead of `entries`, when set: the
+    /// conversion of text larger than memory writes them to a file.
+    var entrySink: ((RawEntries) -> Void)?
 
     init(format: CategoricalFormat) {
         self.init(fieldCount: format == .criteo ? 39 : 22)
@@ -121,7 +124,15 @@ struct CategoricalMerger {
                 for token in box.tokens[k] { map.append(interners[k].intern(token)) }
             }
             if let boxEntries = box.entries {
-                absorb(boxEntries, tokenMap: map, fieldStarts: starts)
+                if let entrySink {
+                    var remapped = boxEntries
+                    for e in remapped.tokens.indices {
+                        remapped.tokens[e] = map[starts[Int(remapped.fields[e])] + Int(remapped.tokens[e])]
+                    }
+                    entrySink(remapped)
+                } else {
+                    absorb(boxEntries, tokenMap: map, fieldStarts: starts)
+                }
                 for f in observations.indices { observations[f].merge(box.observations[f]) }
                 box.entries = nil
                 labels += box.labels

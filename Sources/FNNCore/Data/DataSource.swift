@@ -96,16 +96,13 @@ public struct DataSource {
             }
         }
         if categorical, request.heldOutPaths.isEmpty, let key, let cachePath, let budget = Optional(request.memoryBudget), key.sourceSize > budget {
-            if kind == .criteo && request.criteoNumeric == .value {
-                throw InputError(path: data, "--numeric value makes variable rows, which are read in memory only: the file (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget; give a larger --memory-budget, or --numeric bucket")
-            }
             note("\(data) (\(key.sourceSize / 1_000_000) MB) exceeds the \(budget / 1_000_000) MB memory budget: converting it to the binary cache \(cachePath) a segment at a time")
             do {
                 let converted = try convertCategoricalToCache(
                     path: try inputs.readable(data), format: kind, minCount: minimum, vocabularyFrom: request.trainOnAll ? .all : request.vocabularyFrom, seed: request.seed,
                     skipBadLines: request.skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                     segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
-                    split: request.split)
+                    split: request.split, pooling: request.pooling, criteoNumeric: request.criteoNumeric)
                 note(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
                                converted.rowCount, converted.fieldDims.reduce(0, +)))
                 return finish(converted)

@@ -199,22 +199,35 @@ public enum DatasetCache {
     /// `entry_starts` comes first (8-byte aligned) and the 4-byte ones after it.
     private static func storeVariable(_ data: Dataset, _ rows: VariableRows, cache: String, key: Key?,
                                       metadata extra: [String: String]) throws {
+        func raw<T>(_ buffer: AlignedBuffer<T>) -> (AtomicFileWriter) throws -> Void {
+            { out in try out.write(UnsafeRawBufferPointer(start: buffer.base, count: buffer.byteCount)) }
+        }
+        try writeVariable(cache: cache, key: key, rowCount: data.rowCount, entryCount: rows.entryCount, fieldDims: data.fieldDims,
+                          schema: data.schema, hasLabels: data.hasLabels, vocabulary: data.vocabulary,
+                          labels: UnsafeBufferPointer(start: data.labels.base, count: data.rowCount), metadata: extra,
+                          writeStarts: raw(rows.starts), writeTable: raw(rows.table))
+    }
+
+    /// Writes a cache of variable rows whose rowCount + 1 offsets (Int) and entryCount packed
+    /// entries (`VariableEntry`) the closures produce, in that order; the labels are read last.
+    public static func writeVariable(
+        cache: String, key: Key?, rowCount: Int, entryCount: Int, fieldDims: [Int], schema: FieldSchema, hasLabels: Bool,
+        vocabulary: Vocabulary?, labels: UnsafeBufferPointer<Float>, metadata extra: [String: String] = [:],
+        writeStarts: @escaping (AtomicFileWriter) throws -> Void, writeTable: @escaping (AtomicFileWriter) throws -> Void
+    ) throws {
         var file = SafeTensors()
         file.metadata = extra.merging(key?.metadata ?? [:]) { _, b in b }
         file.metadata["format"] = formatName
         file.metadata["cache_version"] = version
-        file.metadata["rows"] = String(data.rowCount)
-        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(data.fieldDims), as: UTF8.self)
-        file.metadata["has_labels"] = data.hasLabels ? "true" : "false"
-        file.metadata["field_schema"] = data.schema.storedForced
-        if let v = data.vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
-        func raw<T>(_ buffer: AlignedBuffer<T>) -> (AtomicFileWriter) throws -> Void {
-            { out in try out.write(UnsafeRawBufferPointer(start: buffer.base, count: buffer.byteCount)) }
-        }
+        file.metadata["rows"] = String(rowCount)
+        file.metadata["field_dims"] = String(decoding: try JSONEncoder().encode(fieldDims), as: UTF8.self)
+        file.metadata["has_labels"] = hasLabels ? "true" : "false"
+        file.metadata["field_schema"] = schema.storedForced
+        if let v = vocabulary { file.tensors.merge(v.tensors()) { a, _ in a } }
         try file.write(path: cache, streamed: [
-            .init(name: "entry_starts", dtype: .i64, shape: [rows.starts.count], write: raw(rows.starts)),
-            .init(name: "entry_table", dtype: .u32, shape: [rows.entryCount, 3], write: raw(rows.table)),
-            .init(name: "labels", dtype: .f32, shape: [data.rowCount], write: raw(data.labels)),
+            .init(name: "entry_starts", dtype: .i64, shape: [rowCount + 1], write: writeStarts),
+            .init(name: "entry_table", dtype: .u32, shape: [entryCount, 3], write: writeTable),
+            .init(name: "labels", dtype: .f32, shape: [rowCount]) { out in try out.write(UnsafeRawBufferPointer(labels)) },
         ])
     }
 

@@ -52,37 +52,26 @@ public struct RawCategoricalData: Sendable {
         resolved.schema = schema
         guard let entries else { return resolved }
         let categorical = schema.fields.map { $0.kind == .categorical }
-        var order = [[String]](repeating: [], count: fieldCount)
-        var renumbered = tokens.map { [UInt32](repeating: .max, count: $0.count) }
-        // The "missing" token's index in each field's old tokens, or the one after them.
-        let missing = tokens.map { UInt32($0.firstIndex(of: "missing") ?? $0.count) }
-        func number(_ f: Int, _ old: UInt32) -> UInt32 {
-            if Int(old) < renumbered[f].count, renumbered[f][Int(old)] != .max { return renumbered[f][Int(old)] }
-            let id = UInt32(order[f].count)
-            order[f].append(Int(old) < tokens[f].count ? tokens[f][Int(old)] : "missing")
-            if Int(old) < renumbered[f].count { renumbered[f][Int(old)] = id } else { renumbered[f].append(id) }
-            return id
-        }
+        var numbering = TokenRenumbering(tokens: tokens)
         var out = RawEntries()
         out.starts.reserveCapacity(entries.starts.count)
         out.tokens.reserveCapacity(entries.tokens.count)
-        for r in 0..<entries.rowCount {
-            var e = entries.starts[r]
-            let end = entries.starts[r + 1]
-            for f in 0..<fieldCount {
-                if e < end && Int(entries.fields[e]) == f {
-                    while e < end && Int(entries.fields[e]) == f {
-                        out.append(field: f, token: number(f, entries.tokens[e]), value: entries.values[e])
-                        e += 1
+        entries.fields.withUnsafeBufferPointer { fields in
+            entries.tokens.withUnsafeBufferPointer { tokens in
+                entries.values.withUnsafeBufferPointer { values in
+                    for r in 0..<entries.rowCount {
+                        let row = entries.items(ofRow: r)
+                        numbering.resolve(fields: UnsafeBufferPointer(rebasing: fields[row]), tokens: UnsafeBufferPointer(rebasing: tokens[row]),
+                                          values: UnsafeBufferPointer(rebasing: values[row]), categorical: categorical) {
+                            out.append(field: $0, token: $1, value: $2)
+                        }
+                        out.endRow()
                     }
-                } else if categorical[f] {
-                    out.append(field: f, token: number(f, missing[f]), value: 1)
                 }
             }
-            out.endRow()
         }
         resolved.entries = out
-        resolved.tokens = order
+        resolved.tokens = numbering.order
         return resolved
     }
     /// Vocabularies counted over `rows` (nil: every row).

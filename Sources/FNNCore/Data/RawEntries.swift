@@ -92,3 +92,59 @@ extension FieldSchema {
         return fitted
     }
 }
+
+/// Raw token indices numbered again in order of first appearance as resolved rows use them, the
+/// "missing" token included where a categorical field is absent (a real token spelled
+/// "missing" is that token, as in a fixed-width parse). One struct for the in-memory and the
+/// segment-at-a-time paths, so both give the same ids.
+struct TokenRenumbering {
+    let oldTokens: [[String]]
+    /// Per field, the "missing" token's old index (one past the old tokens when it had none).
+    let missing: [UInt32]
+    /// Per field, the tokens in their new order.
+    private(set) var order: [[String]]
+    /// Per field, old index -> new index (UInt32.max: not used yet); one extra slot for "missing".
+    private(set) var renumbered: [[UInt32]]
+
+    init(tokens: [[String]]) {
+        oldTokens = tokens
+        missing = tokens.map { UInt32($0.firstIndex(of: "missing") ?? $0.count) }
+        order = [[String]](repeating: [], count: tokens.count)
+        renumbered = tokens.map { [UInt32](repeating: .max, count: $0.count + 1) }
+    }
+
+    mutating func number(_ f: Int, _ old: UInt32) -> UInt32 {
+        let known = renumbered[f][Int(old)]
+        if known != .max { return known }
+        let id = UInt32(order[f].count)
+        order[f].append(Int(old) < oldTokens[f].count ? oldTokens[f][Int(old)] : "missing")
+        renumbered[f][Int(old)] = id
+        return id
+    }
+
+    /// One raw row's items in field order, resolved: each item with its new token, and the
+    /// "missing" token (value 1) for a categorical field the row lacks.
+    mutating func resolve(fields: UnsafeBufferPointer<UInt32>, tokens: UnsafeBufferPointer<UInt32>,
+                          values: UnsafeBufferPointer<Float>, categorical: [Bool],
+                          emit: (_ field: Int, _ token: UInt32, _ value: Float) -> Void) {
+        resolve(count: fields.count, field: { fields[$0] }, token: { tokens[$0] }, value: { values[$0] },
+                categorical: categorical, emit: emit)
+    }
+
+    /// `resolve` over items that `field`, `token` and `value` read by index.
+    @inline(__always)
+    mutating func resolve(count: Int, field: (Int) -> UInt32, token: (Int) -> UInt32, value: (Int) -> Float, categorical: [Bool],
+                          emit: (_ field: Int, _ token: UInt32, _ value: Float) -> Void) {
+        var e = 0
+        for f in 0..<categorical.count {
+            if e < count && Int(field(e)) == f {
+                while e < count && Int(field(e)) == f {
+                    emit(f, number(f, token(e)), value(e))
+                    e += 1
+                }
+            } else if categorical[f] {
+                emit(f, number(f, missing[f]), 1)
+            }
+        }
+    }
+}

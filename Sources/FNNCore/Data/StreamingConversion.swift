@@ -15,12 +15,23 @@ import Foundation
 public func convertCategoricalToCache(
     path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
     skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, fieldMap: FieldMap? = nil,
-    segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20, split proportions: DataSplit.Proportions = .standard
+    segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20, split proportions: DataSplit.Proportions = .standard,
+    pooling: Pooling = .sum, criteoNumeric: CriteoNumeric = .bucket
 ) throws -> Dataset {
     if format == .libsvm && fieldMap == nil {
         throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
     }
     let source = try MappedFile(path: path)
+    /// Rows that need entries (values, repeated fields, Criteo's integers as values) go the
+    /// entries' way, with the same segments.
+    func asEntries(fieldCount: Int) throws -> Dataset {
+        try convertEntriesToCache(source: source, path: path, format: format, fieldCount: fieldCount, fieldMap: fieldMap,
+                                  numericValues: format == .criteo && criteoNumeric == .value, pooling: pooling, minCount: minCount,
+                                  vocabularyFrom: vocabularyFrom, seed: seed, skipBadLines: skipBadLines, executor: executor,
+                                  cache: cache, key: key, segmentBytes: segmentBytes, minimumChunkBytes: minimumChunkBytes,
+                                  split: proportions)
+    }
+    if format == .criteo && criteoNumeric == .value { return try asEntries(fieldCount: 39) }
     let temporary = cache + ".ids-\(processID)"
     guard FileManager.default.createFile(atPath: temporary, contents: nil), let out = FileHandle(forWritingAtPath: temporary) else {
         throw FileWriteError(path: temporary, message: "cannot create the temporary token file")
@@ -79,13 +90,18 @@ public func convertCategoricalToCache(
         let idBytesPerTextByte = Double(max(lines, 1) * fieldCount * 4) / Double(max(sample, 1))
         if idBytesPerTextByte > 1 { segmentLength = max(1, Int(Double(segmentLength) / idBytesPerTextByte)) }
         merger = CategoricalMerger(fieldCount: fieldCount)
-        try forEachSegment { segment, _ in
-            let boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: map, path: path, skipBadLines: skipBadLines,
-                                          executor: executor, minimumChunkBytes: minimumChunkBytes)
-            if let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
-                throw InputError(path: path, "its rows name a field twice or give values other than 1 (multi-hot or numeric fields), which are read in memory only: the file exceeds the memory budget; give a larger --memory-budget")
+        do {
+            try forEachSegment { segment, _ in
+                let boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: map, path: path, skipBadLines: skipBadLines,
+                                              executor: executor, minimumChunkBytes: minimumChunkBytes)
+                if let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
+                    throw NeedsEntries()
+                }
+                try merger.absorb(boxes) { write($0) }
             }
-            try merger.absorb(boxes) { write($0) }
+        } catch is NeedsEntries {
+            try? out.close()
+            return try asEntries(fieldCount: fieldCount)
         }
     }
     let parsed = ParsedTokens(interners: merger.interners, labels: merger.labels, skipped: merger.skipped,
@@ -143,3 +159,6 @@ public func convertCategoricalToCache(
     data.firstSkipped = parsed.firstSkipped
     return data
 }
+
+/// A line only entries can hold, met by the fixed-width conversion: it starts over as entries.
+private struct NeedsEntries: Error {}
