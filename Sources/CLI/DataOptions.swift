@@ -7,7 +7,7 @@ import FNNTrainer
 import Foundation
 
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data (- for standard input): MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV, libffm or libsvm text, a fields TSV, or a binary data file (generate --out X.fnnpar). Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
+    @Option(help: ArgumentHelp("Data (- for standard input): MovieLens ratings (ML-1M ratings.dat, ML-100K u.data, ML-latest ratings.csv), Criteo TSV, Avazu CSV, libffm or libsvm text (with values and repeated fields: numeric and multi-hot), a fields TSV (a '# fields: user movie genres:multi-hot:mean price:numeric' line before the data declares multi-hot cells 'id,id:value,...' and numeric cells 'id:value'), or a binary data file (generate --out X.fnnpar). Training commands default to the built-in synthetic MovieLens-1M-shaped data.", valueName: "path"))
     var data: String?
     @Option(help: ArgumentHelp("Input format; auto recognises each by content.", valueName: "auto|movielens|fields|criteo|avazu|libffm|libsvm|binary"))
     var format: DataFormat = .auto
