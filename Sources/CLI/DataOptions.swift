@@ -39,9 +39,14 @@ struct DataOptions: ParsableArguments {
     var pooling: Pooling = .sum
     @Option(help: ArgumentHelp("Criteo's 13 integer columns: bucket (pytorch-fm: each a categorical field of int(ln(v)^2) buckets) or value (each a numeric field: one embedding scaled by sign(v) ln(1 + |v|); an empty column adds nothing).", valueName: "bucket|value"))
     var numeric: CriteoNumeric = .bucket
+    @Option(help: ArgumentHelp("libffm / libsvm / fields TSV: the most ids one row may give a multi-hot field (1 to 65536); a row with more is a bad line (an error naming it, or left out with --skip-bad-lines). Each batch reserves room for the most ids of every field.", valueName: "n"))
+    var maxIds: Int = FieldSpec.maximumIdsPerField
 
     func validate() throws {
         _ = try memoryBudgetBytes()
+        guard (1...FieldSpec.maximumIdsPerField).contains(maxIds) else {
+            throw ValidationError("--max-ids must be between 1 and \(FieldSpec.maximumIdsPerField)")
+        }
         _ = try splitProportions()
         if let minCount { guard minCount >= 1, minCount <= 1_000_000_000 else { throw ValidationError("--min-count must be between 1 and 1000000000") } }
         if !heldOutPaths.isEmpty {
@@ -101,6 +106,7 @@ struct DataOptions: ParsableArguments {
         request.sideInformation = sideInfo
         request.pooling = pooling
         request.criteoNumeric = numeric
+        request.maxIdsPerField = maxIds
         return request
     }
 

@@ -100,6 +100,23 @@ import Testing
         }
     }
 
+    /// `--max-ids`: a row giving a field more ids than the stated limit is a bad line, in
+    /// libffm and in the fields TSV; left out and counted under --skip-bad-lines.
+    @Test func aStatedLimitOfIdsPerFieldIsKept() throws {
+        let dir = temporaryDirectory()
+        writeText("1 0:a:1 1:x:1 1:y:1\n0 0:b:1 1:x:1 1:y:1 1:z:1\n1 0:c:1\n", to: dir + "/a.ffm")
+        #expect(throws: InputError(path: dir + "/a.ffm", line: 2, "field 1 is named 3 times; at most 2 ids per field in a row (--max-ids)")) {
+            try loadRawCategorical(path: dir + "/a.ffm", format: .libffm, maxIdsPerField: 2)
+        }
+        let skipped = try loadRawCategorical(path: dir + "/a.ffm", format: .libffm, skipBadLines: true, maxIdsPerField: 2)
+        #expect(skipped.rowCount == 2 && skipped.skippedLines == 1 && skipped.observations?[1].mostItems == 2)
+        #expect(try loadRawCategorical(path: dir + "/a.ffm", format: .libffm).observations?[1].mostItems == 3)
+        writeText("# fields: u tags:multi-hot\n1\t0\t1,2\n0\t1\t1,2,3\n", to: dir + "/a.tsv")
+        #expect(throws: InputError.self) { try loadDataset(path: dir + "/a.tsv", maxIdsPerField: 2) }
+        let tsv = try loadDataset(path: dir + "/a.tsv", skipBadLines: true, maxIdsPerField: 2)
+        #expect(tsv.rowCount == 1 && tsv.skippedLines == 1 && tsv.schema.fields[1].maxIds == 2)
+    }
+
     /// A model's kinds rule scoring data: fewer ids than training showed are fine, more ids in a
     /// one-id field or values in a categorical one are refused by the field's name.
     @Test func aModelSchemaFitsOrNamesTheField() throws {

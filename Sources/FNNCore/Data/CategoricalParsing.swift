@@ -14,21 +14,23 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
                                executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
                                fieldMap: FieldMap? = nil, minimumFields: Int = 0,
                                scoring: ScoringInput = ScoringInput(), entries: Bool = false,
-                               criteoNumeric: CriteoNumeric = .bucket) throws(InputError) -> RawCategoricalData {
+                               criteoNumeric: CriteoNumeric = .bucket,
+                               maxIdsPerField: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> RawCategoricalData {
     if scoring.identifierColumn != nil && (format == .libffm || format == .libsvm) {
         throw InputError(path: path, "an id column is read from Criteo and Avazu rows only (libffm / libsvm rows have no columns besides the label)")
     }
     if format == .libffm {
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields,
                               executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows,
-                              entries: entries)
+                              entries: entries, maxIds: maxIdsPerField)
     }
     if format == .libsvm {
         guard let fieldMap else {
             throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
         }
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap, executor: executor,
-                              minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows, entries: entries)
+                              minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows, entries: entries,
+                              maxIds: maxIdsPerField)
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in

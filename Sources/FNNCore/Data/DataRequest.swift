@@ -34,6 +34,8 @@ public struct DataRequest: Sendable, Equatable {
     public var sideInformation: SideInformation = .auto
     /// libffm / libsvm: how a field named more than once in a row (multi-hot) pools its ids.
     public var pooling: Pooling = .sum
+    /// libffm / libsvm / fields TSV: a row naming more ids of one field is a bad line.
+    public var maxIdsPerField = FieldSpec.maximumIdsPerField
     /// Criteo: the integer columns as bucket tokens (pytorch-fm) or numeric values.
     public var criteoNumeric: CriteoNumeric = .bucket
     /// The split's seed (and so the training rows that vocabularies count).

@@ -87,6 +87,7 @@ public struct DataSource {
                 + (kind == .libsvm && categorical ? " field-map \(map?.digest ?? "none")" : "")
                 + ((kind == .libffm || kind == .libsvm) && categorical && request.pooling != .sum ? " pooling \(request.pooling.rawValue)" : "")
                 + (kind == .criteo && categorical && request.criteoNumeric != .bucket ? " numeric \(request.criteoNumeric.rawValue)" : "")
+                + (request.maxIdsPerField != FieldSpec.maximumIdsPerField ? " max-ids \(request.maxIdsPerField)" : "")
                 + (try heldOutDescription(request))
             key = try DatasetCache.Key(source: data, preprocessing: preprocessingKey)
             cachePath = DatasetCache.path(for: data, directory: request.cacheDirectory)
@@ -102,7 +103,8 @@ public struct DataSource {
                     path: try inputs.readable(data), format: kind, minCount: minimum, vocabularyFrom: request.trainOnAll ? .all : request.vocabularyFrom, seed: request.seed,
                     skipBadLines: request.skipBadLines, executor: executor, cache: cachePath, key: key, fieldMap: map,
                     segmentBytes: max(1 << 20, budget / 4), minimumChunkBytes: max(256 << 10, min(4 << 20, budget / 32)),
-                    split: request.split, pooling: request.pooling, criteoNumeric: request.criteoNumeric)
+                    split: request.split, pooling: request.pooling, criteoNumeric: request.criteoNumeric,
+                    maxIdsPerField: request.maxIdsPerField)
                 note(String(format: "converted %@ in %.2f s: %d rows, %d table rows", data, PhaseProfile.now() - start,
                                converted.rowCount, converted.fieldDims.reduce(0, +)))
                 return finish(converted)
@@ -118,12 +120,14 @@ public struct DataSource {
         var heldOut: HeldOutFiles?
         if categorical {
             var raw = try loadRawCategorical(path: try inputs.readable(data), format: kind, skipBadLines: request.skipBadLines,
-                                             executor: executor, fieldMap: map, criteoNumeric: request.criteoNumeric)
+                                             executor: executor, fieldMap: map, criteoNumeric: request.criteoNumeric,
+                                             maxIdsPerField: request.maxIdsPerField)
             if !request.heldOutPaths.isEmpty {
                 let fields = raw.fieldCount
                 func load(_ path: String, entries: Bool) throws(InputError) -> RawCategoricalData {
                     try loadRawCategorical(path: path, format: kind, skipBadLines: request.skipBadLines, executor: executor,
-                                           fieldMap: map, minimumFields: fields, entries: entries, criteoNumeric: request.criteoNumeric)
+                                           fieldMap: map, minimumFields: fields, entries: entries, criteoNumeric: request.criteoNumeric,
+                                           maxIdsPerField: request.maxIdsPerField)
                 }
                 var parts = try withHeldOutFiles(raw, format: resolved, inputs: inputs) { (path) throws(InputError) in
                     try load(path, entries: raw.entries != nil)
@@ -152,10 +156,11 @@ public struct DataSource {
             dataset = raw.dataset(vocabulary: vocabulary)
             vocabularySeconds = PhaseProfile.now() - start - parseSeconds
         } else {
-            dataset = try loadDataset(path: try inputs.readable(data), format: resolved, skipBadLines: request.skipBadLines)
+            dataset = try loadDataset(path: try inputs.readable(data), format: resolved, skipBadLines: request.skipBadLines,
+                                      maxIdsPerField: request.maxIdsPerField)
             if !request.heldOutPaths.isEmpty {
                 let parts = try withHeldOutFiles(dataset, format: resolved, inputs: inputs) { (path) throws(InputError) in
-                    try loadDataset(path: path, format: resolved, skipBadLines: request.skipBadLines)
+                    try loadDataset(path: path, format: resolved, skipBadLines: request.skipBadLines, maxIdsPerField: request.maxIdsPerField)
                 }
                 heldOut = heldOutCounts(parts.dropFirst().map(\.rowCount))
                 dataset = try Dataset.joining(parts)

@@ -4,7 +4,7 @@ import FNNSystem
 /// data line that declares a multi-hot or numeric column makes the file variable rows
 /// (`parseFieldsTSVWithKinds`); one declaring only categorical columns changes nothing.
 func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeledFields: Int? = nil,
-                    skipBadLines: Bool = false) throws(InputError) -> Dataset {
+                    skipBadLines: Bool = false, maxIdsPerField: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> Dataset {
     var header = LineScanner(bytes)
     while let line = header.nextLine() {
         if bytes.isBlank(line) { continue }
@@ -15,7 +15,7 @@ func parseFieldsTSV(_ bytes: UnsafeBufferPointer<UInt8>, path: String, unlabeled
         }
         if !declared.isOneHot {
             return try parseFieldsTSVWithKinds(bytes, path: path, declared: declared, unlabeled: unlabeledFields != nil,
-                                               skipBadLines: skipBadLines)
+                                               skipBadLines: skipBadLines, maxIds: maxIdsPerField)
         }
         break
     }

@@ -46,7 +46,7 @@ enum FieldsDeclaration {
 /// Field sizes are the largest id + 1 per column; a multi-hot field's `maxIds` the most ids of
 /// one cell.
 func parseFieldsTSVWithKinds(_ bytes: UnsafeBufferPointer<UInt8>, path: String, declared: FieldSchema, unlabeled allowUnlabeled: Bool,
-                             skipBadLines: Bool) throws(InputError) -> Dataset {
+                             skipBadLines: Bool, maxIds: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> Dataset {
     var policy = BadLinePolicy(skip: skipBadLines)
     var scanner = LineScanner(bytes)
     var columns: [Range<Int>] = []
@@ -84,8 +84,8 @@ func parseFieldsTSVWithKinds(_ bytes: UnsafeBufferPointer<UInt8>, path: String, 
                 value = Float(parsed)
             }
             items.append((UInt32(id), value))
-            guard items.count <= (kind == .multiHot ? FieldSpec.maximumIdsPerField : 1) else {
-                return kind == .multiHot ? "field \(f + 1) has more than \(FieldSpec.maximumIdsPerField) ids"
+            guard items.count <= (kind == .multiHot ? maxIds : 1) else {
+                return kind == .multiHot ? "field \(f + 1) has more than \(maxIds) ids" + (maxIds < FieldSpec.maximumIdsPerField ? " (--max-ids)" : "")
                     : "field \(f + 1) is \(kind.rawValue): one id, found a comma"
             }
             start = end + 1

@@ -10,7 +10,8 @@ import Foundation
 /// model with multi-hot or numeric fields scores the file).
 func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
                 executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
-                unlabeledRows: Bool = false, entries: Bool = false) throws(InputError) -> RawCategoricalData {
+                unlabeledRows: Bool = false, entries: Bool = false,
+                maxIds: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         var fieldCount = minimumFields
@@ -24,13 +25,13 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
         var boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
                                       executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows,
-                                      variable: entries)
+                                      variable: entries, maxIds: maxIds)
         // A line the fixed-width form cannot hold, before any error of an earlier line: the whole
         // file as entries.
         if !entries, let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
             boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
                                       executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows,
-                                      variable: true)
+                                      variable: true, maxIds: maxIds)
         }
         var merger = CategoricalMerger(fieldCount: fieldCount)
         return try merger.rawData(merging: boxes, format: fieldMap == nil ? .libffm : .libsvm, path: path)
@@ -50,12 +51,13 @@ func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor
 /// libffm / libsvm rows of `b` in chunks with chunk-local token ids (see `CategoricalMerger`).
 func parseLibFFMChunks(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
                        skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int,
-                       unlabeledRows: Bool = false, variable: Bool = false) -> [CategoricalChunk] {
+                       unlabeledRows: Bool = false, variable: Bool = false,
+                       maxIds: Int = FieldSpec.maximumIdsPerField) -> [CategoricalChunk] {
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
-                             unlabeledRows: unlabeledRows, variable: variable)
+                             unlabeledRows: unlabeledRows, variable: variable, maxIds: maxIds)
     }
     return boxes
 }
@@ -149,6 +151,8 @@ struct LibFFMRows {
     let fieldMap: FieldMap?
     let path: String
     let variable: Bool
+    /// The most ids one row may give a field (`--max-ids`); more is a bad line.
+    let maxIds: Int
     var interners: [TokenInterner]
     var labels: [Float] = []
     /// Rows to score may come without the label: a line whose first item is a feature has none.
@@ -169,7 +173,8 @@ struct LibFFMRows {
         InputError(path: path, "no field:index:value features found (libffm); for libsvm's index:value give --format libsvm and --field-map")
     }
 
-    init(fieldCount: Int, fieldMap: FieldMap?, path: String, variable: Bool = false) {
+    init(fieldCount: Int, fieldMap: FieldMap?, path: String, variable: Bool = false, maxIds: Int = FieldSpec.maximumIdsPerField) {
+        self.maxIds = maxIds
         self.fieldCount = fieldCount
         self.fieldMap = fieldMap
         self.path = path
@@ -258,9 +263,9 @@ struct LibFFMRows {
     private mutating func keepItems(_ b: UnsafeBufferPointer<UInt8>, label: Double, lineNumber: Int) -> InputError? {
         for item in lineItems { runs[item.field] += 1 }
         var problem: InputError?
-        for item in lineItems where runs[item.field] > FieldSpec.maximumIdsPerField && problem == nil {
+        for item in lineItems where runs[item.field] > maxIds && problem == nil {
             problem = InputError(path: path, line: lineNumber,
-                                 "field \(item.field) is named \(runs[item.field]) times; at most \(FieldSpec.maximumIdsPerField) ids per field in a row")
+                                 "field \(item.field) is named \(runs[item.field]) times; at most \(maxIds) ids per field in a row" + (maxIds < FieldSpec.maximumIdsPerField ? " (--max-ids)" : ""))
         }
         guard problem == nil else {
             for item in lineItems { runs[item.field] = 0 }
@@ -289,8 +294,9 @@ extension CategoricalChunk {
     /// One chunk of libffm / libsvm text (see `LibFFMRows`), recording bad lines as `parse` does.
     /// A fixed-width parse stops at the first line that needs entries, with `wantsEntries` set.
     func parseLibFFM(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
-                     skipBadLines: Bool, unlabeledRows: Bool = false, variable: Bool = false) {
-        var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path, variable: variable)
+                     skipBadLines: Bool, unlabeledRows: Bool = false, variable: Bool = false,
+                     maxIds: Int = FieldSpec.maximumIdsPerField) {
+        var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path, variable: variable, maxIds: maxIds)
         rows.unlabeledRows = unlabeledRows
         var scanner = LineScanner(b)
         var ids: [UInt32] = []

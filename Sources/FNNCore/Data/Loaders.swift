@@ -6,7 +6,7 @@ import FNNSystem
 /// without a label: `user::movie` (or tab / comma separated) for MovieLens, just the ids for the
 /// fields format. Such rows get label 0 and the data set reports `hasLabels == false`.
 public func loadDataset(path: String, format: DataFormat = .auto, unlabeledFields: Int? = nil,
-                        skipBadLines: Bool = false) throws(InputError) -> Dataset {
+                        skipBadLines: Bool = false, maxIdsPerField: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> Dataset {
     if format == .binary || (format == .auto && (try? detectFormat(path: path)) == .binary) {
         return try DatasetCache.open(path: path)
     }
@@ -17,7 +17,8 @@ public func loadDataset(path: String, format: DataFormat = .auto, unlabeledField
         case .movielens:
             return try parseMovieLens(buffer, path: path, allowUnlabeled: unlabeledFields != nil, skipBadLines: skipBadLines)
         case .fields:
-            return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines)
+            return try parseFieldsTSV(buffer, path: path, unlabeledFields: unlabeledFields, skipBadLines: skipBadLines,
+                                      maxIdsPerField: maxIdsPerField)
         case .binary:
             return try DatasetCache.open(path: path)
         case .criteo, .avazu, .libffm, .libsvm:

@@ -16,7 +16,7 @@ public func convertCategoricalToCache(
     path: String, format: CategoricalFormat, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64,
     skipBadLines: Bool, executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, fieldMap: FieldMap? = nil,
     segmentBytes: Int = 256 << 20, minimumChunkBytes: Int = 4 << 20, split proportions: DataSplit.Proportions = .standard,
-    pooling: Pooling = .sum, criteoNumeric: CriteoNumeric = .bucket
+    pooling: Pooling = .sum, criteoNumeric: CriteoNumeric = .bucket, maxIdsPerField: Int = FieldSpec.maximumIdsPerField
 ) throws -> Dataset {
     if format == .libsvm && fieldMap == nil {
         throw InputError(path: path, "libsvm rows (index:value) name no fields, which an FM needs: give --field-map FILE with lines 'INDEX FIELD' or 'FIRST-LAST FIELD'")
@@ -29,7 +29,7 @@ public func convertCategoricalToCache(
                                   numericValues: format == .criteo && criteoNumeric == .value, pooling: pooling, minCount: minCount,
                                   vocabularyFrom: vocabularyFrom, seed: seed, skipBadLines: skipBadLines, executor: executor,
                                   cache: cache, key: key, segmentBytes: segmentBytes, minimumChunkBytes: minimumChunkBytes,
-                                  split: proportions)
+                                  split: proportions, maxIds: maxIdsPerField)
     }
     if format == .criteo && criteoNumeric == .value { return try asEntries(fieldCount: 39) }
     let temporary = cache + ".ids-\(processID)"

@@ -14,7 +14,7 @@ func convertEntriesToCache(
     source: MappedFile, path: String, format: CategoricalFormat, fieldCount: Int, fieldMap: FieldMap?, numericValues: Bool,
     pooling: Pooling, minCount: Int, vocabularyFrom: VocabularySource, seed: UInt64, skipBadLines: Bool,
     executor: PhaseExecutor?, cache: String, key: DatasetCache.Key?, segmentBytes: Int, minimumChunkBytes: Int,
-    split proportions: DataSplit.Proportions
+    split proportions: DataSplit.Proportions, maxIds: Int = FieldSpec.maximumIdsPerField
 ) throws -> Dataset {
     let itemsPath = cache + ".entries-\(processID)", lengthsPath = cache + ".lengths-\(processID)"
     guard FileManager.default.createFile(atPath: itemsPath, contents: nil), let items = FileHandle(forWritingAtPath: itemsPath),
@@ -50,7 +50,7 @@ func convertEntriesToCache(
         } else {
             boxes = parseLibFFMChunks(segment, fieldCount: fieldCount, fieldMap: format == .libsvm ? fieldMap : nil, path: path,
                                       skipBadLines: skipBadLines, executor: executor, minimumChunkBytes: minimumChunkBytes,
-                                      variable: true)
+                                      variable: true, maxIds: maxIds)
         }
         try merger.absorb(boxes) { _ in }
         if let writeError { throw FileWriteError(path: itemsPath, message: "cannot write: \(writeError)") }
