@@ -36,22 +36,26 @@ extension EmbeddingKernels {
             let example = examples[i]
             let lo = starts[example], hi = starts[example + 1]
             let base = i * stride
+            // One pass over a field's run; a mean field's values are divided by the run's
+            // length after it (x / 1 == x, so runs of one are left as they are).
+            let out = base - lo
             var k = lo
             while k < hi {
                 let f = entries[k].field
-                var end = k + 1
-                while end < hi && entries[end].field == f { end += 1 }
                 let offset = UInt32(truncatingIfNeeded: offsets[Int(f)])
-                let mean = meanPooled[Int(f)] != 0
-                let divisor = Float(end - k)
-                for q in k..<end {
-                    let out = base + q - lo
+                var q = k
+                repeat {
                     let entry = entries[q]
-                    rowIds[out] = offset &+ entry.id
-                    positionValues[out] = mean ? entry.value / divisor : entry.value
-                    positionFields[out] = f
+                    rowIds[out + q] = offset &+ entry.id
+                    positionValues[out + q] = entry.value
+                    positionFields[out + q] = f
+                    q += 1
+                } while q < hi && entries[q].field == f
+                if q - k > 1 && meanPooled[Int(f)] != 0 {
+                    let divisor = Float(q - k)
+                    for j in k..<q { positionValues[out + j] = positionValues[out + j] / divisor }
                 }
-                k = end
+                k = q
             }
             counts[i] = Int32(truncatingIfNeeded: hi - lo)
             if let labels, let batchLabels { batchLabels[i] = labels[example] }
