@@ -65,6 +65,8 @@ enum ProcessRanks {
     static func refuseSeveralRanks(command: String) throws {
         let ranks = Launcher.worldSize
         guard ranks > 1 else { return }
+        // Rank 0 says why; the others stop without a word, so the ranks' lines do not interleave.
+        guard Launcher.worldRank == 0 else { throw ExitCode.failure }
         throw CLIError("fnn-par \(command) runs in one process, and this launch started \(ranks); run it without mpirun or srun (or with -np 1)")
     }
 

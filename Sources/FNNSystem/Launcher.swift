@@ -33,6 +33,15 @@ public enum Launcher: Sendable, Equatable {
         return 1
     }
 
+    /// This process's rank among all the launcher started (0 run directly), read without
+    /// initialising MPI.
+    public static var worldRank: Int {
+        for name in ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"] {
+            if let r = environment(name).flatMap({ Int($0) }), r >= 0 { return r }
+        }
+        return 0
+    }
+
     /// How to give each rank `threads` CPUs.
     public func bindingAdvice(threads: Int) -> String {
         switch self {

@@ -79,6 +79,11 @@ import Testing
         let skipped = try loadDataset(path: dir + "/y.tsv", skipBadLines: true)
         #expect(skipped.rowCount == 2 && skipped.skippedLines == 1 && skipped.firstSkipped?.line == 3)
         #expect(skipped.variable?.entryCount == 3)
+        // A line left out widens no field and raises no limit: its id 4,000,000,000 and its
+        // three tags are gone with it.
+        writeText("# fields: user tags:multi-hot\n1\t1\t2\n0\t4000000000\t1,2,3\tx\n1\t2\t1:nan,2,3\n", to: dir + "/z.tsv")
+        let narrow = try loadDataset(path: dir + "/z.tsv", skipBadLines: true)
+        #expect(narrow.rowCount == 1 && narrow.skippedLines == 2 && narrow.fieldDims == [2, 3] && narrow.schema.fields[1].maxIds == 1)
     }
 
     /// Held-out files join only with the training file's kinds.

@@ -15,14 +15,15 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
                                fieldMap: FieldMap? = nil, minimumFields: Int = 0,
                                scoring: ScoringInput = ScoringInput(), entries: Bool = false,
                                criteoNumeric: CriteoNumeric = .bucket,
-                               maxIdsPerField: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> RawCategoricalData {
+                               maxIdsPerField: Int = FieldSpec.maximumIdsPerField,
+                               oneHotOnly: String? = nil) throws(InputError) -> RawCategoricalData {
     if scoring.identifierColumn != nil && (format == .libffm || format == .libsvm) {
         throw InputError(path: path, "an id column is read from Criteo and Avazu rows only (libffm / libsvm rows have no columns besides the label)")
     }
     if format == .libffm {
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: nil, minimumFields: minimumFields,
                               executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows,
-                              entries: entries, maxIds: maxIdsPerField)
+                              entries: entries, maxIds: maxIdsPerField, oneHotOnly: oneHotOnly)
     }
     if format == .libsvm {
         guard let fieldMap else {
@@ -30,7 +31,7 @@ public func loadRawCategorical(path: String, format: CategoricalFormat, skipBadL
         }
         return try loadLibFFM(path: path, skipBadLines: skipBadLines, fieldMap: fieldMap, executor: executor,
                               minimumChunkBytes: minimumChunkBytes, unlabeledRows: scoring.unlabeledRows, entries: entries,
-                              maxIds: maxIdsPerField)
+                              maxIds: maxIdsPerField, oneHotOnly: oneHotOnly)
     }
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in

@@ -57,6 +57,7 @@ func parseFieldsTSVWithKinds(_ bytes: UnsafeBufferPointer<UInt8>, path: String, 
     var largest = [UInt64](repeating: 0, count: fieldCount)
     var largestLine = [Int](repeating: 0, count: fieldCount)
     var mostIds = [Int](repeating: 1, count: fieldCount)
+    var rowLargest = [UInt64](repeating: 0, count: fieldCount), rowIds = [Int](repeating: 0, count: fieldCount)
     /// One cell's (id, value) items, checked before any is kept.
     var items: [(id: UInt32, value: Float)] = []
     func cellItems(_ cell: Range<Int>, field f: Int) -> String? {
@@ -118,19 +119,26 @@ func parseFieldsTSVWithKinds(_ bytes: UnsafeBufferPointer<UInt8>, path: String, 
             }
             label = bytes[range.lowerBound] == 0x31 ? 1 : 0
         }
+        // The row's largest id and id count per field count only once the whole row is sound: a
+        // line left out must widen no field.
         var problem: String?
         for f in 0..<fieldCount {
             if let why = cellItems(columns[first + f], field: f) { problem = why; break }
+            rowLargest[f] = 0
             for item in items {
                 builder.append(field: f, id: item.id, value: item.value)
-                if UInt64(item.id) > largest[f] { largest[f] = UInt64(item.id); largestLine[f] = scanner.lineNumber }
+                rowLargest[f] = max(rowLargest[f], UInt64(item.id))
             }
-            mostIds[f] = max(mostIds[f], items.count)
+            rowIds[f] = items.count
         }
         if let problem {
             builder.discardRow()
             try policy.reject(keptRows: labels.count, InputError(path: path, line: scanner.lineNumber, problem))
             continue
+        }
+        for f in 0..<fieldCount {
+            if rowLargest[f] > largest[f] { largest[f] = rowLargest[f]; largestLine[f] = scanner.lineNumber }
+            mostIds[f] = max(mostIds[f], rowIds[f])
         }
         builder.endRow()
         labels.append(label)

@@ -143,6 +143,11 @@ extension RawCategoricalData {
             joined.entries = entries
             joined.observations = observations
         }
+        // Kinds the format fixes (Criteo's integers as values) hold for every part alike.
+        guard parts.allSatisfy({ $0.declaredSchema == first.declaredSchema }) else {
+            preconditionFailure("held-out files read with other options than the training file")
+        }
+        joined.declaredSchema = first.declaredSchema
         joined.skippedLines = parts.reduce(0) { $0 + $1.skippedLines }
         joined.firstSkipped = parts.lazy.compactMap(\.firstSkipped).first
         return joined

@@ -11,7 +11,7 @@ import Foundation
 func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFields: Int = 0,
                 executor: PhaseExecutor? = nil, minimumChunkBytes: Int = 4 << 20,
                 unlabeledRows: Bool = false, entries: Bool = false,
-                maxIds: Int = FieldSpec.maximumIdsPerField) throws(InputError) -> RawCategoricalData {
+                maxIds: Int = FieldSpec.maximumIdsPerField, oneHotOnly: String? = nil) throws(InputError) -> RawCategoricalData {
     let bytes = try readFileBytes(path)
     return try bytes.withUnsafeBufferPointer { (b) throws(InputError) -> RawCategoricalData in
         var fieldCount = minimumFields
@@ -25,7 +25,7 @@ func loadLibFFM(path: String, skipBadLines: Bool, fieldMap: FieldMap?, minimumFi
         guard fieldCount > 0 else { throw LibFFMRows.noFeatures(path) }
         var boxes = parseLibFFMChunks(b, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
                                       executor: executor, minimumChunkBytes: minimumChunkBytes, unlabeledRows: unlabeledRows,
-                                      variable: entries, maxIds: maxIds)
+                                      variable: entries, maxIds: maxIds, oneHotOnly: oneHotOnly)
         // A line the fixed-width form cannot hold, before any error of an earlier line: the whole
         // file as entries.
         if !entries, let first = boxes.firstIndex(where: { $0.wantsEntries || $0.failure != nil }), boxes[first].wantsEntries {
@@ -52,12 +52,12 @@ func libFFMHighestField(_ b: UnsafeBufferPointer<UInt8>, executor: PhaseExecutor
 func parseLibFFMChunks(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
                        skipBadLines: Bool, executor: PhaseExecutor?, minimumChunkBytes: Int,
                        unlabeledRows: Bool = false, variable: Bool = false,
-                       maxIds: Int = FieldSpec.maximumIdsPerField) -> [CategoricalChunk] {
+                       maxIds: Int = FieldSpec.maximumIdsPerField, oneHotOnly: String? = nil) -> [CategoricalChunk] {
     let boxes = (0..<categoricalChunkCount(bytes: b.count, executor: executor, minimumChunkBytes: minimumChunkBytes))
         .map { _ in CategoricalChunk() }
     forEachChunk(of: b, executor: executor, minimumChunkBytes: minimumChunkBytes) { k, chunk in
         boxes[k].parseLibFFM(chunk, fieldCount: fieldCount, fieldMap: fieldMap, path: path, skipBadLines: skipBadLines,
-                             unlabeledRows: unlabeledRows, variable: variable, maxIds: maxIds)
+                             unlabeledRows: unlabeledRows, variable: variable, maxIds: maxIds, oneHotOnly: oneHotOnly)
     }
     return boxes
 }
@@ -153,6 +153,9 @@ struct LibFFMRows {
     let variable: Bool
     /// The most ids one row may give a field (`--max-ids`); more is a bad line.
     let maxIds: Int
+    /// Set (to what takes the rows, for messages) when rows must stay one-hot: a line that would
+    /// need entries is then a bad line instead (a one-hot model scoring a file).
+    var oneHotOnly: String?
     var interners: [TokenInterner]
     var labels: [Float] = []
     /// Rows to score may come without the label: a line whose first item is a feature has none.
@@ -233,15 +236,20 @@ struct LibFFMRows {
             }
             lineItems.append((Int(f), p.1, value))
         }
-        return variable ? keepItems(b, label: label, lineNumber: lineNumber) : keepFixed(b, label: label, emit: emit)
+        return variable ? keepItems(b, label: label, lineNumber: lineNumber) : keepFixed(b, label: label, lineNumber: lineNumber, emit: emit)
     }
 
     /// The line's items as one token per field, unless the line needs entries.
-    private mutating func keepFixed(_ b: UnsafeBufferPointer<UInt8>, label: Double,
+    private mutating func keepFixed(_ b: UnsafeBufferPointer<UInt8>, label: Double, lineNumber: Int,
                                     emit: (UnsafeBufferPointer<UInt32>) -> Void) -> InputError? {
         for k in 0..<fieldCount { row[k] = nil }
         for item in lineItems {
             guard item.value == 1, row[item.field] == nil else {
+                guard oneHotOnly == nil else {
+                    return InputError(path: path, line: lineNumber, item.value != 1
+                        ? "field \(item.field) has value \(item.value), but \(oneHotOnly!) takes one-hot fields only (value 1)"
+                        : "field \(item.field) appears twice, but \(oneHotOnly!) takes one-hot fields only (one id each)")
+                }
                 wantsVariable = true
                 return nil
             }
@@ -295,8 +303,9 @@ extension CategoricalChunk {
     /// A fixed-width parse stops at the first line that needs entries, with `wantsEntries` set.
     func parseLibFFM(_ b: UnsafeBufferPointer<UInt8>, fieldCount: Int, fieldMap: FieldMap?, path: String,
                      skipBadLines: Bool, unlabeledRows: Bool = false, variable: Bool = false,
-                     maxIds: Int = FieldSpec.maximumIdsPerField) {
+                     maxIds: Int = FieldSpec.maximumIdsPerField, oneHotOnly: String? = nil) {
         var rows = LibFFMRows(fieldCount: fieldCount, fieldMap: fieldMap, path: path, variable: variable, maxIds: maxIds)
+        rows.oneHotOnly = oneHotOnly
         rows.unlabeledRows = unlabeledRows
         var scanner = LineScanner(b)
         var ids: [UInt32] = []

@@ -17,10 +17,11 @@ func convertEntriesToCache(
     split proportions: DataSplit.Proportions, maxIds: Int = FieldSpec.maximumIdsPerField
 ) throws -> Dataset {
     let itemsPath = cache + ".entries-\(processID)", lengthsPath = cache + ".lengths-\(processID)"
+    // Removed on every way out, whichever of them was created.
+    defer { _ = removeFile(itemsPath); _ = removeFile(lengthsPath) }
     guard FileManager.default.createFile(atPath: itemsPath, contents: nil), let items = FileHandle(forWritingAtPath: itemsPath),
           FileManager.default.createFile(atPath: lengthsPath, contents: nil), let lengths = FileHandle(forWritingAtPath: lengthsPath)
     else { throw FileWriteError(path: itemsPath, message: "cannot create the temporary entry files") }
-    defer { _ = removeFile(itemsPath); _ = removeFile(lengthsPath) }
     var writeError: Error?
     var merger = format == .libffm || format == .libsvm ? CategoricalMerger(fieldCount: fieldCount) : CategoricalMerger(format: format)
     merger.entrySink = { chunk in
@@ -66,6 +67,12 @@ func convertEntriesToCache(
     let schema = numericValues ? criteoValueSchema : FieldSchema.inferred(from: merger.observations, pooling: pooling, names: names)
     let categorical = schema.fields.map { $0.kind == .categorical }
 
+    // A file of no items (every kept row empty) cannot be mapped; a dummy record stands in, never read.
+    if (try? FileStatus.of(itemsPath).size) == 0 {
+        let empty = FileHandle(forWritingAtPath: itemsPath)
+        try empty?.write(contentsOf: Data(count: MemoryLayout<VariableEntry>.stride))
+        try empty?.close()
+    }
     let itemFile = try MappedFile(path: itemsPath), lengthFile = try MappedFile(path: lengthsPath)
     let records = itemFile.base.assumingMemoryBound(to: VariableEntry.self)
     let counts = lengthFile.base.assumingMemoryBound(to: UInt32.self)

@@ -84,7 +84,8 @@ public struct ScoringData {
                                              minimumFields: vocabulary.fields.count,
                                              scoring: ScoringInput(unlabeledRows: request.unlabeled, identifierColumn: request.identifierColumn),
                                              entries: !modelSchema.isOneHot,
-                                             criteoNumeric: modelSchema.fields.first?.kind == .numeric ? .value : .bucket)
+                                             criteoNumeric: modelSchema.fields.first?.kind == .numeric ? .value : .bucket,
+                                             oneHotOnly: modelSchema.isOneHot ? "the model \(model)" : nil)
             guard raw.fieldCount == vocabulary.fields.count else {
                 throw ScoringError("\(model): its vocabularies cover \(vocabulary.fields.count) fields, the data has \(raw.fieldCount)")
             }
