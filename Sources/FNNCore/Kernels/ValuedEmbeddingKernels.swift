@@ -20,6 +20,12 @@ extension EmbeddingKernels {
         // requested `ahead` examples early, the entries (one or two lines) half as early, when
         // their offsets have arrived.
         let ahead = 16, entriesAhead = 8
+        // The labels first, in a loop of their own: their loads are independent of each other,
+        // so the core keeps many in flight; left in the entries loop they queued behind its
+        // chains and were its largest stall.
+        if let labels, let batchLabels {
+            for i in 0..<rows { batchLabels[i] = labels[examples[i]] }
+        }
         func prefetchEntries(ofExample i: Int) {
             let lo = starts[examples[i]], hi = starts[examples[i] + 1]
             fnnpar_prefetch(entries + lo)
@@ -28,10 +34,7 @@ extension EmbeddingKernels {
         for i in 0..<min(ahead, rows) { fnnpar_prefetch(starts + examples[i]) }
         for i in 0..<min(entriesAhead, rows) { prefetchEntries(ofExample: i) }
         for i in 0..<rows {
-            if i + ahead < rows {
-                fnnpar_prefetch(starts + examples[i + ahead])
-                if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
-            }
+            if i + ahead < rows { fnnpar_prefetch(starts + examples[i + ahead]) }
             if i + entriesAhead < rows { prefetchEntries(ofExample: i + entriesAhead) }
             let example = examples[i]
             let lo = starts[example], hi = starts[example + 1]
@@ -58,7 +61,6 @@ extension EmbeddingKernels {
                 k = q
             }
             counts[i] = Int32(truncatingIfNeeded: hi - lo)
-            if let labels, let batchLabels { batchLabels[i] = labels[example] }
         }
     }
 
