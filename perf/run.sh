@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Thread-scaling and throughput benchmarks (perf/RESULTS.md explains the figures).
 #   perf/run.sh            all workloads
-#   perf/run.sh ml1m       one of: ml1m criteo ml100k
+#   perf/run.sh ml1m       one of: capacity ml1m criteo ml100k busy
 # Each workload runs `fnn-par bench`: every thread count in turn, several rounds, medians, with the
 # per-phase breakdown; JSON, text and an SVG plot land in perf/out/.
 set -euo pipefail
@@ -52,3 +52,17 @@ if [ "$want" = all ] || [ "$want" = capacity ]; then capacity; fi
 run ml1m --shape ml1m --repeats 5
 run criteo --shape criteo --rows 200000 --mlp 400,400,400 --repeats 3
 run ml100k --data "$data/ml-100k/u.data" --cache-dir "$out" --repeats 5
+
+# A busy machine: the same ML-1M-shaped bench beside one busy-loop process (unpinned, as a
+# neighbour's job would be). Every thread count should stay near --threads 1 under the same
+# load: the pool parks workers that hold phases up (WorkerAdmission) and tries them again later.
+busy() {
+    if [ "$want" = all ] || [ "$want" = busy ]; then
+        sh -c 'while :; do :; done' &
+        local hog=$!
+        trap 'kill $hog 2>/dev/null' RETURN
+        echo "== busy: fnn-par bench --shape ml1m --threads 1,2,32 beside one busy-loop process"
+        "$bin" bench --shape ml1m --threads 1,2,32 --repeats 5 --json "$out/busy.json" | tee "$out/busy.txt"
+    fi
+}
+busy

@@ -134,6 +134,11 @@ struct Bench: ParsableCommand {
             print(PhaseTable.render(name: name + " (median run)", point.phases))
             if !point.traffic.isEmpty { print(TrafficTable.render(name: name, point.traffic, steps: stepCount)) }
         }
+        for (t, pool) in zip(threadCounts, pools) where pool.activeChanges > 0 {
+            // The measurements above include the phases a busy machine cost before the pool adapted.
+            print("\(t) threads: stalled workers parked and tried again \(pool.activeChanges) times (a busy machine or a CPU quota); "
+                  + "fewest active \(pool.fewestActive), \(pool.activeWorkers) at the end")
+        }
         if let json {
             let report = BenchReport(dataset: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,
                                      batchSize: batchSize, embedDim: embedDim, mlp: mlpDims, steps: stepCount,

@@ -18,10 +18,18 @@ import Glibc
 /// only as many workers spin between phases as there are other CPUs; the rest sleep, and a phase
 /// wakes just enough of them to fill the CPUs, so the threads never crowd out the ones doing the
 /// work.
+///
+/// On a busy machine a worker descheduled while it holds a task makes every phase wait for it;
+/// `WorkerAdmission` watches each phase's finish spread and parks workers (they sleep on their
+/// own futex word and take no blocks) until a later try shows the load has gone. A CPU quota
+/// (cgroup `cpu.max`) caps the active workers from the start. Which workers run never changes a
+/// result.
 public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     /// Workers actually running (fewer than requested only if the system refused to start threads).
     public private(set) var workerCount: Int
-    public var concurrency: Int { min(workerCount, cpuCount) }
+    /// The workers that can run at once: the active ones, at most one per CPU. It follows the
+    /// admission, so a step on a busy machine cuts its per-part scans into fewer parts.
+    public var concurrency: Int { min(admission.active, cpuCount) }
     /// Worker w's CPU, where it is pinned; nil where it runs unpinned.
     public let placement: [Int?]
     public let profile: PhaseProfile
@@ -32,6 +40,13 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     private let sleepers: FutexWord
     private let spinners: FutexWord
     private let ownerSleeping: FutexWord
+    /// Bumped whenever the active count changes; parked workers sleep on it.
+    private let activation: FutexWord
+    /// Workers 0 ..< activeLimit take blocks; the others are parked (read by the workers).
+    private let activeLimit: FutexWord
+    private var admission: WorkerAdmission
+    /// Per worker: when it last ran out of tasks, in which phase, and its tasks' time.
+    private let stampSlots: PerWorkerSlots<FinishStamp>
     /// The memory of the futex words and of the per-worker claim blocks, a cache line each.
     private let wordSlots: PerWorkerSlots<UInt32>
     private let blockSlots: PerWorkerSlots<UInt64>
@@ -51,26 +66,32 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     ///   - threads: total workers, the caller included.
     ///   - cpus: the CPU of each worker (see `Topology.placement`), or nil to leave threads
     ///     unpinned. The calling thread is pinned to cpus[0].
-    public init(threads: Int, cpus: [Int]? = nil) {
+    ///   - cpuQuota: the CPUs a quota grants (nil: none); read from the process's cgroup.
+    public init(threads: Int, cpus: [Int]? = nil, cpuQuota: Double? = CPUQuota.granted()) {
         precondition(threads >= 1)
         workerCount = threads
         profile = PhaseProfile(workers: threads)
-        wordSlots = PerWorkerSlots(count: 5)
+        wordSlots = PerWorkerSlots(count: 7)
         let words = FutexWord.words(in: wordSlots)
         generation = words[0]; completed = words[1]; sleepers = words[2]; ownerSleeping = words[3]
-        spinners = words[4]
+        spinners = words[4]; activation = words[5]; activeLimit = words[6]
+        stampSlots = PerWorkerSlots(count: threads)
         blockSlots = PerWorkerSlots(count: threads)
         blocks = (0..<threads).map { [blockSlots] in TaskBlock(address: blockSlots.slot($0)) }
         // Oversubscribed, a spinning waiter steals the CPU of the thread it waits for.
         cpuCount = Self.onlineCPUs
         oversubscribed = threads > cpuCount
         spinLimit = 20_000
+        let quota = cpuQuota
+        admission = WorkerAdmission(workers: threads, cpus: cpuCount, grantedCPUs: quota)
         var pinned: [Int?] = Array(repeating: nil, count: threads)
         if let cpus, !cpus.isEmpty {
             for w in 0..<threads { pinned[w] = cpus[w % cpus.count] }
         }
         placement = pinned
         applyCallerAffinity()
+        // Before any thread starts: a worker that read 0 here would park until the next change.
+        activeLimit.store(UInt32(admission.active))
         for w in 1..<threads {
             let context = Unmanaged.passRetained(WorkerStart(pool: self, index: w))
             var thread = pthread_t()
@@ -87,6 +108,26 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             }
             self.threads.append(thread)
         }
+        if workerCount < threads {
+            admission = WorkerAdmission(workers: workerCount, cpus: cpuCount, grantedCPUs: quota)
+            setActive(admission.active)
+        }
+    }
+
+    /// Workers taking part in phases now (the rest parked by `WorkerAdmission`).
+    public var activeWorkers: Int { Int(activeLimit.value) }
+    /// How often the active count changed, and its lowest value, since the pool started: what a
+    /// report says about a busy machine.
+    public private(set) var activeChanges = 0
+    public private(set) lazy var fewestActive = workerCount
+
+    /// Sets the active workers to `count` (1 ... workerCount) from the next phase on; the pool's
+    /// own admission goes on deciding from there. Results do not change (tests prove it by
+    /// changing the count while training).
+    public func setActiveWorkers(_ count: Int) {
+        precondition(count >= 1 && count <= workerCount)
+        admission.override(active: count)
+        setActive(count)
     }
 
     /// The pool whose placement the calling thread has now; several pools in one process (the
@@ -113,6 +154,8 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
 
     deinit {
         stopping = true
+        activation.add(1)
+        activation.wakeAll()
         generation.add(1)
         generation.wakeAll()
         for t in threads { pthread_join(t, nil) }
@@ -131,12 +174,22 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         precondition(tasks < TaskBlock.maxTasks)
         if Self.callerAffinityOwner != ObjectIdentifier(self) { applyCallerAffinity() }
         let start = PhaseProfile.now()
-        defer { profile.addWall(phase, PhaseProfile.now() - start) }
-        if workerCount == 1 {
+        let active = exclusive ? workerCount : admission.active
+        if active == 1 && (!exclusive || workerCount == 1) {
             for t in 0..<tasks { body(t, 0) }
-            profile.addBusy(phase, worker: 0, PhaseProfile.now() - start)
+            let wall = PhaseProfile.now() - start
+            profile.addBusy(phase, worker: 0, wall)
+            profile.addWall(phase, wall)
+            if workerCount > 1, let changed = admission.record(wall: wall, stall: 0) { setActive(changed) }
             return
         }
+        if exclusive && admission.active < workerCount {
+            // Every worker must run its own block: wake the parked ones for this phase.
+            activeLimit.store(UInt32(workerCount))
+            activation.add(1)
+            activation.wakeAll()
+        }
+        var stall = 0.0
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             self.phase = phase
@@ -145,7 +198,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             currentGeneration &+= 1
             let g = currentGeneration
             for w in 0..<workerCount {
-                blocks[w].publish(generation: g, range: (tasks * w / workerCount)..<(tasks * (w + 1) / workerCount))
+                blocks[w].publish(generation: g, range: w < active ? (tasks * w / active)..<(tasks * (w + 1) / active) : 0..<0)
             }
             generation.store(g)
             let asleep = Int(sleepers.value)
@@ -161,7 +214,40 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             work(worker: 0, generation: g)
             waitForCompletion(of: UInt32(tasks))
             job = nil
+            if !exclusive { stall = finishStall(generation: g, tasks: tasks) }
         }
+        let wall = PhaseProfile.now() - start
+        profile.addWall(phase, wall)
+        if exclusive {
+            if admission.active < workerCount { activeLimit.store(UInt32(admission.active)) }
+        } else if let changed = admission.record(wall: wall, stall: stall) {
+            setActive(changed)
+        }
+    }
+
+    /// The phase's finish spread, when it is long enough to be a stall (see `WorkerAdmission`).
+    private func finishStall(generation g: UInt32, tasks: Int) -> Double {
+        var first = Double.infinity, last = -Double.infinity, busy = 0.0
+        var finishers = 0
+        for w in 0..<workerCount {
+            let stamp = stampSlots[w]
+            guard stamp.generation == g else { continue }
+            first = min(first, stamp.finished)
+            last = max(last, stamp.finished)
+            busy += stamp.busy
+            finishers += 1
+        }
+        guard finishers > 1 else { return 0 }
+        return WorkerAdmission.stall(spread: last - first, meanTask: busy / Double(tasks))
+    }
+
+    /// Parks or wakes workers so that `count` take part from the next phase on.
+    private func setActive(_ count: Int) {
+        activeChanges += 1
+        fewestActive = min(fewestActive, count)
+        activeLimit.store(UInt32(count))
+        activation.add(1)
+        activation.wakeAll()
     }
 
     public func serial(_ phase: Phase, _ body: () -> Void) {
@@ -198,7 +284,10 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         }
         guard ran > 0 else { return }
         // The phase (and so `phase` and `job`) cannot end before this worker's tasks are counted.
-        profile.addBusy(phase, worker: worker, PhaseProfile.now() - start)
+        let finished = PhaseProfile.now()
+        profile.addBusy(phase, worker: worker, finished - start)
+        // Written before the count that ends the phase, so the caller reads this phase's stamp.
+        stampSlots.slot(worker).pointee = FinishStamp(generation: g, finished: finished, busy: finished - start)
         completed.add(ran)
         if ownerSleeping.value != 0 { completed.wakeAll() }
     }
@@ -214,6 +303,14 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         if let cpu = placement[index] { CPU.pinCurrentThread(to: cpu) }
         var seen: UInt32 = 0
         while true {
+            // Parked: sleep on the activation word (read before the check, so a change between
+            // the check and the wait ends the wait at once).
+            while true {
+                let epoch = activation.value
+                if stopping { return }
+                if index < Int(activeLimit.value) { break }
+                activation.wait(whileEqualTo: epoch)
+            }
             var spins = 0
             var spinning = false
             if oversubscribed {
@@ -233,6 +330,13 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             work(worker: index, generation: seen)
         }
     }
+}
+
+/// When a worker ran out of tasks in phase `generation`, and how long its tasks took.
+private struct FinishStamp: BitwiseCopyable {
+    var generation: UInt32 = 0
+    var finished: Double = 0
+    var busy: Double = 0
 }
 
 /// What a new thread needs; `unowned(unsafe)` because the pool outlives its threads (deinit joins

@@ -44,14 +44,7 @@ import Testing
         let data = PlantedFMGenerator.movieLens1MShape(seed: 5).generate(rows: 3000)
         let config = ModelConfig(kind: .fnn, fieldDims: data.fieldDims, embedDim: 4, mlpDims: [8, 8], dropout: 0.2)
         func trained(_ pool: PhaseExecutor) -> Model {
-            var options = TrainingOptions()
-            options.epochs = 2
-            options.patience = 0
-            options.batchSize = 700
-            let engine = makeEngine(model: Model.initialized(config: config, seed: 3), data: data, options: options)
-            _ = train(engine: engine, data: data, split: DataSplit(rowCount: data.rowCount, seed: 3), options: options,
-                      executor: pool)
-            return engine.model
+            trainedTwoEpochs(config, data: data, seed: 3, batchSize: 700, executor: pool)
         }
         let reference = trained(SerialExecutor())
         let cpus = Topology.detect().topology?.nodes.flatMap { $0 } ?? [0]
