@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Thread-scaling and throughput benchmarks (perf/RESULTS.md explains the figures).
 #   perf/run.sh            all workloads
-#   perf/run.sh ml1m       one of: capacity ml1m criteo ml100k busy
+#   perf/run.sh ml1m       one of: capacity ml1m criteo ml100k busy quota
 # Each workload runs `fnn-par bench`: every thread count in turn, several rounds, medians, with the
 # per-phase breakdown; JSON, text and an SVG plot land in perf/out/.
 set -euo pipefail
@@ -66,3 +66,23 @@ busy() {
     fi
 }
 busy
+
+# A CPU quota of one CPU (cgroup v1's cpu controller or v2's cpu.max, where this user may make a
+# cgroup; skipped elsewhere): --threads 2 should run as --threads 1, the pool starting with the
+# active workers the quota grants.
+quota() {
+    if [ "$want" != all ] && [ "$want" != quota ]; then return; fi
+    local dir=""
+    if [ -w /sys/fs/cgroup/cpu ] && mkdir -p /sys/fs/cgroup/cpu/fnn-par-perf 2>/dev/null; then
+        dir=/sys/fs/cgroup/cpu/fnn-par-perf
+        echo 100000 > "$dir/cpu.cfs_period_us"; echo 100000 > "$dir/cpu.cfs_quota_us"
+    elif [ -w /sys/fs/cgroup/cgroup.subtree_control ] && mkdir -p /sys/fs/cgroup/fnn-par-perf 2>/dev/null; then
+        dir=/sys/fs/cgroup/fnn-par-perf
+        echo "100000 100000" > "$dir/cpu.max" 2>/dev/null || { rmdir "$dir"; dir=""; }
+    fi
+    if [ -z "$dir" ]; then echo "== quota: no writable cgroup here, skipped"; return; fi
+    echo "== quota: fnn-par bench --shape ml1m --threads 1,2 in a cgroup granted one CPU"
+    sh -c "echo \$\$ > $dir/cgroup.procs && exec $bin bench --shape ml1m --threads 1,2 --repeats 5 --json $out/quota.json" | tee "$out/quota.txt"
+    rmdir "$dir" 2>/dev/null || true
+}
+quota

@@ -35,6 +35,9 @@ extension WorkerPool {
         } else {
             pool = WorkerPool(threads: threads)
         }
+        if let quota = pool.cpuQuota, pool.activeWorkers < pool.workerCount {
+            note("note: this process's CPU quota grants \(String(format: "%.3g", quota)) CPU\(quota == 1 ? "" : "s") (cgroup): \(pool.activeWorkers) of \(pool.workerCount) workers take part; more would wait for the quota's next period")
+        }
         if pool.workerCount < threads {
             note("note: the system started only \(pool.workerCount) of \(threads) threads (a thread limit); training goes on with \(pool.workerCount)")
         }

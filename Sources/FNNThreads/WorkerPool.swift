@@ -33,6 +33,8 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
     /// Worker w's CPU, where it is pinned; nil where it runs unpinned.
     public let placement: [Int?]
     public let profile: PhaseProfile
+    /// The CPUs the process's CPU quota grants, if it has one.
+    public let cpuQuota: Double?
     /// Bumped to publish a phase; workers sleep on it.
     private let generation: FutexWord
     /// Tasks of the current phase finished; the caller sleeps on it.
@@ -83,6 +85,7 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         oversubscribed = threads > cpuCount
         spinLimit = 20_000
         let quota = cpuQuota
+        self.cpuQuota = cpuQuota
         admission = WorkerAdmission(workers: threads, cpus: cpuCount, grantedCPUs: quota)
         var pinned: [Int?] = Array(repeating: nil, count: threads)
         if let cpus, !cpus.isEmpty {
