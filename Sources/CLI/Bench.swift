@@ -134,10 +134,9 @@ struct Bench: ParsableCommand {
             print(PhaseTable.render(name: name + " (median run)", point.phases))
             if !point.traffic.isEmpty { print(TrafficTable.render(name: name, point.traffic, steps: stepCount)) }
         }
-        for (t, pool) in zip(threadCounts, pools) where pool.activeChanges > 0 {
-            // The measurements above include the phases a busy machine cost before the pool adapted.
-            print("\(t) threads: stalled workers parked and tried again \(pool.activeChanges) times (a busy machine or a CPU quota); "
-                  + "fewest active \(pool.fewestActive), \(pool.activeWorkers) at the end")
+        // The measurements above include the phases a busy machine cost before the pool adapted.
+        for (t, pool) in zip(threadCounts, pools) {
+            if let parking = pool.parkingSummary { print("\(t) thread\(t == 1 ? "" : "s"): \(parking)") }
         }
         if let json {
             let report = BenchReport(dataset: dataset.name, rows: dataset.rowCount, fieldDims: dataset.fieldDims,

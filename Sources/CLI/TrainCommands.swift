@@ -134,10 +134,7 @@ func trainOneModel(
     }
     guard ProcessRanks.isRoot else { return }
     print(ResultsTable.render([(name, report)]))
-    if let pool = executor as? WorkerPool, pool.activeChanges > 0 {
-        log.say("note: workers held up phases (a busy machine or a CPU quota): as few as \(pool.fewestActive) of \(pool.workerCount) ran at times, "
-                + "\(pool.activeWorkers) at the end; the model is the same for any number")
-    }
+    if let parking = (executor as? WorkerPool)?.parkingSummary { log.say("note: " + parking) }
     if let save = files.save {
         if shard.isWholeTable { try saveTrainedModel(report.trained!, to: save, dataset: dataset, options: options, report: report) }
         log.say("saved \(name) to \(save)")

@@ -69,13 +69,8 @@ public enum CPUQuota {
 
     /// cgroup v1: a quota of -1 means none.
     public static func parseCFS(quota: String, period: String) -> Double? {
-        guard let q = Double(quota.trimmingWhitespace), let p = Double(period.trimmingWhitespace), q > 0, p > 0 else { return nil }
+        func number(_ text: String) -> Double? { text.split(whereSeparator: \.isWhitespace).first.flatMap { Double($0) } }
+        guard let q = number(quota), let p = number(period), q > 0, p > 0 else { return nil }
         return q / p
-    }
-}
-
-private extension String {
-    var trimmingWhitespace: String {
-        String(self.drop(while: { $0 == " " || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\n" }).reversed())
     }
 }

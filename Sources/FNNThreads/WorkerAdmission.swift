@@ -74,7 +74,8 @@ public struct WorkerAdmission: Sendable {
         active = grantedCPUs == nil ? workers : ceiling
     }
 
-    /// Whether a phase's finish spread is a stall, given its tasks' mean time.
+    /// The stall a phase's finish spread counts as, given its tasks' mean time: the spread where
+    /// it is far past a task's time, else 0.
     public static func stall(spread: Double, meanTask: Double) -> Double {
         spread > max(stallTasks * meanTask, minimumStall) ? spread : 0
     }
@@ -132,7 +133,7 @@ public struct WorkerAdmission: Sendable {
             }
             moreCountdown = moreBackoff
         case .steady:
-            fewerCountdown -= 1
+            fewerCountdown = max(fewerCountdown - 1, 0)
             if stalled && active > 1 && fewerCountdown <= 0 {
                 // Past the CPUs extra workers only wait their turn: go straight below them.
                 mode = .fewer(than: perPhase, from: active)

@@ -84,9 +84,8 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
         cpuCount = Self.onlineCPUs
         oversubscribed = threads > cpuCount
         spinLimit = 20_000
-        let quota = cpuQuota
         self.cpuQuota = cpuQuota
-        admission = WorkerAdmission(workers: threads, cpus: cpuCount, grantedCPUs: quota)
+        admission = WorkerAdmission(workers: threads, cpus: cpuCount, grantedCPUs: cpuQuota)
         var pinned: [Int?] = Array(repeating: nil, count: threads)
         if let cpus, !cpus.isEmpty {
             for w in 0..<threads { pinned[w] = cpus[w % cpus.count] }
@@ -112,17 +111,23 @@ public final class WorkerPool: PhaseExecutor, @unchecked Sendable {
             self.threads.append(thread)
         }
         if workerCount < threads {
-            admission = WorkerAdmission(workers: workerCount, cpus: cpuCount, grantedCPUs: quota)
+            admission = WorkerAdmission(workers: workerCount, cpus: cpuCount, grantedCPUs: cpuQuota)
             setActive(admission.active)
         }
     }
 
     /// Workers taking part in phases now (the rest parked by `WorkerAdmission`).
     public var activeWorkers: Int { Int(activeLimit.value) }
-    /// How often the active count changed, and its lowest value, since the pool started: what a
-    /// report says about a busy machine.
+    /// How often the active count changed, and its lowest value, since the pool started.
     public private(set) var activeChanges = 0
-    public private(set) lazy var fewestActive = workerCount
+    public private(set) var fewestActive = Int.max
+
+    /// What the run reports of the parking, nil where the pool never changed its active workers.
+    public var parkingSummary: String? {
+        guard activeChanges > 0 else { return nil }
+        return "workers held up phases (a busy machine or a CPU quota): as few as \(fewestActive) of \(workerCount) "
+            + "ran at times, \(activeWorkers) at the end, after \(activeChanges) changes; the model is the same for any number"
+    }
 
     /// Sets the active workers to `count` (1 ... workerCount) from the next phase on; the pool's
     /// own admission goes on deciding from there. Results do not change (tests prove it by
