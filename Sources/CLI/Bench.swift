@@ -49,6 +49,8 @@ struct Bench: ParsableCommand {
     var mlp = "16,16"
     @Option(help: "Dropout probability.")
     var dropout: Float = 0.2
+    @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "fp32,bf16"))
+    var precision = "fp32"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
@@ -69,6 +71,16 @@ struct Bench: ParsableCommand {
             return kind
         }
         let mlpDims = try parseList(mlp, name: "--mlp")
+        let precisions = try precision.split(separator: ",").map { name -> MLPPrecision in
+            guard let choice = MLPPrecision(rawValue: String(name)) else {
+                throw ValidationError("--precision: unknown arithmetic '\(name)' (fp32 or bf16)")
+            }
+            try choice.checkSupported()
+            return choice
+        }
+        guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
+            throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
+        }
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
@@ -104,25 +116,33 @@ struct Bench: ParsableCommand {
             var options = options
             options.tables = .recommended(for: kind)
             if let rule = optimizer.rule { options.tables.kind = rule }
-            var runs: [[ThroughputMeasurement]] = Array(repeating: [], count: threadCounts.count)
+            let arithmetics = kind == .fnn ? precisions : [.fp32]
+            var runs: [[[ThroughputMeasurement]]] = Array(repeating: Array(repeating: [], count: threadCounts.count),
+                                                          count: arithmetics.count)
             for _ in 0..<repeats {
-                for (i, pool) in pools.enumerated() {
-                    runs[i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
-                                                                 steps: stepCount, executor: pool, ranks: ranks,
-                                                                 shardTables: tables == .sharded))
+                for (a, arithmetic) in arithmetics.enumerated() {
+                    options.mlpPrecision = arithmetic
+                    for (i, pool) in pools.enumerated() {
+                        runs[a][i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
+                                                                            steps: stepCount, executor: pool, ranks: ranks,
+                                                                            shardTables: tables == .sharded))
+                    }
                 }
             }
-            let firstMedian = median(runs[0].map(\.samplesPerSecond))
-            for (i, t) in threadCounts.enumerated() {
-                let sorted = runs[i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
-                let mid = sorted[sorted.count / 2]
-                let point = BenchPoint(model: kind.rawValue, tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
-                                       minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
-                                       speedup: mid.samplesPerSecond / firstMedian,
-                                       efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
-                                       phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes,
-                                       workspaceBytes: mid.workspaceBytes, ranks: ranks.size, traffic: mid.traffic)
-                results.append(point)
+            for (a, arithmetic) in arithmetics.enumerated() {
+                let firstMedian = median(runs[a][0].map(\.samplesPerSecond))
+                for (i, t) in threadCounts.enumerated() {
+                    let sorted = runs[a][i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
+                    let mid = sorted[sorted.count / 2]
+                    let point = BenchPoint(model: kind.rawValue, precision: kind == .fnn ? arithmetic.rawValue : nil,
+                                           tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
+                                           minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
+                                           speedup: mid.samplesPerSecond / firstMedian,
+                                           efficiency: mid.samplesPerSecond / firstMedian * Double(threadCounts[0]) / Double(t),
+                                           phases: mid.phases, peakRSSBytes: mid.peakRSSBytes, stateBytes: mid.stateBytes,
+                                           workspaceBytes: mid.workspaceBytes, ranks: ranks.size, traffic: mid.traffic)
+                    results.append(point)
+                }
             }
         }
         let rss = ResidentMemory.peakOfProcess
@@ -130,7 +150,7 @@ struct Bench: ParsableCommand {
         print(BenchTable.render(results))
         print(String(format: "peak RSS of the process: %.1f MB", Double(rss) / 1e6))
         for point in results {
-            let name = "\(point.model) at \(point.threads) thread\(point.threads == 1 ? "" : "s")" + (ranks.isSingle ? "" : " x \(ranks.size) ranks")
+            let name = "\(point.label) at \(point.threads) thread\(point.threads == 1 ? "" : "s")" + (ranks.isSingle ? "" : " x \(ranks.size) ranks")
             print(PhaseTable.render(name: name + " (median run)", point.phases))
             if !point.traffic.isEmpty { print(TrafficTable.render(name: name, point.traffic, steps: stepCount)) }
         }
@@ -150,8 +170,10 @@ struct Bench: ParsableCommand {
         if let svg {
             var series: [LineChart.Series] = []
             for kind in modelKinds {
-                let points = results.filter { $0.model == kind.rawValue }.map { (Double($0.threads), $0.samplesPerSecond / 1e6) }
-                series.append(LineChart.Series(name: kind.rawValue, points: points))
+                for label in Set(results.filter { $0.model == kind.rawValue }.map(\.label)).sorted() {
+                    let points = results.filter { $0.label == label }.map { (Double($0.threads), $0.samplesPerSecond / 1e6) }
+                    series.append(LineChart.Series(name: label, points: points))
+                }
             }
             let chart = LineChart(title: "Training throughput: \(dataset.name)", xLabel: "threads",
                                   yLabel: "million samples/s", series: series, logX: true)
@@ -184,6 +206,10 @@ enum SyntheticShape: String, ExpressibleByArgument, CaseIterable {
 
 struct BenchPoint: Encodable {
     var model: String
+    /// The FNN's MLP arithmetic (nil for the FM).
+    var precision: String?
+    /// The model, and its arithmetic where it has one.
+    var label: String { precision.map { "\(model) \($0)" } ?? model }
     /// The tables' update rule.
     var tableRule: String
     var threads: Int
@@ -220,10 +246,10 @@ struct BenchReport: Encodable {
 
 enum BenchTable {
     static func render(_ points: [BenchPoint]) -> String {
-        var lines = ["model  tables           threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
+        var lines = ["model     tables           threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
         for p in points {
             lines.append(String(format: "%@  %@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f %13.1f",
-                                p.model.padding(toLength: 5, withPad: " ", startingAt: 0),
+                                p.label.padding(toLength: 8, withPad: " ", startingAt: 0),
                                 p.tableRule.padding(toLength: 15, withPad: " ", startingAt: 0), p.threads,
                                 formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
                                 p.speedup, 100 * p.efficiency,

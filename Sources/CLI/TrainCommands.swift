@@ -68,7 +68,7 @@ struct TrainFNN: ParsableCommand {
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput, schema: dataset.modelSchema)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
-                          config: config, tablesFrom: initFrom.map { "from \($0)" },
+                          precision: fnnOptions.precision, config: config, tablesFrom: initFrom.map { "from \($0)" },
                           extraInputs: [(initFrom, "--init-from")]) { config, dataset, options, shard in
             let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization,
                                           shard: shard)
@@ -101,7 +101,7 @@ struct TrainingFileOptions: ParsableArguments {
 /// The body of `fm` and `fnn`.
 func trainOneModel(
     name: String, kind: ModelKind, dataOptions: DataOptions, training: TrainingCommandOptions, files: TrainingFileOptions,
-    output: OutputOptions, config makeConfig: (Dataset) -> ModelConfig,
+    output: OutputOptions, precision: MLPPrecision = .fp32, config makeConfig: (Dataset) -> ModelConfig,
     tablesFrom: String? = nil, extraInputs: [(path: String?, option: String)] = [],
     initialModel: (ModelConfig, Dataset, TrainingOptions, TableShard) throws -> Model
 ) throws {
@@ -113,7 +113,8 @@ func trainOneModel(
                                 inputs: dataOptions.inputFiles + extraInputs)
     // The checkpoint may be the one resumed from (it goes on being written); nothing else may.
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
-    let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
+    var (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
+    options.mlpPrecision = precision
     let config = makeConfig(dataset)
     let ranks = try ProcessRanks.shared()
     let plan = try planTables(config, options: options, dataset: dataset, split: split, executor: executor,

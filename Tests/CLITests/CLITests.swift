@@ -1,3 +1,4 @@
+import FNNCore
 import Foundation
 import TestSupport
 import Testing
@@ -41,6 +42,32 @@ import Testing
         #expect(resumed.status != 0 && resumed.stderr.contains("slice rows"), "\(resumed.stderr)")
         let bad = try run(["fm", "--data", u, "--slice-rows", "0"], in: dir)
         #expect(bad.status != 0 && bad.stderr.contains("--slice-rows must be between 1 and --batch-size"), "\(bad.stderr)")
+    }
+
+    /// `--precision bf16`: the same model bytes on 1 and 2 threads, another model than fp32's, and
+    /// recorded, so a checkpoint is not resumed in the other arithmetic (and is, in its own).
+    @Test(.enabled(if: TestData.isAvailable && BFloat16GEMM.isSupported, "needs ../shared/data and AVX512-BF16"))
+    func bf16PrecisionIsATrainingOption() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let common = ["fnn", "--data", u, "--cache-dir", dir, "--epochs", "2", "--mlp", "24,8", "--quiet"]
+        for (threads, name) in [("1", "a"), ("2", "b")] {
+            let r = try run(common + ["--precision", "bf16", "--threads", threads, "--save", name + ".safetensors", "--keep-checkpoint"],
+                            in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let f = try run(common + ["--threads", "1", "--save", "f.safetensors"], in: dir)
+        #expect(f.status == 0, "\(f.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.safetensors"))
+        #expect(a == (try Data(contentsOf: URL(fileURLWithPath: dir + "/b.safetensors"))))
+        #expect(a != (try Data(contentsOf: URL(fileURLWithPath: dir + "/f.safetensors"))))
+        let wrong = try run(common + ["--epochs", "3", "--save", "c.safetensors", "--resume", "a.safetensors.ckpt"], in: dir)
+        #expect(wrong.status != 0 && wrong.stderr.contains("MLP precision: bf16 -> fp32"), "\(wrong.stderr)")
+        let right = try run(common + ["--epochs", "3", "--precision", "bf16", "--save", "c.safetensors", "--resume", "a.safetensors.ckpt"],
+                            in: dir)
+        #expect(right.status == 0, "\(right.stderr)")
+        let bad = try run(["fnn", "--data", u, "--precision", "fp16"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("fp16"), "\(bad.stderr)")
     }
 
     /// Bound by a launcher to fewer CPUs than --threads (mpirun binds each rank to one core when

@@ -17,7 +17,7 @@ import Testing
 
     func trained(_ config: ModelConfig, threads: Int, sparse: SparseUpdate = .lazy,
                  tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch,
-                 rates: LearningRateSchedule = .constant) -> (Model, [EpochRecord]) {
+                 rates: LearningRateSchedule = .constant, precision: MLPPrecision = .fp32) -> (Model, [EpochRecord]) {
         let data = Self.data
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
         var options = TrainingOptions()
@@ -29,6 +29,7 @@ import Testing
         options.tables = tables
         options.initialization = start
         options.rates = rates
+        options.mlpPrecision = precision
         let model = Model.initialized(config: config, seed: 4, tables: start)
         let engine = makeEngine(model: model, data: data, options: options)
         let pool = WorkerPool(threads: threads)
@@ -38,10 +39,12 @@ import Testing
 
     func checkAllThreadCounts(_ config: ModelConfig, sparse: SparseUpdate = .lazy,
                               tables: TableOptimizerConfig = TableOptimizerConfig(), start: TableInitialization = .torch,
-                              rates: LearningRateSchedule = .constant) {
-        let (reference, history) = trained(config, threads: 1, sparse: sparse, tables: tables, start: start, rates: rates)
+                              rates: LearningRateSchedule = .constant, precision: MLPPrecision = .fp32) {
+        let (reference, history) = trained(config, threads: 1, sparse: sparse, tables: tables, start: start, rates: rates,
+                                           precision: precision)
         for threads in [2, 3, 8, 17] {
-            let (model, h) = trained(config, threads: threads, sparse: sparse, tables: tables, start: start, rates: rates)
+            let (model, h) = trained(config, threads: threads, sparse: sparse, tables: tables, start: start, rates: rates,
+                                     precision: precision)
             #expect(model.bitwiseEqual(reference), "\(config.kind) with \(threads) threads differs from 1 thread")
             #expect(h.map(\.trainLoss) == history.map(\.trainLoss))
             #expect(h.map(\.validationAUC) == history.map(\.validationAUC))
@@ -97,5 +100,22 @@ import Testing
     @Test func fnnWithLinearInputAndDenseTableUpdates() {
         checkAllThreadCounts(ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 5, mlpDims: [12],
                                          dropout: 0.1, fnnInput: .embeddingPlusLinear), sparse: .dense)
+    }
+
+    /// bf16 products: the same bits for every thread count too, at widths that leave partial
+    /// row blocks, column panels and odd pairs; and a different model from fp32 (the kernel ran)
+    /// that learns as well.
+    @Test(.enabled(if: BFloat16GEMM.isSupported, "this CPU has no AVX512-BF16"))
+    func fnnInBFloat16() {
+        let config = ModelConfig(kind: .fnn, fieldDims: Self.data.fieldDims, embedDim: 5, mlpDims: [37, 9], dropout: 0.2,
+                                 fnnInput: .embeddingPlusLinear)
+        checkAllThreadCounts(config, precision: .bf16)
+        let (bf16, bf16History) = trained(config, threads: 2, precision: .bf16)
+        let (fp32, fp32History) = trained(config, threads: 2)
+        #expect(!bf16.bitwiseEqual(fp32))
+        for (a, b) in zip(bf16History, fp32History) {
+            #expect(abs(a.trainLoss - b.trainLoss) < 0.01, "epoch \(a.epoch): loss \(a.trainLoss) vs fp32 \(b.trainLoss)")
+            #expect(abs(a.validationAUC - b.validationAUC) < 0.01)
+        }
     }
 }

@@ -13,6 +13,6 @@ public func makeEngine(model: Model, data: Dataset, options: TrainingOptions, ra
     case .fnn:
         return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                          seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
-                         tables: options.tables, rates: options.rates, ranks: ranks)
+                         tables: options.tables, rates: options.rates, ranks: ranks, precision: options.mlpPrecision)
     }
 }

@@ -56,14 +56,19 @@ public final class FNNEngine: TrainingEngine {
     /// Under several ranks: every rank's tree nodes at this rank's columns.
     private var receivedNodes: AlignedBuffer<Float>?
     let replicas: DenseReplicas
+    /// The MLP's products: fp32 (OpenBLAS) or bf16 operands with fp32 sums.
+    public let precision: MLPPrecision
+    /// Under bf16: each worker's packed weights and staging space.
+    let packedWeights: PackedWeightReplicas?
     /// Sharded tables only: rows fetched from their owners, positions as local rows (see
     /// `ShardedTables`).
     let sharded: ShardedTables?
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
-                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
+                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(), precision: MLPPrecision = .fp32) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
+        precondition(precision == .fp32 || BFloat16GEMM.isSupported, "bf16 products need AVX512-BF16")
         precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
         self.model = model
         self.ranks = ranks
@@ -103,6 +108,8 @@ public final class FNNEngine: TrainingEngine {
         sliceLoss = AlignedBuffer(count: slices)
         updateScratch = AlignedBuffer(count: dense.count)
         replicas = DenseReplicas(model: model)
+        self.precision = precision
+        packedWeights = precision == .bf16 ? PackedWeightReplicas(model: model, sliceRows: sliceRows) : nil
         sharded = model.shard.isWholeTable ? nil
             : ShardedTables(shard: model.shard, ranks: ranks, positions: batchCapacity * f, width: d, hasLinear: config.hasLinearTable)
     }
@@ -113,7 +120,7 @@ public final class FNNEngine: TrainingEngine {
         var total = groupings.byteCount + examples.byteCount + positions.byteCount + labels.byteCount
         total += x0.byteCount + dX0.byteCount + logitBuffer.byteCount + dLogits.byteCount
         total += sliceScratch.byteCount + slicePartials.byteCount + sliceLoss.byteCount + updateScratch.byteCount
-        total += replicas.byteCount + (sentNodes?.byteCount ?? 0) + (receivedNodes?.byteCount ?? 0) + (sharded?.byteCount ?? 0)
+        total += replicas.byteCount + (packedWeights?.byteCount ?? 0) + (sentNodes?.byteCount ?? 0) + (receivedNodes?.byteCount ?? 0) + (sharded?.byteCount ?? 0)
         for layer in [z, a, gate, dA] { for buffer in layer { total += buffer.byteCount } }
         for buffer in dropoutKeys { total += buffer.byteCount }
         for buffer in moments + backwardSums { total += buffer.byteCount }
@@ -144,6 +151,7 @@ public final class FNNEngine: TrainingEngine {
 
         examples.base.update(from: batch, count: count)
         prepareReplicas(executor)
+        packedWeights?.prepare(workers: executor.workerCount)
         batchStats.begin(workers: executor.workerCount)
 
         // Sharded: the positions first, then this rank's rows from their owners.
@@ -171,9 +179,15 @@ public final class FNNEngine: TrainingEngine {
             gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
                         examples: r, x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
-            MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
-                                     weight: params + h.weight, bias: params + h.bias, outputs: h.outputs,
-                                     y: z[0].base + r.lowerBound * h.outputs)
+            if let packed = packedWeights?.view(worker: worker, parameters: params) {
+                MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs, packed: packed.weight(0),
+                                         bias: params + h.bias, outputs: h.outputs, y: z[0].base + r.lowerBound * h.outputs,
+                                         scratch: packed.scratch(layers: layers))
+            } else {
+                MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
+                                         weight: params + h.weight, bias: params + h.bias, outputs: h.outputs,
+                                         y: z[0].base + r.lowerBound * h.outputs)
+            }
             MLPKernels.columnMoments(z[0].base + r.lowerBound * h.outputs, rows: n, width: h.outputs,
                                      sums: moments[0].base + s * 2 * h.outputs)
         }
@@ -199,9 +213,15 @@ public final class FNNEngine: TrainingEngine {
                     a: a[l].base + r.lowerBound * w, gate: gate[l].base + r.lowerBound * w)
                 if !isLast {
                     let next = hidden[l + 1]
-                    MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w,
-                                             weight: params + next.weight, bias: params + next.bias,
-                                             outputs: next.outputs, y: z[l + 1].base + r.lowerBound * next.outputs)
+                    if let packed = packedWeights?.view(worker: worker, parameters: params) {
+                        MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w, packed: packed.weight(l + 1),
+                                                 bias: params + next.bias, outputs: next.outputs,
+                                                 y: z[l + 1].base + r.lowerBound * next.outputs, scratch: packed.scratch(layers: layers))
+                    } else {
+                        MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w,
+                                                 weight: params + next.weight, bias: params + next.bias,
+                                                 outputs: next.outputs, y: z[l + 1].base + r.lowerBound * next.outputs)
+                    }
                     MLPKernels.columnMoments(z[l + 1].base + r.lowerBound * next.outputs, rows: n, width: next.outputs,
                                              sums: moments[l + 1].base + s * 2 * next.outputs)
                     return
@@ -251,9 +271,15 @@ public final class FNNEngine: TrainingEngine {
                     sumDY: sums, sumDYXhat: sums + w, scratch: scratch)
                 let input = l == 0 ? x0.base + r.lowerBound * inputWidth : a[l - 1].base + r.lowerBound * h.inputs
                 let dInput = l == 0 ? dX0.base + r.lowerBound * inputWidth : dA[l - 1].base + r.lowerBound * h.inputs
-                MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: w,
-                                          dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
-                                          dBias: partial + h.bias, dX: dInput)
+                if let packed = packedWeights?.view(worker: worker, parameters: params) {
+                    MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, packed: packed.weight(l), outputs: w,
+                                              dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
+                                              dBias: partial + h.bias, dX: dInput, scratch: packed.scratch(layers: layers))
+                } else {
+                    MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: w,
+                                              dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
+                                              dBias: partial + h.bias, dX: dInput)
+                }
                 if l > 0 { self.backwardPartials(layer: l - 1, slice: s, rows: r) }
             }
             if l > 0 {

@@ -10,6 +10,7 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
             && sliceRows == other.sliceRows && dataOrder == other.dataOrder
             && sparseUpdate == other.sparseUpdate && tables.sameRule(as: other.tables) && rates == other.rates && stoppingMetric == other.stoppingMetric && initialization == other.initialization
             && streamChunkRows == other.streamChunkRows && streamWindow == other.streamWindow
+            && mlpPrecision == other.mlpPrecision
     }
 
     /// Maximum number of epochs.
@@ -49,6 +50,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// list of all rows is ever built. nil: one shuffle over the whole training split.
     public var streamChunkRows: Int?
     public var streamWindow = 4
+    /// The FNN's MLP products: fp32, or bf16 operands with fp32 sums (the model is another
+    /// model, so a resumed run must keep it).
+    public var mlpPrecision = MLPPrecision.fp32
 
     public init() {}
 }
@@ -58,6 +62,7 @@ extension TrainingOptions {
         case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, dataOrder, sparseUpdate, tables
         case initialization, rates
         case streamChunkRows, streamWindow
+        case mlpPrecision
     }
 
     /// Options recorded before the table rule and initialisation were options (checkpoints of
@@ -83,7 +88,21 @@ extension TrainingOptions {
         rates = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .rates) ?? .constant
         streamChunkRows = try c.decodeIfPresent(Int.self, forKey: .streamChunkRows)
         streamWindow = try c.decode(Int.self, forKey: .streamWindow)
+        // Recorded since bf16 products came; runs before them multiplied in fp32.
+        mlpPrecision = try c.decodeIfPresent(MLPPrecision.self, forKey: .mlpPrecision) ?? .fp32
     }
+}
+
+/// The arithmetic of the FNN's matrix products (`--precision`).
+public enum MLPPrecision: String, Sendable, Codable, CaseIterable {
+    /// fp32 operands and sums (OpenBLAS).
+    case fp32
+    /// bf16 operands (activations, weights and output gradients rounded to nearest even), fp32
+    /// sums; master weights, Adam's state, BatchNorm and the loss stay fp32. Needs AVX512-BF16.
+    case bf16
+
+    /// Whether this machine can train with it.
+    public var isSupported: Bool { self == .fp32 || BFloat16GEMM.isSupported }
 }
 
 /// How an epoch orders the training rows.
@@ -147,6 +166,7 @@ extension TrainingOptions {
         note("initialisation", initialization.summary, other.initialization.summary)
         note("streaming chunks", streamChunkRows.map(String.init) ?? "none", other.streamChunkRows.map(String.init) ?? "none")
         note("streaming window", streamWindow, other.streamWindow)
+        note("MLP precision", mlpPrecision.rawValue, other.mlpPrecision.rawValue)
         return out
     }
 }
