@@ -49,8 +49,8 @@ struct Bench: ParsableCommand {
     var mlp = "16,16"
     @Option(help: "Dropout probability.")
     var dropout: Float = 0.2
-    @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "fp32,bf16"))
-    var precision = "fp32"
+    @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): auto (training's default: bf16 where the CPU has AVX512-BF16), fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "auto|fp32|bf16,..."))
+    var precision = "auto"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
@@ -72,11 +72,11 @@ struct Bench: ParsableCommand {
         }
         let mlpDims = try parseList(mlp, name: "--mlp")
         let precisions = try precision.split(separator: ",").map { name -> MLPPrecision in
-            guard let choice = MLPPrecision(rawValue: String(name)) else {
-                throw ValidationError("--precision: unknown arithmetic '\(name)' (fp32 or bf16)")
+            guard let choice = PrecisionChoice(rawValue: String(name)) else {
+                throw ValidationError("--precision: unknown arithmetic '\(name)' (auto, fp32 or bf16)")
             }
-            try choice.checkSupported()
-            return choice
+            try choice.resolved.checkSupported()
+            return choice.resolved
         }
         guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
             throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
@@ -208,8 +208,8 @@ struct BenchPoint: Encodable {
     var model: String
     /// The FNN's MLP arithmetic (nil for the FM).
     var precision: String?
-    /// The model, and its arithmetic where it has one.
-    var label: String { precision.map { "\(model) \($0)" } ?? model }
+    /// The model, and its arithmetic where it is not fp32 (so fp32 reports read as before).
+    var label: String { precision.map { $0 == MLPPrecision.fp32.rawValue ? model : "\(model) \($0)" } ?? model }
     /// The tables' update rule.
     var tableRule: String
     var threads: Int

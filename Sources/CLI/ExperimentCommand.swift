@@ -53,7 +53,8 @@ struct Experiment: ParsableCommand {
         let fnnChoices = training.trainingOptions(for: .fnn)
         fnnTrainingOptions.tables = fnnChoices.tables
         fnnTrainingOptions.initialization = fnnChoices.initialization
-        fnnTrainingOptions.mlpPrecision = fnnOptions.precision
+        fnnTrainingOptions.mlpPrecision = fnnOptions.mlpPrecision
+        if let note = precisionNote(fnnOptions.mlpPrecision) { log.say(note) }
         if let saveDir { try createDirectory(saveDir) }
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim, schema: dataset.modelSchema)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,

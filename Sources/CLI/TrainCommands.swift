@@ -68,7 +68,7 @@ struct TrainFNN: ParsableCommand {
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput, schema: dataset.modelSchema)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
-                          precision: fnnOptions.precision, config: config, tablesFrom: initFrom.map { "from \($0)" },
+                          precision: fnnOptions.mlpPrecision, config: config, tablesFrom: initFrom.map { "from \($0)" },
                           extraInputs: [(initFrom, "--init-from")]) { config, dataset, options, shard in
             let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization,
                                           shard: shard)
@@ -115,6 +115,7 @@ func trainOneModel(
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
     var (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
     options.mlpPrecision = precision
+    if kind == .fnn, let note = precisionNote(precision) { log.say(note) }
     let config = makeConfig(dataset)
     let ranks = try ProcessRanks.shared()
     let plan = try planTables(config, options: options, dataset: dataset, split: split, executor: executor,

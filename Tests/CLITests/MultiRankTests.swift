@@ -159,15 +159,17 @@ extension MultiRankTests {
         #expect(figures(table) == figures(one.stdout), "\(table) vs \(one.stdout)")
     }
 
-    /// `bench` under two ranks reports once, with the exchanges' table.
+    /// `bench` under two ranks reports once, with the exchanges' table (fp32 and, where the CPU has
+    /// it, bf16 side by side).
     @Test func benchUnderTwoRanksReportsTheExchanges() throws {
         let dir = scratch()
-        let r = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' bench --shape criteo --rows 5000 --models fnn --threads 1 --repeats 1 --steps 3 > bench.txt", in: dir)
+        let r = try shell("\(Self.mpirun) -np 2 '\(Self.binary)' bench --shape criteo --rows 5000 --models fnn --threads 1 --repeats 1 --steps 3 --precision \(BFloat16GEMM.isSupported ? "fp32,bf16" : "fp32") > bench.txt", in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let out = try String(contentsOfFile: dir + "/bench.txt", encoding: .utf8)
         #expect(out.contains("fnn at 1 thread x 2 ranks: exchanges between ranks, per training step"), "\(out)")
         #expect(out.contains("dense gradient") && out.contains("gradient entries") && out.contains("BatchNorm moments"), "\(out)")
         #expect(out.components(separatedBy: "samples/s (median)").count == 2, "one report: \(out)")
+        if BFloat16GEMM.isSupported { #expect(out.contains("fnn bf16 at 1 thread x 2 ranks: exchanges"), "\(out)") }
     }
 }
 
