@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Thread-scaling and throughput benchmarks (perf/RESULTS.md explains the figures).
 #   perf/run.sh            all workloads
-#   perf/run.sh ml1m       one of: capacity ml1m criteo ml100k busy quota
+#   perf/run.sh ml1m       one of: capacity ml1m criteo ml100k bf16 busy quota
 # Each workload runs `fnn-par bench`: every thread count in turn, several rounds, medians, with the
 # per-phase breakdown; JSON, text and an SVG plot land in perf/out/.
 set -euo pipefail
@@ -52,6 +52,22 @@ if [ "$want" = all ] || [ "$want" = capacity ]; then capacity; fi
 run ml1m --shape ml1m --repeats 5
 run criteo --shape criteo --rows 200000 --mlp 400,400,400 --repeats 3
 run ml100k --data "$data/ml-100k/u.data" --cache-dir "$out" --repeats 5
+
+# bf16 MLP products: the kernel against cblas_sgemm and the core's ceilings at the FNN's shapes,
+# then the Criteo- and ML-1M-shaped FNNs in fp32 and bf16 side by side (each round runs both).
+bf16() {
+    if [ "$want" != all ] && [ "$want" != bf16 ]; then return; fi
+    local want=all  # the two runs below belong to this workload
+    # clang, as SwiftPM compiles the kernel (gcc's ceiling loop measures a third of the core's rate).
+    local compiler=${CC:-$(command -v clang || command -v cc || true)}
+    if [ -n "$compiler" ]; then
+        "$compiler" -O2 -ISources/CBFloat16GEMM/include $(pkg-config --cflags openblas) perf/bf16_gemm.c Sources/CBFloat16GEMM/bfloat16_gemm.c \
+            $(pkg-config --libs openblas) -lm -o "$out/bf16_gemm" && "$out/bf16_gemm" | tee "$out/bf16-gemm.txt"
+    fi
+    run criteo-bf16 --shape criteo --rows 200000 --models fnn --mlp 400,400,400 --precision fp32,bf16 --repeats 3
+    run ml1m-bf16 --shape ml1m --models fnn --precision fp32,bf16 --repeats 5
+}
+bf16
 
 # A busy machine: the same ML-1M-shaped bench beside one busy-loop process (unpinned, as a
 # neighbour's job would be). Every thread count should stay near --threads 1 under the same

@@ -84,10 +84,12 @@ FNN_BF16_TARGET void fnn_bf16_pack_transposed(const float *w, long ldw, int n, i
     FNN_BF16_TARGET static void block_##R(int pairs, const uint32_t *a, long aRow, long aPair,          \
                                           const uint32_t *panel, float *c, long ldc, int columns) {     \
         __m512 low[R], high[R];                                                                         \
+        _Pragma("GCC unroll 8")                                                                         \
         for (int r = 0; r < R; r++) { low[r] = _mm512_setzero_ps(); high[r] = _mm512_setzero_ps(); }   \
         for (int p = 0; p < pairs; p++) {                                                               \
             __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + p * FNN_BF16_PANEL);                     \
             __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + p * FNN_BF16_PANEL + 16);                \
+            _Pragma("GCC unroll 8")                                                                     \
             for (int r = 0; r < R; r++) {                                                               \
                 __m512bh broadcast = (__m512bh)_mm512_set1_epi32((int)a[r * aRow + p * aPair]);         \
                 low[r] = _mm512_dpbf16_ps(low[r], broadcast, b0);                                       \
@@ -95,6 +97,7 @@ FNN_BF16_TARGET void fnn_bf16_pack_transposed(const float *w, long ldw, int n, i
             }                                                                                           \
         }                                                                                               \
         __mmask16 first = lanes_below(columns), second = lanes_below(columns - 16);                     \
+        _Pragma("GCC unroll 8")                                                                         \
         for (int r = 0; r < R; r++) {                                                                   \
             _mm512_mask_storeu_ps(c + r * ldc, first, low[r]);                                          \
             _mm512_mask_storeu_ps(c + r * ldc + 16, second, high[r]);                                   \
