@@ -47,7 +47,8 @@ struct Experiment: ParsableCommand {
         try refuseOverwritingInputs(outputs: output.outputFiles + saved.map { (path: Optional($0.0), option: $0.1) },
                                     inputs: dataOptions.inputFiles)
         if let saveDir { try createDirectory(saveDir); try checkWritable(saveDir + "/fm.safetensors", option: "--save-dir") }
-        let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log)
+        let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log,
+                                                                      precision: fnnOptions.mlpPrecision)
         // The FNNs' own table rule and initialisation (`auto` resolves per model kind).
         var fnnTrainingOptions = options
         let fnnChoices = training.trainingOptions(for: .fnn)

@@ -113,7 +113,8 @@ func trainOneModel(
                                 inputs: dataOptions.inputFiles + extraInputs)
     // The checkpoint may be the one resumed from (it goes on being written); nothing else may.
     try refuseOverwritingInputs(outputs: output.outputFiles + [(files.save, "--save")], inputs: [(files.resume, "--resume")])
-    var (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log)
+    var (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: kind, log: log,
+                                                                  precision: precision)
     options.mlpPrecision = precision
     if kind == .fnn, let note = precisionNote(precision) { log.say(note) }
     let config = makeConfig(dataset)

@@ -8,8 +8,10 @@ import FNNTrainer
 import Foundation
 
 /// What every training command does first: options, workers, data (streamed when over the
-/// memory budget), the split, a summary line, and the Ctrl-C handler.
-func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions, kind: ModelKind, log: Log) throws
+/// memory budget), the split, a summary line, and the Ctrl-C handler. `precision`: the FNN's
+/// arithmetic as this process resolved it, which every rank must share (`auto` resolves per CPU).
+func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions, kind: ModelKind, log: Log,
+                     precision: MLPPrecision = .fp32) throws
     -> (TrainingOptions, PhaseExecutor, Dataset, DataSplit)
 {
     var options = training.trainingOptions(for: kind)
@@ -37,7 +39,9 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     if ranks.rank == 0 && !ranks.isSingle { try rankBarrier(ranks) }
     if !ranks.isSingle {
         try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("options", optionsText(options) + "\n" + argumentsWithoutThreads()),
-                                    ("data", String(dataset.sampledFingerprint(), radix: 16))],
+                                    ("data", String(dataset.sampledFingerprint(), radix: 16)),
+                                    ("MLP arithmetic (--precision auto resolves per CPU; on hosts with and without AVX512-BF16 give --precision fp32)",
+                                     precision.rawValue)],
                                threads: executor.workerCount, log: log)
         // The fingerprint read rows all over a mapped file, and each fault maps the pages around
         // it too: handed back, so each rank keeps only the pages of its own part.
