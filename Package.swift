@@ -73,7 +73,7 @@ let package = Package(
         // AVX512-BF16's instructions and Debian's OpenBLAS has no sbgemm. Compiled for that
         // instruction set function by function, whatever the target CPU; called only where the
         // CPU reports it (`BFloat16GEMM.isSupported`).
-        .target(name: "CBFloat16GEMM", path: "Sources/CBFloat16GEMM", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CGEMM", path: "Sources/CGEMM", cSettings: [.unsafeFlags(["-O3"])]),
         // The build's target CPU as a string, for `fnn-par --version`.
         .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
                 cSettings: [.define("FNN_PAR_TARGET_CPU", to: "\"\(targetCPU)\"")]),
@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "FNNThreads", dependencies: ["FNNExecution", "FNNSystem", "CNuma", "CThreadSupport"],
                 path: "Sources/FNNThreads", swiftSettings: swiftSettings),
         // The numerics: data, models, kernels, optimizers, model files, metrics. No threads of its own.
-        .target(name: "FNNCore", dependencies: ["FNNSystem", "FNNExecution", "COpenBLAS", "CBFloat16GEMM", "CMemoryHints", "CZlib", "CZstd"],
+        .target(name: "FNNCore", dependencies: ["FNNSystem", "FNNExecution", "COpenBLAS", "CGEMM", "CMemoryHints", "CZlib", "CZstd"],
                 path: "Sources/FNNCore", swiftSettings: numericKernelSettings),
         // The data-parallel trainer: engines as phases over fixed slices, the reductions, the run.
         .target(name: "FNNTrainer", dependencies: ["FNNCore", "FNNExecution", "FNNSystem"],

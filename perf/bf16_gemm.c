@@ -1,8 +1,8 @@
-// The bf16 kernel (Sources/CBFloat16GEMM) against OpenBLAS's cblas_sgemm at the FNN's three
+// The bf16 kernel (Sources/CGEMM) against OpenBLAS's cblas_sgemm at the FNN's three
 // products for a 64-row slice of the Criteo-shaped 400,400,400 MLP's first layer (624 inputs),
 // and both against the CPU's ceilings: a loop of independent vdpbf16ps / fp32 FMAs.
 //   cc -O2 -Iinclude... (perf/run.sh bf16 builds and runs it)
-#include "CBFloat16GEMM.h"
+#include "CGEMM.h"
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>

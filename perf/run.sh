@@ -61,7 +61,7 @@ bf16() {
     # clang, as SwiftPM compiles the kernel (gcc's ceiling loop measures a third of the core's rate).
     local compiler=${CC:-$(command -v clang || command -v cc || true)}
     if [ -n "$compiler" ]; then
-        "$compiler" -O2 -ISources/CBFloat16GEMM/include $(pkg-config --cflags openblas) perf/bf16_gemm.c Sources/CBFloat16GEMM/bfloat16_gemm.c \
+        "$compiler" -O2 -ISources/CGEMM/include $(pkg-config --cflags openblas) perf/bf16_gemm.c Sources/CGEMM/bf16_gemm.c \
             $(pkg-config --libs openblas) -lm -o "$out/bf16_gemm" && "$out/bf16_gemm" | tee "$out/bf16-gemm.txt"
     fi
     run criteo-bf16 --shape criteo --rows 200000 --models fnn --mlp 400,400,400 --precision fp32,bf16 --repeats 3

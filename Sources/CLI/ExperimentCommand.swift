@@ -47,15 +47,18 @@ struct Experiment: ParsableCommand {
         try refuseOverwritingInputs(outputs: output.outputFiles + saved.map { (path: Optional($0.0), option: $0.1) },
                                     inputs: dataOptions.inputFiles)
         if let saveDir { try createDirectory(saveDir); try checkWritable(saveDir + "/fm.safetensors", option: "--save-dir") }
+        // Resumed, the FNNs keep the arithmetic their checkpoints record (auto would pick anew).
+        let fnnCheckpoints = resume ? ["fnn", "fnn_init"].compactMap { name in saveDir.map { $0 + "/" + name + ".ckpt" } } : []
+        let precision = try fnnOptions.mlpPrecision(resuming: fnnCheckpoints.first { Checkpoint.recordedOptions(path: $0) != nil })
         let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log,
-                                                                      precision: fnnOptions.mlpPrecision)
+                                                                      precision: precision)
         // The FNNs' own table rule and initialisation (`auto` resolves per model kind).
         var fnnTrainingOptions = options
         let fnnChoices = training.trainingOptions(for: .fnn)
         fnnTrainingOptions.tables = fnnChoices.tables
         fnnTrainingOptions.initialization = fnnChoices.initialization
-        fnnTrainingOptions.mlpPrecision = fnnOptions.mlpPrecision
-        if let note = precisionNote(fnnOptions.mlpPrecision) { log.say(note) }
+        fnnTrainingOptions.mlpPrecision = precision
+        if let note = precisionNote(precision) { log.say(note) }
         if let saveDir { try createDirectory(saveDir) }
         let fmConfig = ModelConfig(kind: .fm, fieldDims: dataset.fieldDims, embedDim: training.embedDim, schema: dataset.modelSchema)
         let fnnConfig = ModelConfig(kind: .fnn, fieldDims: dataset.fieldDims, embedDim: training.embedDim,

@@ -18,8 +18,18 @@ struct FNNOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Arithmetic of the MLP's matrix products: fp32, or bf16 (weights, activations and gradients rounded to bfloat16 for the products, summed in fp32; master weights, Adam, BatchNorm and the loss stay fp32; needs AVX512-BF16: Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or later); auto: bf16 where the CPU has it, else fp32 (test AUC within 0.002 of fp32 on the real samples, about 2x faster with wide layers). Same bits for any thread count in both; the choice is recorded and a resumed run must make the same; evaluation and predict always run fp32.", valueName: "auto|fp32|bf16"))
     var precision: PrecisionChoice = .auto
 
-    /// The arithmetic this run trains with.
-    var mlpPrecision: MLPPrecision { precision.resolved }
+    /// The arithmetic this run trains with: as asked; for auto, the one the checkpoint resumed
+    /// records (a run continues in its own arithmetic, whatever this CPU would pick), else bf16
+    /// where this CPU runs it. A recorded bf16 this CPU cannot run is refused by name.
+    func mlpPrecision(resuming checkpoint: String?) throws -> MLPPrecision {
+        guard precision == .auto, let checkpoint, let recorded = Checkpoint.recordedOptions(path: checkpoint)?.mlpPrecision else {
+            return precision.resolved
+        }
+        guard recorded.isSupported else {
+            throw CLIError("\(checkpoint) was trained with --precision \(recorded.rawValue), which needs AVX512-BF16, and this CPU or operating system lacks it; resume it on such a CPU (its arithmetic is part of the model)")
+        }
+        return recorded
+    }
 
     func validate() throws {
         _ = try mlpDims()

@@ -45,8 +45,9 @@ import Testing
     }
 
     /// `--precision bf16`: the same model bytes on 1 and 2 threads, another model than fp32's, and
-    /// recorded, so a checkpoint is not resumed in the other arithmetic (and is, in its own, which
-    /// is also what the default picks on such a CPU).
+    /// recorded, so a checkpoint is not resumed in the other arithmetic, and is in its own, which
+    /// is also what the default (auto) takes from the checkpoint: an fp32 checkpoint (as every
+    /// older one is) resumes with default options on a bf16 CPU.
     @Test(.enabled(if: TestData.isAvailable && BFloat16GEMM.isSupported, "needs ../shared/data and AVX512-BF16"))
     func bf16PrecisionIsATrainingOption() throws {
         let dir = scratch()
@@ -57,7 +58,7 @@ import Testing
                             in: dir)
             #expect(r.status == 0, "\(r.stderr)")
         }
-        let f = try run(common + ["--precision", "fp32", "--threads", "1", "--save", "f.safetensors"], in: dir)
+        let f = try run(common + ["--precision", "fp32", "--threads", "1", "--save", "f.safetensors", "--keep-checkpoint"], in: dir)
         #expect(f.status == 0, "\(f.stderr)")
         let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.safetensors"))
         #expect(a == (try Data(contentsOf: URL(fileURLWithPath: dir + "/b.safetensors"))))
@@ -67,6 +68,8 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("MLP precision: bf16 -> fp32"), "\(wrong.stderr)")
         let right = try run(common + ["--epochs", "3", "--save", "c.safetensors", "--resume", "a.safetensors.ckpt"], in: dir)
         #expect(right.status == 0, "\(right.stderr)")
+        let fromFP32 = try run(common + ["--epochs", "3", "--save", "g.safetensors", "--resume", "f.safetensors.ckpt"], in: dir)
+        #expect(fromFP32.status == 0 && !fromFP32.stderr.contains("bf16"), "\(fromFP32.stderr)")
         let bad = try run(["fnn", "--data", u, "--precision", "fp16"], in: dir)
         #expect(bad.status != 0 && bad.stderr.contains("fp16"), "\(bad.stderr)")
     }

@@ -21,7 +21,8 @@ struct BFloat16GEMMTests {
 
     @Test func roundingMatchesTheInstructionBitForBit() {
         var specials: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, -.leastNormalMagnitude / 2,
-                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude, 3.0e38]
+                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude, 3.0e38,
+                                 Float(bitPattern: 0x7F80_0001), Float(bitPattern: 0xFF80_FFFF)]  // NaNs with low payloads only
         // Ties and near-ties at the 16th bit: round to even both ways, and just above / below.
         for high: UInt32 in [0x3F80, 0x3F81, 0x4049, 0xC2F7] {
             for low: UInt32 in [0x7FFF, 0x8000, 0x8001, 0x0000, 0xFFFF] { specials.append(Float(bitPattern: high << 16 | low)) }
@@ -43,20 +44,25 @@ struct BFloat16GEMMTests {
         }
     }
 
-    /// Every row count 1...9 (whole and partial eight-row blocks), column tails, odd k.
-    @Test(arguments: [(1, 1, 1), (3, 17, 2), (8, 32, 5), (9, 33, 63), (17, 70, 40), (64, 45, 131)])
+    /// Every row count 1...9 (whole and partial eight-row blocks), column tails, odd k; nothing
+    /// written past the product or the packed panels (guard values after each).
+    @Test(arguments: [(1, 1, 1), (2, 5, 3), (3, 17, 2), (4, 31, 7), (5, 33, 4), (6, 16, 9), (7, 40, 11), (8, 32, 5), (9, 33, 63),
+                      (17, 70, 40), (64, 45, 131)])
     func productMatchesExactSumsOfRoundedOperands(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = Self.values(m * k, seed: 11), b = Self.values(k * n, seed: 12)
         var aRows = [UInt16](repeating: 0, count: m * BFloat16GEMM.rowLength(k))
         BFloat16GEMM.convertRows(a, ldx: k, rows: m, k: k, into: &aRows)
-        var panels = [UInt32](repeating: 0, count: BFloat16GEMM.panelCount(k: k, n: n))
+        let guardCount = 64
+        var panels = [UInt32](repeating: 0xDEAD_BEEF, count: BFloat16GEMM.panelCount(k: k, n: n) + guardCount)
         BFloat16GEMM.packRowPairs(b, ldb: n, k: k, n: n, width: BFloat16GEMM.panelColumns, into: &panels)
-        var c = [Float](repeating: .nan, count: m * n)
+        #expect(panels.suffix(guardCount).allSatisfy { $0 == 0xDEAD_BEEF }, "packing wrote past its panels")
+        var c = [Float](repeating: .nan, count: m * n + guardCount)
         aRows.withUnsafeBytes { raw in
             BFloat16GEMM.multiply(m: m, n: n, pairs: BFloat16GEMM.pairs(k), a: raw.bindMemory(to: UInt32.self).baseAddress!,
                                   aRow: BFloat16GEMM.pairs(k), aPair: 1, b: panels, c: &c, ldc: n)
         }
+        #expect(c.suffix(guardCount).allSatisfy { $0.isNaN }, "the product wrote past its rows")
         for i in 0..<m {
             for j in 0..<n {
                 var exact = 0.0, magnitude = 0.0

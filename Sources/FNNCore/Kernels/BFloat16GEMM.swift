@@ -1,7 +1,7 @@
-import CBFloat16GEMM
+import CGEMM
 
 /// The MLP's matrix products in bf16 with fp32 accumulation (`--precision bf16`), over the C
-/// kernel in CBFloat16GEMM: AVX512-BF16's `vdpbf16ps` does twice the multiply-adds of an fp32
+/// kernel in CGEMM: AVX512-BF16's `vdpbf16ps` does twice the multiply-adds of an fp32
 /// FMA per instruction, and the OpenBLAS we link runs its AVX2 kernels on AVX-512 CPUs, so a
 /// product here measured about 4x `cblas_sgemm` at the FNN's shapes (perf/RESULTS.md).
 ///

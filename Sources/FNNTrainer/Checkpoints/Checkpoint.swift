@@ -119,6 +119,17 @@ public enum Checkpoint {
                       file: assembled, metadata: file.metadata)
     }
 
+    /// The training options a checkpoint records, read from its metadata alone (nil when `path`
+    /// is no readable fnn-par checkpoint: `read` then says why), so that a resumed run can take
+    /// choices its command line left to `auto` (the FNN's arithmetic) from the run it continues.
+    public static func recordedOptions(path: String) -> TrainingOptions? {
+        guard let sources = try? (ShardedCheckpoint.isSharded(path) ? ShardedCheckpoint.shards(at: path) : [SafeTensors.read(path: path)]),
+              let file = sources.first, file.metadata["format"] == formatName, let text = file.metadata["options"] else { return nil }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try? decoder.decode(TrainingOptions.self, from: Data(text.utf8))
+    }
+
     /// Puts a loaded checkpoint into `run`, after checking that it belongs to this run: same data,
     /// same model, same training options (the epoch limit and patience may differ).
     public static func resume(_ run: TrainingRun, from loaded: Loaded, path: String) throws(ModelFileError) {

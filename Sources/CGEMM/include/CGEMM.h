@@ -1,11 +1,11 @@
-#ifndef FNN_PAR_BFLOAT16_GEMM_H
-#define FNN_PAR_BFLOAT16_GEMM_H
-// The one C target with numeric logic: Swift has no spelling for AVX512-BF16's `vdpbf16ps`
-// (two bf16 products added into each fp32 lane), and the OpenBLAS that Debian ships has no
-// `sbgemm`. Everything else about bf16 training (which operands, when to pack, determinism)
-// is decided in Swift (FNNCore's `BFloat16GEMM`).
+#ifndef FNN_PAR_GEMM_H
+#define FNN_PAR_GEMM_H
+// The one C target with numeric logic: the MLP's bf16 matrix products. Swift has no spelling
+// for AVX512-BF16's `vdpbf16ps` (two bf16 products added into each fp32 lane), and the OpenBLAS
+// that Debian ships has no `sbgemm`. Everything else (which operands, when to pack,
+// determinism) is decided in Swift (FNNCore's `BFloat16GEMM`).
 //
-// Operands are bf16 *pairs*: a uint32 holding two consecutive k-elements, the lower k in the
+// bf16 operands are *pairs*: a uint32 holding two consecutive k-elements, the lower k in the
 // low half. An odd k is padded with a zero element. Every routine here is a fixed sequence of
 // operations, so its result depends on its inputs only (never on the thread or the machine's
 // core count), which the determinism contract needs.
@@ -35,7 +35,9 @@ void fnn_bf16_pack_transposed(const float *w, long ldw, int n, int k, uint32_t *
 
 // C (m x n floats, row stride `ldc`) = A B, with A's pair p of row i at a[i * aRow + p * aPair]
 // and B in panels of FNN_BF16_PANEL columns (`pairs` pairs each). Products are exact in fp32;
-// each lane adds its pairs in k order.
+// each lane adds its pairs in k order (a pair's two products in the instruction's own order: Intel
+// documents the higher k first; the result is the same on every call on one CPU).
 void fnn_bf16_gemm(int m, int n, int pairs, const uint32_t *a, long aRow, long aPair,
                    const uint32_t *b, float *c, long ldc);
+
 #endif

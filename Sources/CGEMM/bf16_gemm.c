@@ -1,4 +1,4 @@
-#include "CBFloat16GEMM.h"
+#include "CGEMM.h"
 #include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
