@@ -82,6 +82,12 @@ struct Bench: ParsableCommand {
             throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
         }
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+        // Under mpirun every rank must measure the same thing: the same binary and arguments, and
+        // the arithmetic `auto` resolved on its own CPU.
+        try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("arguments", argumentsWithoutThreads()),
+                                    ("MLP arithmetic (--precision auto resolves per CPU; on hosts with and without AVX512-BF16 give --precision fp32)",
+                                     precisions.map(\.rawValue).joined(separator: ","))],
+                               threads: threadCounts.max() ?? 1, log: Log(quiet: true))
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }
         guard steps.map({ $0 >= 1 }) ?? true else { throw ValidationError("--steps must be at least 1") }

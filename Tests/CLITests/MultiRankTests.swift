@@ -98,7 +98,8 @@ struct MultiRankTests: CLIHarness {
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
 
-    /// Ranks started with different options (an MPMD launch) are refused at start, naming the rank.
+    /// Ranks started with different options (an MPMD launch) are refused at start, naming the rank,
+    /// by training and by bench.
     @Test func ranksThatDisagreeAreRefused() throws {
         let dir = scratch()
         let base = "'\(Self.binary)' fm --data '\(Self.data)/ml-100k/u.data' --cache-dir '\(dir)' --epochs 1 --save m.safetensors"
@@ -106,6 +107,10 @@ struct MultiRankTests: CLIHarness {
         #expect(r.status != 0)
         #expect(r.stderr.contains("rank 1 differs from rank 0 in its options"), "\(r.stderr)")
         #expect(!exists(dir + "/m.safetensors"))
+        // bench too: ranks measuring different things would print one rank's label over a mix.
+        let bench = "'\(Self.binary)' bench --shape ml1m --rows 5000 --models fnn --threads 1 --repeats 1 --steps 2"
+        let b = try shell("\(Self.mpirun) -np 1 \(bench) --precision fp32 : -np 1 \(bench) --dropout 0.1 --precision fp32", in: dir)
+        #expect(b.status != 0 && b.stderr.contains("rank 1 differs from rank 0 in its arguments"), "\(b.stderr)")
     }
 }
 
