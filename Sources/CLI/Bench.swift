@@ -85,8 +85,7 @@ struct Bench: ParsableCommand {
         // Under mpirun every rank must measure the same thing: the same binary and arguments, and
         // the arithmetic `auto` resolved on its own CPU.
         try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("arguments", argumentsWithoutThreads()),
-                                    ("MLP arithmetic (--precision auto resolves per CPU; on hosts with and without AVX512-BF16 give --precision fp32)",
-                                     precisions.map(\.rawValue).joined(separator: ","))],
+                                    (arithmeticAgreement, precisions.map(\.rawValue).joined(separator: ","))],
                                threads: threadCounts.max() ?? 1, log: Log(quiet: true))
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard batchSize >= 2, batchSize < 1 << 24 else { throw ValidationError("--batch-size must be at least 2") }

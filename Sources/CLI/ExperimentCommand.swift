@@ -49,7 +49,7 @@ struct Experiment: ParsableCommand {
         if let saveDir { try createDirectory(saveDir); try checkWritable(saveDir + "/fm.safetensors", option: "--save-dir") }
         // Resumed, the FNNs keep the arithmetic their checkpoints record (auto would pick anew).
         let fnnCheckpoints = resume ? ["fnn", "fnn_init"].compactMap { name in saveDir.map { $0 + "/" + name + ".ckpt" } } : []
-        let precision = try fnnOptions.mlpPrecision(resuming: fnnCheckpoints.first { Checkpoint.recordedOptions(path: $0) != nil })
+        let precision = try fnnOptions.mlpPrecision(resuming: fnnCheckpoints)
         let (options, executor, dataset, split) = try prepareTraining(dataOptions: dataOptions, training: training, kind: .fm, log: log,
                                                                       precision: precision)
         // The FNNs' own table rule and initialisation (`auto` resolves per model kind).

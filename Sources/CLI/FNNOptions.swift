@@ -18,13 +18,16 @@ struct FNNOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Arithmetic of the MLP's matrix products: fp32, or bf16 (weights, activations and gradients rounded to bfloat16 for the products, summed in fp32; master weights, Adam, BatchNorm and the loss stay fp32; needs AVX512-BF16: Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or later); auto: bf16 where the CPU has it, else fp32 (test AUC within 0.002 of fp32 on the real samples, about 2x faster with wide layers). Same bits for any thread count in both; the choice is recorded and a resumed run must make the same; evaluation and predict always run fp32.", valueName: "auto|fp32|bf16"))
     var precision: PrecisionChoice = .auto
 
-    /// The arithmetic this run trains with: as asked; for auto, the one the checkpoint resumed
-    /// records (a run continues in its own arithmetic, whatever this CPU would pick), else bf16
-    /// where this CPU runs it. A recorded bf16 this CPU cannot run is refused by name.
-    func mlpPrecision(resuming checkpoint: String?) throws -> MLPPrecision {
-        guard precision == .auto, let checkpoint, let recorded = Checkpoint.recordedOptions(path: checkpoint)?.mlpPrecision else {
-            return precision.resolved
-        }
+    /// The arithmetic this run trains with: as asked; for auto, the one the first readable
+    /// checkpoint of `resuming` records (a run continues in its own arithmetic, whatever this CPU
+    /// would pick), else bf16 where this CPU runs it. A recorded bf16 this CPU cannot run is
+    /// refused by name.
+    func mlpPrecision(resuming checkpoints: [String]) throws -> MLPPrecision {
+        guard precision == .auto,
+              let (checkpoint, recorded) = checkpoints.lazy.compactMap({ path in
+                  Checkpoint.recordedOptions(path: path).map { (path, $0.mlpPrecision) }
+              }).first
+        else { return precision.resolved }
         guard recorded.isSupported else {
             throw CLIError("\(checkpoint) was trained with --precision \(recorded.rawValue), which needs AVX512-BF16, and this CPU or operating system lacks it; resume it on such a CPU (its arithmetic is part of the model)")
         }
@@ -57,7 +60,10 @@ enum PrecisionChoice: String, ExpressibleByArgument, CaseIterable {
 func precisionNote(_ precision: MLPPrecision) -> String? {
     precision == .bf16 ? "MLP products in bf16 with fp32 sums (AVX512-BF16; --precision fp32 multiplies in fp32)" : nil
 }
-extension MLPPrecision: ExpressibleByArgument {
+/// What ranks agree on for the MLP's arithmetic, named so that a refusal says the fix.
+let arithmeticAgreement = "MLP arithmetic (--precision auto resolves per CPU; on hosts with and without AVX512-BF16 give --precision fp32)"
+
+extension MLPPrecision {
     /// Refuses bf16 where the CPU cannot run it, rather than training slowly in emulation or
     /// quietly in fp32 under a bf16 name.
     func checkSupported() throws {

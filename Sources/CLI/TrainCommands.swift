@@ -68,7 +68,7 @@ struct TrainFNN: ParsableCommand {
                         dropout: fnnOptions.dropout, fnnInput: fnnOptions.fnnInput, schema: dataset.modelSchema)
         }
         try trainOneModel(name: "fnn", kind: .fnn, dataOptions: dataOptions, training: training, files: files, output: output,
-                          precision: try fnnOptions.mlpPrecision(resuming: files.resume), config: config, tablesFrom: initFrom.map { "from \($0)" },
+                          precision: try fnnOptions.mlpPrecision(resuming: files.resume.map { [$0] } ?? []), config: config, tablesFrom: initFrom.map { "from \($0)" },
                           extraInputs: [(initFrom, "--init-from")]) { config, dataset, options, shard in
             let model = Model.initialized(config: config, seed: SeedDerivation.fnnModel(options.seed), tables: options.initialization,
                                           shard: shard)

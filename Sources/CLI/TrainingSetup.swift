@@ -40,8 +40,7 @@ func prepareTraining(dataOptions: DataOptions, training: TrainingCommandOptions,
     if !ranks.isSingle {
         try ProcessRanks.agree(on: [("fnn-par binary", executableDigest()), ("options", optionsText(options) + "\n" + argumentsWithoutThreads()),
                                     ("data", String(dataset.sampledFingerprint(), radix: 16)),
-                                    ("MLP arithmetic (--precision auto resolves per CPU; on hosts with and without AVX512-BF16 give --precision fp32)",
-                                     precision.rawValue)],
+                                    (arithmeticAgreement, precision.rawValue)],
                                threads: executor.workerCount, log: log)
         // The fingerprint read rows all over a mapped file, and each fault maps the pages around
         // it too: handed back, so each rank keeps only the pages of its own part.

@@ -52,10 +52,7 @@ extension MLPKernels {
         UnsafeRawPointer(scratch.rows).withMemoryRebound(to: UInt32.self, capacity: rows * pairs) { a in
             BFloat16GEMM.multiply(m: rows, n: outputs, pairs: pairs, a: a, aRow: pairs, aPair: 1, b: packed.forward, c: y, ldc: outputs)
         }
-        for i in 0..<rows {
-            let row = y + i * outputs
-            for j in 0..<outputs { row[j] += bias[j] }
-        }
+        addBias(bias, to: y, rows: rows, outputs: outputs)
     }
 
     /// The bf16 form of `linearBackward`: dW = dZ^T x and dX = dZ W with the operands rounded to
@@ -75,10 +72,7 @@ extension MLPKernels {
         BFloat16GEMM.packRowPairs(x, ldb: inputs, k: rows, n: inputs, width: BFloat16GEMM.panelColumns, into: scratch.panels)
         BFloat16GEMM.multiply(m: outputs, n: inputs, pairs: BFloat16GEMM.pairs(rows), a: scratch.block, aRow: 1, aPair: width,
                               b: scratch.panels, c: dWeight, ldc: inputs)
-        for i in 0..<rows {
-            let d = dZ + i * outputs
-            for j in 0..<outputs { dBias[j] += d[j] }
-        }
+        addColumnSums(of: dZ, rows: rows, outputs: outputs, into: dBias)
         if let dX {
             BFloat16GEMM.convertRows(dZ, ldx: outputs, rows: rows, k: outputs, into: scratch.rows)
             let pairs = BFloat16GEMM.pairs(outputs)

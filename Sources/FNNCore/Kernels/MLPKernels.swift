@@ -18,9 +18,23 @@ package enum MLPKernels: FloatLanes {
         guard rows > 0 else { return }
         BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
                   a: x, lda: inputs, b: weight, ldb: inputs, c: y, ldc: outputs)
+        addBias(bias, to: y, rows: rows, outputs: outputs)
+    }
+
+    /// y[i] += b for each row: every linear layer's bias, whatever did its product.
+    @inlinable package static func addBias(_ bias: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, outputs: Int) {
         for i in 0..<rows {
             let row = y + i * outputs
             for j in 0..<outputs { row[j] += bias[j] }
+        }
+    }
+
+    /// db += column sums of dZ, rows in order: the bias gradient of every linear layer.
+    @inlinable package static func addColumnSums(of dZ: UnsafePointer<Float>, rows: Int, outputs: Int,
+                                                into dBias: UnsafeMutablePointer<Float>) {
+        for i in 0..<rows {
+            let d = dZ + i * outputs
+            for j in 0..<outputs { dBias[j] += d[j] }
         }
     }
 
@@ -294,10 +308,7 @@ package enum MLPKernels: FloatLanes {
         }
         BLAS.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
                   a: dZ, lda: outputs, b: x, ldb: inputs, c: dWeight, ldc: inputs)
-        for i in 0..<rows {
-            let d = dZ + i * outputs
-            for j in 0..<outputs { dBias[j] += d[j] }
-        }
+        addColumnSums(of: dZ, rows: rows, outputs: outputs, into: dBias)
         if let dX {
             BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: outputs,
                       a: dZ, lda: outputs, b: weight, ldb: inputs, c: dX, ldc: inputs)

@@ -86,8 +86,7 @@ public enum Checkpoint {
         guard file.metadata["checkpoint_version"] == version else {
             throw fail("checkpoint version \(file.metadata["checkpoint_version"] ?? "1") was written by an earlier fnn-par, whose split, optimizer state or summation order differ; it cannot be resumed to the same model (this fnn-par resumes version \(version))")
         }
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let decoder = metadataDecoder
         func decode<T: Decodable>(_ key: String, _ type: T.Type) throws(ModelFileError) -> T {
             guard let text = file.metadata[key], let value = try? decoder.decode(T.self, from: Data(text.utf8)) else {
                 throw fail("corrupt checkpoint: cannot read its '\(key)'")
@@ -125,9 +124,14 @@ public enum Checkpoint {
     public static func recordedOptions(path: String) -> TrainingOptions? {
         guard let sources = try? (ShardedCheckpoint.isSharded(path) ? ShardedCheckpoint.shards(at: path) : [SafeTensors.read(path: path)]),
               let file = sources.first, file.metadata["format"] == formatName, let text = file.metadata["options"] else { return nil }
+        return try? metadataDecoder.decode(TrainingOptions.self, from: Data(text.utf8))
+    }
+
+    /// Reads the JSON values of a checkpoint's metadata (non-finite floats as the writer spells them).
+    static var metadataDecoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try? decoder.decode(TrainingOptions.self, from: Data(text.utf8))
+        return decoder
     }
 
     /// Puts a loaded checkpoint into `run`, after checking that it belongs to this run: same data,

@@ -179,15 +179,8 @@ public final class FNNEngine: TrainingEngine {
             gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
                         examples: r, x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
-            if let packed = packedWeights?.view(worker: worker, parameters: params) {
-                MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs, packed: packed.weight(0),
-                                         bias: params + h.bias, outputs: h.outputs, y: z[0].base + r.lowerBound * h.outputs,
-                                         scratch: packed.scratch(layers: layers))
-            } else {
-                MLPKernels.linearForward(x: x0.base + r.lowerBound * inputWidth, rows: n, inputs: h.inputs,
-                                         weight: params + h.weight, bias: params + h.bias, outputs: h.outputs,
-                                         y: z[0].base + r.lowerBound * h.outputs)
-            }
+            linearForward(layer: 0, x: x0.base + r.lowerBound * inputWidth, rows: n, y: z[0].base + r.lowerBound * h.outputs,
+                          parameters: params, worker: worker)
             MLPKernels.columnMoments(z[0].base + r.lowerBound * h.outputs, rows: n, width: h.outputs,
                                      sums: moments[0].base + s * 2 * h.outputs)
         }
@@ -213,15 +206,8 @@ public final class FNNEngine: TrainingEngine {
                     a: a[l].base + r.lowerBound * w, gate: gate[l].base + r.lowerBound * w)
                 if !isLast {
                     let next = hidden[l + 1]
-                    if let packed = packedWeights?.view(worker: worker, parameters: params) {
-                        MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w, packed: packed.weight(l + 1),
-                                                 bias: params + next.bias, outputs: next.outputs,
-                                                 y: z[l + 1].base + r.lowerBound * next.outputs, scratch: packed.scratch(layers: layers))
-                    } else {
-                        MLPKernels.linearForward(x: a[l].base + r.lowerBound * w, rows: n, inputs: w,
-                                                 weight: params + next.weight, bias: params + next.bias,
-                                                 outputs: next.outputs, y: z[l + 1].base + r.lowerBound * next.outputs)
-                    }
+                    self.linearForward(layer: l + 1, x: a[l].base + r.lowerBound * w, rows: n,
+                                       y: z[l + 1].base + r.lowerBound * next.outputs, parameters: params, worker: worker)
                     MLPKernels.columnMoments(z[l + 1].base + r.lowerBound * next.outputs, rows: n, width: next.outputs,
                                              sums: moments[l + 1].base + s * 2 * next.outputs)
                     return
@@ -271,15 +257,8 @@ public final class FNNEngine: TrainingEngine {
                     sumDY: sums, sumDYXhat: sums + w, scratch: scratch)
                 let input = l == 0 ? x0.base + r.lowerBound * inputWidth : a[l - 1].base + r.lowerBound * h.inputs
                 let dInput = l == 0 ? dX0.base + r.lowerBound * inputWidth : dA[l - 1].base + r.lowerBound * h.inputs
-                if let packed = packedWeights?.view(worker: worker, parameters: params) {
-                    MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, packed: packed.weight(l), outputs: w,
-                                              dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
-                                              dBias: partial + h.bias, dX: dInput, scratch: packed.scratch(layers: layers))
-                } else {
-                    MLPKernels.linearBackward(x: input, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: w,
-                                              dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
-                                              dBias: partial + h.bias, dX: dInput)
-                }
+                self.linearBackward(layer: l, x: input, rows: n, dZ: dA[l].base + r.lowerBound * w, dWeight: partial + h.weight,
+                                    dBias: partial + h.bias, dX: dInput, parameters: params, worker: worker)
                 if l > 0 { self.backwardPartials(layer: l - 1, slice: s, rows: r) }
             }
             if l > 0 {
@@ -323,6 +302,33 @@ public final class FNNEngine: TrainingEngine {
         gradients.variable = positions.variableLayout(examples: pendingCount)
         gradients.entryFieldCount = model.config.fieldCount
         return gradients
+    }
+
+    /// Hidden layer `layer`'s linear forward for a slice, through OpenBLAS or the bf16 kernel.
+    @inline(__always) func linearForward(layer l: Int, x: UnsafePointer<Float>, rows n: Int, y: UnsafeMutablePointer<Float>,
+                                         parameters params: UnsafePointer<Float>, worker: Int) {
+        let h = dense.hidden[l]
+        if let packed = packedWeights?.view(worker: worker, parameters: params) {
+            MLPKernels.linearForward(x: x, rows: n, inputs: h.inputs, packed: packed.weight(l), bias: params + h.bias,
+                                     outputs: h.outputs, y: y, scratch: packed.scratch(layers: dense.hidden.count))
+        } else {
+            MLPKernels.linearForward(x: x, rows: n, inputs: h.inputs, weight: params + h.weight, bias: params + h.bias,
+                                     outputs: h.outputs, y: y)
+        }
+    }
+
+    /// Hidden layer `layer`'s linear backward for a slice (dW, db, and dX when given).
+    @inline(__always) func linearBackward(layer l: Int, x: UnsafePointer<Float>, rows n: Int, dZ: UnsafePointer<Float>,
+                                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                          dX: UnsafeMutablePointer<Float>?, parameters params: UnsafePointer<Float>, worker: Int) {
+        let h = dense.hidden[l]
+        if let packed = packedWeights?.view(worker: worker, parameters: params) {
+            MLPKernels.linearBackward(x: x, rows: n, inputs: h.inputs, packed: packed.weight(l), outputs: h.outputs, dZ: dZ,
+                                      dWeight: dWeight, dBias: dBias, dX: dX, scratch: packed.scratch(layers: dense.hidden.count))
+        } else {
+            MLPKernels.linearBackward(x: x, rows: n, inputs: h.inputs, weight: params + h.weight, outputs: h.outputs, dZ: dZ,
+                                      dWeight: dWeight, dBias: dBias, dX: dX)
+        }
     }
 
     /// The MLP input of batch examples `examples` (one slice) from the rows the forward reads.
