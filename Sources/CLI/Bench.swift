@@ -51,6 +51,8 @@ struct Bench: ParsableCommand {
     var dropout: Float = 0.2
     @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): auto (training's default: bf16 where the CPU has AVX512-BF16), fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "auto|fp32|bf16,..."))
     var precision = "auto"
+    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): fused (the default: each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. Both give the same bits.", valueName: "fused|separate,..."))
+    var rowLayout = "fused"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
@@ -80,6 +82,15 @@ struct Bench: ParsableCommand {
         }
         guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
             throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
+        }
+        let layouts = try rowLayout.split(separator: ",").map { name -> RowRecords.Layout in
+            guard let layout = RowRecords.Layout(rawValue: String(name)) else {
+                throw ValidationError("--row-layout: unknown layout '\(name)' (fused or separate)")
+            }
+            return layout
+        }
+        guard !layouts.isEmpty, Set(layouts).count == layouts.count else {
+            throw ValidationError("--row-layout: give fused, separate or fused,separate (each once)")
         }
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         // Under mpirun every rank must measure the same thing: the same binary and arguments, and
@@ -121,12 +132,14 @@ struct Bench: ParsableCommand {
             var options = options
             options.tables = .recommended(for: kind)
             if let rule = optimizer.rule { options.tables.kind = rule }
-            let arithmetics = kind == .fnn ? precisions : [.fp32]
+            // Every (arithmetic, layout) variant in turn within each round.
+            let variants = (kind == .fnn ? precisions : [.fp32]).flatMap { p in layouts.map { (arithmetic: p, layout: $0) } }
             var runs: [[[ThroughputMeasurement]]] = Array(repeating: Array(repeating: [], count: threadCounts.count),
-                                                          count: arithmetics.count)
+                                                          count: variants.count)
             for _ in 0..<repeats {
-                for (a, arithmetic) in arithmetics.enumerated() {
-                    options.mlpPrecision = arithmetic
+                for (a, variant) in variants.enumerated() {
+                    options.mlpPrecision = variant.arithmetic
+                    options.rowLayout = variant.layout
                     for (i, pool) in pools.enumerated() {
                         runs[a][i].append(try ThroughputMeasurement.measure(config: config, dataset: dataset, options: options, order: order,
                                                                             steps: stepCount, executor: pool, ranks: ranks,
@@ -134,12 +147,13 @@ struct Bench: ParsableCommand {
                     }
                 }
             }
-            for (a, arithmetic) in arithmetics.enumerated() {
+            for (a, (arithmetic, layout)) in variants.enumerated() {
                 let firstMedian = median(runs[a][0].map(\.samplesPerSecond))
                 for (i, t) in threadCounts.enumerated() {
                     let sorted = runs[a][i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
                     let mid = sorted[sorted.count / 2]
                     let point = BenchPoint(model: kind.rawValue, precision: kind == .fnn ? arithmetic.rawValue : nil,
+                                           rowLayout: layouts.count > 1 || layout != .fused ? layout.rawValue : nil,
                                            tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
                                            minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                            speedup: mid.samplesPerSecond / firstMedian,
@@ -214,7 +228,12 @@ struct BenchPoint: Encodable {
     /// The FNN's MLP arithmetic (nil for the FM).
     var precision: String?
     /// The model, and its arithmetic where it is not fp32 (so fp32 reports read as before).
-    var label: String { precision.map { $0 == MLPPrecision.fp32.rawValue ? model : "\(model) \($0)" } ?? model }
+    /// Where the table rows were kept, when the run compared layouts or asked for another than
+    /// the default.
+    var rowLayout: String?
+    var label: String {
+        (precision.map { $0 == MLPPrecision.fp32.rawValue ? model : "\(model) \($0)" } ?? model) + (rowLayout.map { " \($0)" } ?? "")
+    }
     /// The tables' update rule.
     var tableRule: String
     var threads: Int

@@ -53,23 +53,23 @@ package enum EmbeddingKernels: FloatLanes {
     /// `linear` is given (the paper's z_i = (w_i, v_i)).
     @inlinable package static func gatherMLPInput(
         rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
+        table: TableRows, x: UnsafeMutablePointer<Float>
     ) {
-        let fieldWidth = linear == nil ? embedDim : embedDim + 1
+        let fieldWidth = table.hasLinear ? embedDim + 1 : embedDim
         let ahead = 4
         for i in 0..<min(ahead, rows) {
-            for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[i * fieldCount + f]) * embedDim) }
+            for f in 0..<fieldCount { fnnpar_prefetch(table.row(Int(rowIds[i * fieldCount + f]))) }
         }
         for i in 0..<rows {
             if i + ahead < rows {
-                for f in 0..<fieldCount { fnnpar_prefetch(embedding + Int(rowIds[(i + ahead) * fieldCount + f]) * embedDim) }
+                for f in 0..<fieldCount { fnnpar_prefetch(table.row(Int(rowIds[(i + ahead) * fieldCount + f]))) }
             }
             var dst = x + i * fieldCount * fieldWidth
             for f in 0..<fieldCount {
                 let r = Int(rowIds[i * fieldCount + f])
-                if let linear { dst[0] = linear[r]; dst += 1 }
+                if table.hasLinear { dst[0] = table.linear(r); dst += 1 }
                 // A plain loop: a memmove call per 16-float row costs more than the copy.
-                let src = embedding + r * embedDim
+                let src = table.row(r)
                 for k in 0..<embedDim { dst[k] = src[k] }
                 dst += embedDim
             }
@@ -80,13 +80,13 @@ package enum EmbeddingKernels: FloatLanes {
     /// `scratch` holds embedDim floats.
     @inlinable package static func fmForward(
         rowIds: UnsafePointer<UInt32>, rows: Int, fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        table: TableRows, bias: Float,
         logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
+        precondition(table.hasLinear)
         for i in 0..<rows {
             let r = rowIds + i * fieldCount
-            logits[i] = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, embedding: embedding,
-                                linear: linear, bias: bias, sum: scratch)
+            logits[i] = fmLogit(rowIds: r, fieldCount: fieldCount, embedDim: embedDim, table: table, bias: bias, sum: scratch)
         }
     }
 
@@ -97,7 +97,7 @@ package enum EmbeddingKernels: FloatLanes {
     /// would chain every addition behind the previous one.
     @inlinable @inline(__always) package static func fmLogit(
         rowIds: UnsafePointer<UInt32>, fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
+        table: TableRows, bias: Float, sum: UnsafeMutablePointer<Float>
     ) -> Float {
         let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
         for k in 0..<embedDim { sum[k] = 0 }
@@ -106,8 +106,8 @@ package enum EmbeddingKernels: FloatLanes {
         var linearTerm: Float = 0
         for f in 0..<fieldCount {
             let row = Int(rowIds[f])
-            linearTerm += linear[row]
-            let v = embedding + row * embedDim
+            linearTerm += table.linear(row)
+            let v = table.row(row)
             var k = 0
             while k < vectorEnd {
                 let x = load(v + k)
@@ -150,24 +150,25 @@ package enum EmbeddingKernels: FloatLanes {
     @inlinable package static func fmTrain(
         rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        table: TableRows, bias: Float,
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
+        precondition(table.hasLinear)
         // The default width as a constant: its loops unroll and its sums stay in registers.
         if embedDim == 16 {
             return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
-                                embedDim: 16, embedding: embedding, linear: linear, bias: bias, dLogits: dLogits,
+                                embedDim: 16, table: table, bias: bias, dLogits: dLogits,
                                 scaledSums: scaledSums)
         }
         return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
-                            embedDim: embedDim, embedding: embedding, linear: linear, bias: bias, dLogits: dLogits,
+                            embedDim: embedDim, table: table, bias: bias, dLogits: dLogits,
                             scaledSums: scaledSums)
     }
 
     @inlinable @inline(__always) static func fmTrainSlice(
         rowIds: UnsafePointer<UInt32>, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
         fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        table: TableRows, bias: Float,
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
         // Three passes over the slice: logits (keeping each example's sum of embeddings), then the
@@ -177,20 +178,20 @@ package enum EmbeddingKernels: FloatLanes {
             for i in 0..<min(4, rows) {
                 for f in 0..<fieldCount {
                     let row = Int(rowIds[i * fieldCount + f])
-                    fnnpar_prefetch(embedding + row * embedDim)
-                    fnnpar_prefetch(linear + row)
+                    fnnpar_prefetch(table.row(row))
+                    fnnpar_prefetch(table.linearAddress(row))
                 }
             }
             for i in 0..<rows {
                 if i + 4 < rows {
                     for f in 0..<fieldCount {
                         let ahead = Int(rowIds[(i + 4) * fieldCount + f])
-                        fnnpar_prefetch(embedding + ahead * embedDim)
-                        fnnpar_prefetch(linear + ahead)
+                        fnnpar_prefetch(table.row(ahead))
+                        fnnpar_prefetch(table.linearAddress(ahead))
                     }
                 }
                 logits[i] = fmLogit(rowIds: rowIds + i * fieldCount, fieldCount: fieldCount, embedDim: embedDim,
-                                    embedding: embedding, linear: linear, bias: bias, sum: scaledSums + i * embedDim)
+                                    table: table, bias: bias, sum: scaledSums + i * embedDim)
             }
             let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
                                                      dLogits: dLogits)

@@ -67,7 +67,7 @@ extension EmbeddingKernels {
     /// One example's FM logit over `count` valued positions; leaves sum_p x_p v_p in `sum`.
     @inlinable @inline(__always) package static func fmLogit(
         rowIds: UnsafePointer<UInt32>, values: UnsafePointer<Float>, count: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float, sum: UnsafeMutablePointer<Float>
+        table: TableRows, bias: Float, sum: UnsafeMutablePointer<Float>
     ) -> Float {
         let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
         for k in 0..<embedDim { sum[k] = 0 }
@@ -77,8 +77,8 @@ extension EmbeddingKernels {
         for p in 0..<count {
             let row = Int(rowIds[p])
             let value = values[p]
-            linearTerm += value * linear[row]
-            let v = embedding + row * embedDim
+            linearTerm += value * table.linear(row)
+            let v = table.row(row)
             var k = 0
             while k < vectorEnd {
                 let x = value * load(v + k)
@@ -100,13 +100,14 @@ extension EmbeddingKernels {
     /// FM logits of a slice of variable positions (`layout` from the slice's first example).
     @inlinable package static func fmForward(
         rowIds: UnsafePointer<UInt32>, layout: VariablePositions, rows: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        table: TableRows, bias: Float,
         logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
+        precondition(table.hasLinear)
         for i in 0..<rows {
             let first = i * layout.stride
             logits[i] = fmLogit(rowIds: rowIds + first, values: layout.values + first, count: Int(layout.counts[i]),
-                                embedDim: embedDim, embedding: embedding, linear: linear, bias: bias, sum: scratch)
+                                embedDim: embedDim, table: table, bias: bias, sum: scratch)
         }
     }
 
@@ -114,20 +115,21 @@ extension EmbeddingKernels {
     /// value-weighted sum of the example's rows).
     @inlinable package static func fmTrain(
         rowIds: UnsafePointer<UInt32>, layout: VariablePositions, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
-        embedDim: Int, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        embedDim: Int, table: TableRows, bias: Float,
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
+        precondition(table.hasLinear)
         if embedDim == 16 {
             return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: 16,
-                                embedding: embedding, linear: linear, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
+                                table: table, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
         }
         return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: embedDim,
-                            embedding: embedding, linear: linear, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
+                            table: table, bias: bias, dLogits: dLogits, scaledSums: scaledSums)
     }
 
     @inlinable @inline(__always) static func fmTrainSlice(
         rowIds: UnsafePointer<UInt32>, layout: VariablePositions, labels: UnsafePointer<Float>, rows: Int, batchSize: Int,
-        embedDim: Int, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>, bias: Float,
+        embedDim: Int, table: TableRows, bias: Float,
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { buffer in
@@ -136,15 +138,15 @@ extension EmbeddingKernels {
             func prefetch(example i: Int) {
                 for p in 0..<Int(layout.counts[i]) {
                     let row = Int(rowIds[i * stride + p])
-                    fnnpar_prefetch(embedding + row * embedDim)
-                    fnnpar_prefetch(linear + row)
+                    fnnpar_prefetch(table.row(row))
+                    fnnpar_prefetch(table.linearAddress(row))
                 }
             }
             for i in 0..<min(4, rows) { prefetch(example: i) }
             for i in 0..<rows {
                 if i + 4 < rows { prefetch(example: i + 4) }
                 logits[i] = fmLogit(rowIds: rowIds + i * stride, values: layout.values + i * stride,
-                                    count: Int(layout.counts[i]), embedDim: embedDim, embedding: embedding, linear: linear,
+                                    count: Int(layout.counts[i]), embedDim: embedDim, table: table,
                                     bias: bias, sum: scaledSums + i * embedDim)
             }
             let total = BinaryCrossEntropy.gradients(logits: logits, labels: labels, rows: rows, batchSize: batchSize,
@@ -158,16 +160,16 @@ extension EmbeddingKernels {
     /// weights when `linear` is given.
     @inlinable package static func gatherMLPInput(
         rowIds: UnsafePointer<UInt32>, layout: VariablePositions, rows: Int, fieldCount: Int, embedDim: Int,
-        embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?, x: UnsafeMutablePointer<Float>
+        table: TableRows, x: UnsafeMutablePointer<Float>
     ) {
-        let fieldWidth = linear == nil ? embedDim : embedDim + 1
+        let fieldWidth = table.hasLinear ? embedDim + 1 : embedDim
         let rowWidth = fieldCount * fieldWidth
         let stride = layout.stride
         let vectorEnd = embedDim / Lanes.scalarCount * Lanes.scalarCount
         for i in 0..<rows {
             if i + 2 < rows {
                 for p in 0..<Int(layout.counts[i + 2]) {
-                    fnnpar_prefetch(embedding + Int(rowIds[(i + 2) * stride + p]) * embedDim)
+                    fnnpar_prefetch(table.row(Int(rowIds[(i + 2) * stride + p])))
                 }
             }
             let out = x + i * rowWidth
@@ -177,8 +179,8 @@ extension EmbeddingKernels {
                 let r = Int(rowIds[position])
                 let value = layout.values[position]
                 var dst = out + Int(layout.fields[position]) * fieldWidth
-                if let linear { dst[0] += value * linear[r]; dst += 1 }
-                let src = embedding + r * embedDim
+                if table.hasLinear { dst[0] += value * table.linear(r); dst += 1 }
+                let src = table.row(r)
                 var k = 0
                 while k < vectorEnd {
                     store(load(dst + k) + value * load(src + k), dst + k)

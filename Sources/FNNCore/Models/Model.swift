@@ -30,6 +30,10 @@ public final class Model: @unchecked Sendable {
     /// Bumped whenever the dense parameters change, so cached copies (per-worker replicas) know
     /// to refresh.
     public internal(set) var revision = 1
+    /// Bumped whenever the table tensors (`embedding`, `linear`) are written from outside a
+    /// training engine (a copy of another model's parameters, an FM's tables), so an engine
+    /// that trains on its own copy of the rows (fused row records) knows the tensors lead.
+    public internal(set) var tableRevision = 1
 
     public init(config: ModelConfig, shard: TableShard? = nil) {
         let shard = shard ?? TableShard(wholeTableOf: config.tableRows)
@@ -115,6 +119,9 @@ public final class Model: @unchecked Sendable {
     /// Call after changing `dense` directly.
     public func denseDidChange() { revision += 1 }
 
+    /// Call after changing `embedding` or `linear` directly.
+    public func tablesDidChange() { tableRevision += 1 }
+
     public func copy() -> Model {
         let m = Model(config: config, shard: shard)
         m.embedding.copy(from: embedding)
@@ -128,6 +135,7 @@ public final class Model: @unchecked Sendable {
     public func copyParameters(from other: Model) {
         precondition(other.config == config && other.shard == shard)
         revision += 1
+        tableRevision += 1
         embedding.copy(from: other.embedding)
         if let linear { linear.copy(from: other.linear!) }
         dense.copy(from: other.dense)

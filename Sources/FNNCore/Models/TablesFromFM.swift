@@ -15,6 +15,7 @@ extension Model {
         // `--init-from` loads the FM's file cut to this model's shard.
         precondition(fm.shard == shard, "an FM's tables start an FNN only of the same shard")
         embedding.copy(from: fm.embedding)
+        tablesDidChange()
         if let linear {
             guard let fmLinear = fm.linear else {
                 throw TablesFromFMError("\(source): --fnn-input embedding+linear needs linear weights, and this model has none")

@@ -34,37 +34,39 @@ public struct LazyRowState: BitwiseCopyable {
 /// - during missed steps eps and weight decay are neglected.
 /// A row present in every batch is updated exactly as by dense Adam.
 ///
-/// Memory layout, chosen for the random row access of large tables: a row's m and v sit side by
-/// side (for width 16, two adjacent cache lines), and its step counts and linear moments share a
-/// 16-byte record, so a touched row costs its parameter line, its moment lines and a quarter line.
+/// Memory layout, chosen for the random row access of large tables (`RowRecords`): fused,
+/// each row's embedding, linear weight, step record, slot and moments share one record of
+/// consecutive cache lines, which the training then reads in place of the model's tensors;
+/// separate, a row's m and v sit side by side and its step counts and linear moments share a
+/// 16-byte record. The update is the same code over either (strided views), so the same bits.
 public final class LazyRowAdam: @unchecked Sendable {
     public let config: AdamConfig
     public let width: Int
     public let rows: Int
     public let hasLinear: Bool
-    /// Per row: m (width floats), then v (width floats).
-    let moments: AlignedBuffer<Float>
-    let states: AlignedBuffer<LazyRowState>
+    public let records: RowRecords
 
-    /// Bytes of the moments and per-row records.
-    package var byteCount: Int { moments.byteCount + states.byteCount }
+    /// Bytes of the moments and per-row records (fused: with the rows' live copy).
+    package var byteCount: Int { records.byteCount }
 
-    public init(config: AdamConfig, rows: Int, width: Int, hasLinear: Bool = false) {
+    public init(config: AdamConfig, rows: Int, width: Int, hasLinear: Bool = false, layout: RowRecords.Layout = .separate) {
         self.config = config
         self.width = width
         self.rows = rows
         self.hasLinear = hasLinear
-        moments = AlignedBuffer(count: rows * 2 * width)
-        states = AlignedBuffer(count: rows)
+        let state = TableOptimizerConfig.Kind.adam.rowState(width: width, hasLinear: hasLinear)
+        records = RowRecords(layout: layout, rows: rows, width: width, hasLinear: hasLinear, narrow: state.narrow, wide: state.wide)
     }
 
-    public func steps(row: Int) -> Int { Int(states[row].steps) }
-    public func lastUpdate(row: Int) -> Int { Int(states[row].lastUpdate) }
-    public func m(row: Int, element j: Int) -> Float { moments[row * 2 * width + j] }
-    public func v(row: Int, element j: Int) -> Float { moments[row * 2 * width + width + j] }
-    public func linearMoments(row: Int) -> (m: Float, v: Float) { (states[row].linearM, states[row].linearV) }
+    public var layout: RowRecords.Layout { records.layout }
+    public func state(row: Int) -> LazyRowState { LazyRowState.load(from: records.narrow.row(row)) }
+    public func steps(row: Int) -> Int { Int(state(row: row).steps) }
+    public func lastUpdate(row: Int) -> Int { Int(state(row: row).lastUpdate) }
+    public func m(row: Int, element j: Int) -> Float { records.wide.row(row)[j] }
+    public func v(row: Int, element j: Int) -> Float { records.wide.row(row)[width + j] }
+    public func linearMoments(row: Int) -> (m: Float, v: Float) { let s = state(row: row); return (s.linearM, s.linearV) }
 
-    /// The grouping and buffers as raw pointers, taken once per call: touching a class's stored
+    /// The grouping and row fields as views, taken once per call: touching a class's stored
     /// buffer inside the per-row loop costs a reference-count retain and release, and with
     /// several workers those atomic counts on shared objects bounce their cache line between
     /// cores (they doubled the FM update's time at two threads).
@@ -72,34 +74,37 @@ public final class LazyRowAdam: @unchecked Sendable {
         let gradients: RowGrouping.GradientSums
         let uniqueRows: BufferView<UInt32>
         let positionCounts: BufferView<Int32>
-        let table: BufferView<Float>
-        let linear: BufferView<Float>?
-        let moments: BufferView<Float>
-        let states: BufferView<LazyRowState>
+        let table: StridedRows<Float>
+        let linear: StridedRows<Float>?
+        /// m then v.
+        let moments: StridedRows<Float>
+        let states: StridedRows<Float>
         var width: Int
 
         /// Asks for everything the update of unique row `u` will touch, so that it arrives while
         /// earlier rows are updated: its parameter and moment lines, its state record and its
-        /// linear weight. (Its gradient sum is read in order, and was written moments ago.)
+        /// linear weight (in a fused record, lines the row's first line already brings or
+        /// neighbours). Its gradient sum is read in order, and was written moments ago.
         @inline(__always) func prefetch(unique u: Int) {
             let row = Int(uniqueRows[u])
             let rowBytes = width * MemoryLayout<Float>.stride
-            let p = UnsafeRawPointer(table.pointer(at: row * width, length: width))
+            let p = UnsafeRawPointer(table.row(row))
             var offset = 0
             while offset < rowBytes { fnnpar_prefetch_for_write(p + offset); offset += 64 }
-            let mv = UnsafeRawPointer(moments.pointer(at: row * 2 * width, length: 2 * width))
+            let mv = UnsafeRawPointer(moments.row(row))
             offset = 0
             while offset < 2 * rowBytes { fnnpar_prefetch_for_write(mv + offset); offset += 64 }
-            fnnpar_prefetch_for_write(states.pointer(at: row))
-            if let linear { fnnpar_prefetch_for_write(linear.pointer(at: row)) }
+            fnnpar_prefetch_for_write(states.row(row))
+            if let linear { fnnpar_prefetch_for_write(linear.row(row)) }
         }
     }
 
     func view(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, grouping: RowGrouping) -> RowsView {
         precondition(grouping.width == width)
+        let live = records.liveRows(table: table, linear: linear)
         return RowsView(gradients: grouping.gradientSums, uniqueRows: grouping.uniqueRows.view,
-                        positionCounts: grouping.positionCounts.view, table: table.view, linear: linear?.view,
-                        moments: moments.view, states: states.view, width: width)
+                        positionCounts: grouping.positionCounts.view, table: live.table, linear: live.linear,
+                        moments: records.wide, states: records.narrow, width: width)
     }
 
     /// Updates the unique rows u in `uniqueRange` of `grouping` (built with this batch's
@@ -138,17 +143,17 @@ public final class LazyRowAdam: @unchecked Sendable {
         for u in uniqueRange {
             if u + ahead < uniqueRange.upperBound { rows.prefetch(unique: u + ahead) }
             let row = Int(rows.uniqueRows[u])
-            let pr = rows.table.pointer(at: row * width, length: width)
+            let pr = rows.table.row(row)
             // Before the catch-up moves the row: the factored gradient needs its forward value.
             var (g, linearGradient) = rows.gradients.gradient(ofUnique: u, row: pr, width: width)
             // Per-occurrence L2 (`TableOptimizerConfig.l2`), on the row as the forward pass saw it.
             if l2Scale != 0 {
                 let decay = l2Scale * Float(rows.positionCounts[u])
                 AdamKernels.add(pr, scaledBy: decay, into: UnsafeMutablePointer(mutating: g), count: width)
-                if let linear = rows.linear { linearGradient += decay * linear[row] }
+                if let linear = rows.linear { linearGradient += decay * linear.row(row).pointee }
             }
-            let mr = rows.moments.pointer(at: row * 2 * width, length: 2 * width), vr = mr + width
-            var state = rows.states[row]
+            let mr = rows.moments.row(row), vr = mr + width
+            var state = LazyRowState.load(from: rows.states.row(row))
             var t = Int(state.steps)
             let last = Int(state.lastUpdate)
             if last > 0 && globalStep - last > 1 {
@@ -160,7 +165,7 @@ public final class LazyRowAdam: @unchecked Sendable {
                 let (d1, d2) = tables.momentDecay(missed: missed)
                 AdamKernels.catchUp(pr, mr, vr, count: width, movement: movement, decay1: d1, decay2: d2)
                 if let linear = rows.linear {
-                    AdamKernels.catchUp(&linear.pointer(at: row).pointee, &state.linearM, &state.linearV, movement: movement,
+                    AdamKernels.catchUp(&linear.row(row).pointee, &state.linearM, &state.linearV, movement: movement,
                                         decay1: d1, decay2: d2)
                 }
                 t += missed
@@ -171,42 +176,46 @@ public final class LazyRowAdam: @unchecked Sendable {
             AdamKernels.step(pr, g, mr, vr, count: width, config: config, stepSize: stepSize,
                              biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             if let linear = rows.linear {
-                AdamKernels.step(&linear.pointer(at: row).pointee, linearGradient, &state.linearM, &state.linearV, config: config,
+                AdamKernels.step(&linear.row(row).pointee, linearGradient, &state.linearM, &state.linearV, config: config,
                                  stepSize: stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             }
             state.steps = UInt32(t)
             state.lastUpdate = UInt32(globalStep)
-            rows.states[row] = state
+            state.store(to: rows.states.row(row))
         }
     }
 
     /// Brings rows `rowRange` up to date with global step `globalStep`: each row touched before
     /// and not since takes the closed-form catch-up of the steps it missed, as if touched now
     /// without a gradient contribution of its own. Run at epoch ends, so that what is evaluated
-    /// and saved carries no pending drift.
+    /// and saved carries no pending drift; fused, the range is then copied out to `table` and
+    /// `linear` (the model's tensors) in the same pass.
     public func catchUp(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>? = nil, rowRange: Range<Int>,
                         globalStep: Int, schedule: AdamSchedule, rates: LearningRateScale = .one) {
         precondition(hasLinear == (linear != nil))
         let tables = schedule.view
+        let live = records.liveRows(table: table, linear: linear)
+        let moments = records.wide, states = records.narrow
         for row in rowRange {
-            var state = states[row]
+            var state = LazyRowState.load(from: states.row(row))
             let last = Int(state.lastUpdate)
             guard last > 0 && last < globalStep else { continue }
             let missed = globalStep - last
             let t = Int(state.steps)
             let movement = tables.missedStepMovement(afterStep: t, missed: missed) * rates.at(step: last + 1)
             let (d1, d2) = tables.momentDecay(missed: missed)
-            let mr = moments.base + row * 2 * width
-            AdamKernels.catchUp(table.base + row * width, mr, mr + width, count: width, movement: movement,
+            let mr = moments.row(row)
+            AdamKernels.catchUp(live.table.row(row), mr, mr + width, count: width, movement: movement,
                                 decay1: d1, decay2: d2)
-            if let linear {
-                AdamKernels.catchUp(&linear.base[row], &state.linearM, &state.linearV, movement: movement,
+            if let l = live.linear {
+                AdamKernels.catchUp(&l.row(row).pointee, &state.linearM, &state.linearV, movement: movement,
                                     decay1: d1, decay2: d2)
             }
             state.steps = UInt32(t + missed)
             state.lastUpdate = UInt32(globalStep)
-            states[row] = state
+            state.store(to: states.row(row))
         }
+        records.exportRows(table: table, linear: linear, range: rowRange)
     }
 
     /// torch's dense semantics, for parity runs: every row of `rowRange` takes an Adam step at the
@@ -221,28 +230,31 @@ public final class LazyRowAdam: @unchecked Sendable {
         var factors = schedule.view.factors(step: globalStep)
         factors.stepSize *= rates.at(step: globalStep)
         precondition(grouping.width == width)
+        let live = records.liveRows(table: table, linear: linear)
+        let moments = records.wide, states = records.narrow
         for row in rowRange {
             let u = grouping.slot(ofRow: row)
-            let mr = moments.base + row * 2 * width
+            let pr = live.table.row(row)
+            let mr = moments.row(row)
             var g: UnsafePointer<Float>? = nil, linearGradient: Float = 0
             if u >= 0 {
-                (g, linearGradient) = grouping.gradient(ofUnique: u, row: table.base + row * width, width: width)
+                (g, linearGradient) = grouping.gradient(ofUnique: u, row: pr, width: width)
                 if l2Scale != 0 {
                     let decay = l2Scale * Float(grouping.positionCounts[u])
-                    AdamKernels.add(table.base + row * width, scaledBy: decay, into: UnsafeMutablePointer(mutating: g!), count: width)
-                    if let linear { linearGradient += decay * linear.base[row] }
+                    AdamKernels.add(pr, scaledBy: decay, into: UnsafeMutablePointer(mutating: g!), count: width)
+                    if let l = live.linear { linearGradient += decay * l.row(row).pointee }
                 }
             }
-            AdamKernels.step(table.base + row * width, g, mr, mr + width, count: width, config: config,
+            AdamKernels.step(pr, g, mr, mr + width, count: width, config: config,
                              stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
-            var state = states[row]
-            if let linear {
-                AdamKernels.step(&linear.base[row], linearGradient, &state.linearM, &state.linearV, config: config,
+            var state = LazyRowState.load(from: states.row(row))
+            if let l = live.linear {
+                AdamKernels.step(&l.row(row).pointee, linearGradient, &state.linearM, &state.linearV, config: config,
                                  stepSize: factors.stepSize, biasCorrection2Sqrt: factors.biasCorrection2Sqrt)
             }
             state.steps = UInt32(globalStep)
             state.lastUpdate = UInt32(globalStep)
-            states[row] = state
+            state.store(to: states.row(row))
         }
     }
 }

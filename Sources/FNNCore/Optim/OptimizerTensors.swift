@@ -20,34 +20,22 @@ extension DenseAdam {
 }
 
 extension LazyRowAdam {
-    /// The checkpoint tensors, in torch-like separate arrays: `prefix`.m / .v (rows x width),
-    /// .steps / .last_update, and `linearPrefix`.m / .v for the linear weights.
+    /// The checkpoint tensors, in torch-like separate arrays whatever the layout: `prefix`.m / .v
+    /// (rows x width), .steps / .last_update, and `linearPrefix`.m / .v for the linear weights.
+    /// (The step record's four floats: steps, last update, linear m, linear v.)
     package func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
-        let rows = self.rows, width = self.width
-        let moments = self.moments, states = self.states
-        func momentTensor(_ half: Int) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { raw in
-                let out = raw.baseAddress!
-                for r in 0..<rows {
-                    (out + r * width * 4).copyMemory(from: moments.base + (r * 2 + half) * width, byteCount: width * 4)
-                }
-            }
+        let rows = self.rows, width = self.width, records = self.records
+        func moments(_ half: Int) -> SafeTensors.Tensor {
+            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { records.copyWide(first: half * width, count: width, into: $0.baseAddress!) }
         }
-        func stateTensor(_ field: KeyPath<LazyRowState, UInt32>) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: .u32, shape: [rows]) { raw in
-                for r in 0..<rows { raw.storeBytes(of: states[r][keyPath: field], toByteOffset: r * 4, as: UInt32.self) }
-            }
+        func state(_ field: Int, _ dtype: SafeTensors.DType, _ shape: [Int]) -> SafeTensors.Tensor {
+            SafeTensors.Tensor(dtype: dtype, shape: shape) { records.copyNarrow(field: field, into: $0.baseAddress!) }
         }
-        var t = [
-            "\(prefix).m": momentTensor(0), "\(prefix).v": momentTensor(1),
-            "\(prefix).steps": stateTensor(\.steps), "\(prefix).last_update": stateTensor(\.lastUpdate),
-        ]
+        var t = ["\(prefix).m": moments(0), "\(prefix).v": moments(1),
+                 "\(prefix).steps": state(0, .u32, [rows]), "\(prefix).last_update": state(1, .u32, [rows])]
         if hasLinear {
-            for (name, field) in [("m", \LazyRowState.linearM), ("v", \LazyRowState.linearV)] {
-                t["\(linearPrefix).\(name)"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) { raw in
-                    for r in 0..<rows { raw.storeBytes(of: states[r][keyPath: field], toByteOffset: r * 4, as: Float.self) }
-                }
-            }
+            t["\(linearPrefix).m"] = state(2, .f32, [rows, 1])
+            t["\(linearPrefix).v"] = state(3, .f32, [rows, 1])
         }
         return t
     }
@@ -63,32 +51,21 @@ extension LazyRowAdam {
                 throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(rows * perRow) values")
             }
         }
-        func bytes(_ name: String, _ body: (UnsafeRawBufferPointer) -> Void) { file.tensors[name]!.withUnsafeBytes(body) }
-        let rows = self.rows, width = self.width
-        for half in 0..<2 {
-            bytes(half == 0 ? "\(prefix).m" : "\(prefix).v") { raw in
-                for r in 0..<rows {
-                    UnsafeMutableRawPointer(moments.base + (r * 2 + half) * width)
-                        .copyMemory(from: raw.baseAddress! + r * width * 4, byteCount: width * 4)
-                }
-            }
-        }
-        bytes("\(prefix).steps") { raw in
-            for r in 0..<rows { states[r].steps = raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self) }
-        }
-        bytes("\(prefix).last_update") { raw in
-            for r in 0..<rows { states[r].lastUpdate = raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self) }
-        }
+        let records = self.records, width = self.width
+        func bytes(_ name: String, _ body: (UnsafeRawPointer) -> Void) { file.tensors[name]!.withUnsafeBytes { body($0.baseAddress!) } }
+        bytes("\(prefix).m") { records.restoreWide(first: 0, count: width, from: $0) }
+        bytes("\(prefix).v") { records.restoreWide(first: width, count: width, from: $0) }
+        bytes("\(prefix).steps") { records.restoreNarrow(field: 0, from: $0) }
+        bytes("\(prefix).last_update") { records.restoreNarrow(field: 1, from: $0) }
         if hasLinear {
-            bytes("\(linearPrefix).m") { raw in
-                for r in 0..<rows { states[r].linearM = raw.loadUnaligned(fromByteOffset: r * 4, as: Float.self) }
-            }
-            bytes("\(linearPrefix).v") { raw in
-                for r in 0..<rows { states[r].linearV = raw.loadUnaligned(fromByteOffset: r * 4, as: Float.self) }
-            }
+            bytes("\(linearPrefix).m") { records.restoreNarrow(field: 2, from: $0) }
+            bytes("\(linearPrefix).v") { records.restoreNarrow(field: 3, from: $0) }
         }
-        for r in 0..<rows where states[r].steps > states[r].lastUpdate || Int(states[r].lastUpdate) > globalStep {
-            throw ModelFileError(path: path, "corrupt checkpoint: row \(r)'s step counts are inconsistent")
+        for r in 0..<rows {
+            let state = self.state(row: r)
+            if state.steps > state.lastUpdate || Int(state.lastUpdate) > globalStep {
+                throw ModelFileError(path: path, "corrupt checkpoint: row \(r)'s step counts are inconsistent")
+            }
         }
     }
 }
@@ -98,19 +75,46 @@ extension RowAdagrad {
     /// `linearPrefix`.accumulator (rows x 1); SGD has none.
     package func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
         var t: [String: SafeTensors.Tensor] = [:]
-        if accumulatorsPerRow > 0 { t["\(prefix).accumulator"] = ModelFile.tensor(accumulators, [rows, accumulatorsPerRow]) }
-        if linearAccumulators.count > 0 { t["\(linearPrefix).accumulator"] = ModelFile.tensor(linearAccumulators, [rows, 1]) }
+        let records = self.records, rows = self.rows, width = self.width, rowwiseIndex = self.rowwiseIndex
+        switch kind {
+        case .adagrad:
+            t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) {
+                records.copyWide(first: 0, count: width, into: $0.baseAddress!)
+            }
+        case .rowwiseAdagrad:
+            t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
+                records.copyNarrow(field: rowwiseIndex, into: $0.baseAddress!)
+            }
+        default: break
+        }
+        if hasLinearAccumulator {
+            t["\(linearPrefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
+                records.copyNarrow(field: 0, into: $0.baseAddress!)
+            }
+        }
         return t
     }
 
     package func restore(prefix: String, linearPrefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
-        if accumulatorsPerRow > 0 { try restoreFloats(file, "\(prefix).accumulator", accumulators, path: path) }
-        if linearAccumulators.count > 0 { try restoreFloats(file, "\(linearPrefix).accumulator", linearAccumulators, path: path) }
-        for i in 0..<accumulators.count where !(accumulators[i] >= 0) || !accumulators[i].isFinite {
-            throw ModelFileError(path: path, "corrupt checkpoint: an Adagrad accumulator is negative or not finite")
+        func take(_ name: String, perRow: Int, _ body: (UnsafeRawPointer) -> Void) throws(ModelFileError) {
+            guard let t = file.tensors[name], t.dtype == .f32, t.elementCount == rows * perRow else {
+                throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(rows * perRow) values")
+            }
+            t.withUnsafeBytes { body($0.baseAddress!) }
         }
-        for i in 0..<linearAccumulators.count where !(linearAccumulators[i] >= 0) || !linearAccumulators[i].isFinite {
-            throw ModelFileError(path: path, "corrupt checkpoint: an Adagrad accumulator is negative or not finite")
+        let records = self.records, width = self.width, rowwiseIndex = self.rowwiseIndex
+        switch kind {
+        case .adagrad: try take("\(prefix).accumulator", perRow: width) { records.restoreWide(first: 0, count: width, from: $0) }
+        case .rowwiseAdagrad: try take("\(prefix).accumulator", perRow: 1) { records.restoreNarrow(field: rowwiseIndex, from: $0) }
+        default: break
+        }
+        if hasLinearAccumulator { try take("\(linearPrefix).accumulator", perRow: 1) { records.restoreNarrow(field: 0, from: $0) } }
+        func valid(_ a: Float) -> Bool { a >= 0 && a.isFinite }
+        for r in 0..<rows {
+            let a = accumulators(row: r)
+            var fine = !hasLinearAccumulator || valid(linearAccumulator(row: r))
+            for j in 0..<accumulatorsPerRow { fine = fine && valid(a[j]) }
+            guard fine else { throw ModelFileError(path: path, "corrupt checkpoint: an Adagrad accumulator is negative or not finite") }
         }
     }
 }

@@ -64,8 +64,11 @@ public struct RowGradients {
 /// row's positions first and summing later read the entries again, at random.
 public final class RowGrouping: @unchecked Sendable {
     /// Per table row: its index among the last batch's unique rows, or -1. May be shared by the
-    /// groupings of disjoint row ranges (`PartitionedRowGrouping`).
-    @usableFromInline let slotOfRow: AlignedBuffer<Int32>
+    /// groupings of disjoint row ranges (`PartitionedRowGrouping`), and may sit in the fused row
+    /// records of the table's optimizer (`RowRecords`).
+    public private(set) var slots: RowSlots
+    /// The slots' memory when this grouping made them itself.
+    private let ownedSlots: AlignedBuffer<Float>?
     public let width: Int
     public let uniqueRows: AlignedBuffer<UInt32>
     /// Per unique row: the sum of its entries' embedding terms (`width` floats).
@@ -97,23 +100,23 @@ public final class RowGrouping: @unchecked Sendable {
         uniqueRows.byteCount + sums.byteCount + linearSums.byteCount + positionCounts.byteCount + keptRows.byteCount
             + keptEntries.byteCount + rowCoefficients.byteCount + keptValues.byteCount
     }
-    public var byteCount: Int { slotOfRow.byteCount + listBytes }
+    public var byteCount: Int { (ownedSlots?.byteCount ?? 0) + listBytes }
 
     public convenience init(tableRows: Int, maxPositions: Int, width: Int) {
-        let slots = AlignedBuffer<Int32>(count: tableRows)
-        slots.fill(-1)
-        self.init(sharing: slots, maxPositions: maxPositions, width: width)
+        let slots = RowSlots.makeBuffer(count: tableRows)
+        self.init(slots: RowSlots(StridedRows(slots, width: 1)), owning: slots, maxPositions: maxPositions, width: width)
     }
 
-    /// A grouping over `slotOfRow`, whose entries must be -1 for every row this one will see.
-    /// A batch has at most min(positions, rows of `slotOfRow`) unique rows. The per-row arrays are
-    /// written before they are read and only as far as a batch's unique rows reach, so they are
-    /// left untouched: pages beyond that (in 2 MiB steps where a buffer is large enough for huge
-    /// pages) do not become resident.
-    package init(sharing slotOfRow: AlignedBuffer<Int32>, maxPositions: Int, width: Int) {
-        self.slotOfRow = slotOfRow
+    /// A grouping over `slots`, whose entries must be -1 for every row this one will see (and
+    /// whose memory its owner keeps alive). A batch has at most min(positions, table rows)
+    /// unique rows. The per-row arrays are written before they are read and only as far as a
+    /// batch's unique rows reach, so they are left untouched: pages beyond that (in 2 MiB steps
+    /// where a buffer is large enough for huge pages) do not become resident.
+    package init(slots: RowSlots, owning ownedSlots: AlignedBuffer<Float>? = nil, maxPositions: Int, width: Int) {
+        self.slots = slots
+        self.ownedSlots = ownedSlots
         self.width = width
-        let maxUnique = min(maxPositions, slotOfRow.count)
+        let maxUnique = min(maxPositions, slots.count)
         uniqueRows = AlignedBuffer(uninitializedCount: maxUnique)
         sums = AlignedBuffer(uninitializedCount: maxUnique * width)
         linearSums = AlignedBuffer(uninitializedCount: maxUnique)
@@ -122,6 +125,12 @@ public final class RowGrouping: @unchecked Sendable {
         keptRows = AlignedBuffer(uninitializedCount: maxPositions)
         keptEntries = AlignedBuffer(uninitializedCount: maxPositions)
         keptValues = AlignedBuffer(uninitializedCount: maxPositions)
+    }
+
+    /// Moves this grouping to other slots (of as many rows, all -1), between builds.
+    package func use(slots other: RowSlots) {
+        precondition(uniqueCount == 0 && other.count == slots.count)
+        slots = other
     }
 
     /// Gathers the gradients of positions 0 ..< count whose row lies in `rows` (all rows by
@@ -163,8 +172,8 @@ public final class RowGrouping: @unchecked Sendable {
     @inline(__always) private func build(width: Int, rowIds: UnsafePointer<UInt32>, count: Int, rows: Range<Int>?,
                                          gradients: RowGradients) {
         let perEntry = gradients.positionsPerEntry
-        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
-        guard Int(lo) > 0 || Int(span) < slotOfRow.count else {
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slots.count)
+        guard Int(lo) > 0 || Int(span) < slots.count else {
             // Every position is this build's: no filtering. The entry is counted alongside the
             // position rather than divided out of it.
             var entry = 0, withinEntry = 0
@@ -197,8 +206,8 @@ public final class RowGrouping: @unchecked Sendable {
 
     @inline(__always) private func build(width: Int, pairs: UnsafePointer<UInt32>, count: Int, rows: Range<Int>?,
                                          gradients: RowGradients) {
-        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
-        guard Int(lo) > 0 || Int(span) < slotOfRow.count - 1 else {
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slots.count)
+        guard Int(lo) > 0 || Int(span) < slots.count - 1 else {
             // Every pair is this build's (its rows never name the unowned row past them).
             accumulate(width: width, count: count, gradients: gradients, row: { pairs[2 * $0] }, entry: { Int(pairs[2 * $0 + 1]) })
             return
@@ -218,7 +227,7 @@ public final class RowGrouping: @unchecked Sendable {
     /// skipped), kept when their row is in `rows`, then added up with their values.
     @inline(__always) private func build(width: Int, rowIds: UnsafePointer<UInt32>, variable: VariablePositions,
                                          rows: Range<Int>?, gradients: RowGradients) {
-        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slotOfRow.count)
+        let lo = UInt32(rows?.lowerBound ?? 0), span = UInt32(rows.map { $0.count } ?? slots.count)
         let keptRows = keptRows.base, keptEntries = keptEntries.base, keptValues = keptValues.base
         let perField = gradients.entryFieldCount
         var kept = 0
@@ -243,7 +252,7 @@ public final class RowGrouping: @unchecked Sendable {
     @inline(__always) private func accumulate(width: Int, count: Int, gradients: RowGradients, valued: Bool = false,
                                               row rowOf: (Int) -> UInt32, entry entryOf: (Int) -> Int,
                                               value valueOf: (Int) -> Float = { _ in 1 }) {
-        let slots = slotOfRow.base, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
+        let slots = self.slots, unique = uniqueRows.base, sums = sums.base, linearSums = linearSums.base
         let counts = positionCounts.base, coefficients = rowCoefficients.base
         let embedding = gradients.embedding, embeddingStride = gradients.embeddingStride
         let linear = gradients.linear, linearStride = gradients.linearStride
@@ -251,9 +260,9 @@ public final class RowGrouping: @unchecked Sendable {
         // The slot table is as long as the embedding table, so each lookup is a likely cache
         // miss: they are requested well ahead.
         let ahead = 32
-        for k in 0..<min(ahead, count) { fnnpar_prefetch(slots + Int(rowOf(k))) }
+        for k in 0..<min(ahead, count) { fnnpar_prefetch(slots.address(Int(rowOf(k)))) }
         for k in 0..<count {
-            if k + ahead < count { fnnpar_prefetch(slots + Int(rowOf(k + ahead))) }
+            if k + ahead < count { fnnpar_prefetch(slots.address(Int(rowOf(k + ahead)))) }
             let r = Int(rowOf(k)), e = entryOf(k)
             let source = embedding + e * embeddingStride
             let s = Int(slots[r])
@@ -295,12 +304,12 @@ public final class RowGrouping: @unchecked Sendable {
     /// Resets the row slots of the last build to -1, so another grouping sharing them may use
     /// these rows next.
     public func clearSlots() {
-        for k in 0..<uniqueCount { slotOfRow[Int(uniqueRows[k])] = -1 }
+        for k in 0..<uniqueCount { slots[Int(uniqueRows[k])] = -1 }
         uniqueCount = 0
     }
 
     /// The index of `row` among the unique rows of the last build, or -1 if the batch missed it.
-    @inlinable public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+    public func slot(ofRow row: Int) -> Int { Int(slots[row]) }
 
     /// Unique row `u`'s gradient, given its value `row` as the forward pass saw it (see
     /// `GradientSums.gradient`); asked once per row and build.

@@ -29,13 +29,13 @@ final class ShardedTables: @unchecked Sendable {
     /// `positionsPerEntry` (training): also send each owner the positions of its rows, with the
     /// gradient entry each will have (`held`).
     func fetch(positions: BatchPositions, rows: Range<Int>, model: Model, positionsPerEntry: Int? = nil) throws(CommunicatorError)
-        -> (rows: UnsafeMutablePointer<UInt32>, embedding: UnsafeMutablePointer<Float>, linear: UnsafeMutablePointer<Float>?) {
+        -> (rows: UnsafeMutablePointer<UInt32>, table: TableRows) {
         let first = positions.firstPosition(ofExample: rows.lowerBound)
         let count = positions.firstPosition(ofExample: rows.upperBound) - first
         try lookup.fetch(rows: positions.rows.base + first, count: count, compact: compactRows.base + first,
                          table: model.embedding, tableLinear: model.linear,
                          held: positionsPerEntry.map { (first, $0) })
-        return (compactRows.base, lookup.embedding.base, lookup.linear?.base)
+        return (compactRows.base, TableRows(embedding: lookup.embedding.base, width: model.config.embedDim, linear: lookup.linear?.base))
     }
 
     /// The positions of this rank's rows in the last training lookup's batch: (local row,

@@ -22,7 +22,12 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
     public let table: TableRowRange
     let maxPositions: Int
     let width: Int
-    let slotOfRow: AlignedBuffer<Int32>
+    /// The parts' row slots when the table's optimizer keeps none in its records; made at the
+    /// first step that needs them.
+    private var ownSlots: AlignedBuffer<Float>?
+    let slotsInRecords: Bool
+    /// The slots the parts use now.
+    private var slots: RowSlots?
     /// Rows per balancing block: a multiple of 64, at most about 1024 blocks.
     let blockRows: Int
     /// The update work per block in the last step (each task counts its own blocks): sixteen units
@@ -36,28 +41,37 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
         self.init(table: TableRowRange(wholeTableOf: tableRows), maxPositions: maxPositions, width: width)
     }
 
-    public init(table: TableRowRange, maxPositions: Int, width: Int) {
+    /// `slotsInRecords`: the table's optimizer keeps the row slots in its records (the parts
+    /// then hold none of their own).
+    public init(table: TableRowRange, maxPositions: Int, width: Int, slotsInRecords: Bool = false) {
+        self.slotsInRecords = slotsInRecords
         precondition(table.owned.lowerBound % TableRowRange.alignment == 0)
         self.table = table
         tableRows = table.tableRows
         self.maxPositions = maxPositions
         self.width = width
-        slotOfRow = AlignedBuffer(count: tableRows)
-        slotOfRow.fill(-1)
         let rows = table.owned.count
         blockRows = max(64, ((rows + 1023) / 1024 + 63) / 64 * 64)
         blockCounts = AlignedBuffer(count: (rows + blockRows - 1) / blockRows)
     }
 
-    public var byteCount: Int { slotOfRow.byteCount + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +) }
+    public var byteCount: Int {
+        (slotsInRecords ? 0 : tableRows * MemoryLayout<Float>.stride) + blockCounts.byteCount + parts.map(\.listBytes).reduce(0, +)
+    }
 
     /// On the calling thread before a step's update: `count` parts, with ranges balanced on the
-    /// last step's counts.
-    public func prepare(parts count: Int) {
+    /// last step's counts. `recordSlots`: the slots in the optimizer's fused row records, if it
+    /// keeps them there (`RowRecords.slots`); else these parts' own.
+    public func prepare(parts count: Int, recordSlots: RowSlots? = nil) {
+        precondition(slotsInRecords == (recordSlots != nil))
+        let slots = recordSlots ?? ownSlotsMade()
         if parts.count != count {
             for part in parts { part.clearSlots() }
-            parts = (0..<count).map { _ in RowGrouping(sharing: slotOfRow, maxPositions: maxPositions, width: width) }
+            parts = (0..<count).map { _ in RowGrouping(slots: slots, maxPositions: maxPositions, width: width) }
+        } else if let current = self.slots, !current.isSame(as: slots) {
+            for part in parts { part.use(slots: slots) }
         }
+        self.slots = slots
         let blocks = blockCounts.count
         var total = 0
         for b in 0..<blocks { total += Int(blockCounts[b]) }
@@ -100,7 +114,12 @@ public final class PartitionedRowGrouping: @unchecked Sendable {
     }
 
     /// The slot `row` holds in its part's last build, or -1 (always -1 between steps).
-    public func slot(ofRow row: Int) -> Int { Int(slotOfRow[row]) }
+    public func slot(ofRow row: Int) -> Int { slots.map { Int($0[row]) } ?? -1 }
+
+    private func ownSlotsMade() -> RowSlots {
+        if ownSlots == nil { ownSlots = RowSlots.makeBuffer(count: tableRows) }
+        return RowSlots(StridedRows(ownSlots!, width: 1))
+    }
 
     /// Task `p`, after its update: frees its rows' slots for whichever part owns them next step.
     public func finish(part p: Int) { parts[p].clearSlots() }

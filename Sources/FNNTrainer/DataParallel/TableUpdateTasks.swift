@@ -36,3 +36,17 @@ extension LazyRowAdam {
         groupings.finish(part: part)
     }
 }
+
+extension RowRecords {
+    /// Fused records: copies the rows this process holds out to the model's tensors, in the same
+    /// ranges as `catchUpAll`.
+    func exportAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, executor: PhaseExecutor, owned: Range<Int>? = nil) {
+        let owned = owned ?? 0..<rows
+        let parts = partition(owned.count, parts: executor.workerCount, alignment: TableRowRange.alignment)
+            .map { (owned.lowerBound + $0.lowerBound)..<(owned.lowerBound + $0.upperBound) }
+        executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
+            exportRows(table: table, linear: linear, range: parts[p])
+        }
+    }
+
+}

@@ -13,14 +13,14 @@ public struct BatchGradients {
 
     /// `table`: the embedding table as the forward pass saw it (FM's factored gradients need it).
     static func collect(dense: [Float], rowIds: UnsafePointer<UInt32>, positionCount: Int, tableRows: Int, width: Int,
-                        table: UnsafePointer<Float>, gradients: RowGradients) -> BatchGradients {
+                        table: TableRows, gradients: RowGradients) -> BatchGradients {
         let grouping = RowGrouping(tableRows: tableRows, maxPositions: positionCount, width: width)
         grouping.build(rowIds: rowIds, count: positionCount, gradients: gradients)
         var e = [Float](repeating: 0, count: tableRows * width)
         var l: [Float]? = gradients.linear == nil ? nil : [Float](repeating: 0, count: tableRows)
         for u in 0..<grouping.uniqueCount {
             let row = Int(grouping.uniqueRows[u])
-            let (g, linear) = grouping.gradient(ofUnique: u, row: table + row * width, width: width)
+            let (g, linear) = grouping.gradient(ofUnique: u, row: table.row(row), width: width)
             for j in 0..<width { e[row * width + j] = g[j] }
             l?[row] = linear
         }

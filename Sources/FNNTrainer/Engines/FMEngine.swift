@@ -14,6 +14,9 @@ public final class FMEngine: TrainingEngine {
     let data: Dataset
     let deferredOptimizer: DeferredTableOptimizer
     var optimizer: TableOptimizer { deferredOptimizer.value }
+    /// Where training keeps the table rows (`RowRecords`): fused records unless sharded or
+    /// another table rule than lazy Adam.
+    public let rowLayout: RowRecords.Layout
     public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
     let examples: AlignedBuffer<Int>
@@ -39,7 +42,8 @@ public final class FMEngine: TrainingEngine {
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
                 sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
-                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange()) {
+                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(),
+                rowLayout: RowRecords.Layout = .fused) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
         self.model = model
@@ -50,12 +54,17 @@ public final class FMEngine: TrainingEngine {
         let f = model.config.fieldCount, d = model.config.embedDim
         let rows = model.heldRows
         self.sparseUpdate = sparseUpdate
+        let rowLayout = TableOptimizer.rowLayout(asked: rowLayout, model: model)
+        self.rowLayout = rowLayout
         deferredOptimizer = DeferredTableOptimizer {
-            TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true, fieldCount: f,
-                           mode: sparseUpdate, rates: rates)
+            let optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
+                                           fieldCount: f, mode: sparseUpdate, rates: rates, rowLayout: rowLayout)
+            optimizer.importRows(from: model)
+            return optimizer
         }
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
-        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d,
+                                           slotsInRecords: rowLayout == .fused)
         examples = AlignedBuffer(count: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         dLogits = AlignedBuffer(uninitializedCount: batchCapacity)
@@ -91,6 +100,7 @@ public final class FMEngine: TrainingEngine {
         let slices = layout.slices(for: count)
         let bias = model.dense[0]
         let mine = ranks.slices(of: slices)
+        optimizer.adoptTableWrites(of: model)
         // Sharded: the positions first, then this rank's rows from their owners.
         let tables = try sharded.map { (sharded) throws(CommunicatorError) in
             executor.run(.forward, tasks: mine.count) { t, _ in
@@ -99,7 +109,7 @@ public final class FMEngine: TrainingEngine {
             }
             return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model,
                                      positionsPerEntry: f)
-        } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
+        } ?? (rows: positions.rows.base, table: optimizer.liveTable(of: model))
         let variable = positions.variableLayout(examples: count)
         executor.run(.forward, tasks: mine.count) { t, _ in
             let s = mine.lowerBound + t
@@ -109,7 +119,7 @@ public final class FMEngine: TrainingEngine {
                 let result = EmbeddingKernels.fmTrain(
                     rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), layout: variable.from(example: r.lowerBound),
                     labels: labels.base + r.lowerBound, rows: r.count, batchSize: count, embedDim: d,
-                    embedding: tables.embedding, linear: tables.linear!, bias: bias,
+                    table: tables.table, bias: bias,
                     dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
                 sliceLoss[s] = result.loss
                 slicePartials[s] = result.dBias
@@ -118,7 +128,7 @@ public final class FMEngine: TrainingEngine {
             let result = EmbeddingKernels.fmTrain(
                 rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), labels: labels.base + r.lowerBound, rows: r.count,
                 batchSize: count, fieldCount: f, embedDim: d,
-                embedding: tables.embedding, linear: tables.linear!, bias: bias,
+                table: tables.table, bias: bias,
                 dLogits: dLogits.base + r.lowerBound, scaledSums: scaledSums.base + r.lowerBound * d)
             sliceLoss[s] = result.loss
             slicePartials[s] = result.dBias
@@ -151,7 +161,7 @@ public final class FMEngine: TrainingEngine {
         for s in 0..<slices { bias += slicePartials[s] }
         return BatchGradients.collect(dense: [bias], rowIds: positions.rows.base, positionCount: pendingCount * positions.stride,
                                       tableRows: model.config.tableRows, width: model.config.embedDim,
-                                      table: model.embedding.base, gradients: rowGradients)
+                                      table: deferredOptimizer.liveTable(of: model), gradients: rowGradients)
     }
 
     var rowGradients: RowGradients {
@@ -168,7 +178,7 @@ public final class FMEngine: TrainingEngine {
         // One part per CPU: each part scans the whole batch, so surplus threads would only
         // repeat that scan.
         let parts = executor.concurrency
-        groupings.prepare(parts: parts)
+        groupings.prepare(parts: parts, recordSlots: optimizer.recordSlots)
         let slices = layout.slices(for: count)
         let gradients = rowGradients
         updated = true
@@ -195,11 +205,15 @@ public final class FMEngine: TrainingEngine {
     public func gatherOptimizerState() throws(CommunicatorError) {}
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try optimizer.restore(from: file, path: path)
+        try optimizer.restore(from: file, path: path, model: model)
     }
 
     public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
         optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
+
+    public func publishTables(executor: PhaseExecutor) {
+        if deferredOptimizer.isMade { optimizer.publish(model: model, executor: executor) }
     }
 
     public var optimizerBytes: Int { optimizer.byteCount }
@@ -223,7 +237,7 @@ public final class FMEngine: TrainingEngine {
                     positions.gather(from: data, examples: examples.base, range: layout.rows(of: s, count: count))
                 }
                 return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
-            } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: Optional(model.linear!.base))
+            } ?? (rows: positions.rows.base, table: deferredOptimizer.liveTable(of: model))
             let variable = positions.variableLayout(examples: count)
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, _ in
                 let r = layout.rows(of: s, count: count)
@@ -231,14 +245,13 @@ public final class FMEngine: TrainingEngine {
                 if let variable {
                     EmbeddingKernels.fmForward(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound),
                                                layout: variable.from(example: r.lowerBound), rows: r.count, embedDim: d,
-                                               embedding: tables.embedding, linear: tables.linear!, bias: model.dense[0],
+                                               table: tables.table, bias: model.dense[0],
                                                logits: logitBuffer.base + r.lowerBound,
                                                scratch: sliceScratch.base + s * scratchStride)
                     return
                 }
                 EmbeddingKernels.fmForward(rowIds: tables.rows + positions.firstPosition(ofExample: r.lowerBound), rows: r.count,
-                                           fieldCount: f, embedDim: d, embedding: tables.embedding, linear: tables.linear!,
-                                           bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
+                                           fieldCount: f, embedDim: d, table: tables.table, bias: model.dense[0], logits: logitBuffer.base + r.lowerBound,
                                            scratch: sliceScratch.base + s * scratchStride)
             }
             for i in 0..<count { out[start + i] = logitBuffer[i] }

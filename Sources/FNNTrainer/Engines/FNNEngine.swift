@@ -18,6 +18,9 @@ public final class FNNEngine: TrainingEngine {
     let dense: DenseLayout
     let deferredOptimizer: DeferredTableOptimizer
     var optimizer: TableOptimizer { deferredOptimizer.value }
+    /// Where training keeps the table rows (`RowRecords`): fused records unless sharded or
+    /// another table rule than lazy Adam.
+    public let rowLayout: RowRecords.Layout
     public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
     let examples: AlignedBuffer<Int>
@@ -66,7 +69,8 @@ public final class FNNEngine: TrainingEngine {
 
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
-                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(), precision: MLPPrecision = .fp32) {
+                rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(), precision: MLPPrecision = .fp32,
+                rowLayout: RowRecords.Layout = .fused) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         precondition(precision == .fp32 || BFloat16GEMM.isSupported, "bf16 products need AVX512-BF16")
         precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
@@ -82,12 +86,18 @@ public final class FNNEngine: TrainingEngine {
         let slices = layout.maxSlices
         self.sparseUpdate = sparseUpdate
         let denseCount = dense.count
+        let rowLayout = TableOptimizer.rowLayout(asked: rowLayout, model: model)
+        self.rowLayout = rowLayout
         deferredOptimizer = DeferredTableOptimizer {
-            TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
-                           hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates)
+            let optimizer = TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
+                                           hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates,
+                                           rowLayout: rowLayout)
+            optimizer.importRows(from: model)
+            return optimizer
         }
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
-        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d)
+        groupings = PartitionedRowGrouping(table: model.tableRange, maxPositions: batchCapacity * positions.stride, width: d,
+                                           slotsInRecords: rowLayout == .fused)
         examples = AlignedBuffer(count: batchCapacity)
         labels = AlignedBuffer(count: batchCapacity)
         x0 = AlignedBuffer(uninitializedCount: batchCapacity * config.mlpInputWidth)
@@ -154,6 +164,7 @@ public final class FNNEngine: TrainingEngine {
         packedWeights?.prepare(workers: executor.workerCount)
         batchStats.begin(workers: executor.workerCount)
 
+        optimizer.adoptTableWrites(of: model)
         // Sharded: the positions first, then this rank's rows from their owners.
         let tables = try sharded.map { (sharded) throws(CommunicatorError) in
             executor.run(.forward, tasks: mine.count) { t, _ in
@@ -162,7 +173,7 @@ public final class FNNEngine: TrainingEngine {
             }
             return try sharded.fetch(positions: positions, rows: layout.rows(ofSlices: mine, count: count), model: model,
                                      positionsPerEntry: 1)
-        } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
+        } ?? (rows: positions.rows.base, table: optimizer.liveTable(of: model))
         // Forward: input gather and first linear layer.
         let variable = positions.variableLayout(examples: count)
         executor.run(.forward, tasks: mine.count) { t, worker in
@@ -176,7 +187,7 @@ public final class FNNEngine: TrainingEngine {
                     dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
                 }
             }
-            gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
+            gatherInput(rows: tables.rows, table: tables.table, variable: variable,
                         examples: r, x: x0.base + r.lowerBound * inputWidth)
             let h = hidden[0]
             linearForward(layer: 0, x: x0.base + r.lowerBound * inputWidth, rows: n, y: z[0].base + r.lowerBound * h.outputs,
@@ -289,7 +300,7 @@ public final class FNNEngine: TrainingEngine {
             for j in 0..<dense.count { sum[j] += slicePartials[s * dense.count + j] }
         }
         return BatchGradients.collect(dense: sum, rowIds: positions.rows.base, positionCount: pendingCount * positions.stride,
-                                      tableRows: config.tableRows, width: config.embedDim, table: model.embedding.base,
+                                      tableRows: config.tableRows, width: config.embedDim, table: deferredOptimizer.liveTable(of: model),
                                       gradients: rowGradients)
     }
 
@@ -332,17 +343,16 @@ public final class FNNEngine: TrainingEngine {
     }
 
     /// The MLP input of batch examples `examples` (one slice) from the rows the forward reads.
-    @inline(__always) func gatherInput(rows: UnsafePointer<UInt32>, embedding: UnsafePointer<Float>, linear: UnsafePointer<Float>?,
+    @inline(__always) func gatherInput(rows: UnsafePointer<UInt32>, table: TableRows,
                                        variable: VariablePositions?, examples r: Range<Int>, x: UnsafeMutablePointer<Float>) {
         let config = model.config
         let first = rows + positions.firstPosition(ofExample: r.lowerBound)
         if let variable {
             EmbeddingKernels.gatherMLPInput(rowIds: first, layout: variable.from(example: r.lowerBound), rows: r.count,
-                                            fieldCount: config.fieldCount, embedDim: config.embedDim, embedding: embedding,
-                                            linear: linear, x: x)
+                                            fieldCount: config.fieldCount, embedDim: config.embedDim, table: table, x: x)
         } else {
             EmbeddingKernels.gatherMLPInput(rowIds: first, rows: r.count, fieldCount: config.fieldCount, embedDim: config.embedDim,
-                                            embedding: embedding, linear: linear, x: x)
+                                            table: table, x: x)
         }
     }
 
@@ -354,7 +364,7 @@ public final class FNNEngine: TrainingEngine {
         // One part per CPU: each part scans the whole batch, so surplus threads would only
         // repeat that scan.
         let parts = executor.concurrency
-        groupings.prepare(parts: parts)
+        groupings.prepare(parts: parts, recordSlots: optimizer.recordSlots)
         let slices = layout.slices(for: count)
         let denseCount = dense.count
         // Dense parameters by partition; then touched table rows by partition and running statistics.
@@ -481,11 +491,15 @@ public final class FNNEngine: TrainingEngine {
     public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try optimizer.restore(from: file, path: path)
+        try optimizer.restore(from: file, path: path, model: model)
     }
 
     public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {
         optimizer.synchronize(model: model, epoch: epoch, executor: executor)
+    }
+
+    public func publishTables(executor: PhaseExecutor) {
+        if deferredOptimizer.isMade { optimizer.publish(model: model, executor: executor) }
     }
 
     public var optimizerBytes: Int { optimizer.byteCount }
@@ -516,14 +530,14 @@ public final class FNNEngine: TrainingEngine {
                     positions.gather(from: data, examples: examples.base, range: layout.rows(of: s, count: count))
                 }
                 return try sharded.fetch(positions: positions, rows: 0..<count, model: model)
-            } ?? (rows: positions.rows.base, embedding: model.embedding.base, linear: model.linear?.base)
+            } ?? (rows: positions.rows.base, table: deferredOptimizer.liveTable(of: model))
             let variable = positions.variableLayout(examples: count)
             executor.run(.evaluate, tasks: layout.slices(for: count)) { s, worker in
                 let params = replicas.parameters(worker: worker)
                 let r = layout.rows(of: s, count: count)
                 let n = r.count
                 if sharded == nil { positions.gather(from: data, examples: examples.base, range: r) }
-                gatherInput(rows: tables.rows, embedding: tables.embedding, linear: tables.linear, variable: variable,
+                gatherInput(rows: tables.rows, table: tables.table, variable: variable,
                             examples: r, x: x0.base + r.lowerBound * inputWidth)
                 var input = UnsafePointer(x0.base + r.lowerBound * inputWidth)
                 for (l, h) in hidden.enumerated() {

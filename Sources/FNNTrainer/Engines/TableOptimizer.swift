@@ -19,6 +19,12 @@ final class DeferredTableOptimizer: @unchecked Sendable {
     }
 
     var isMade: Bool { made != nil }
+
+    /// The table rows as training reads them now: the optimizer's fused records once it exists
+    /// and keeps them there, else the model's tensors (an engine that only scores).
+    func liveTable(of model: Model) -> TableRows {
+        made?.liveTable(of: model) ?? TableOptimizer.tensorRows(of: model)
+    }
 }
 
 /// The optimizer state both engines keep, and what they do with it alike: torch's Adam over the
@@ -40,7 +46,8 @@ final class TableOptimizer: @unchecked Sendable {
     private(set) var currentRates = LearningRateScale.one
 
     init(config: AdamConfig, tables: TableOptimizerConfig, denseCount: Int, tableRows: Int, width: Int, hasLinear: Bool,
-         fieldCount: Int, mode: SparseUpdate, rates: LearningRateSchedule = .constant) {
+         fieldCount: Int, mode: SparseUpdate, rates: LearningRateSchedule = .constant,
+         rowLayout: RowRecords.Layout = .separate) {
         self.rates = rates
         dense = DenseAdam(config: config, count: denseCount)
         tableConfig = tables
@@ -48,16 +55,68 @@ final class TableOptimizer: @unchecked Sendable {
         if tables.kind == .adam {
             var rowConfig = config
             rowConfig.learningRate = tableLearningRate
-            table = LazyRowAdam(config: rowConfig, rows: tableRows, width: width, hasLinear: hasLinear)
+            table = LazyRowAdam(config: rowConfig, rows: tableRows, width: width, hasLinear: hasLinear, layout: rowLayout)
             momentumFree = nil
             schedule = AdamSchedule(config: rowConfig)
         } else {
             table = nil
             momentumFree = RowAdagrad(kind: tables.kind, rows: tableRows, width: width, hasLinear: hasLinear,
-                                      initialAccumulator: tables.initialAccumulator)
+                                      initialAccumulator: tables.initialAccumulator, layout: rowLayout)
             schedule = AdamSchedule(config: config)
         }
         self.mode = mode
+    }
+
+    /// The model's tensors as kernel rows.
+    static func tensorRows(of model: Model) -> TableRows {
+        TableRows(embedding: model.embedding.base, width: model.config.embedDim, linear: model.linear?.base)
+    }
+
+    /// The table rule's per-row state.
+    var records: RowRecords { table?.records ?? momentumFree!.records }
+
+    /// The layout an engine keeps: `asked`, where it can be had. A sharded table's owner serves
+    /// its rows from the model's tensors.
+    static func rowLayout(asked: RowRecords.Layout, model: Model) -> RowRecords.Layout {
+        model.shard.isWholeTable ? asked : .separate
+    }
+
+    /// Fused: the model's `tableRevision` when the records and the tensors last agreed (an
+    /// import or an export). Whichever was written last leads: the records after training
+    /// steps, the tensors after a write from outside (`Model.tablesDidChange`).
+    private var syncedTableRevision = 0
+
+    /// Whether the model's tensors were written since the records last agreed with them.
+    private func tensorsLead(_ model: Model) -> Bool { model.tableRevision != syncedTableRevision }
+
+    /// Before a training step reads the rows: fused records take in a write to the model's
+    /// tensors made since they last agreed.
+    func adoptTableWrites(of model: Model) {
+        if records.layout == .fused && tensorsLead(model) { importRows(from: model) }
+    }
+
+    /// Where the rows are current now: the records while they lead, else the model's tensors.
+    func liveTable(of model: Model) -> TableRows {
+        guard records.layout == .fused, !tensorsLead(model) else { return Self.tensorRows(of: model) }
+        let live = records.liveRows(table: model.embedding, linear: model.linear)
+        return TableRows(embedding: live.table.base, rowStride: live.table.stride, linear: live.linear?.base,
+                         linearStride: live.linear?.stride ?? 0)
+    }
+
+    /// The row slots the groupings use, when the records hold them.
+    var recordSlots: RowSlots? { records.slots }
+
+    /// Fused: the model's tensors into the records (at creation and restore, when the tensors lead).
+    func importRows(from model: Model) {
+        records.importRows(table: model.embedding, linear: model.linear)
+        syncedTableRevision = model.tableRevision
+    }
+
+    /// Fused: the records out to the model's tensors, which are then current (nothing to do
+    /// where the tensors lead).
+    func publish(model: Model, executor: PhaseExecutor) {
+        guard records.layout == .fused, !tensorsLead(model) else { return }
+        records.exportAll(table: model.embedding, linear: model.linear, executor: executor, owned: model.tableRange.owned)
     }
 
     /// Starts the next global step of `epoch` (on the calling thread, before the update phases);
@@ -92,9 +151,14 @@ final class TableOptimizer: @unchecked Sendable {
         }
     }
 
-    /// Settles every row's pending catch-up (lazy Adam) at the end of `epoch`.
+    /// Settles every row's pending catch-up (lazy Adam) at the end of `epoch`; the model's
+    /// tensors are then current (fused records are copied out in the same pass).
     func synchronize(model: Model, epoch: Int, executor: PhaseExecutor) {
-        guard let table, mode == .lazy, dense.step > 0 else { return }
+        adoptTableWrites(of: model)
+        guard let table, mode == .lazy, dense.step > 0 else {
+            publish(model: model, executor: executor)
+            return
+        }
         schedule.ensure(upTo: dense.step)
         table.catchUpAll(table: model.embedding, linear: model.linear, globalStep: dense.step, schedule: schedule,
                          rates: rates.scale(epoch: epoch), executor: executor, owned: model.tableRange.owned)
@@ -107,13 +171,18 @@ final class TableOptimizer: @unchecked Sendable {
         return t
     }
 
-    func restore(from file: SafeTensors, path: String) throws(ModelFileError) {
+    /// `model`: already holding the checkpoint's parameters, which fused records take in.
+    func restore(from file: SafeTensors, path: String, model: Model) throws(ModelFileError) {
         try dense.restore(prefix: "adam.dense", from: file, path: path)
         if let table {
             try table.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
                               globalStep: dense.step)
+            importRows(from: model)
         }
-        if let momentumFree { try momentumFree.restore(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear", from: file, path: path) }
+        if let momentumFree {
+            try momentumFree.restore(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear", from: file, path: path)
+            importRows(from: model)
+        }
     }
 
     /// Bytes of moments, accumulators and per-row records.

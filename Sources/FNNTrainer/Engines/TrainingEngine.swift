@@ -20,6 +20,10 @@ public protocol TrainingEngine: AnyObject {
     /// Applies every table row's pending catch-up (see `LazyRowAdam`); called at epoch ends.
     /// `epoch`: the epoch just trained (its learning rates apply to the catch-up).
     func synchronizeTables(epoch: Int, executor: PhaseExecutor)
+    /// Makes the model's table tensors current with the rows training keeps in its own records
+    /// (`RowRecords`), without settling catch-ups: before anything reads `model` mid-epoch
+    /// (an interruption's checkpoint). `synchronizeTables` does it too.
+    func publishTables(executor: PhaseExecutor)
     /// Bytes of the batch workspace (activations, gradient entries, per-slice gradients, row
     /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
     var workspaceBytes: Int { get }

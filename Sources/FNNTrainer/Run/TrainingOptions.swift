@@ -53,6 +53,10 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The FNN's MLP products: fp32, or bf16 operands with fp32 sums (the model is another
     /// model, so a resumed run must keep it).
     public var mlpPrecision = MLPPrecision.fp32
+    /// Where training keeps the table rows and their optimizer state (`RowRecords`). Not
+    /// saved and not part of `sameTraining`: both layouts give the same bits, so a run may
+    /// resume in either.
+    public var rowLayout = RowRecords.Layout.fused
 
     public init() {}
 }

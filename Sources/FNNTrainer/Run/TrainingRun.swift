@@ -208,7 +208,11 @@ public final class TrainingRun {
                         epochETA: Double(total - done) / max(rate, 1e-9)))
                 }
             }
-            if interrupted { break }
+            if interrupted {
+                // The checkpoint written next reads the model mid-epoch.
+                engine.publishTables(executor: executor)
+                break
+            }
             // Rows not touched lately still owe their catch-up; settle it before evaluating (or
             // keeping) this epoch's model.
             engine.synchronizeTables(epoch: epoch, executor: executor)

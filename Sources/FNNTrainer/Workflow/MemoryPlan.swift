@@ -32,17 +32,13 @@ public struct MemoryPlan: Sendable, Equatable {
         let rows = TableShard.rows(of: 0, ranks: tableShards, tableRows: config.tableRows)
         let layout = DenseLayout(config)
         let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
-        let linearRows = config.hasLinearTable ? rows : 0
         let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
         parameters = 2 * (parameterCount - unheld) * 4
-        var state = 2 * layout.count * 4
-        switch options.tables.kind {
-        case .adam: state += rows * (2 * d * 4 + MemoryLayout<LazyRowState>.stride)
-        case .adagrad: state += (rows * d + linearRows) * 4
-        case .rowwiseAdagrad: state += (rows + linearRows) * 4
-        case .sgd: break
-        }
-        optimizer = state
+        // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
+        let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.rowLayout
+        let rowState = options.tables.kind.rowState(width: d, hasLinear: config.hasLinearTable)
+        optimizer = 2 * layout.count * 4
+            + RowRecords.byteCount(layout: rowLayout, rows: rows, width: d, narrow: rowState.narrow, wide: rowState.wide)
         // Row groupings: one slot per table row, and per part lists sized by the batch's positions
         // (multi-hot and valued rows reserve each field's most ids per example, each position
         // with its value and field beside its row).
@@ -50,7 +46,8 @@ public struct MemoryPlan: Sendable, Equatable {
         let positionBytes = config.schema == nil ? 4 : 12
         let positions = batch * perExample
         let unique = min(positions, rows)
-        var work = rows * 4 + (rows / 64 + 1) * 4
+        // Fused records hold the row slots.
+        var work = (rowLayout == .fused ? 0 : rows * 4) + (rows / 64 + 1) * 4
         // Valued positions: each part keeps its positions' values and a coefficient per row.
         let valued = config.schema == nil ? 0 : 4
         work += max(concurrency, 1) * (unique * (4 * d + 12 + valued) + positions * (8 + valued))

@@ -1,0 +1,38 @@
+/// A table's rows where the kernels read them: row r's embedding at `embedding + r * rowStride`,
+/// its linear weight (FM's first-order term, or FNN's `embedding+linear` input) at
+/// `linearWeights + r * linearStride`.
+///
+/// Why strides: a model's tensors and a sharded lookup's compact rows are dense (strides `width`
+/// and 1), but training keeps a large table in fused row records (`RowRecords`), each row
+/// beside its linear weight and optimizer state in consecutive cache lines, so the same kernels
+/// read either without a copy.
+public struct TableRows: BitwiseCopyable {
+    public let embedding: UnsafePointer<Float>
+    public let rowStride: Int
+    public let linearWeights: UnsafePointer<Float>?
+    public let linearStride: Int
+
+    public init(embedding: UnsafePointer<Float>, rowStride: Int, linear: UnsafePointer<Float>?, linearStride: Int) {
+        precondition(rowStride > 0 && (linear == nil || linearStride > 0))
+        self.embedding = embedding
+        self.rowStride = rowStride
+        linearWeights = linear
+        self.linearStride = linearStride
+    }
+
+    /// Dense tensors: rows of `width` floats, one linear weight per row.
+    public init(embedding: UnsafePointer<Float>, width: Int, linear: UnsafePointer<Float>?) {
+        self.init(embedding: embedding, rowStride: width, linear: linear, linearStride: 1)
+    }
+
+    public var hasLinear: Bool { linearWeights != nil }
+
+    @inlinable @inline(__always) public func row(_ r: Int) -> UnsafePointer<Float> { embedding + r * rowStride }
+
+    /// Row r's linear weight; only where the table has them (the kernels that call it check once).
+    @inlinable @inline(__always) public func linear(_ r: Int) -> Float { linearWeights.unsafelyUnwrapped[r * linearStride] }
+
+    @inlinable @inline(__always) public func linearAddress(_ r: Int) -> UnsafePointer<Float> {
+        linearWeights.unsafelyUnwrapped + r * linearStride
+    }
+}
