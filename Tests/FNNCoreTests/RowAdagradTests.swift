@@ -105,3 +105,51 @@ import Testing
         #expect(p == 0.5 && a == 0)
     }
 }
+
+/// The fused record's arithmetic of places: where each field sits, that the slots start empty,
+/// that rows go in and out unchanged, and that integers kept as float bits (step counts whose
+/// patterns are NaNs) survive the checkpoint copies bit for bit.
+@Suite struct RowRecordsTests {
+    @Test func recordsTakeWholeLinesAndKeepTheirFields() {
+        // Width 16: lazy Adam's record is four lines (row, narrow state, m, v), row-wise
+        // Adagrad's two.
+        #expect(RowRecords.recordStride(width: 16, narrow: 4, wide: 32) == 64)
+        #expect(RowRecords.recordStride(width: 16, narrow: 2, wide: 0) == 32)
+        #expect(RowRecords.recordStride(width: 5, narrow: 1, wide: 5) == 32)
+        let rows = 37, width = 5
+        let records = RowRecords(layout: .fused, rows: rows, width: width, hasLinear: true, narrow: 4, wide: 10)
+        #expect(records.byteCount == RowRecords.byteCount(layout: .fused, rows: rows, width: width, narrow: 4, wide: 10))
+        let slots = records.slots!
+        #expect((0..<rows).allSatisfy { slots[$0] == -1 })
+        let table = AlignedBuffer<Float>((0..<rows * width).map { Float($0) * 0.5 })
+        let linear = AlignedBuffer<Float>((0..<rows).map { -Float($0) })
+        records.importRows(table: table, linear: linear)
+        let live = records.liveRows(table: table, linear: linear)
+        #expect(live.table.stride == 32 && live.linear!.stride == 32)
+        #expect(live.table.row(3)[4] == table[3 * width + 4] && live.linear!.row(7).pointee == -7)
+        // Every field of one record is its own memory: writing each leaves the others alone.
+        records.narrow.row(2).update(repeating: 9, count: 4)
+        records.wide.row(2).update(repeating: 8, count: 10)
+        slots[2] = 12
+        #expect(live.table.row(2)[0] == table[10] && live.linear!.row(2).pointee == -2 && slots[2] == 12)
+        #expect(records.narrow.row(2)[3] == 9 && records.wide.row(2)[9] == 8 && records.narrow.row(3)[0] == 0)
+        live.table.row(5)[1] = 100
+        let out = AlignedBuffer<Float>(count: rows * width), outLinear = AlignedBuffer<Float>(count: rows)
+        records.exportRows(table: out, linear: outLinear)
+        #expect(out[5 * width + 1] == 100 && out[5 * width + 2] == table[5 * width + 2] && outLinear[9] == -9)
+    }
+
+    @Test(arguments: [RowRecords.Layout.fused, .separate])
+    func integerBitsSurviveTheCheckpointCopies(layout: RowRecords.Layout) {
+        let rows = 4
+        let records = RowRecords(layout: layout, rows: rows, width: 3, hasLinear: false, narrow: 2, wide: 0)
+        let patterns: [UInt32] = [0xFFFF_FFFF, 0x7FC0_0001, 0x7F80_0001, 1]
+        var raw = [UInt8](repeating: 0, count: rows * 4)
+        for (r, p) in patterns.enumerated() { withUnsafeBytes(of: p.littleEndian) { raw.replaceSubrange(r * 4..<r * 4 + 4, with: $0) } }
+        raw.withUnsafeBytes { records.restoreNarrow(field: 1, from: $0.baseAddress!) }
+        var back = [UInt8](repeating: 0, count: rows * 4)
+        back.withUnsafeMutableBytes { records.copyNarrow(field: 1, into: $0.baseAddress!) }
+        #expect(back == raw)
+        #expect((0..<rows).allSatisfy { records.narrow.row($0)[1].bitPattern == patterns[$0] })
+    }
+}

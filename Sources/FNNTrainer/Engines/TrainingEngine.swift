@@ -24,6 +24,8 @@ public protocol TrainingEngine: AnyObject {
     /// (`RowRecords`), without settling catch-ups: before anything reads `model` mid-epoch
     /// (an interruption's checkpoint). `synchronizeTables` does it too.
     func publishTables(executor: PhaseExecutor)
+    /// Where training keeps the table rows (`RowRecords`).
+    var rowLayout: RowRecords.Layout { get }
     /// Bytes of the batch workspace (activations, gradient entries, per-slice gradients, row
     /// grouping, per-worker copies): what training needs beyond the model and optimizer state.
     var workspaceBytes: Int { get }
