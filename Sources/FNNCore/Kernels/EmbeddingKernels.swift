@@ -31,17 +31,21 @@ package enum EmbeddingKernels: FloatLanes {
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
         let ahead = 16
+        // An example's ids span several lines (Criteo's 39 fields: 156 bytes, three or four):
+        // all of them are asked for, or the rest arrive one demand miss after another.
+        let rowBytes = fieldCount * MemoryLayout<UInt32>.stride
+        @inline(__always) func prefetch(example e: Int) {
+            let start = UnsafeRawPointer(ids + e * fieldCount)
+            var offset = 0
+            while offset < rowBytes { fnnpar_prefetch(start + offset); offset += 64 }
+            fnnpar_prefetch(start + rowBytes - 1)
+            if let labels { fnnpar_prefetch(labels + e) }
+        }
         // The first rows of a slice are requested together up front: waiting for the loop to
         // reach them would leave a quarter of a 64-row slice unprefetched.
-        for i in 0..<min(ahead, rows) {
-            fnnpar_prefetch(ids + examples[i] * fieldCount)
-            if let labels { fnnpar_prefetch(labels + examples[i]) }
-        }
+        for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
         for i in 0..<rows {
-            if i + ahead < rows {
-                fnnpar_prefetch(ids + examples[i + ahead] * fieldCount)
-                if let labels { fnnpar_prefetch(labels + examples[i + ahead]) }
-            }
+            if i + ahead < rows { prefetch(example: examples[i + ahead]) }
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
             for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }
