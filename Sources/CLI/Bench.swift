@@ -51,8 +51,8 @@ struct Bench: ParsableCommand {
     var dropout: Float = 0.2
     @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): auto (training's default: bf16 where the CPU has AVX512-BF16), fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "auto|fp32|bf16,..."))
     var precision = "auto"
-    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): fused (the default: each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. Both give the same bits.", valueName: "fused|separate,..."))
-    var rowLayout = "fused"
+    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): auto (training's default: fused for an FM whose records pass 64 MiB, else separate), fused (each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. All give the same bits.", valueName: "auto|fused|separate,..."))
+    var rowLayout = "auto"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
@@ -83,14 +83,15 @@ struct Bench: ParsableCommand {
         guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
             throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
         }
-        let layouts = try rowLayout.split(separator: ",").map { name -> RowRecords.Layout in
+        let layouts = try rowLayout.split(separator: ",").map { name -> RowRecords.Layout? in
+            if name == "auto" { return nil }
             guard let layout = RowRecords.Layout(rawValue: String(name)) else {
-                throw ValidationError("--row-layout: unknown layout '\(name)' (fused or separate)")
+                throw ValidationError("--row-layout: unknown layout '\(name)' (auto, fused or separate)")
             }
             return layout
         }
         guard !layouts.isEmpty, Set(layouts).count == layouts.count else {
-            throw ValidationError("--row-layout: give fused, separate or fused,separate (each once)")
+            throw ValidationError("--row-layout: give auto, fused, separate or fused,separate (each once)")
         }
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         // Under mpirun every rank must measure the same thing: the same binary and arguments, and
@@ -133,7 +134,9 @@ struct Bench: ParsableCommand {
             options.tables = .recommended(for: kind)
             if let rule = optimizer.rule { options.tables.kind = rule }
             // Every (arithmetic, layout) variant in turn within each round.
-            let variants = (kind == .fnn ? precisions : [.fp32]).flatMap { p in layouts.map { (arithmetic: p, layout: $0) } }
+            let variants = (kind == .fnn ? precisions : [.fp32]).flatMap { p in
+                layouts.map { (arithmetic: p, layout: $0 ?? options.resolvedRowLayout(for: config)) }
+            }
             var runs: [[[ThroughputMeasurement]]] = Array(repeating: Array(repeating: [], count: threadCounts.count),
                                                           count: variants.count)
             for _ in 0..<repeats {
@@ -153,7 +156,7 @@ struct Bench: ParsableCommand {
                     let sorted = runs[a][i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
                     let mid = sorted[sorted.count / 2]
                     let point = BenchPoint(model: kind.rawValue, precision: kind == .fnn ? arithmetic.rawValue : nil,
-                                           rowLayout: layouts.count > 1 || layout != .fused ? layout.rawValue : nil,
+                                           rowLayout: layouts.count > 1 || layouts[0] != nil ? layout.rawValue : nil,
                                            tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
                                            minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                            speedup: mid.samplesPerSecond / firstMedian,
@@ -270,10 +273,13 @@ struct BenchReport: Encodable {
 
 enum BenchTable {
     static func render(_ points: [BenchPoint]) -> String {
-        var lines = ["model     tables           threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
+        // As wide as the longest label ("fnn bf16 separate" when layouts are compared).
+        let labelWidth = max(8, points.map(\.label.count).max() ?? 0)
+        var lines = ["model".padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+            + "  tables           threads   samples/s (median)      min        max   speedup  efficiency  peak RSS MB  state MB  workspace MB"]
         for p in points {
             lines.append(String(format: "%@  %@ %8d %20@ %10@ %10@ %8.2fx %10.0f%% %12@ %9.1f %13.1f",
-                                p.label.padding(toLength: 8, withPad: " ", startingAt: 0),
+                                p.label.padding(toLength: labelWidth, withPad: " ", startingAt: 0),
                                 p.tableRule.padding(toLength: 15, withPad: " ", startingAt: 0), p.threads,
                                 formatRate(p.samplesPerSecond), formatRate(p.minimum), formatRate(p.maximum),
                                 p.speedup, 100 * p.efficiency,

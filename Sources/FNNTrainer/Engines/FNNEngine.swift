@@ -70,7 +70,7 @@ public final class FNNEngine: TrainingEngine {
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, seed: UInt64,
                 sliceRows: Int = defaultSliceRows, sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
                 rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(), precision: MLPPrecision = .fp32,
-                rowLayout: RowRecords.Layout = .fused) {
+                rowLayout: RowRecords.Layout = .separate) {
         precondition(model.config.kind == .fnn && model.config.fieldDims == data.fieldDims)
         precondition(precision == .fp32 || BFloat16GEMM.isSupported, "bf16 products need AVX512-BF16")
         precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")

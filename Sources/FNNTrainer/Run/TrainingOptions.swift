@@ -1,5 +1,6 @@
 import FNNCore
 import FNNExecution
+import FNNSystem
 import Foundation
 
 public struct TrainingOptions: Sendable, Codable, Equatable {
@@ -53,15 +54,39 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The FNN's MLP products: fp32, or bf16 operands with fp32 sums (the model is another
     /// model, so a resumed run must keep it).
     public var mlpPrecision = MLPPrecision.fp32
-    /// Where training keeps the table rows and their optimizer state (`RowRecords`). Not
-    /// saved and not part of `sameTraining`: both layouts give the same bits, so a run may
-    /// resume in either.
-    public var rowLayout = RowRecords.Layout.fused
+    /// Where training keeps the table rows and their optimizer state (`RowRecords`); nil: each
+    /// model's measured best (`resolvedRowLayout`). Not saved and not part of `sameTraining`:
+    /// both layouts give the same bits, so a run may resume in either.
+    public var rowLayout: RowRecords.Layout?
 
     public init() {}
 }
 
 extension TrainingOptions {
+    /// The row layout a model of `config` trains in: the asked one, else fused records for an
+    /// FM whose records would outgrow the caches (at least `fusedRowLayoutBytes`) and whose
+    /// extra bytes over separate arrays (the rows held twice, and padding to whole lines) take
+    /// at most a quarter of the memory the process may use; separate arrays otherwise. Measured (perf/RESULTS.md): on a Criteo-shaped FM the records are
+    /// 5-15% faster (each touched row is one line pair from DRAM instead of lines in four
+    /// arrays); on ML-1M's cache-resident table they are 3% slower at one thread and 15% at two
+    /// (an updated row's two lines move between cores, where the dense arrays share theirs among
+    /// sixteen rows); the FNN's sparse phase was 15% slower on them (the forward pass never
+    /// brings the record line holding the slot). Fused records also hold the rows a second time.
+    public func resolvedRowLayout(for config: ModelConfig) -> RowRecords.Layout {
+        if let rowLayout { return rowLayout }
+        guard config.kind == .fm else { return .separate }
+        let state = tables.kind.rowState(width: config.embedDim, hasLinear: config.hasLinearTable)
+        func bytes(_ layout: RowRecords.Layout) -> Int {
+            RowRecords.byteCount(layout: layout, rows: config.tableRows, width: config.embedDim, narrow: state.narrow, wide: state.wide)
+        }
+        let fused = bytes(.fused)
+        guard fused >= Self.fusedRowLayoutBytes else { return .separate }
+        return fused - bytes(.separate) <= MemoryLimit.current().bytes / 4 ? .fused : .separate
+    }
+
+    /// Records at least this large (twice a 32 MiB last-level cache) train fused by default.
+    public static let fusedRowLayoutBytes = 64 << 20
+
     enum CodingKeys: String, CodingKey {
         case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, dataOrder, sparseUpdate, tables
         case initialization, rates
