@@ -51,7 +51,7 @@ struct Bench: ParsableCommand {
     var dropout: Float = 0.2
     @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): auto (training's default: bf16 where the CPU has AVX512-BF16), fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "auto|fp32|bf16,..."))
     var precision = "auto"
-    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): auto (training's default: fused for an FM whose records pass 64 MiB, else separate), fused (each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. All give the same bits.", valueName: "auto|fused|separate,..."))
+    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): auto (training's default: fused for an FM on lazy Adam whose records pass 64 MiB, else separate), fused (each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. All give the same bits.", valueName: "auto|fused|separate,..."))
     var rowLayout = "auto"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto

@@ -35,10 +35,11 @@ package enum EmbeddingKernels: FloatLanes {
         // all of them are asked for, or the rest arrive one demand miss after another.
         let rowBytes = fieldCount * MemoryLayout<UInt32>.stride
         @inline(__always) func prefetch(example e: Int) {
-            let start = UnsafeRawPointer(ids + e * fieldCount)
-            var offset = 0
-            while offset < rowBytes { fnnpar_prefetch(start + offset); offset += 64 }
-            fnnpar_prefetch(start + rowBytes - 1)
+            // Each line the row touches, once (ML-1M's two ids: one line).
+            let start = Int(bitPattern: UnsafeRawPointer(ids + e * fieldCount))
+            var line = start & ~63
+            let last = (start + rowBytes - 1) & ~63
+            while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
             if let labels { fnnpar_prefetch(labels + e) }
         }
         // The first rows of a slice are requested together up front: waiting for the loop to
@@ -158,7 +159,14 @@ package enum EmbeddingKernels: FloatLanes {
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
         precondition(table.hasLinear)
-        // The default width as a constant: its loops unroll and its sums stay in registers.
+        // The default width as a constant: its loops unroll and its sums stay in registers. The
+        // model's dense tensors (`TableRows.isDense`) get their strides as constants too, so a
+        // row's address is a shift of its index, as it was before rows had strides.
+        if embedDim == 16 && table.isDense(width: 16) {
+            return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
+                                embedDim: 16, table: table.dense(width: 16), bias: bias, dLogits: dLogits,
+                                scaledSums: scaledSums)
+        }
         if embedDim == 16 {
             return fmTrainSlice(rowIds: rowIds, labels: labels, rows: rows, batchSize: batchSize, fieldCount: fieldCount,
                                 embedDim: 16, table: table, bias: bias, dLogits: dLogits,

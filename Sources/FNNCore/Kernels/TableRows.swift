@@ -27,6 +27,22 @@ public struct TableRows: BitwiseCopyable {
 
     public var hasLinear: Bool { linearWeights != nil }
 
+    /// Whether these are dense tensors of `width`-float rows (linear weights, if any, one apart).
+    @inlinable public func isDense(width: Int) -> Bool { rowStride == width && (linearWeights == nil || linearStride == 1) }
+
+    /// The same rows with the dense strides written as the constants they are: in a kernel
+    /// inlined at a call with a literal `width`, a row's address is then a shift of its index.
+    @inlinable @inline(__always) public func dense(width: Int) -> TableRows {
+        TableRows(unchecked: embedding, rowStride: width, linear: linearWeights, linearStride: 1)
+    }
+
+    @usableFromInline init(unchecked embedding: UnsafePointer<Float>, rowStride: Int, linear: UnsafePointer<Float>?, linearStride: Int) {
+        self.embedding = embedding
+        self.rowStride = rowStride
+        linearWeights = linear
+        self.linearStride = linearStride
+    }
+
     @inlinable @inline(__always) public func row(_ r: Int) -> UnsafePointer<Float> { embedding + r * rowStride }
 
     /// Row r's linear weight; only where the table has them (the kernels that call it check once).

@@ -119,6 +119,10 @@ extension EmbeddingKernels {
         dLogits: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>
     ) -> (loss: Double, dBias: Float) {
         precondition(table.hasLinear)
+        if embedDim == 16 && table.isDense(width: 16) {
+            return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: 16,
+                                table: table.dense(width: 16), bias: bias, dLogits: dLogits, scaledSums: scaledSums)
+        }
         if embedDim == 16 {
             return fmTrainSlice(rowIds: rowIds, layout: layout, labels: labels, rows: rows, batchSize: batchSize, embedDim: 16,
                                 table: table, bias: bias, dLogits: dLogits, scaledSums: scaledSums)

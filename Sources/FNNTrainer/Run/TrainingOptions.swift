@@ -64,17 +64,17 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 
 extension TrainingOptions {
     /// The row layout a model of `config` trains in: the asked one, else fused records for an
-    /// FM whose records would outgrow the caches (at least `fusedRowLayoutBytes`) and whose
-    /// extra bytes over separate arrays (the rows held twice, and padding to whole lines) take
-    /// at most a quarter of the memory the process may use; separate arrays otherwise. Measured (perf/RESULTS.md): on a Criteo-shaped FM the records are
-    /// 5-15% faster (each touched row is one line pair from DRAM instead of lines in four
-    /// arrays); on ML-1M's cache-resident table they are 3% slower at one thread and 15% at two
-    /// (an updated row's two lines move between cores, where the dense arrays share theirs among
-    /// sixteen rows); the FNN's sparse phase was 15% slower on them (the forward pass never
-    /// brings the record line holding the slot). Fused records also hold the rows a second time.
+    /// FM on lazy Adam whose records would outgrow the caches (at least `fusedRowLayoutBytes`)
+    /// and whose extra bytes over separate arrays (the rows held twice, padding to whole lines)
+    /// take at most a quarter of the memory the process may use; separate arrays otherwise.
+    /// Measured side by side in one process (perf/RESULTS.md, session 13), Criteo-shaped FM:
+    /// lazy Adam +1% at one thread and +13% at two on fused records; row-wise Adagrad (the FM's
+    /// default rule, two floats of state a row) -4% and -17%, its dense arrays sharing lines
+    /// among warm rows where each fused record is a line pair of its own; ML-1M's cache-resident
+    /// table -3% and -15%; the FNN's sparse phase -15%.
     public func resolvedRowLayout(for config: ModelConfig) -> RowRecords.Layout {
         if let rowLayout { return rowLayout }
-        guard config.kind == .fm else { return .separate }
+        guard config.kind == .fm && tables.kind == .adam else { return .separate }
         let state = tables.kind.rowState(width: config.embedDim, hasLinear: config.hasLinearTable)
         func bytes(_ layout: RowRecords.Layout) -> Int {
             RowRecords.byteCount(layout: layout, rows: config.tableRows, width: config.embedDim, narrow: state.narrow, wide: state.wide)
