@@ -74,6 +74,35 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("fp16"), "\(bad.stderr)")
     }
 
+    /// Where the rows are kept is not a training option: fused records and separate arrays save
+    /// the same model file, a checkpoint of one resumes in the other, the memory plan names
+    /// the fused records, and an unknown layout is refused.
+    @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason))
+    func rowLayoutsSaveTheSameModel() throws {
+        let dir = scratch()
+        let u = Self.data + "/ml-100k/u.data"
+        let common = ["fm", "--data", u, "--cache-dir", dir, "--optimizer", "adam"]
+        var plans: [String] = []
+        for layout in ["fused", "separate"] {
+            let r = try run(common + ["--epochs", "2", "--row-layout", layout, "--save", layout + ".safetensors", "--keep-checkpoint"],
+                            in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            plans.append(r.stderr)
+        }
+        let fused = try Data(contentsOf: URL(fileURLWithPath: dir + "/fused.safetensors"))
+        #expect(fused == (try Data(contentsOf: URL(fileURLWithPath: dir + "/separate.safetensors"))))
+        #expect(plans[0].contains("fused row records") && !plans[1].contains("fused row records"), "\(plans[0])")
+        for (from, to) in [("fused", "separate"), ("separate", "fused")] {
+            let resumed = try run(common + ["--epochs", "3", "--row-layout", to, "--resume", from + ".safetensors.ckpt",
+                                            "--save", from + "-" + to + ".safetensors"], in: dir)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+        }
+        #expect((try Data(contentsOf: URL(fileURLWithPath: dir + "/fused-separate.safetensors")))
+            == (try Data(contentsOf: URL(fileURLWithPath: dir + "/separate-fused.safetensors"))))
+        let bad = try run(["fm", "--data", u, "--row-layout", "interleaved"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("interleaved"), "\(bad.stderr)")
+    }
+
     /// Bound by a launcher to fewer CPUs than --threads (mpirun binds each rank to one core when
     /// np <= 2), a run says how to undo the binding; run directly, it says only that workers share.
     @Test(.enabled(if: TestData.isAvailable, TestData.unavailableReason)) func launcherBindingTrapIsNamed() throws {

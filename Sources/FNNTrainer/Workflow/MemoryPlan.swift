@@ -20,6 +20,8 @@ public struct MemoryPlan: Sendable, Equatable {
     public var data = 0
     /// The Swift runtime, OpenBLAS, the worker stacks and the binary itself: measured at 25-35 MB.
     public var runtime = 32_000_000
+    /// Where training keeps the table rows (fused records hold them a second time).
+    public var rowLayout = RowRecords.Layout.separate
     public var total: Int { parameters + optimizer + workspace + exchange + evaluation + data + runtime }
 
     /// nil when a size is out of bounds or a product overflows (`ModelConfig.checkedParameterCount`).
@@ -37,6 +39,7 @@ public struct MemoryPlan: Sendable, Equatable {
         // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
         let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.resolvedRowLayout(for: config)
         let rowState = options.tables.kind.rowState(width: d, hasLinear: config.hasLinearTable)
+        self.rowLayout = rowLayout
         optimizer = 2 * layout.count * 4
             + RowRecords.byteCount(layout: rowLayout, rows: rows, width: d, narrow: rowState.narrow, wide: rowState.wide)
         // Row groupings: one slot per table row, and per part lists sized by the batch's positions
@@ -81,7 +84,7 @@ public struct MemoryPlan: Sendable, Equatable {
         func size(_ bytes: Int) -> String {
             bytes >= 1_000_000_000 ? String(format: "%.2f GB", Double(bytes) / 1e9) : String(format: "%.1f MB", Double(bytes) / 1e6)
         }
-        return "\(size(total)): parameters and best copy \(size(parameters)), optimizer \(size(optimizer)), workspace \(size(workspace)), "
+        return "\(size(total)): parameters and best copy \(size(parameters)), optimizer \(size(optimizer))\(rowLayout == .fused ? " (fused row records, the rows included)" : ""), workspace \(size(workspace)), "
             + (exchange > 0 ? "table exchange \(size(exchange)), " : "")
             + "evaluation \(size(evaluation)), data \(size(data)), runtime \(size(runtime))"
     }
