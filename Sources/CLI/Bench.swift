@@ -51,8 +51,8 @@ struct Bench: ParsableCommand {
     var dropout: Float = 0.2
     @Option(help: ArgumentHelp("FNN MLP arithmetic measured, each in turn within every round (side by side): auto (training's default: bf16 where the CPU has AVX512-BF16), fp32, bf16, or fp32,bf16 (see fnn-par fnn --help). The FM has no MLP and runs once.", valueName: "auto|fp32|bf16,..."))
     var precision = "auto"
-    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): auto (training's default: fused for an FM on lazy Adam whose records pass 64 MiB, else separate), fused (each row with its optimizer state in consecutive cache lines), separate (the model's tensors and the optimizer's arrays apart), or fused,separate. All give the same bits.", valueName: "auto|fused|separate,..."))
-    var rowLayout = "auto"
+    @Option(help: ArgumentHelp("Where training keeps the table rows, each in turn within every round (side by side): separate (the default: the model's tensors and the optimizer's arrays apart), fused (each row with its optimizer state in one record of consecutive cache lines), or fused,separate. Both give the same bits.", valueName: "separate|fused,..."))
+    var rowLayout = "separate"
     @Option(help: ArgumentHelp("Tables' update rule measured (auto: each model's default, rowwise-adagrad for the FM, adam for the FNN).", valueName: "auto|adam|adagrad|rowwise-adagrad|sgd"))
     var optimizer: TableRuleChoice = .auto
     @Flag(inversion: .prefixedNo, help: "Pin workers to CPUs (when they fit).")
@@ -83,15 +83,14 @@ struct Bench: ParsableCommand {
         guard !precisions.isEmpty, Set(precisions).count == precisions.count else {
             throw ValidationError("--precision: give fp32, bf16 or fp32,bf16 (each once)")
         }
-        let layouts = try rowLayout.split(separator: ",").map { name -> RowRecords.Layout? in
-            if name == "auto" { return nil }
+        let layouts = try rowLayout.split(separator: ",").map { name -> RowRecords.Layout in
             guard let layout = RowRecords.Layout(rawValue: String(name)) else {
-                throw ValidationError("--row-layout: unknown layout '\(name)' (auto, fused or separate)")
+                throw ValidationError("--row-layout: unknown layout '\(name)' (separate or fused)")
             }
             return layout
         }
         guard !layouts.isEmpty, Set(layouts).count == layouts.count else {
-            throw ValidationError("--row-layout: give auto, fused, separate or fused,separate (each once)")
+            throw ValidationError("--row-layout: give separate, fused or fused,separate (each once)")
         }
         guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         // Under mpirun every rank must measure the same thing: the same binary and arguments, and
@@ -135,7 +134,7 @@ struct Bench: ParsableCommand {
             if let rule = optimizer.rule { options.tables.kind = rule }
             // Every (arithmetic, layout) variant in turn within each round.
             let variants = (kind == .fnn ? precisions : [.fp32]).flatMap { p in
-                layouts.map { (arithmetic: p, layout: $0 ?? options.resolvedRowLayout(for: config)) }
+                layouts.map { (arithmetic: p, layout: $0) }
             }
             var runs: [[[ThroughputMeasurement]]] = Array(repeating: Array(repeating: [], count: threadCounts.count),
                                                           count: variants.count)
@@ -156,7 +155,7 @@ struct Bench: ParsableCommand {
                     let sorted = runs[a][i].sorted { $0.samplesPerSecond < $1.samplesPerSecond }
                     let mid = sorted[sorted.count / 2]
                     let point = BenchPoint(model: kind.rawValue, precision: kind == .fnn ? arithmetic.rawValue : nil,
-                                           rowLayout: layouts.count > 1 || layouts[0] != nil ? layout.rawValue : nil,
+                                           rowLayout: layouts.count > 1 || layout != .separate ? layout.rawValue : nil,
                                            tableRule: options.tables.kind.rawValue, threads: t, samplesPerSecond: mid.samplesPerSecond,
                                            minimum: sorted.first!.samplesPerSecond, maximum: sorted.last!.samplesPerSecond,
                                            speedup: mid.samplesPerSecond / firstMedian,

@@ -49,8 +49,8 @@ struct TrainingCommandOptions: ParsableArguments {
     var seed: UInt64 = 42
     @Option(help: ArgumentHelp("Under mpirun or srun: replicated keeps the whole table (and its optimizer state) on every rank; sharded gives rank r the rows g with g mod R = r, the rows a step reads fetched from their owners and each row updated by its owner; auto shards when a whole table would not fit a rank's memory. The model is the same bit for bit either way.", valueName: "auto|replicated|sharded"))
     var tables: TablePlacement = .auto
-    @Option(help: ArgumentHelp("Where training keeps the table rows: fused (each row with its optimizer state in one record of consecutive cache lines, read in place of the model's tensors, which then hold a copy), separate (the model's tensors and the optimizer's arrays apart), auto (fused for an FM on lazy Adam whose records pass 64 MiB and whose extra bytes fit a quarter of the memory limit: where it measured faster). The model is the same bit for bit either way, and a run resumes in either.", valueName: "auto|fused|separate"))
-    var rowLayout: RowLayoutChoice = .auto
+    @Option(help: ArgumentHelp("Where training keeps the table rows: separate (the model's tensors and the optimizer's arrays apart) or fused (each row with its optimizer state in one record of consecutive cache lines, read in place of the model's tensors, which then hold a copy: more memory, and measured no faster on this project's machine; see perf/RESULTS.md). The model is the same bit for bit either way, and a run resumes in either.", valueName: "separate|fused"))
+    var rowLayout: RowRecords.Layout = .separate
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -82,7 +82,7 @@ struct TrainingCommandOptions: ParsableArguments {
         options.adam = AdamConfig(learningRate: lr, weightDecay: weightDecay)
         options.seed = seed
         options.sparseUpdate = sparseUpdate
-        options.rowLayout = rowLayout.layout
+        options.rowLayout = rowLayout
         options.rates = LearningRateSchedule(decayPerEpoch: lrDecay, warmupSteps: warmupSteps)
         var tables = TableOptimizerConfig.recommended(for: kind)
         if let rule = optimizer.rule { tables.kind = rule }
@@ -119,9 +119,4 @@ enum TableInitChoice: String, ExpressibleByArgument, CaseIterable { case auto, t
 extension DataOrder: ExpressibleByArgument {}
 extension TablePlacement: ExpressibleByArgument {}
 
-/// `--row-layout`: a layout, or nil for the measured choice (`TrainingOptions.resolvedRowLayout`).
-enum RowLayoutChoice: String, ExpressibleByArgument, CaseIterable {
-    case auto, fused, separate
-
-    var layout: RowRecords.Layout? { self == .auto ? nil : RowRecords.Layout(rawValue: rawValue) }
-}
+extension RowRecords.Layout: ExpressibleByArgument {}

@@ -9,11 +9,11 @@ public func makeEngine(model: Model, data: Dataset, options: TrainingOptions, ra
     case .fm:
         return FMEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                         sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate, tables: options.tables,
-                        rates: options.rates, ranks: ranks, rowLayout: options.resolvedRowLayout(for: model.config))
+                        rates: options.rates, ranks: ranks, rowLayout: options.rowLayout)
     case .fnn:
         return FNNEngine(model: model, data: data, adam: options.adam, batchCapacity: options.batchSize,
                          seed: options.seed, sliceRows: options.sliceRows, sparseUpdate: options.sparseUpdate,
                          tables: options.tables, rates: options.rates, ranks: ranks, precision: options.mlpPrecision,
-                         rowLayout: options.resolvedRowLayout(for: model.config))
+                         rowLayout: options.rowLayout)
     }
 }

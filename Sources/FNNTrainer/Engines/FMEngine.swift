@@ -43,7 +43,7 @@ public final class FMEngine: TrainingEngine {
     public init(model: Model, data: Dataset, adam: AdamConfig, batchCapacity: Int, sliceRows: Int = defaultSliceRows,
                 sparseUpdate: SparseUpdate = .lazy, tables: TableOptimizerConfig = TableOptimizerConfig(),
                 rates: LearningRateSchedule = .constant, ranks: RankExchange = RankExchange(),
-                rowLayout: RowRecords.Layout = .fused) {
+                rowLayout: RowRecords.Layout = .separate) {
         precondition(model.config.kind == .fm && model.config.fieldDims == data.fieldDims)
         precondition(data.variable == nil || model.shard.isWholeTable, "variable rows are not sharded")
         self.model = model

@@ -1,6 +1,5 @@
 import FNNCore
 import FNNExecution
-import FNNSystem
 import Foundation
 
 public struct TrainingOptions: Sendable, Codable, Equatable {
@@ -54,38 +53,18 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     /// The FNN's MLP products: fp32, or bf16 operands with fp32 sums (the model is another
     /// model, so a resumed run must keep it).
     public var mlpPrecision = MLPPrecision.fp32
-    /// Where training keeps the table rows and their optimizer state (`RowRecords`); nil: each
-    /// model's measured best (`resolvedRowLayout`). Not saved and not part of `sameTraining`:
-    /// both layouts give the same bits, so a run may resume in either.
-    public var rowLayout: RowRecords.Layout?
+    /// Where training keeps the table rows and their optimizer state (`RowRecords`). Separate
+    /// arrays unless asked: fused records measured no faster on this machine in any case
+    /// (perf/RESULTS.md, session 13: Criteo-shaped FM with row-wise Adagrad -4% at one thread and
+    /// -17% at two, with lazy Adam even at one thread and -4% at two; ML-1M's FM -3% and -15%; the
+    /// FNN's sparse phase -15%) and hold the rows a second time. Not saved and not part of
+    /// `sameTraining`: both layouts give the same bits, so a run may resume in either.
+    public var rowLayout = RowRecords.Layout.separate
 
     public init() {}
 }
 
 extension TrainingOptions {
-    /// The row layout a model of `config` trains in: the asked one, else fused records for an
-    /// FM on lazy Adam whose records would outgrow the caches (at least `fusedRowLayoutBytes`)
-    /// and whose extra bytes over separate arrays (the rows held twice, padding to whole lines)
-    /// take at most a quarter of the memory the process may use; separate arrays otherwise.
-    /// Measured side by side in one process (perf/RESULTS.md, session 13), Criteo-shaped FM:
-    /// lazy Adam +1% at one thread and +13% at two on fused records; row-wise Adagrad (the FM's
-    /// default rule, two floats of state a row) -4% and -17%, its dense arrays sharing lines
-    /// among warm rows where each fused record is a line pair of its own; ML-1M's cache-resident
-    /// table -3% and -15%; the FNN's sparse phase -15%.
-    public func resolvedRowLayout(for config: ModelConfig) -> RowRecords.Layout {
-        if let rowLayout { return rowLayout }
-        guard config.kind == .fm && tables.kind == .adam else { return .separate }
-        let state = tables.kind.rowState(width: config.embedDim, hasLinear: config.hasLinearTable)
-        func bytes(_ layout: RowRecords.Layout) -> Int {
-            RowRecords.byteCount(layout: layout, rows: config.tableRows, width: config.embedDim, narrow: state.narrow, wide: state.wide)
-        }
-        let fused = bytes(.fused)
-        guard fused >= Self.fusedRowLayoutBytes else { return .separate }
-        return fused - bytes(.separate) <= MemoryLimit.current().bytes / 4 ? .fused : .separate
-    }
-
-    /// Records at least this large (twice a 32 MiB last-level cache) train fused by default.
-    public static let fusedRowLayoutBytes = 64 << 20
 
     enum CodingKeys: String, CodingKey {
         case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, dataOrder, sparseUpdate, tables

@@ -37,7 +37,7 @@ public struct MemoryPlan: Sendable, Equatable {
         let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
         parameters = 2 * (parameterCount - unheld) * 4
         // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
-        let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.resolvedRowLayout(for: config)
+        let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.rowLayout
         let rowState = options.tables.kind.rowState(width: d, hasLinear: config.hasLinearTable)
         self.rowLayout = rowLayout
         optimizer = 2 * layout.count * 4
