@@ -10,6 +10,13 @@ public struct LazyRowState: BitwiseCopyable {
     public var lastUpdate: UInt32 = 0
     public var linearM: Float = 0
     public var linearV: Float = 0
+
+    public init(steps: UInt32 = 0, lastUpdate: UInt32 = 0, linearM: Float = 0, linearV: Float = 0) {
+        self.steps = steps
+        self.lastUpdate = lastUpdate
+        self.linearM = linearM
+        self.linearV = linearV
+    }
 }
 
 /// Adam for a sparse table with lazy row updates: a step changes only the rows its batch touched,

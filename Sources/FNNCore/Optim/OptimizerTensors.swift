@@ -26,10 +26,10 @@ extension LazyRowAdam {
     package func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
         let rows = self.rows, width = self.width, records = self.records
         func moments(_ half: Int) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { records.copyWide(first: half * width, count: width, into: $0.baseAddress!) }
+            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { records.copyWide(first: half * width, count: width, into: $0) }
         }
         func state(_ field: Int, _ dtype: SafeTensors.DType, _ shape: [Int]) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: dtype, shape: shape) { records.copyNarrow(field: field, into: $0.baseAddress!) }
+            SafeTensors.Tensor(dtype: dtype, shape: shape) { records.copyNarrow(field: field, into: $0) }
         }
         var t = ["\(prefix).m": moments(0), "\(prefix).v": moments(1),
                  "\(prefix).steps": state(0, .u32, [rows]), "\(prefix).last_update": state(1, .u32, [rows])]
@@ -52,7 +52,12 @@ extension LazyRowAdam {
             }
         }
         let records = self.records, width = self.width
-        func bytes(_ name: String, _ body: (UnsafeRawPointer) -> Void) { file.tensors[name]!.withUnsafeBytes { body($0.baseAddress!) } }
+        // A mapped checkpoint's pages are handed back once copied (a table's moments are twice its size).
+        func bytes(_ name: String, _ body: (UnsafeRawBufferPointer) -> Void) {
+            let t = file.tensors[name]!
+            t.withUnsafeBytes(body)
+            t.releasePages()
+        }
         bytes("\(prefix).m") { records.restoreWide(first: 0, count: width, from: $0) }
         bytes("\(prefix).v") { records.restoreWide(first: width, count: width, from: $0) }
         bytes("\(prefix).steps") { records.restoreNarrow(field: 0, from: $0) }
@@ -79,28 +84,31 @@ extension RowAdagrad {
         switch kind {
         case .adagrad:
             t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) {
-                records.copyWide(first: 0, count: width, into: $0.baseAddress!)
+                records.copyWide(first: 0, count: width, into: $0)
             }
         case .rowwiseAdagrad:
             t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
-                records.copyNarrow(field: rowwiseIndex, into: $0.baseAddress!)
+                records.copyNarrow(field: rowwiseIndex, into: $0)
             }
         default: break
         }
-        if hasLinearAccumulator {
+        // As before the records: no linear accumulator tensor for a shard without rows.
+        if hasLinearAccumulator && rows > 0 {
             t["\(linearPrefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
-                records.copyNarrow(field: 0, into: $0.baseAddress!)
+                records.copyNarrow(field: 0, into: $0)
             }
         }
         return t
     }
 
     package func restore(prefix: String, linearPrefix: String, from file: SafeTensors, path: String) throws(ModelFileError) {
-        func take(_ name: String, perRow: Int, _ body: (UnsafeRawPointer) -> Void) throws(ModelFileError) {
+        func take(_ name: String, perRow: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws(ModelFileError) {
             guard let t = file.tensors[name], t.dtype == .f32, t.elementCount == rows * perRow else {
                 throw ModelFileError(path: path, "checkpoint lacks '\(name)' of \(rows * perRow) values")
             }
-            t.withUnsafeBytes { body($0.baseAddress!) }
+            t.withUnsafeBytes(body)
+            // A mapped checkpoint's pages are handed back once copied.
+            t.releasePages()
         }
         let records = self.records, width = self.width, rowwiseIndex = self.rowwiseIndex
         switch kind {
@@ -108,7 +116,9 @@ extension RowAdagrad {
         case .rowwiseAdagrad: try take("\(prefix).accumulator", perRow: 1) { records.restoreNarrow(field: rowwiseIndex, from: $0) }
         default: break
         }
-        if hasLinearAccumulator { try take("\(linearPrefix).accumulator", perRow: 1) { records.restoreNarrow(field: 0, from: $0) } }
+        if hasLinearAccumulator && rows > 0 {
+            try take("\(linearPrefix).accumulator", perRow: 1) { records.restoreNarrow(field: 0, from: $0) }
+        }
         func valid(_ a: Float) -> Bool { a >= 0 && a.isFinite }
         for r in 0..<rows {
             let a = accumulators(row: r)

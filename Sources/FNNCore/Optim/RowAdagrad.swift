@@ -56,7 +56,10 @@ public final class RowAdagrad: @unchecked Sendable {
         kind == .adagrad ? records.wide.row(row) : records.narrow.row(row) + rowwiseIndex
     }
     public func accumulator(row: Int, element j: Int) -> Float { accumulators(row: row)[j] }
-    public func linearAccumulator(row: Int) -> Float { records.narrow.row(row)[0] }
+    public func linearAccumulator(row: Int) -> Float {
+        precondition(hasLinearAccumulator, "this table rule keeps no linear accumulator")
+        return records.narrow.row(row)[0]
+    }
 
     /// Updates the unique rows u in `uniqueRange` of `grouping` (built with this batch's
     /// batch-mean gradients) for a batch of `batchCount` examples.

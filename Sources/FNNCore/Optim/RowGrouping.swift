@@ -304,7 +304,8 @@ public final class RowGrouping: @unchecked Sendable {
     /// Resets the row slots of the last build to -1, so another grouping sharing them may use
     /// these rows next.
     public func clearSlots() {
-        for k in 0..<uniqueCount { slots[Int(uniqueRows[k])] = -1 }
+        let slots = self.slots, unique = uniqueRows.view
+        for k in 0..<uniqueCount { slots[Int(unique[k])] = -1 }
         uniqueCount = 0
     }
 

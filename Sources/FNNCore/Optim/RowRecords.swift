@@ -142,29 +142,33 @@ public final class RowRecords: @unchecked Sendable {
     }
 
     /// Field `index` of every row's narrow state, as a checkpoint tensor's bytes (4 per row).
-    public func copyNarrow(field index: Int, into raw: UnsafeMutableRawPointer) {
-        precondition(index < narrowCount)
+    public func copyNarrow(field index: Int, into raw: UnsafeMutableRawBufferPointer) {
+        precondition(index < narrowCount && raw.count == rows * 4)
+        guard let out = raw.baseAddress else { return }
         let narrow = self.narrow
-        for r in 0..<rows { raw.storeBytes(of: narrow.row(r)[index].bitPattern, toByteOffset: r * 4, as: UInt32.self) }
+        for r in 0..<rows { out.storeBytes(of: narrow.row(r)[index].bitPattern, toByteOffset: r * 4, as: UInt32.self) }
     }
 
-    public func restoreNarrow(field index: Int, from raw: UnsafeRawPointer) {
-        precondition(index < narrowCount)
+    public func restoreNarrow(field index: Int, from raw: UnsafeRawBufferPointer) {
+        precondition(index < narrowCount && raw.count == rows * 4)
+        guard let source = raw.baseAddress else { return }
         let narrow = self.narrow
-        for r in 0..<rows { narrow.row(r)[index] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self)) }
+        for r in 0..<rows { narrow.row(r)[index] = Float(bitPattern: source.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self)) }
     }
 
     /// Floats `first ..< first + count` of every row's wide state, as rows x count floats.
-    public func copyWide(first: Int, count: Int, into raw: UnsafeMutableRawPointer) {
-        precondition(first + count <= wideCount)
+    public func copyWide(first: Int, count: Int, into raw: UnsafeMutableRawBufferPointer) {
+        precondition(first + count <= wideCount && raw.count == rows * count * 4)
+        guard let out = raw.baseAddress else { return }
         let wide = self.wide
-        for r in 0..<rows { (raw + r * count * 4).copyMemory(from: wide.row(r) + first, byteCount: count * 4) }
+        for r in 0..<rows { (out + r * count * 4).copyMemory(from: wide.row(r) + first, byteCount: count * 4) }
     }
 
-    public func restoreWide(first: Int, count: Int, from raw: UnsafeRawPointer) {
-        precondition(first + count <= wideCount)
+    public func restoreWide(first: Int, count: Int, from raw: UnsafeRawBufferPointer) {
+        precondition(first + count <= wideCount && raw.count == rows * count * 4)
+        guard let source = raw.baseAddress else { return }
         let wide = self.wide
-        for r in 0..<rows { UnsafeMutableRawPointer(wide.row(r) + first).copyMemory(from: raw + r * count * 4, byteCount: count * 4) }
+        for r in 0..<rows { UnsafeMutableRawPointer(wide.row(r) + first).copyMemory(from: source + r * count * 4, byteCount: count * 4) }
     }
 }
 

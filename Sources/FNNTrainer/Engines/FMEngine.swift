@@ -14,8 +14,8 @@ public final class FMEngine: TrainingEngine {
     let data: Dataset
     let deferredOptimizer: DeferredTableOptimizer
     var optimizer: TableOptimizer { deferredOptimizer.value }
-    /// Where training keeps the table rows (`RowRecords`): fused records unless sharded or
-    /// another table rule than lazy Adam.
+    /// Where training keeps the table rows (`RowRecords`): as asked, but separate arrays when
+    /// the table is sharded (an owner serves its rows from the model's tensors).
     public let rowLayout: RowRecords.Layout
     public var holdsOptimizerState: Bool { deferredOptimizer.isMade }
     let groupings: PartitionedRowGrouping
