@@ -8,9 +8,7 @@ extension LazyRowAdam {
     /// sharded), cut into 64-row-aligned ranges, one task each.
     func catchUpAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, globalStep: Int, schedule: AdamSchedule,
                     rates: LearningRateScale, executor: PhaseExecutor, owned: Range<Int>? = nil) {
-        let owned = owned ?? 0..<rows
-        let parts = partition(owned.count, parts: executor.workerCount, alignment: TableRowRange.alignment)
-            .map { (owned.lowerBound + $0.lowerBound)..<(owned.lowerBound + $0.upperBound) }
+        let parts = ownedRanges(owned ?? 0..<rows, executor: executor)
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
             catchUp(table: table, linear: linear, rowRange: parts[p], globalStep: globalStep, schedule: schedule, rates: rates)
         }
@@ -41,12 +39,16 @@ extension RowRecords {
     /// Fused records: copies the rows this process holds out to the model's tensors, in the same
     /// ranges as `catchUpAll`.
     func exportAll(table: AlignedBuffer<Float>, linear: AlignedBuffer<Float>?, executor: PhaseExecutor, owned: Range<Int>? = nil) {
-        let owned = owned ?? 0..<rows
-        let parts = partition(owned.count, parts: executor.workerCount, alignment: TableRowRange.alignment)
-            .map { (owned.lowerBound + $0.lowerBound)..<(owned.lowerBound + $0.upperBound) }
+        let parts = ownedRanges(owned ?? 0..<rows, executor: executor)
         executor.run(.sparseUpdate, tasks: parts.count) { p, _ in
             exportRows(table: table, linear: linear, range: parts[p])
         }
     }
+}
 
+/// `owned` cut into 64-row-aligned ranges, one per worker: whole-table passes with one writer
+/// per cache line.
+func ownedRanges(_ owned: Range<Int>, executor: PhaseExecutor) -> [Range<Int>] {
+    partition(owned.count, parts: executor.workerCount, alignment: TableRowRange.alignment)
+        .map { (owned.lowerBound + $0.lowerBound)..<(owned.lowerBound + $0.upperBound) }
 }

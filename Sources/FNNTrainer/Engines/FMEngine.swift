@@ -59,7 +59,6 @@ public final class FMEngine: TrainingEngine {
         deferredOptimizer = DeferredTableOptimizer {
             let optimizer = TableOptimizer(config: adam, tables: tables, denseCount: 1, tableRows: rows, width: d, hasLinear: true,
                                            fieldCount: f, mode: sparseUpdate, rates: rates, rowLayout: rowLayout)
-            optimizer.importRows(from: model)
             return optimizer
         }
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
@@ -205,7 +204,7 @@ public final class FMEngine: TrainingEngine {
     public func gatherOptimizerState() throws(CommunicatorError) {}
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try optimizer.restore(from: file, path: path, model: model)
+        try optimizer.restore(from: file, path: path)
     }
 
     public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {

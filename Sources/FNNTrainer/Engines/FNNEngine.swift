@@ -92,7 +92,6 @@ public final class FNNEngine: TrainingEngine {
             let optimizer = TableOptimizer(config: adam, tables: tables, denseCount: denseCount, tableRows: rows, width: d,
                                            hasLinear: config.hasLinearTable, fieldCount: f, mode: sparseUpdate, rates: rates,
                                            rowLayout: rowLayout)
-            optimizer.importRows(from: model)
             return optimizer
         }
         positions = BatchPositions(fieldOffsets: model.offsets, capacity: batchCapacity, for: data)
@@ -491,7 +490,7 @@ public final class FNNEngine: TrainingEngine {
     public func optimizerTensors() -> [String: SafeTensors.Tensor] { optimizer.tensors }
 
     public func restoreOptimizer(from file: SafeTensors, path: String) throws(ModelFileError) {
-        try optimizer.restore(from: file, path: path, model: model)
+        try optimizer.restore(from: file, path: path)
     }
 
     public func synchronizeTables(epoch: Int, executor: PhaseExecutor) {

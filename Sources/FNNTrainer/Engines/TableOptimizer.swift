@@ -89,10 +89,12 @@ final class TableOptimizer: @unchecked Sendable {
     /// Whether the model's tensors were written since the records last agreed with them.
     private func tensorsLead(_ model: Model) -> Bool { model.tableRevision != syncedTableRevision }
 
-    /// Before a training step reads the rows: fused records take in a write to the model's
-    /// tensors made since they last agreed.
+    /// Before a training step reads the rows: fused records take in the model's tensors when
+    /// they were written since the two last agreed (and at the first step, when they never did).
     func adoptTableWrites(of model: Model) {
-        if records.layout == .fused && tensorsLead(model) { importRows(from: model) }
+        guard records.layout == .fused && tensorsLead(model) else { return }
+        records.importRows(table: model.embedding, linear: model.linear)
+        syncedTableRevision = model.tableRevision
     }
 
     /// Where the rows are current now: the records while they lead, else the model's tensors.
@@ -105,12 +107,6 @@ final class TableOptimizer: @unchecked Sendable {
 
     /// The row slots the groupings use, when the records hold them.
     var recordSlots: RowSlots? { records.slots }
-
-    /// Fused: the model's tensors into the records (at creation and restore, when the tensors lead).
-    func importRows(from model: Model) {
-        records.importRows(table: model.embedding, linear: model.linear)
-        syncedTableRevision = model.tableRevision
-    }
 
     /// Fused: the records out to the model's tensors, which are then current (nothing to do
     /// where the tensors lead).
@@ -171,18 +167,15 @@ final class TableOptimizer: @unchecked Sendable {
         return t
     }
 
-    /// `model`: already holding the checkpoint's parameters, which fused records take in.
-    func restore(from file: SafeTensors, path: String, model: Model) throws(ModelFileError) {
+    /// The rows themselves come from the model (fused records take them in at the next step:
+    /// the resume's parameter copy moved `Model.tableRevision`).
+    func restore(from file: SafeTensors, path: String) throws(ModelFileError) {
         try dense.restore(prefix: "adam.dense", from: file, path: path)
         if let table {
             try table.restore(prefix: "adam.embedding", linearPrefix: "adam.linear", from: file, path: path,
                               globalStep: dense.step)
-            importRows(from: model)
         }
-        if let momentumFree {
-            try momentumFree.restore(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear", from: file, path: path)
-            importRows(from: model)
-        }
+        if let momentumFree { try momentumFree.restore(prefix: "adagrad.embedding", linearPrefix: "adagrad.linear", from: file, path: path) }
     }
 
     /// Bytes of moments, accumulators and per-row records.

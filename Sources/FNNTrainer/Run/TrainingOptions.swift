@@ -65,7 +65,6 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 }
 
 extension TrainingOptions {
-
     enum CodingKeys: String, CodingKey {
         case epochs, patience, stoppingMetric, batchSize, adam, seed, split, trainOnAll, heldOut, sliceRows, dataOrder, sparseUpdate, tables
         case initialization, rates
