@@ -109,50 +109,78 @@ package enum MLPKernels: FloatLanes {
         // A unit is dropped when its 16-bit draw u / 65536 < p, i.e. when u < p * 65536 (exact in Float).
         let threshold = dropout * 65536
         // Four units per hash, as CounterRandom.uniform16: unit j's draw is bits (j % 4) * 16 of
-        // the hash of (key, j / 4).
-        @inline(__always) func draws(_ key: UInt64, _ j: Int) -> SIMD4<Float> {
-            let bits = SplitMix64.mix(key &+ UInt64(truncatingIfNeeded: j >> 2) &* SplitMix64.goldenGamma)
-            return SIMD4<Float>((SIMD4<UInt64>(repeating: bits) &>> SIMD4<UInt64>(0, 16, 32, 48)) & 0xFFFF)
-        }
+        // the hash of (key, j / 4), so a row's hashes laid side by side are its draws as 16-bit
+        // integers, unit j's at index j. A chunk of rows is hashed first, eight hashes at a time
+        // in 64-bit lanes (one hash at a time in scalar registers took half of this kernel).
+        let hashesPerRow = (width + 3) / 4
+        let chunkRows = max(1, 256 / hashesPerRow)
         let vectorEnd = width / Lanes.scalarCount * Lanes.scalarCount
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: chunkRows * hashesPerRow + 8) { buffer in
+            let hashes = buffer.baseAddress!
+            var first = 0
+            while first < rows {
+                let n = min(chunkRows, rows - first)
+                if dropout > 0 { dropoutHashes(keys: dropoutKeys + first, rows: n, hashesPerRow: hashesPerRow, into: hashes) }
+                for i in first..<(first + n) {
+                    let zr = z + i * width, ar = a + i * width, gr = gate + i * width
+                    let rowDraws = UnsafeRawPointer(hashes + (i - first) * hashesPerRow).assumingMemoryBound(to: UInt16.self)
+                    // Eight units at a time in one pass, the dropout multipliers kept in registers.
+                    // Normalise, affine, ReLU and dropout, branch-free.
+                    var j = 0
+                    while j < vectorEnd {
+                        var kept = Lanes(repeating: 1)
+                        if dropout > 0 {
+                            let u = Lanes(UnsafeRawPointer(rowDraws + j).loadUnaligned(as: SIMD8<UInt16>.self))
+                            kept = Lanes(repeating: 0).replacing(with: keepScale, where: u .>= threshold)
+                        }
+                        let xhat = (load(zr + j) - load(mean + j)) * load(inverseStd + j)
+                        store(xhat, zr + j)
+                        let y = load(gamma + j) * xhat + load(beta + j)
+                        let g = Lanes(repeating: 0).replacing(with: kept, where: y .> 0)
+                        store(g, gr + j)
+                        store(y * g, ar + j)
+                        j += Lanes.scalarCount
+                    }
+                    // The tail as the lanes above, one unit at a time.
+                    while j < width {
+                        var kept: Float = 1
+                        if dropout > 0 { kept = Float(rowDraws[j]) >= threshold ? keepScale : 0 }
+                        let xhat = (zr[j] - mean[j]) * inverseStd[j]
+                        zr[j] = xhat
+                        let y = gamma[j] * xhat + beta[j]
+                        let g = y > 0 ? kept : 0
+                        gr[j] = g
+                        ar[j] = y * g
+                        j += 1
+                    }
+                }
+                first += n
+            }
+        }
+    }
+
+    /// hashes[i * hashesPerRow + h] = SplitMix64.mix(keys[i] + h * goldenGamma) for `rows` rows:
+    /// the counters written first, then mixed eight at a time in place (the same bits as the
+    /// scalar mix). `hashes` has room for `rows * hashesPerRow` rounded up to eight.
+    @inlinable @inline(__always) package static func dropoutHashes(
+        keys: UnsafePointer<UInt64>, rows: Int, hashesPerRow: Int, into hashes: UnsafeMutablePointer<UInt64>
+    ) {
+        let total = rows * hashesPerRow
         for i in 0..<rows {
-            let zr = z + i * width, ar = a + i * width, gr = gate + i * width
-            let key = dropoutKeys[i]
-            // Eight units at a time in one pass, the dropout multipliers kept in registers:
-            // storing them four at a time and reloading eight (or sixteen) stalled on store
-            // forwarding. Normalise, affine, ReLU and dropout, branch-free.
-            var j = 0
-            while j < vectorEnd {
-                var kept = Lanes(repeating: 1)
-                if dropout > 0 {
-                    let u = Lanes(lowHalf: draws(key, j), highHalf: draws(key, j + 4))
-                    kept = Lanes(repeating: 0).replacing(with: keepScale, where: u .>= threshold)
-                }
-                let xhat = (load(zr + j) - load(mean + j)) * load(inverseStd + j)
-                store(xhat, zr + j)
-                let y = load(gamma + j) * xhat + load(beta + j)
-                let g = Lanes(repeating: 0).replacing(with: kept, where: y .> 0)
-                store(g, gr + j)
-                store(y * g, ar + j)
-                j += Lanes.scalarCount
+            var counter = keys[i]
+            for h in 0..<hashesPerRow {
+                hashes[i * hashesPerRow + h] = counter
+                counter &+= SplitMix64.goldenGamma
             }
-            // The tail as the lanes above, one unit at a time. It starts at a multiple of eight, so
-            // on a hash boundary: one hash per four units, as in the lanes.
-            var tailDraws = SIMD4<Float>()
-            while j < width {
-                var kept: Float = 1
-                if dropout > 0 {
-                    if j & 3 == 0 { tailDraws = draws(key, j) }
-                    kept = tailDraws[j & 3] >= threshold ? keepScale : 0
-                }
-                let xhat = (zr[j] - mean[j]) * inverseStd[j]
-                zr[j] = xhat
-                let y = gamma[j] * xhat + beta[j]
-                let g = y > 0 ? kept : 0
-                gr[j] = g
-                ar[j] = y * g
-                j += 1
-            }
+        }
+        var t = 0
+        while t < total {
+            let p = UnsafeMutableRawPointer(hashes + t)
+            var z = p.loadUnaligned(as: SIMD8<UInt64>.self)
+            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+            p.storeBytes(of: z ^ (z &>> 31), as: SIMD8<UInt64>.self)
+            t += 8
         }
     }
 

@@ -60,10 +60,23 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 /// (seed, epoch, sample, layer, unit) and never on which thread draws it or in what order.
 public enum CounterRandom {
     @inlinable public static func key(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) -> UInt64 {
-        var h = SplitMix64.mix(a &+ SplitMix64.goldenGamma)
-        h = SplitMix64.mix(h ^ (b &* 0xC2B2_AE3D_27D4_EB4F))
-        h = SplitMix64.mix(h ^ (c &* 0x1656_67B1_9E37_79F9))
-        return SplitMix64.mix(h ^ (d &* 0x27D4_EB2F_1656_67C5))
+        key(extending: key(extending: key(a, b), third: c), fourth: d)
+    }
+
+    /// The same key in stages, for loops that vary only its last parts (a batch's examples share
+    /// seed and epoch; an example's layers share all but the last): key(a, b, c, d) ==
+    /// key(extending: key(extending: key(a, b), third: c), fourth: d), two mixes per key
+    /// saved where the prefix is reused.
+    @inlinable public static func key(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        SplitMix64.mix(SplitMix64.mix(a &+ SplitMix64.goldenGamma) ^ (b &* 0xC2B2_AE3D_27D4_EB4F))
+    }
+
+    @inlinable public static func key(extending prefix: UInt64, third c: UInt64) -> UInt64 {
+        SplitMix64.mix(prefix ^ (c &* 0x1656_67B1_9E37_79F9))
+    }
+
+    @inlinable public static func key(extending prefix: UInt64, fourth d: UInt64) -> UInt64 {
+        SplitMix64.mix(prefix ^ (d &* 0x27D4_EB2F_1656_67C5))
     }
 
     /// Uniform in [0, 1) with 16 bits, for unit `index` under `key`: one 64-bit hash serves four

@@ -175,6 +175,7 @@ public final class FNNEngine: TrainingEngine {
         } ?? (rows: positions.rows.base, table: optimizer.liveTable(of: model))
         // Forward: input gather and first linear layer.
         let variable = positions.variableLayout(examples: count)
+        let stepKey = CounterRandom.key(seed, UInt64(epoch))
         executor.run(.forward, tasks: mine.count) { t, worker in
             let s = mine.lowerBound + t
             let params = replicas.parameters(worker: worker)
@@ -182,8 +183,9 @@ public final class FNNEngine: TrainingEngine {
             let n = r.count
             if sharded == nil { positions.gather(from: data, examples: examples.base, range: r, batchLabels: labels.base) }
             for i in r {
+                let exampleKey = CounterRandom.key(extending: stepKey, third: UInt64(examples[i]))
                 for l in 0..<layers {
-                    dropoutKeys[l][i] = CounterRandom.key(seed, UInt64(epoch), UInt64(examples[i]), UInt64(l))
+                    dropoutKeys[l][i] = CounterRandom.key(extending: exampleKey, fourth: UInt64(l))
                 }
             }
             gatherInput(rows: tables.rows, table: tables.table, variable: variable,
