@@ -29,9 +29,15 @@ public final class BatchPositions: @unchecked Sendable {
     private let offsets: AlignedBuffer<Int>
     /// Variable data only: per field, 1 when mean-pooled.
     private let meanPooled: AlignedBuffer<UInt8>?
+    /// Variable data whose runs repeat: the rows as run indices (see `InternedRows`), gathered
+    /// from instead of the entries when the gather's data is the one they were built from.
+    public let interned: InternedRows?
 
-    /// `schema`: the data's, when its rows are variable (nil: one-hot rows).
-    public init(fieldOffsets: [Int], capacity: Int, schema: FieldSchema? = nil) {
+    /// `schema`: the data's, when its rows are variable (nil: one-hot rows). `interned`: those
+    /// rows re-expressed as run indices, for the gather.
+    public init(fieldOffsets: [Int], capacity: Int, schema: FieldSchema? = nil, interned: InternedRows? = nil) {
+        precondition(interned == nil || (schema != nil && interned!.fieldCount == fieldOffsets.count))
+        self.interned = interned
         fieldCount = fieldOffsets.count
         self.capacity = capacity
         offsets = AlignedBuffer(fieldOffsets)
@@ -52,9 +58,13 @@ public final class BatchPositions: @unchecked Sendable {
         rows = AlignedBuffer(count: capacity * stride)
     }
 
-    /// The positions of `data`'s examples for a model with `fieldOffsets`.
-    public convenience init(fieldOffsets: [Int], capacity: Int, for data: Dataset) {
-        self.init(fieldOffsets: fieldOffsets, capacity: capacity, schema: data.variable == nil ? nil : data.schema)
+    /// The positions of `data`'s examples for a model with `fieldOffsets`. `interning`: variable
+    /// rows are interned (`InternedRows.build`) where that pays; off, the gather always reads the
+    /// entries (for tests that compare the two).
+    public convenience init(fieldOffsets: [Int], capacity: Int, for data: Dataset, interning: Bool = true) {
+        let interned = interning ? data.variable.flatMap { InternedRows.build(from: $0, fieldCount: fieldOffsets.count) } : nil
+        self.init(fieldOffsets: fieldOffsets, capacity: capacity, schema: data.variable == nil ? nil : data.schema,
+                  interned: interned)
     }
 
     public var isVariable: Bool { counts != nil }
@@ -73,6 +83,7 @@ public final class BatchPositions: @unchecked Sendable {
     /// The workspace it adds to an engine (the field offsets are a few bytes, counted with the model).
     public var byteCount: Int {
         rows.byteCount + (values?.byteCount ?? 0) + (fields?.byteCount ?? 0) + (counts?.byteCount ?? 0)
+            + (interned?.byteCount ?? 0)
     }
 
     /// The variable layout of the first `examples` examples, for kernels and the row grouping;
@@ -89,6 +100,17 @@ public final class BatchPositions: @unchecked Sendable {
     public func gather(from data: Dataset, examples: UnsafePointer<Int>, range: Range<Int>,
                        batchLabels: UnsafeMutablePointer<Float>? = nil) {
         if let variable = data.variable, let values, let fields, let counts, let meanPooled {
+            if let interned, interned.isBuilt(from: variable) {
+                EmbeddingKernels.internedTableRows(
+                    runIndices: interned.runIndices.base, fieldCount: fieldCount, runStarts: interned.runStarts.base,
+                    entries: interned.entries.base, direct: interned.direct.base, examples: examples + range.lowerBound, rows: range.count, stride: stride,
+                    offsets: offsets.base, meanPooled: meanPooled.base, rowIds: rows(fromExample: range.lowerBound),
+                    positionValues: values.base + firstPosition(ofExample: range.lowerBound),
+                    positionFields: fields.base + firstPosition(ofExample: range.lowerBound),
+                    counts: counts.base + range.lowerBound,
+                    labels: batchLabels == nil ? nil : data.labels.base, batchLabels: batchLabels.map { $0 + range.lowerBound })
+                return
+            }
             EmbeddingKernels.variableTableRows(
                 starts: variable.starts.base, entries: variable.table.base,
                 examples: examples + range.lowerBound, rows: range.count, stride: stride, offsets: offsets.base,

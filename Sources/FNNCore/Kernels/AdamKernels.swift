@@ -88,6 +88,18 @@ package enum AdamKernels: FloatLanes {
         while j < count { accumulator[j] += source[j]; j += 1 }
     }
 
+    /// accumulator = source, element-wise: in lanes, where a call to memmove for a 16-float row
+    /// cost more than the copy (2.6% of an ML-1M FM step in the row grouping).
+    @inline(__always) package static func copy(_ source: UnsafePointer<Float>, into accumulator: UnsafeMutablePointer<Float>,
+                                              count: Int) {
+        var j = 0
+        while j + 8 <= count {
+            store(load(source + j), accumulator + j)
+            j += 8
+        }
+        while j < count { accumulator[j] = source[j]; j += 1 }
+    }
+
     /// sum = left + right, element-wise (a node of `SliceOrder`'s tree).
     @inline(__always) package static func add(_ left: UnsafePointer<Float>, _ right: UnsafePointer<Float>,
                                              into sum: UnsafeMutablePointer<Float>, count: Int) {

@@ -64,6 +64,60 @@ extension EmbeddingKernels {
         }
     }
 
+    /// The same positions as `variableTableRows`, from interned rows (`InternedRows`): per
+    /// example one line of run indices (and its label) from memory, the runs' entries from the
+    /// small, cache-resident table of distinct runs. Each value is divided by its field's
+    /// divisor, 1 unless the field is mean-pooled and its run longer than one (x / 1 == x, so
+    /// the bits are those of `variableTableRows`).
+    @inlinable package static func internedTableRows(
+        runIndices: UnsafePointer<UInt32>, fieldCount: Int, runStarts: UnsafePointer<UInt32>, entries: UnsafePointer<VariableEntry>,
+        direct: UnsafePointer<UInt8>, examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>, meanPooled: UnsafePointer<UInt8>,
+        rowIds: UnsafeMutablePointer<UInt32>, positionValues: UnsafeMutablePointer<Float>,
+        positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
+        labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
+    ) {
+        let ahead = 16
+        let rowBytes = fieldCount * MemoryLayout<UInt32>.stride
+        @inline(__always) func prefetch(example e: Int) {
+            let start = Int(bitPattern: UnsafeRawPointer(runIndices + e * fieldCount))
+            var line = start & ~63
+            let last = (start + rowBytes - 1) & ~63
+            while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
+            if let labels { fnnpar_prefetch(labels + e) }
+        }
+        for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
+        for i in 0..<rows {
+            if i + ahead < rows { prefetch(example: examples[i + ahead]) }
+            let example = examples[i]
+            let runs = runIndices + example * fieldCount
+            let first = i * stride
+            var out = first
+            for f in 0..<fieldCount {
+                if direct[f] != 0 {
+                    // The id itself, value 1 (1 / 1).
+                    rowIds[out] = UInt32(truncatingIfNeeded: offsets[f]) &+ runs[f]
+                    positionValues[out] = 1
+                    positionFields[out] = UInt32(truncatingIfNeeded: f)
+                    out += 1
+                    continue
+                }
+                let run = Int(runs[f])
+                let lo = Int(runStarts[run]), hi = Int(runStarts[run + 1])
+                let offset = UInt32(truncatingIfNeeded: offsets[f])
+                let divisor: Float = hi - lo > 1 && meanPooled[f] != 0 ? Float(hi - lo) : 1
+                for q in lo..<hi {
+                    let entry = entries[q]
+                    rowIds[out] = offset &+ entry.id
+                    positionValues[out] = entry.value / divisor
+                    positionFields[out] = UInt32(truncatingIfNeeded: f)
+                    out += 1
+                }
+            }
+            counts[i] = Int32(truncatingIfNeeded: out - first)
+            if let labels, let batchLabels { batchLabels[i] = labels[example] }
+        }
+    }
+
     /// One example's FM logit over `count` valued positions; leaves sum_p x_p v_p in `sum`.
     @inlinable @inline(__always) package static func fmLogit(
         rowIds: UnsafePointer<UInt32>, values: UnsafePointer<Float>, count: Int, embedDim: Int,

@@ -289,7 +289,7 @@ public final class RowGrouping: @unchecked Sendable {
                 slots[r] = Int32(u)
                 unique[u] = UInt32(truncatingIfNeeded: r)
                 counts[u] = 1
-                (sums + u * width).update(from: source, count: width)
+                AdamKernels.copy(source, into: sums + u * width, count: width)
                 linearSums[u] = linear.map { $0[e * linearStride] } ?? 0
                 u += 1
             } else {
