@@ -21,6 +21,17 @@ package enum EmbeddingKernels: FloatLanes {
         }
     }
 
+    /// Asks for each line of example `e`'s fixed-width row of `fieldCount` ids (once each:
+    /// ML-1M's two ids are one line) and, when given, its label.
+    @inlinable @inline(__always) package static func prefetchRow(_ ids: UnsafePointer<UInt32>, example e: Int, fieldCount: Int,
+                                                                 label labels: UnsafePointer<Float>?) {
+        let start = Int(bitPattern: UnsafeRawPointer(ids + e * fieldCount))
+        var line = start & ~63
+        let last = (start + fieldCount * MemoryLayout<UInt32>.stride - 1) & ~63
+        while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
+        if let labels { fnnpar_prefetch(labels + e) }
+    }
+
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
     /// and, when given, the examples' labels. Examples come in shuffled order, so each is a cache
     /// miss in a large data set: this tight loop, with nothing else in it, lets the CPU keep many
@@ -33,14 +44,8 @@ package enum EmbeddingKernels: FloatLanes {
         let ahead = 16
         // An example's ids span several lines (Criteo's 39 fields: 156 bytes, three or four):
         // all of them are asked for, or the rest arrive one demand miss after another.
-        let rowBytes = fieldCount * MemoryLayout<UInt32>.stride
         @inline(__always) func prefetch(example e: Int) {
-            // Each line the row touches, once (ML-1M's two ids: one line).
-            let start = Int(bitPattern: UnsafeRawPointer(ids + e * fieldCount))
-            var line = start & ~63
-            let last = (start + rowBytes - 1) & ~63
-            while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
-            if let labels { fnnpar_prefetch(labels + e) }
+            prefetchRow(ids, example: e, fieldCount: fieldCount, label: labels)
         }
         // The first rows of a slice are requested together up front: waiting for the loop to
         // reach them would leave a quarter of a 64-row slice unprefetched.

@@ -77,13 +77,8 @@ extension EmbeddingKernels {
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
         let ahead = 16
-        let rowBytes = fieldCount * MemoryLayout<UInt32>.stride
         @inline(__always) func prefetch(example e: Int) {
-            let start = Int(bitPattern: UnsafeRawPointer(runIndices + e * fieldCount))
-            var line = start & ~63
-            let last = (start + rowBytes - 1) & ~63
-            while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
-            if let labels { fnnpar_prefetch(labels + e) }
+            prefetchRow(runIndices, example: e, fieldCount: fieldCount, label: labels)
         }
         for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
         for i in 0..<rows {
