@@ -118,4 +118,23 @@ import Testing
         }
         #expect(InternedRows.build(from: builder.finish(), fieldCount: 2) == nil)
     }
+
+    /// A run longer than its index's 8-bit count keeps the entries; one of 255 is interned.
+    @Test func runsPastTheIndexCountAreNotInterned() throws {
+        for (length, interned) in [(255, true), (256, false)] {
+            var builder = VariableRows.Builder()
+            for r in 0..<4000 {
+                builder.append(field: 0, id: UInt32(r % 7), value: 1)
+                for k in 0..<(r % 2 == 0 ? length : 2) { builder.append(field: 1, id: UInt32(k), value: 1) }
+                builder.endRow()
+            }
+            let rows = builder.finish()
+            let built = InternedRows.build(from: rows, fieldCount: 2)
+            #expect((built != nil) == interned, "run of \(length)")
+            if let built {
+                #expect(built.runIndices[0] == 0 && built.direct[0] == 1 && built.direct[1] == 0)
+                #expect(built.runIndices[1] & 0xFF == 255 && built.runIndices[3] & 0xFF == 2)
+            }
+        }
+    }
 }

@@ -102,7 +102,7 @@ public final class BatchPositions: @unchecked Sendable {
         if let variable = data.variable, let values, let fields, let counts, let meanPooled {
             if let interned, interned.isBuilt(from: variable) {
                 EmbeddingKernels.internedTableRows(
-                    runIndices: interned.runIndices.base, fieldCount: fieldCount, runStarts: interned.runStarts.base,
+                    runIndices: interned.runIndices.base, fieldCount: fieldCount,
                     entries: interned.entries.base, direct: interned.direct.base, examples: examples + range.lowerBound, rows: range.count, stride: stride,
                     offsets: offsets.base, meanPooled: meanPooled.base, rowIds: rows(fromExample: range.lowerBound),
                     positionValues: values.base + firstPosition(ofExample: range.lowerBound),

@@ -17,9 +17,11 @@ import FNNSystem
 public final class InternedRows: @unchecked Sendable {
     public let fieldCount: Int
     public let rowCount: Int
-    /// Row r's run of field f is runIndices[r * fieldCount + f].
+    /// Row r's run of field f, at runIndices[r * fieldCount + f]: its entries' first index
+    /// shifted left by 8, or'ed with their count (0 for a field the row lacks); for a `direct`
+    /// field, the id itself.
     public let runIndices: AlignedBuffer<UInt32>
-    /// Run s is entries runStarts[s] ..< runStarts[s + 1] (possibly empty: a field a row lacks).
+    /// Run s is entries runStarts[s] ..< runStarts[s + 1].
     public let runStarts: AlignedBuffer<UInt32>
     public let entries: AlignedBuffer<VariableEntry>
     /// Per field, 1 when its runIndices are the ids themselves (every run of the field is one
@@ -84,10 +86,16 @@ public final class InternedRows: @unchecked Sendable {
                 direct[Int(entries[a].field)] = false
             }
         }
-        for f in 0..<fieldCount where direct[f] {
-            for r in 0..<n {
+        // The other fields' runs as (first entry << 8 | length): the gather reads the entries
+        // straight from the index, not first the run's bounds. Runs that do not fit keep the
+        // data's own form.
+        guard entries.count < 1 << 24 else { return nil }
+        for s in 0..<(runStarts.count - 1) where !direct[runs.fields[s]] && runStarts[s + 1] - runStarts[s] > 255 { return nil }
+        for r in 0..<n {
+            for f in 0..<fieldCount {
                 let run = Int(runIndices[r * fieldCount + f])
-                runIndices[r * fieldCount + f] = entries[Int(runStarts[run])].id
+                let start = runStarts[run]
+                runIndices[r * fieldCount + f] = direct[f] ? entries[Int(start)].id : start << 8 | (runStarts[run + 1] - start)
             }
         }
         return InternedRows(fieldCount: fieldCount, rowCount: n, runIndices: runIndices, runStarts: runStarts,

@@ -65,12 +65,12 @@ extension EmbeddingKernels {
     }
 
     /// The same positions as `variableTableRows`, from interned rows (`InternedRows`): per
-    /// example one line of run indices (and its label) from memory, the runs' entries from the
-    /// small, cache-resident table of distinct runs. Each value is divided by its field's
+    /// example one line of run indices (and its label) from memory, each naming its run's
+    /// entries in the small, cache-resident table of distinct runs. Each value is divided by its field's
     /// divisor, 1 unless the field is mean-pooled and its run longer than one (x / 1 == x, so
     /// the bits are those of `variableTableRows`).
     @inlinable package static func internedTableRows(
-        runIndices: UnsafePointer<UInt32>, fieldCount: Int, runStarts: UnsafePointer<UInt32>, entries: UnsafePointer<VariableEntry>,
+        runIndices: UnsafePointer<UInt32>, fieldCount: Int, entries: UnsafePointer<VariableEntry>,
         direct: UnsafePointer<UInt8>, examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>, meanPooled: UnsafePointer<UInt8>,
         rowIds: UnsafeMutablePointer<UInt32>, positionValues: UnsafeMutablePointer<Float>,
         positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
@@ -96,8 +96,8 @@ extension EmbeddingKernels {
                     out += 1
                     continue
                 }
-                let run = Int(runs[f])
-                let lo = Int(runStarts[run]), hi = Int(runStarts[run + 1])
+                let run = runs[f]
+                let lo = Int(run >> 8), hi = lo + Int(run & 0xFF)
                 let offset = UInt32(truncatingIfNeeded: offsets[f])
                 let divisor: Float = hi - lo > 1 && meanPooled[f] != 0 ? Float(hi - lo) : 1
                 for q in lo..<hi {
