@@ -11,29 +11,38 @@ import Testing
         FieldSpec(name: "tags", kind: .multiHot, pooling: .sum, maxIds: 3),
         FieldSpec(name: "price", kind: .numeric),
         FieldSpec(name: "movie"),
+        FieldSpec(name: "decade", kind: .multiHot, pooling: .mean, maxIds: 1),
     ])
-    static let fieldDims = [50, 18, 9, 1, 40]
+    static let fieldDims = [50, 18, 9, 1, 40, 10]
 
     /// Rows whose multi-hot lists and numeric values come from small pools (as side information
-    /// does), some lacking the tags field; `uniqueValues`: every price distinct instead.
+    /// does), some lacking the tags field; `uniqueValues`: every price and genre weight distinct
+    /// instead.
     static func data(rows: Int, seed: UInt64, uniqueValues: Bool = false) -> Dataset {
         var rng = Xoshiro256(seed: seed)
         let genreLists: [[UInt32]] = (0..<30).map { _ in
             let n = 1 + Int(rng.next() % 6)
             return Array(Set((0..<n).map { _ in UInt32(rng.next() % 18) })).sorted()
         }
-        let prices: [Float] = [0.5, 2, 3.25, -1]
+        // -0, a quiet and a signaling NaN among them: the gathers must keep their bits.
+        let prices: [Float] = [0.5, 2, -0.0, .nan, Float(bitPattern: 0x7FA0_0001), 3.25]
+        // Some genre lists weighted (mean pooling of values other than 1).
+        let weights: [Float] = (0..<30).map { $0 % 3 == 0 ? 0.5 : 1 }
         var builder = VariableRows.Builder()
         var labels: [Float] = []
         for r in 0..<rows {
             builder.append(field: 0, id: UInt32(rng.next() % 50), value: 1)
-            for g in genreLists[Int(rng.next() % 30)] { builder.append(field: 1, id: g, value: 1) }
+            let list = Int(rng.next() % 30)
+            let weight = uniqueValues ? 1 + Float(r) * 0.001 : weights[list]
+            for g in genreLists[list] { builder.append(field: 1, id: g, value: weight) }
             if rng.next() % 3 != 0 {
                 for t in 0..<(1 + Int(rng.next() % 3)) { builder.append(field: 2, id: UInt32(t * 3 + Int(rng.next() % 3)), value: 1) }
             }
-            let price = uniqueValues ? Float(r) * 0.001 + 0.0001 : prices[Int(rng.next() % 4)]
+            let price = uniqueValues ? Float(r) * 0.001 + 0.0001 : prices[Int(rng.next() % 6)]
             builder.append(field: 3, id: 0, value: price)
             builder.append(field: 4, id: UInt32(rng.next() % 40), value: 1)
+            // One id of value 1 where present, absent from a third of the rows: not direct.
+            if rng.next() % 3 != 0 { builder.append(field: 5, id: UInt32(rng.next() % 10), value: 1) }
             builder.endRow()
             labels.append(Float(rng.next() % 2))
         }
@@ -82,7 +91,7 @@ import Testing
         #expect(plain.interned == nil)
         // user and movie hold their ids; genres, tags (multi-hot, sometimes empty) and price
         // (not 1) go through runs.
-        #expect((0..<5).map { table.direct[$0] } == [1, 0, 0, 0, 1])
+        #expect((0..<6).map { table.direct[$0] } == [1, 0, 0, 0, 1, 0])
         #expect(table.runCount < 400 && table.isBuilt(from: data.variable!))
         var rng = Xoshiro256(seed: 9)
         let order = (0..<2000).map { _ in Int(rng.next() % 5000) }
@@ -95,7 +104,7 @@ import Testing
 
     @Test func valuesThatDoNotRepeatKeepTheEntries() {
         let data = Self.data(rows: 20000, seed: 2, uniqueValues: true)
-        #expect(InternedRows.build(from: data.variable!, fieldCount: 5) == nil)
+        #expect(InternedRows.build(from: data.variable!, fieldCount: 6) == nil)
         let positions = BatchPositions(fieldOffsets: Self.offsets, capacity: 512, for: data)
         #expect(positions.interned == nil)
     }
@@ -105,6 +114,9 @@ import Testing
         let interned = BatchPositions(fieldOffsets: Self.offsets, capacity: 512, for: built)
         #expect(try #require(interned.interned).isBuilt(from: built.variable!))
         #expect(!interned.interned!.isBuilt(from: other.variable!))
+        // The same entries under other row bounds are other data too.
+        let rebounded = VariableRows(starts: AlignedBuffer(built.variable!.starts.array), table: built.variable!.table)
+        #expect(!interned.interned!.isBuilt(from: rebounded))
         let plain = BatchPositions(fieldOffsets: Self.offsets, capacity: 512, for: other, interning: false)
         Self.expectSameGather(other, interned, plain, order: Array((0..<512).map { ($0 * 37) % 3000 }))
     }

@@ -27,9 +27,10 @@ public final class InternedRows: @unchecked Sendable {
     /// Per field, 1 when its runIndices are the ids themselves (every run of the field is one
     /// entry of value 1): the gather then reads no run.
     public let direct: AlignedBuffer<UInt8>
-    /// The entry table these were built from, so that a gather from other data is never served
-    /// from them.
-    private let sourceTable: UnsafeRawPointer
+    /// The arrays these were built from (held, so that no other data can come to live at their
+    /// addresses), so that a gather from other data is never served from them.
+    private let sourceTable: AlignedBuffer<VariableEntry>
+    private let sourceStarts: AlignedBuffer<Int>
 
     private init(fieldCount: Int, rowCount: Int, runIndices: AlignedBuffer<UInt32>, runStarts: [UInt32],
                  entries: [VariableEntry], direct: [Bool], source: VariableRows) {
@@ -39,7 +40,8 @@ public final class InternedRows: @unchecked Sendable {
         self.runIndices = runIndices
         self.runStarts = AlignedBuffer(runStarts)
         self.entries = AlignedBuffer(entries)
-        sourceTable = UnsafeRawPointer(source.table.base)
+        sourceTable = source.table
+        sourceStarts = source.starts
     }
 
     public var runCount: Int { runStarts.count - 1 }
@@ -47,7 +49,7 @@ public final class InternedRows: @unchecked Sendable {
 
     /// Whether these serve gathers from `rows`.
     public func isBuilt(from rows: VariableRows) -> Bool {
-        UnsafeRawPointer(rows.table.base) == sourceTable && rows.rowCount == rowCount
+        rows.table === sourceTable && rows.starts === sourceStarts
     }
 
     /// The interned form of `rows` (entries in increasing field order, fields below
@@ -145,7 +147,7 @@ private struct RunTable {
         var i = Int(truncatingIfNeeded: h) & mask
         while slots[i] != 0 {
             let s = Int(slots[i]) - 1
-            if hashes[s] == h && holds(s, run, count: count) { return UInt32(s) }
+            if hashes[s] == h && fields[s] == field && holds(s, run, count: count) { return UInt32(s) }
             i = (i + 1) & mask
         }
         let s = hashes.count

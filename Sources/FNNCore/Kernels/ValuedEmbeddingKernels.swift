@@ -103,7 +103,9 @@ extension EmbeddingKernels {
                 for q in lo..<hi {
                     let entry = entries[q]
                     rowIds[out] = offset &+ entry.id
-                    positionValues[out] = entry.value / divisor
+                    // As the entries gather: a value is divided only when pooled (x / 1 would
+                    // quiet a signaling NaN).
+                    positionValues[out] = divisor == 1 ? entry.value : entry.value / divisor
                     positionFields[out] = UInt32(truncatingIfNeeded: f)
                     out += 1
                 }
