@@ -103,7 +103,8 @@ public final class BatchPositions: @unchecked Sendable {
             if let interned, interned.isBuilt(from: variable) {
                 EmbeddingKernels.internedTableRows(
                     runIndices: interned.runIndices.base, fieldCount: fieldCount,
-                    entries: interned.entries.base, direct: interned.direct.base, examples: examples + range.lowerBound, rows: range.count, stride: stride,
+                    entries: interned.entries.base, direct: interned.direct.base, examples: examples + range.lowerBound,
+                    rows: range.count, stride: stride,
                     offsets: offsets.base, meanPooled: meanPooled.base, rowIds: rows(fromExample: range.lowerBound),
                     positionValues: values.base + firstPosition(ofExample: range.lowerBound),
                     positionFields: fields.base + firstPosition(ofExample: range.lowerBound),

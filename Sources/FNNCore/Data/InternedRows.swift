@@ -18,11 +18,11 @@ public final class InternedRows: @unchecked Sendable {
     public let fieldCount: Int
     public let rowCount: Int
     /// Row r's run of field f, at runIndices[r * fieldCount + f]: its entries' first index
-    /// shifted left by 8, or'ed with their count (0 for a field the row lacks); for a `direct`
-    /// field, the id itself.
+    /// shifted left by 8, or'ed with their count (count 0 for a field the row lacks); for a
+    /// `direct` field, the id itself.
     public let runIndices: AlignedBuffer<UInt32>
-    /// Run s is entries runStarts[s] ..< runStarts[s + 1].
-    public let runStarts: AlignedBuffer<UInt32>
+    /// How many distinct runs there are.
+    public let runCount: Int
     public let entries: AlignedBuffer<VariableEntry>
     /// Per field, 1 when its runIndices are the ids themselves (every run of the field is one
     /// entry of value 1): the gather then reads no run.
@@ -38,14 +38,13 @@ public final class InternedRows: @unchecked Sendable {
         self.direct = AlignedBuffer(direct.map { $0 ? 1 : 0 })
         self.rowCount = rowCount
         self.runIndices = runIndices
-        self.runStarts = AlignedBuffer(runStarts)
+        runCount = runStarts.count - 1
         self.entries = AlignedBuffer(entries)
         sourceTable = source.table
         sourceStarts = source.starts
     }
 
-    public var runCount: Int { runStarts.count - 1 }
-    public var byteCount: Int { runIndices.byteCount + runStarts.byteCount + entries.byteCount + direct.byteCount }
+    public var byteCount: Int { runIndices.byteCount + entries.byteCount + direct.byteCount }
 
     /// Whether these serve gathers from `rows`.
     public func isBuilt(from rows: VariableRows) -> Bool {
@@ -56,7 +55,7 @@ public final class InternedRows: @unchecked Sendable {
     /// `fieldCount`), or nil where it would not pay or a row breaks the order.
     public static func build(from rows: VariableRows, fieldCount: Int) -> InternedRows? {
         let n = rows.rowCount
-        guard n > 0, fieldCount > 0, fieldCount <= Int(UInt32.max) else { return nil }
+        guard n > 0, fieldCount > 0 else { return nil }
         // Checked before anything is allocated: the indices must be much smaller than the entries.
         let (indexCount, overflow) = n.multipliedReportingOverflow(by: fieldCount)
         guard !overflow, indexCount <= Int(UInt32.max), indexCount * 4 <= rows.byteCount / 2 else { return nil }

@@ -110,8 +110,9 @@ package enum MLPKernels: FloatLanes {
         let threshold = dropout * 65536
         // Four units per hash, as CounterRandom.uniform16: unit j's draw is bits (j % 4) * 16 of
         // the hash of (key, j / 4), so a row's hashes laid side by side are its draws as 16-bit
-        // integers, unit j's at index j (on a little-endian machine, which every supported one is). A chunk of rows is hashed first, eight hashes at a time
-        // in 64-bit lanes (one hash at a time in scalar registers took half of this kernel).
+        // integers, unit j's at index j (read little-endian). A chunk of rows is hashed first,
+        // eight hashes at a time in 64-bit lanes (one hash at a time in scalar registers took
+        // half of this kernel).
         #if _endian(big)
         #error("the dropout draws read the hashes as little-endian 16-bit integers")
         #endif

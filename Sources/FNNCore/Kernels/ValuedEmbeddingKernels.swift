@@ -66,12 +66,12 @@ extension EmbeddingKernels {
 
     /// The same positions as `variableTableRows`, from interned rows (`InternedRows`): per
     /// example one line of run indices (and its label) from memory, each naming its run's
-    /// entries in the small, cache-resident table of distinct runs. Each value is divided by its field's
-    /// divisor, 1 unless the field is mean-pooled and its run longer than one (x / 1 == x, so
-    /// the bits are those of `variableTableRows`).
+    /// entries in the small, cache-resident table of distinct runs. A value is divided by its
+    /// run's length where the field is mean-pooled and the run longer than one, as there.
     @inlinable package static func internedTableRows(
         runIndices: UnsafePointer<UInt32>, fieldCount: Int, entries: UnsafePointer<VariableEntry>,
-        direct: UnsafePointer<UInt8>, examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>, meanPooled: UnsafePointer<UInt8>,
+        direct: UnsafePointer<UInt8>, examples: UnsafePointer<Int>, rows: Int, stride: Int, offsets: UnsafePointer<Int>,
+        meanPooled: UnsafePointer<UInt8>,
         rowIds: UnsafeMutablePointer<UInt32>, positionValues: UnsafeMutablePointer<Float>,
         positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
