@@ -223,6 +223,11 @@ public final class TrainingRun {
             if let tensor = nonFinite {
                 throw TrainingDiverged(epoch: epoch, step: batches, detail: "\(tensor) holds values that are not finite")
             }
+            // The epoch's pages of a mapped file go back before validation walks the file: with
+            // `--data-order parts` a rank read only its part, and keeping it while validation
+            // maps the rest would hold two parts at once (the next epoch refaults them from the
+            // page cache, a few milliseconds).
+            if data.isMapped { data.releasePages(rows: 0..<data.rowCount) }
             let evaluationStart = PhaseProfile.now()
             engine.ranks.whereabouts = "epoch \(epoch), validation"
             let (logits, labels) = try validationLogits()
