@@ -9,6 +9,21 @@ package enum EmbeddingKernels: FloatLanes {
         indices: UnsafePointer<UInt32>, count: Int, width: Int, table: UnsafePointer<Float>, linear: UnsafePointer<Float>?,
         into destination: UnsafeMutablePointer<Float>, linearInto linearDestination: UnsafeMutablePointer<Float>?
     ) {
+        // The default width as a constant: each row is two vector moves, where a row of a
+        // width known only at run time was a call to memmove (as long as the copy itself).
+        if width == 16 {
+            copyRows(width: 16, indices: indices, count: count, table: table, linear: linear, into: destination,
+                     linearInto: linearDestination)
+        } else {
+            copyRows(width: width, indices: indices, count: count, table: table, linear: linear, into: destination,
+                     linearInto: linearDestination)
+        }
+    }
+
+    @inline(__always) private static func copyRows(
+        width: Int, indices: UnsafePointer<UInt32>, count: Int, table: UnsafePointer<Float>, linear: UnsafePointer<Float>?,
+        into destination: UnsafeMutablePointer<Float>, linearInto linearDestination: UnsafeMutablePointer<Float>?
+    ) {
         let ahead = 16
         for k in 0..<min(ahead, count) { fnnpar_prefetch(table + Int(indices[k]) * width) }
         for k in 0..<count {
@@ -16,7 +31,7 @@ package enum EmbeddingKernels: FloatLanes {
                 fnnpar_prefetch(table + Int(indices[k + ahead]) * width)
                 if let linear { fnnpar_prefetch(linear + Int(indices[k + ahead])) }
             }
-            (destination + k * width).update(from: table + Int(indices[k]) * width, count: width)
+            AdamKernels.copy(table + Int(indices[k]) * width, into: destination + k * width, count: width)
             if let linear, let linearDestination { linearDestination[k] = linear[Int(indices[k])] }
         }
     }

@@ -40,7 +40,6 @@ final class ShardedRowLookup: @unchecked Sendable {
     /// grouped by the row's owner (`pairsOut`), and the pairs the other ranks sent for this
     /// rank's rows, in rank order and so in the batch's position order (`heldPairs`, `heldCount`):
     /// what the owner's update groups, without every rank scanning every position.
-    private let ownerOfGrouped: AlignedBuffer<Int32>
     private let ownerCounters: AlignedBuffer<Int>
     private let ownerStarts: AlignedBuffer<Int>
     private let pairsOut: AlignedBuffer<UInt32>
@@ -75,7 +74,6 @@ final class ShardedRowLookup: @unchecked Sendable {
         servedLinear = AlignedBuffer(uninitializedCount: 1)
         countsOut = AlignedBuffer(count: 2 * shard.ranks)
         countsIn = AlignedBuffer(count: 2 * shard.ranks)
-        ownerOfGrouped = AlignedBuffer(uninitializedCount: maxUnique)
         ownerCounters = AlignedBuffer(count: shard.ranks)
         ownerStarts = AlignedBuffer(count: shard.ranks + 1)
         pairsRegion = maxUnique
@@ -87,7 +85,7 @@ final class ShardedRowLookup: @unchecked Sendable {
         embedding.byteCount + (linear?.byteCount ?? 0) + recentRows.byteCount + uniqueRows.byteCount
             + ownerOfUnique.byteCount + groupedOfUnique.byteCount + requests.byteCount
             + incoming.byteCount + servedRows.byteCount + servedLinear.byteCount
-            + ownerOfGrouped.byteCount + pairsOut.byteCount + heldPairs.byteCount
+            + pairsOut.byteCount + heldPairs.byteCount
     }
 
     /// Fetches the rows of `count` positions (global rows at `rows`) from `table` / `tableLinear`
@@ -119,11 +117,9 @@ final class ShardedRowLookup: @unchecked Sendable {
         start[0] = 0
         for o in 0..<size { start[o + 1] = start[o] + counter[o]; counter[o] = start[o] }
         let grouped = groupedOfUnique.base, requests = requests.base
-        let ownerOfGrouped = ownerOfGrouped.base
         for u in 0..<unique {
             let o = Int(owners[u])
             let g = counter[o]
-            ownerOfGrouped[g] = Int32(o)
             grouped[u] = Int32(g)
             requests[g] = UInt32(truncatingIfNeeded: shard.localRow(of: Int(distinct[u])))
             counter[o] = g + 1
@@ -140,11 +136,14 @@ final class ShardedRowLookup: @unchecked Sendable {
             // The entry counted alongside the position (a division per position cost a quarter
             // of this pass).
             var entry = UInt32(truncatingIfNeeded: held.firstPosition / perEntry), within = held.firstPosition % perEntry
+            // The owner and local row from the row itself (a multiplication), not loaded through
+            // the grouped index: that load waited on the one before it.
+            let shard = shard
             for p in 0..<count {
-                let g = Int(grouped[Int(compact[p])])
-                compact[p] = UInt32(truncatingIfNeeded: g)
-                let o = Int(ownerOfGrouped[g]), at = o * region + counter[o]
-                out[2 * at] = requests[g]
+                let row = Int(rows[p]), local = shard.localRow(of: row), o = row &- local &* size
+                compact[p] = UInt32(bitPattern: grouped[Int(compact[p])])
+                let at = o &* region &+ counter[o]
+                out[2 * at] = UInt32(truncatingIfNeeded: local)
                 out[2 * at + 1] = entry
                 counter[o] += 1
                 within &+= 1
