@@ -73,8 +73,10 @@ enum ProcessRanks {
     /// Start-up agreement of every rank: the same binary, options and data (a fingerprint of
     /// each, compared with rank 0's), and each rank's CPUs against `--threads`. A rank that
     /// differs is named and the run refused on every rank.
-    static func agree(on parts: [(what: String, value: String)], threads: Int, log: Log) throws {
+    static func agree(on listed: @autoclosure () -> [(what: String, value: String)], threads: Int, log: Log) throws {
+        // Listed only with several ranks: the binary's digest reads the whole executable.
         guard let made, made.size > 1 else { return }
+        let parts = listed()
         let mine = parts.map { "\($0.what)=\(digest($0.value.utf8))" }.joined(separator: "\n")
             + "\ncpus=\(WorkerPool.onlineCPUs)\nhost=\(hostName)"
         let all: [[UInt8]]
