@@ -39,12 +39,15 @@ package enum EmbeddingKernels: FloatLanes {
     /// Asks for each line of example `e`'s fixed-width row of `fieldCount` ids (once each:
     /// ML-1M's two ids are one line) and, when given, its label.
     @inlinable @inline(__always) package static func prefetchRow(_ ids: UnsafePointer<UInt32>, example e: Int, fieldCount: Int,
-                                                                 label labels: UnsafePointer<Float>?) {
+                                                                 label labels: UnsafePointer<Float>?, toL2: Bool = false) {
         let start = Int(bitPattern: UnsafeRawPointer(ids + e * fieldCount))
         var line = start & ~63
         let last = (start + fieldCount * MemoryLayout<UInt32>.stride - 1) & ~63
-        while line <= last { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)); line += 64 }
-        if let labels { fnnpar_prefetch(labels + e) }
+        while line <= last {
+            if toL2 { fnnpar_prefetch_to_l2(UnsafeRawPointer(bitPattern: line)) } else { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)) }
+            line += 64
+        }
+        if let labels { if toL2 { fnnpar_prefetch_to_l2(labels + e) } else { fnnpar_prefetch(labels + e) } }
     }
 
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
@@ -65,8 +68,17 @@ package enum EmbeddingKernels: FloatLanes {
         // The first rows of a slice are requested together up front: waiting for the loop to
         // reach them would leave a quarter of a 64-row slice unprefetched.
         for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
+        // And, further ahead, into L2: an L1 prefetch for every line in flight overran the
+        // misses L1 can track (ML-1M's examples are two lines, an id pair and a label), and the
+        // loop stalled on the ids. A slice of up to 96 examples is thus asked for whole at its
+        // start (ML-1M FM 1.17x over the L1 prefetch alone, 1.08x over 48 ahead; Criteo-shaped FM 1.07x).
+        let far = 96
+        for i in ahead..<max(ahead, min(far, rows)) {
+            prefetchRow(ids, example: examples[i], fieldCount: fieldCount, label: labels, toL2: true)
+        }
         for i in 0..<rows {
             if i + ahead < rows { prefetch(example: examples[i + ahead]) }
+            if i + far < rows { prefetchRow(ids, example: examples[i + far], fieldCount: fieldCount, label: labels, toL2: true) }
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
             for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }
