@@ -20,7 +20,11 @@ package enum UniqueRowKernels {
         // more than the lookups (the slot's index, then that index's row, both in L2). The row is
         // always written at `found`, which only a new row advances past.
         var found: UInt32 = 0
+        // The slots are in L2; asked for into L1 a few positions ahead, their reads do not wait.
+        let ahead = 16
+        for p in 0..<min(ahead, count) { fnnpar_prefetch(recent + slot(of: rows[p], shift: shift)) }
         for p in 0..<count {
+            if p &+ ahead < count { fnnpar_prefetch(recent + slot(of: rows[p &+ ahead], shift: shift)) }
             let row = rows[p]
             let h = slot(of: row, shift: shift)
             let index = recent[h]
