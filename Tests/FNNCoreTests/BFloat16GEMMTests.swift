@@ -47,7 +47,7 @@ struct BFloat16GEMMTests {
     /// Every row count 1...9 (whole and partial eight-row blocks), column tails, odd k; nothing
     /// written past the product or the packed panels (guard values after each).
     @Test(arguments: [(1, 1, 1), (2, 5, 3), (3, 17, 2), (4, 31, 7), (5, 33, 4), (6, 16, 9), (7, 40, 11), (8, 32, 5), (9, 33, 63),
-                      (17, 70, 40), (64, 45, 131)])
+                      (17, 70, 40), (64, 45, 131), (16, 16, 34), (33, 16, 17), (40, 9, 5)])
     func productMatchesExactSumsOfRoundedOperands(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = Self.values(m * k, seed: 11), b = Self.values(k * n, seed: 12)
@@ -79,6 +79,35 @@ struct BFloat16GEMMTests {
     }
 
     /// The forward pack of W (read as x W^T) is the row-pair pack of W^T written out.
+    /// Outputs of at most sixteen columns take the narrow blocks (sixteen rows, one vector of
+    /// columns); their bits are those of the full blocks, which a seventeenth column selects.
+    @Test(arguments: [(16, 16, 34), (37, 16, 17), (3, 16, 64)])
+    func narrowBlocksMatchTheFullBlocksBitForBit(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = Self.values(m * k, seed: 21), b = Self.values(k * n, seed: 22), extra = Self.values(k, seed: 23)
+        var wide = [Float](repeating: 0, count: k * (n + 1))
+        for p in 0..<k {
+            for j in 0..<n { wide[p * (n + 1) + j] = b[p * n + j] }
+            wide[p * (n + 1) + n] = extra[p]
+        }
+        var aRows = [UInt16](repeating: 0, count: m * BFloat16GEMM.rowLength(k))
+        BFloat16GEMM.convertRows(a, ldx: k, rows: m, k: k, into: &aRows)
+        func product(_ matrix: [Float], columns: Int) -> [Float] {
+            var panels = [UInt32](repeating: 0, count: BFloat16GEMM.panelCount(k: k, n: columns))
+            BFloat16GEMM.packRowPairs(matrix, ldb: columns, k: k, n: columns, width: BFloat16GEMM.panelColumns, into: &panels)
+            var c = [Float](repeating: .nan, count: m * columns)
+            aRows.withUnsafeBytes { raw in
+                BFloat16GEMM.multiply(m: m, n: columns, pairs: BFloat16GEMM.pairs(k), a: raw.bindMemory(to: UInt32.self).baseAddress!,
+                                      aRow: BFloat16GEMM.pairs(k), aPair: 1, b: panels, c: &c, ldc: columns)
+            }
+            return c
+        }
+        let narrow = product(b, columns: n), full = product(wide, columns: n + 1)
+        for i in 0..<m {
+            for j in 0..<n { #expect(narrow[i * n + j].bitPattern == full[i * (n + 1) + j].bitPattern, "(\(i), \(j))") }
+        }
+    }
+
     @Test func transposedPackEqualsRowPairsOfTheTranspose() {
         let n = 45, k = 67
         let w = Self.values(n * k, seed: 5)
