@@ -59,19 +59,21 @@ package enum EmbeddingKernels: FloatLanes {
         offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
-        let ahead = 16
+        let ahead = 8
         // An example's ids span several lines (Criteo's 39 fields: 156 bytes, three or four):
         // all of them are asked for, or the rest arrive one demand miss after another.
         @inline(__always) func prefetch(example e: Int) {
             prefetchRow(ids, example: e, fieldCount: fieldCount, label: labels)
         }
         // The first rows of a slice are requested together up front: waiting for the loop to
-        // reach them would leave a quarter of a 64-row slice unprefetched.
+        // reach them would leave part of a 64-row slice unprefetched.
         for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
         // And, further ahead, into L2: an L1 prefetch for every line in flight overran the
         // misses L1 can track (ML-1M's examples are two lines, an id pair and a label), and the
         // loop stalled on the ids. A slice of up to 96 examples is thus asked for whole at its
-        // start (ML-1M FM 1.17x over the L1 prefetch alone, 1.08x over 48 ahead; Criteo-shaped FM 1.07x).
+        // start, and L1 only 8 ahead, from L2 (ML-1M FM: 1.17x for the L2 requests over 16
+        // ahead into L1 alone, then 1.05x for 8 instead of 16, 0.95x for 4; Criteo-shaped FM
+        // 1.07x, then 1.04x).
         let far = 96
         for i in ahead..<max(ahead, min(far, rows)) {
             prefetchRow(ids, example: examples[i], fieldCount: fieldCount, label: labels, toL2: true)
