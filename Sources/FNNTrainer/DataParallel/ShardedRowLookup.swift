@@ -48,6 +48,13 @@ final class ShardedRowLookup: @unchecked Sendable {
     private let pairsRegion: Int
     private(set) var heldPairs: AlignedBuffer<UInt32>
     private(set) var heldCount = 0
+    /// The last training lookup's pairs per owner (sent) and per rank (received).
+    private var pairsSent: [Int] = []
+    private var pairsReceived: [Int] = []
+    /// Per-position gradient entries (`sendEntries`): this rank's, owner by owner in the order of
+    /// its pairs, and those the ranks sent for this rank's pairs, in the pairs' order.
+    private var entriesOut: AlignedBuffer<Float>
+    private(set) var heldEntries: AlignedBuffer<Float>
     private let countsOut: AlignedBuffer<Int64>
     private let countsIn: AlignedBuffer<Int64>
 
@@ -79,13 +86,15 @@ final class ShardedRowLookup: @unchecked Sendable {
         pairsRegion = maxUnique
         pairsOut = AlignedBuffer(uninitializedCount: 2 * maxUnique * shard.ranks)
         heldPairs = AlignedBuffer(uninitializedCount: 2)
+        entriesOut = AlignedBuffer(uninitializedCount: 1)
+        heldEntries = AlignedBuffer(uninitializedCount: 1)
     }
 
     var byteCount: Int {
         embedding.byteCount + (linear?.byteCount ?? 0) + recentRows.byteCount + uniqueRows.byteCount
             + ownerOfUnique.byteCount + groupedOfUnique.byteCount + requests.byteCount
             + incoming.byteCount + servedRows.byteCount + servedLinear.byteCount
-            + pairsOut.byteCount + heldPairs.byteCount
+            + pairsOut.byteCount + heldPairs.byteCount + entriesOut.byteCount + heldEntries.byteCount
     }
 
     /// Fetches the rows of `count` positions (global rows at `rows`) from `table` / `tableLinear`
@@ -196,11 +205,43 @@ final class ShardedRowLookup: @unchecked Sendable {
                            receive: heldPairs.base,
                            receiveParts: (0..<size).map { pairStart[$0]..<pairStart[$0 + 1] }, what: "positions")
         heldCount = pairStart[size] / 2
+        pairsSent = pairsPerOwner
+        pairsReceived = pairsIn
         var highest: UInt32 = 0
         for k in 0..<heldCount { highest = max(highest, heldPairs[2 * k]) }
         if heldCount > 0 && Int(highest) >= shard.localRows {
             throw CommunicatorError(rank: me, "received a position of local row \(highest), past this rank's \(shard.localRows)")
         }
+    }
+
+    /// After the last training lookup's backward pass, when each position has its own gradient
+    /// entry (`width` floats at `entries` + position * `width`, the batch's positions numbered as
+    /// in the lookup's pairs): sends each owner the entries of its pairs, so it receives only its
+    /// rows' (`heldEntries`, in the order of `heldPairs`, whose entries then name them) rather than
+    /// every rank's whole batch. Collective.
+    func sendEntries(_ entries: UnsafePointer<Float>, width: Int) throws(CommunicatorError) {
+        let size = shard.ranks, region = pairsRegion
+        precondition(pairsSent.count == size && pairsReceived.count == size)
+        var outStart = [Int](repeating: 0, count: size + 1), inStart = [Int](repeating: 0, count: size + 1)
+        for o in 0..<size {
+            outStart[o + 1] = outStart[o] + pairsSent[o]
+            inStart[o + 1] = inStart[o] + pairsReceived[o]
+        }
+        if entriesOut.count < outStart[size] * width { entriesOut = AlignedBuffer(uninitializedCount: outStart[size] * width) }
+        if heldEntries.count < inStart[size] * width { heldEntries = AlignedBuffer(uninitializedCount: inStart[size] * width) }
+        let pairs = pairsOut.base, out = entriesOut.base
+        for o in 0..<size {
+            for k in 0..<pairsSent[o] {
+                let e = Int(pairs[2 * (o * region + k) + 1])
+                AdamKernels.copy(entries + e * width, into: out + (outStart[o] + k) * width, count: width)
+            }
+        }
+        let scaled = { (starts: [Int]) in (0..<size).map { (starts[$0] * width)..<(starts[$0 + 1] * width) } }
+        try ranks.allToAll(send: entriesOut.base, sendParts: scaled(outStart), receive: heldEntries.base,
+                           receiveParts: scaled(inStart), what: "gradient entries")
+        // Each held pair's entry is now its own index.
+        precondition(inStart[size] == heldCount)
+        for k in 0..<heldCount { heldPairs[2 * k + 1] = UInt32(truncatingIfNeeded: k) }
     }
 
     /// The largest of `count` values (0 for none).

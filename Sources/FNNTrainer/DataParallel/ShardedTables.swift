@@ -38,6 +38,14 @@ final class ShardedTables: @unchecked Sendable {
         return (compactRows.base, TableRows(embedding: lookup.embedding.base, width: model.config.embedDim, linear: lookup.linear?.base))
     }
 
+    /// Sends each owner the per-position gradient entries of its rows (see
+    /// `ShardedRowLookup.sendEntries`); `held` then names them, at `heldEntries`.
+    func sendEntries(_ entries: UnsafePointer<Float>, width: Int) throws(CommunicatorError) {
+        try lookup.sendEntries(entries, width: width)
+    }
+
+    var heldEntries: UnsafePointer<Float> { UnsafePointer(lookup.heldEntries.base) }
+
     /// The positions of this rank's rows in the last training lookup's batch: (local row,
     /// gradient entry) pairs in position order, and how many.
     var held: (pairs: UnsafePointer<UInt32>, count: Int) { (UnsafePointer(lookup.heldPairs.base), lookup.heldCount) }
