@@ -78,7 +78,6 @@ struct BFloat16GEMMTests {
         }
     }
 
-    /// The forward pack of W (read as x W^T) is the row-pair pack of W^T written out.
     /// Outputs of at most sixteen columns take the narrow blocks (sixteen rows, one vector of
     /// columns); their bits are those of the full blocks, which a seventeenth column selects.
     @Test(arguments: [(16, 16, 34), (37, 16, 17), (3, 16, 64)])
@@ -108,6 +107,7 @@ struct BFloat16GEMMTests {
         }
     }
 
+    /// The forward pack of W (read as x W^T) is the row-pair pack of W^T written out.
     @Test func transposedPackEqualsRowPairsOfTheTranspose() {
         let n = 45, k = 67
         let w = Self.values(n * k, seed: 5)

@@ -37,17 +37,46 @@ package enum EmbeddingKernels: FloatLanes {
     }
 
     /// Asks for each line of example `e`'s fixed-width row of `fieldCount` ids (once each:
-    /// ML-1M's two ids are one line) and, when given, its label.
+    /// ML-1M's two ids are one line) and, when given, its label; into L1, or only into L2.
     @inlinable @inline(__always) package static func prefetchRow(_ ids: UnsafePointer<UInt32>, example e: Int, fieldCount: Int,
                                                                  label labels: UnsafePointer<Float>?, toL2: Bool = false) {
+        @inline(__always) func ask(_ address: UnsafeRawPointer) {
+            if toL2 { fnnpar_prefetch_to_l2(address) } else { fnnpar_prefetch(address) }
+        }
         let start = Int(bitPattern: UnsafeRawPointer(ids + e * fieldCount))
         var line = start & ~63
         let last = (start + fieldCount * MemoryLayout<UInt32>.stride - 1) & ~63
-        while line <= last {
-            if toL2 { fnnpar_prefetch_to_l2(UnsafeRawPointer(bitPattern: line)) } else { fnnpar_prefetch(UnsafeRawPointer(bitPattern: line)) }
-            line += 64
+        while line <= last { ask(UnsafeRawPointer(bitPattern: line)!); line += 64 }
+        if let labels { ask(labels + e) }
+    }
+
+    /// How far ahead the gathers ask for their examples' rows (`prefetchSliceStart`,
+    /// `prefetchAhead`): into L1 8 examples ahead, from L2, and into L2 up to 96 ahead. An L1
+    /// prefetch for every line in flight overran the misses L1 can track (ML-1M's examples are
+    /// two lines, an id pair and a label), and the loop stalled on the ids; a slice of up to 96
+    /// examples is thus asked for whole at its start. ML-1M FM: 1.17x for the L2 requests over
+    /// 16 ahead into L1 alone, then 1.05x for 8 instead of 16, 0.95x for 4; Criteo-shaped FM
+    /// 1.07x, then 1.04x.
+    @inlinable static var nearExamples: Int { 8 }
+    @inlinable static var farExamples: Int { 96 }
+
+    /// The first rows of a slice, requested together up front: waiting for the loop to reach
+    /// them would leave part of a 64-row slice unprefetched.
+    @inlinable @inline(__always) package static func prefetchSliceStart(_ ids: UnsafePointer<UInt32>, examples: UnsafePointer<Int>,
+                                                                        rows: Int, fieldCount: Int, label labels: UnsafePointer<Float>?) {
+        let near = nearExamples, far = farExamples
+        for i in 0..<min(near, rows) { prefetchRow(ids, example: examples[i], fieldCount: fieldCount, label: labels) }
+        for i in near..<max(near, min(far, rows)) {
+            prefetchRow(ids, example: examples[i], fieldCount: fieldCount, label: labels, toL2: true)
         }
-        if let labels { if toL2 { fnnpar_prefetch_to_l2(labels + e) } else { fnnpar_prefetch(labels + e) } }
+    }
+
+    /// At example `i` of a slice of `rows`: the rows `nearExamples` and `farExamples` ahead.
+    @inlinable @inline(__always) package static func prefetchAhead(of i: Int, _ ids: UnsafePointer<UInt32>, examples: UnsafePointer<Int>,
+                                                                   rows: Int, fieldCount: Int, label labels: UnsafePointer<Float>?) {
+        let near = nearExamples, far = farExamples
+        if i + near < rows { prefetchRow(ids, example: examples[i + near], fieldCount: fieldCount, label: labels) }
+        if i + far < rows { prefetchRow(ids, example: examples[i + far], fieldCount: fieldCount, label: labels, toL2: true) }
     }
 
     /// Global table rows of a slice: rowIds[i * F + f] = offsets[f] + ids[example i, field f],
@@ -59,28 +88,11 @@ package enum EmbeddingKernels: FloatLanes {
         offsets: UnsafePointer<Int>, rowIds: UnsafeMutablePointer<UInt32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
-        let ahead = 8
         // An example's ids span several lines (Criteo's 39 fields: 156 bytes, three or four):
         // all of them are asked for, or the rest arrive one demand miss after another.
-        @inline(__always) func prefetch(example e: Int) {
-            prefetchRow(ids, example: e, fieldCount: fieldCount, label: labels)
-        }
-        // The first rows of a slice are requested together up front: waiting for the loop to
-        // reach them would leave part of a 64-row slice unprefetched.
-        for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
-        // And, further ahead, into L2: an L1 prefetch for every line in flight overran the
-        // misses L1 can track (ML-1M's examples are two lines, an id pair and a label), and the
-        // loop stalled on the ids. A slice of up to 96 examples is thus asked for whole at its
-        // start, and L1 only 8 ahead, from L2 (ML-1M FM: 1.17x for the L2 requests over 16
-        // ahead into L1 alone, then 1.05x for 8 instead of 16, 0.95x for 4; Criteo-shaped FM
-        // 1.07x, then 1.04x).
-        let far = 96
-        for i in ahead..<max(ahead, min(far, rows)) {
-            prefetchRow(ids, example: examples[i], fieldCount: fieldCount, label: labels, toL2: true)
-        }
+        prefetchSliceStart(ids, examples: examples, rows: rows, fieldCount: fieldCount, label: labels)
         for i in 0..<rows {
-            if i + ahead < rows { prefetch(example: examples[i + ahead]) }
-            if i + far < rows { prefetchRow(ids, example: examples[i + far], fieldCount: fieldCount, label: labels, toL2: true) }
+            prefetchAhead(of: i, ids, examples: examples, rows: rows, fieldCount: fieldCount, label: labels)
             let src = ids + examples[i] * fieldCount
             let dst = rowIds + i * fieldCount
             for f in 0..<fieldCount { dst[f] = UInt32(offsets[f]) &+ src[f] }

@@ -76,18 +76,9 @@ extension EmbeddingKernels {
         positionFields: UnsafeMutablePointer<UInt32>, counts: UnsafeMutablePointer<Int32>,
         labels: UnsafePointer<Float>? = nil, batchLabels: UnsafeMutablePointer<Float>? = nil
     ) {
-        // Into L1 8 ahead and into L2 up to 96 ahead, as `tableRows` asks for its ids.
-        let ahead = 8, far = 96
-        @inline(__always) func prefetch(example e: Int) {
-            prefetchRow(runIndices, example: e, fieldCount: fieldCount, label: labels)
-        }
-        for i in 0..<min(ahead, rows) { prefetch(example: examples[i]) }
-        for i in ahead..<max(ahead, min(far, rows)) {
-            prefetchRow(runIndices, example: examples[i], fieldCount: fieldCount, label: labels, toL2: true)
-        }
+        prefetchSliceStart(runIndices, examples: examples, rows: rows, fieldCount: fieldCount, label: labels)
         for i in 0..<rows {
-            if i + ahead < rows { prefetch(example: examples[i + ahead]) }
-            if i + far < rows { prefetchRow(runIndices, example: examples[i + far], fieldCount: fieldCount, label: labels, toL2: true) }
+            prefetchAhead(of: i, runIndices, examples: examples, rows: rows, fieldCount: fieldCount, label: labels)
             let example = examples[i]
             let runs = runIndices + example * fieldCount
             let first = i * stride
