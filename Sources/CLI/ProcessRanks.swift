@@ -95,6 +95,7 @@ enum ProcessRanks {
             let fix = Launcher.current?.bindingAdvice(threads: threads) ?? "widen the affinity mask"
             log.say("note: rank\(short.count == 1 ? "" : "s") \(short.map(String.init).joined(separator: ", ")) may use fewer CPUs than --threads \(threads), so its workers share CPUs: \(fix)")
         }
-        log.say("ranks: \(made.size) processes on \(Set(lines.compactMap { $0.last }).count) host(s), \(threads) thread\(threads == 1 ? "" : "s") each; rank 0 writes")
+        made.hostCount = Set(lines.compactMap { $0.last }).count
+        log.say("ranks: \(made.size) processes on \(made.hostCount) host(s), \(threads) thread\(threads == 1 ? "" : "s") each; rank 0 writes")
     }
 }

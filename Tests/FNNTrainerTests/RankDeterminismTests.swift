@@ -48,8 +48,10 @@ import Testing
     }
 
     /// The same with the tables sharded across the ranks: rank 0's gathered whole model.
+    /// `hosts`: the host count the ranks are told they span (several hosts change the shape of
+    /// the FNN's gradient exchange, `FNNEngine.entriesGoToOwners`, not its sums).
     static func trainedSharded(_ config: ModelConfig, ranks: Int, threads: Int, sliceRows: Int,
-                               tables: TableOptimizerConfig, order: DataOrder) -> (model: Model, history: [EpochRecord]) {
+                               tables: TableOptimizerConfig, order: DataOrder, hosts: Int = 1) -> (model: Model, history: [EpochRecord]) {
         let data = Self.data
         let options = Self.options(sliceRows: sliceRows, tables: tables, order: order)
         let split = DataSplit(rowCount: data.rowCount, seed: 4)
@@ -57,6 +59,7 @@ import Testing
             let shard = TableShard(tableRows: config.tableRows, rank: rank, ranks: ranks)
             let model = Model.initialized(config: config, seed: 4, shard: shard)
             let exchange = RankExchange(communicator)
+            exchange.hostCount = hosts
             let engine = makeEngine(model: model, data: data, options: options, ranks: exchange)
             let result = train(engine: engine, data: data, split: split, options: options, executor: WorkerPool(threads: threads))
             return UncheckedBox((try! exchange.gatherModel(engine.model), result.history))
@@ -76,9 +79,11 @@ import Testing
                 #expect(run.history.map(\.validationAUC) == reference.history.map(\.validationAUC))
                 #expect(run.history.map(\.validationLogLoss) == reference.history.map(\.validationLogLoss))
             }
-            for (ranks, threads) in [(2, 1), (3, 2)] {
-                let run = trainedSharded(config, ranks: ranks, threads: threads, sliceRows: sliceRows, tables: tables, order: order)
-                #expect(run.model.bitwiseEqual(reference.model), "\(config.kind), sharded over \(ranks) ranks x \(threads) threads, slices of \(sliceRows)")
+            for (ranks, threads, hosts) in [(2, 1, 1), (3, 2, 1), (2, 1, 2)] {
+                let run = trainedSharded(config, ranks: ranks, threads: threads, sliceRows: sliceRows, tables: tables, order: order,
+                                         hosts: hosts)
+                #expect(run.model.bitwiseEqual(reference.model),
+                        "\(config.kind), sharded over \(ranks) ranks on \(hosts) host(s) x \(threads) threads, slices of \(sliceRows)")
                 #expect(run.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
                 #expect(run.history.map(\.validationAUC) == reference.history.map(\.validationAUC))
             }

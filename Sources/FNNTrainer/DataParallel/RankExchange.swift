@@ -23,6 +23,11 @@ public final class RankExchange: @unchecked Sendable {
     /// Where the run is (set by `TrainingRun`: epoch and step, or evaluation), for failure
     /// messages.
     public var whereabouts = "start-up"
+    /// The hosts the ranks run on (from the start-up agreement; 1 until then). Some exchanges
+    /// are shaped by it: over shared memory, packing bytes by destination can cost more than the
+    /// bytes it saves, over a network it does not (`FNNEngine.entriesGoToOwners`). Every rank
+    /// holds the same count, so every rank takes the same shape.
+    public var hostCount = 1
 
     public struct Traffic: Sendable, Codable {
         public var calls = 0

@@ -74,9 +74,11 @@ public struct MemoryPlan: Sendable, Equatable {
             let lineBytes = (d + (config.hasLinearTable ? 1 : 0)) * 4
             exchange = 2 * positions * lineBytes + min(1 << 16, max(16, 2 * positions)) * 4 + (positions + 1) * 24
                 + positions * 4 + 4 * tableShards * 8 + positions * 8 * (tableShards + 1)
-            // An FNN over more than two ranks: its positions' gradient entries packed by owner,
-            // and those of its own rows received (`FNNEngine.entriesGoToOwners`).
-            if config.kind == .fnn && tableShards > 2 { exchange += 2 * positions * config.fieldInputWidth * 4 }
+            // An FNN over more than two ranks or several hosts: its positions' gradient entries
+            // packed by owner, and those of its own rows received (`FNNEngine.entriesGoToOwners`).
+            // Counted at two ranks too, which gather instead when they share a host: the plan is
+            // made before the hosts are known, and an upper bound.
+            if config.kind == .fnn { exchange += 2 * positions * config.fieldInputWidth * 4 }
         }
         evaluation = validationRows * 16 + testRows * 8
         data = dataBytes
