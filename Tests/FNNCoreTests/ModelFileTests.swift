@@ -45,6 +45,37 @@ import Testing
         #expect(mapped.contentDigest == parsed.contentDigest)
     }
 
+    /// A checkpoint's tensors are the buffers themselves (viewed) or made a block of rows at a
+    /// time as they are written (generated): the file, and its digest, are byte for byte those of
+    /// the same values held in arrays, over more rows than one block.
+    @Test func viewedAndGeneratedTensorsWriteTheBytesOfCopies() throws {
+        let rows = 2 * SafeTensors.Tensor.blockRows(rowBytes: 8) + 3
+        func value(_ r: Int, _ j: Int) -> Float { Float(r) * 0.5 + Float(j) }
+        let buffer = AlignedBuffer<Float>(count: 2 * rows)
+        for r in 0..<rows { buffer[2 * r] = value(r, 0); buffer[2 * r + 1] = value(r, 1) }
+        var lazy = SafeTensors(), copied = SafeTensors()
+        lazy.tensors["viewed"] = SafeTensors.Tensor(viewing: buffer, shape: [rows, 2])
+        lazy.tensors["generated"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 2]) { range, raw in
+            for r in range {
+                for j in 0..<2 { raw.storeBytes(of: value(r, j), toByteOffset: ((r - range.lowerBound) * 2 + j) * 4, as: Float.self) }
+            }
+        }
+        let values = (0..<(2 * rows)).map { value($0 / 2, $0 % 2) }
+        copied.tensors["viewed"] = SafeTensors.Tensor(floats: values, shape: [rows, 2])
+        copied.tensors["generated"] = SafeTensors.Tensor(floats: values, shape: [rows, 2])
+        lazy.recordDigest()
+        copied.recordDigest()
+        #expect(lazy.metadata[SafeTensors.digestKey] == copied.metadata[SafeTensors.digestKey])
+        let dir = temporaryDirectory()
+        try lazy.write(path: dir + "/lazy.safetensors")
+        try copied.write(path: dir + "/copied.safetensors")
+        let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/lazy.safetensors"))
+        #expect(written == (try Data(contentsOf: URL(fileURLWithPath: dir + "/copied.safetensors"))))
+        let read = try SafeTensors.read(path: dir + "/lazy.safetensors")
+        #expect(read.tensors["generated"]?.floats == values && read.tensors["viewed"]?.floats == values)
+        #expect(lazy.tensors["generated"]?.floats == values && lazy.tensors["generated"]?.byteCount == 8 * rows)
+    }
+
     @Test func torchStateDictNamesAndShapes() {
         let model = Model.initialized(config: ModelConfig(kind: .fnn, fieldDims: [4, 6], embedDim: 3, mlpDims: [5, 2]), seed: 1)
         let file = ModelFile.tensors(of: model)

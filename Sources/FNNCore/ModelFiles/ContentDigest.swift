@@ -14,7 +14,7 @@ extension SafeTensors {
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
             hasher.beginTensor(name: name, dtype: t.dtype, shape: t.shape)
-            t.withUnsafeBytes { hasher.absorb($0) }
+            t.forEachPiece { hasher.absorb($0) }
             hasher.endTensor()
             // A mapped tensor is read again when copied out; meanwhile it need not stay resident.
             t.releasePages()

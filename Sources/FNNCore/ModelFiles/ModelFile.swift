@@ -233,7 +233,7 @@ public enum ModelFile {
     }
 
     package static func tensor(_ buffer: AlignedBuffer<Float>, _ offset: Int, _ shape: [Int]) -> SafeTensors.Tensor {
-        SafeTensors.Tensor(floats: UnsafeBufferPointer(start: buffer.base + offset, count: shape.reduce(1, *)), shape: shape)
+        SafeTensors.Tensor(viewing: buffer, offset: offset, shape: shape)
     }
 
     static func decodeInts(_ text: String?) -> [Int]? {

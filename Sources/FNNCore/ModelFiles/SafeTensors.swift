@@ -27,10 +27,25 @@ public struct SafeTensors {
         /// Where the bytes are: in an array, or in the mapped file they were read from (a model
         /// read for scoring is copied from the mapping into its buffers a piece at a time, the
         /// pieces' pages handed back as it goes, so the file never sits in memory beside the model).
+        ///
+        /// A checkpoint's tensors are the model's and optimizer's own memory, not copies: viewed
+        /// in place (`borrowed`), or, where a row's values must be gathered from its record,
+        /// made a block of rows at a time as the file is written (`generated`). Copied, every
+        /// checkpoint of a large table needed the table and its optimizer state a second time
+        /// (the whole-table Adam run of `MultiRankTests` fell over its memory limit there).
         enum Storage {
             case owned([UInt8])
             case mapped(MappedFile, offset: Int, count: Int)
+            /// Memory `owner` keeps alive (a model's or optimizer's buffer); the bytes are its
+            /// contents when read.
+            case borrowed(owner: AnyObject, start: UnsafeRawPointer, count: Int)
+            /// `rows` rows of `rowBytes`, made when read: `fill` writes rows `range` into a buffer
+            /// of exactly their bytes.
+            case generated(rows: Int, rowBytes: Int, fill: (Range<Int>, UnsafeMutableRawBufferPointer) -> Void)
         }
+
+        /// Rows per block of a generated tensor: about 8 MB.
+        package static func blockRows(rowBytes: Int) -> Int { max(1, (8 << 20) / max(1, rowBytes)) }
         var storage: Storage
 
         /// Raw little-endian bytes (a copy, for a mapped tensor: prefer `withUnsafeBytes`).
@@ -39,6 +54,8 @@ public struct SafeTensors {
                 switch storage {
                 case .owned(let bytes): return bytes
                 case .mapped(let file, let offset, let count): return Array(UnsafeRawBufferPointer(start: file.base + offset, count: count))
+                case .borrowed(_, let start, let count): return Array(UnsafeRawBufferPointer(start: start, count: count))
+                case .generated: return withUnsafeBytes { Array($0) }
                 }
             }
             set { storage = .owned(newValue) }
@@ -47,15 +64,41 @@ public struct SafeTensors {
         public var byteCount: Int {
             switch storage {
             case .owned(let bytes): return bytes.count
-            case .mapped(_, _, let count): return count
+            case .mapped(_, _, let count), .borrowed(_, _, let count): return count
+            case .generated(let rows, let rowBytes, _): return rows * rowBytes
             }
         }
 
-        /// The raw bytes in place, valid inside `body`.
+        /// The raw bytes in place, valid inside `body` (a generated tensor's made whole first:
+        /// writers and digests go through `forEachPiece`).
         public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
             switch storage {
             case .owned(let bytes): return try bytes.withUnsafeBytes(body)
             case .mapped(let file, let offset, let count): return try body(UnsafeRawBufferPointer(start: file.base + offset, count: count))
+            case .borrowed(_, let start, let count): return try body(UnsafeRawBufferPointer(start: start, count: count))
+            case .generated(let rows, let rowBytes, let fill):
+                let whole = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, rows * rowBytes), alignment: 64)
+                defer { whole.deallocate() }
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: whole[0..<(rows * rowBytes)])
+                fill(0..<rows, bytes)
+                return try body(UnsafeRawBufferPointer(bytes))
+            }
+        }
+
+        /// The raw bytes in order, a piece at a time: a generated tensor's in blocks of rows (so
+        /// it is never whole in memory), any other's at once.
+        public func forEachPiece(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+            guard case .generated(let rows, let rowBytes, let fill) = storage else { return try withUnsafeBytes(body) }
+            let block = Self.blockRows(rowBytes: rowBytes)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(rows, block) * rowBytes), alignment: 64)
+            defer { scratch.deallocate() }
+            var first = 0
+            while first < rows {
+                let end = min(rows, first + block)
+                let piece = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<((end - first) * rowBytes)])
+                fill(first..<end, piece)
+                try body(UnsafeRawBufferPointer(piece))
+                first = end
             }
         }
 
@@ -66,6 +109,25 @@ public struct SafeTensors {
         }
 
         public var elementCount: Int { shape.reduce(1, *) }
+
+        /// `buffer`'s floats from `offset` on, viewed in place (the tensor keeps the buffer alive).
+        public init(viewing buffer: AlignedBuffer<Float>, offset: Int = 0, shape: [Int]) {
+            let count = shape.reduce(1, *)
+            precondition(offset >= 0 && offset + count <= buffer.count)
+            dtype = .f32
+            self.shape = shape
+            storage = .borrowed(owner: buffer, start: UnsafeRawPointer(buffer.pointer(at: offset)), count: count * 4)
+        }
+
+        /// A tensor of `shape` (rows first) whose rows `fill` writes when the tensor is read or
+        /// written, a block at a time: for values gathered from another layout, never held whole.
+        public init(dtype: DType, shape: [Int], fillRows fill: @escaping (Range<Int>, UnsafeMutableRawBufferPointer) -> Void) {
+            precondition(!shape.isEmpty)
+            self.dtype = dtype
+            self.shape = shape
+            let rows = shape[0]
+            storage = .generated(rows: rows, rowBytes: rows == 0 ? 0 : shape.reduce(1, *) * dtype.size / rows, fill: fill)
+        }
 
         public init(floats: UnsafeBufferPointer<Float>, shape: [Int]) {
             precondition(floats.count == shape.reduce(1, *))
@@ -351,7 +413,7 @@ public struct SafeTensors {
                     file.observer = { hasher.absorb($0) }
                 }
                 if let t = tensors[name] {
-                    try t.withUnsafeBytes { try file.write($0) }
+                    try t.forEachPiece { try file.write($0) }
                     expected += t.byteCount
                 } else {
                     let streamedTensor = byName[name]!

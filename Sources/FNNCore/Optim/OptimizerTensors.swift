@@ -26,10 +26,10 @@ extension LazyRowAdam {
     package func tensors(prefix: String, linearPrefix: String) -> [String: SafeTensors.Tensor] {
         let rows = self.rows, width = self.width, records = self.records
         func moments(_ half: Int) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { records.copyWide(first: half * width, count: width, into: $0) }
+            SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) { records.copyWide(first: half * width, count: width, rows: $0, into: $1) }
         }
         func state(_ field: Int, _ dtype: SafeTensors.DType, _ shape: [Int]) -> SafeTensors.Tensor {
-            SafeTensors.Tensor(dtype: dtype, shape: shape) { records.copyNarrow(field: field, into: $0) }
+            SafeTensors.Tensor(dtype: dtype, shape: shape) { records.copyNarrow(field: field, rows: $0, into: $1) }
         }
         var t = ["\(prefix).m": moments(0), "\(prefix).v": moments(1),
                  "\(prefix).steps": state(0, .u32, [rows]), "\(prefix).last_update": state(1, .u32, [rows])]
@@ -84,18 +84,18 @@ extension RowAdagrad {
         switch kind {
         case .adagrad:
             t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, width]) {
-                records.copyWide(first: 0, count: width, into: $0)
+                records.copyWide(first: 0, count: width, rows: $0, into: $1)
             }
         case .rowwiseAdagrad:
             t["\(prefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
-                records.copyNarrow(field: rowwiseIndex, into: $0)
+                records.copyNarrow(field: rowwiseIndex, rows: $0, into: $1)
             }
         default: break
         }
         // As before the records: no linear accumulator tensor for a shard without rows.
         if hasLinearAccumulator && rows > 0 {
             t["\(linearPrefix).accumulator"] = SafeTensors.Tensor(dtype: .f32, shape: [rows, 1]) {
-                records.copyNarrow(field: 0, into: $0)
+                records.copyNarrow(field: 0, rows: $0, into: $1)
             }
         }
         return t

@@ -143,10 +143,17 @@ public final class RowRecords: @unchecked Sendable {
 
     /// Field `index` of every row's narrow state, as a checkpoint tensor's bytes (4 per row).
     public func copyNarrow(field index: Int, into raw: UnsafeMutableRawBufferPointer) {
-        precondition(index < narrowCount && raw.count == rows * 4)
+        copyNarrow(field: index, rows: 0..<rows, into: raw)
+    }
+
+    /// The same for rows `range` (4 bytes per row of it).
+    public func copyNarrow(field index: Int, rows range: Range<Int>, into raw: UnsafeMutableRawBufferPointer) {
+        precondition(index < narrowCount && range.upperBound <= rows && raw.count == range.count * 4)
         guard let out = raw.baseAddress else { return }
         let narrow = self.narrow
-        for r in 0..<rows { out.storeBytes(of: narrow.row(r)[index].bitPattern, toByteOffset: r * 4, as: UInt32.self) }
+        for r in range {
+            out.storeBytes(of: narrow.row(r)[index].bitPattern, toByteOffset: (r - range.lowerBound) * 4, as: UInt32.self)
+        }
     }
 
     public func restoreNarrow(field index: Int, from raw: UnsafeRawBufferPointer) {
@@ -158,10 +165,17 @@ public final class RowRecords: @unchecked Sendable {
 
     /// Floats `first ..< first + count` of every row's wide state, as rows x count floats.
     public func copyWide(first: Int, count: Int, into raw: UnsafeMutableRawBufferPointer) {
-        precondition(first + count <= wideCount && raw.count == rows * count * 4)
+        copyWide(first: first, count: count, rows: 0..<rows, into: raw)
+    }
+
+    /// The same for rows `range`.
+    public func copyWide(first: Int, count: Int, rows range: Range<Int>, into raw: UnsafeMutableRawBufferPointer) {
+        precondition(first + count <= wideCount && range.upperBound <= rows && raw.count == range.count * count * 4)
         guard let out = raw.baseAddress else { return }
         let wide = self.wide
-        for r in 0..<rows { (out + r * count * 4).copyMemory(from: wide.row(r) + first, byteCount: count * 4) }
+        for r in range {
+            (out + (r - range.lowerBound) * count * 4).copyMemory(from: wide.row(r) + first, byteCount: count * 4)
+        }
     }
 
     public func restoreWide(first: Int, count: Int, from raw: UnsafeRawBufferPointer) {

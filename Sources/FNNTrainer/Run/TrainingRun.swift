@@ -12,8 +12,18 @@ public final class TrainingRun {
     public let options: TrainingOptions
     public let executor: PhaseExecutor
     public private(set) var state = TrainingState()
-    /// The best epoch's parameters so far.
+    /// The best epoch's parameters so far: a copy of their own, or the engine's model itself where
+    /// no copy can be needed (`keepsBestCopy`).
     public let best: Model
+    /// Whether `best` is a copy. Not when the run has one epoch, or no validation rows (each
+    /// epoch's model is then the one kept): the last epoch's model is then the best, and a copy
+    /// would only double the parameters' memory (the whole table, for the large-table runs that
+    /// train one epoch).
+    public let keepsBestCopy: Bool
+
+    /// Whether a run of `epochs` epochs over `validationRows` validation rows needs its best
+    /// epoch's parameters apart from the training model's (for `MemoryPlan` too).
+    public static func keepsBestCopy(epochs: Int, validationRows: Int) -> Bool { max(epochs, 1) > 1 && validationRows > 0 }
     /// Polled between steps; true stops the run (the state then describes where).
     public var shouldStop: (() -> Bool)?
     public var onProgress: ((TrainingProgress) -> Void)?
@@ -28,7 +38,8 @@ public final class TrainingRun {
         self.split = split
         self.options = options
         self.executor = executor
-        best = engine.model.copy()
+        keepsBestCopy = Self.keepsBestCopy(epochs: options.epochs, validationRows: split.validationCount)
+        best = keepsBestCopy ? engine.model.copy() : engine.model
     }
 
     /// Continues from a saved state (the engine must already hold the matching parameters and
@@ -38,7 +49,14 @@ public final class TrainingRun {
         // Whether it is over follows from these options: a larger --epochs extends a finished run.
         self.state.finished = state.epoch > max(options.epochs, 1)
             || (options.patience > 0 && state.epochsWithoutImprovement >= options.patience)
-        best.copyParameters(from: bestParameters)
+        if keepsBestCopy {
+            best.copyParameters(from: bestParameters)
+        } else if self.state.finished {
+            // Nothing left to train: the result is the saved best, now the engine's model.
+            engine.model.copyParameters(from: bestParameters)
+        }
+        // Else an epoch's end comes before the result, and its model is the best (one epoch:
+        // the first epoch's; no validation rows: every epoch's), whatever the saved best was.
     }
 
     /// The training order of `epoch`: a permutation of the training split that depends on the
@@ -246,7 +264,7 @@ public final class TrainingRun {
                 || state.history.count == 1 {
                 state.bestAUC = score
                 state.bestEpoch = epoch
-                best.copyParameters(from: engine.model)
+                if keepsBestCopy { best.copyParameters(from: engine.model) }
                 state.epochsWithoutImprovement = 0
             } else {
                 state.epochsWithoutImprovement += 1

@@ -22,6 +22,8 @@ public struct MemoryPlan: Sendable, Equatable {
     public var runtime = 32_000_000
     /// Where training keeps the table rows (fused records hold them a second time).
     public var rowLayout = RowRecords.Layout.separate
+    /// Whether `parameters` counts the best epoch's copy (`TrainingRun.keepsBestCopy`).
+    public var keepsBestCopy = true
     public var total: Int { parameters + optimizer + workspace + exchange + evaluation + data + runtime }
 
     /// nil when a size is out of bounds or a product overflows (`ModelConfig.checkedParameterCount`).
@@ -35,7 +37,9 @@ public struct MemoryPlan: Sendable, Equatable {
         let layout = DenseLayout(config)
         let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
         let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
-        parameters = 2 * (parameterCount - unheld) * 4
+        keepsBestCopy = TrainingRun.keepsBestCopy(epochs: options.epochs, validationRows: validationRows)
+        parameters = (keepsBestCopy ? 2 : 1)
+            * (parameterCount - unheld) * 4
         // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
         let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.rowLayout
         let rowState = options.tables.kind.rowState(width: d, hasLinear: config.hasLinearTable)
@@ -89,7 +93,7 @@ public struct MemoryPlan: Sendable, Equatable {
         func size(_ bytes: Int) -> String {
             bytes >= 1_000_000_000 ? String(format: "%.2f GB", Double(bytes) / 1e9) : String(format: "%.1f MB", Double(bytes) / 1e6)
         }
-        return "\(size(total)): parameters and best copy \(size(parameters)), optimizer \(size(optimizer))\(rowLayout == .fused ? " (fused row records, the rows included)" : ""), workspace \(size(workspace)), "
+        return "\(size(total)): parameters\(keepsBestCopy ? " and best copy" : "") \(size(parameters)), optimizer \(size(optimizer))\(rowLayout == .fused ? " (fused row records, the rows included)" : ""), workspace \(size(workspace)), "
             + (exchange > 0 ? "table exchange \(size(exchange)), " : "")
             + "evaluation \(size(evaluation)), data \(size(data)), runtime \(size(runtime))"
     }
