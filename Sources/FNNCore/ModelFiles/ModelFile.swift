@@ -111,8 +111,11 @@ public enum ModelFile {
 
     /// `rowsHeldOnly`: the file's table tensors already hold only the shard's rows, in local
     /// order (a checkpoint's, assembled for this rank); fnn-par files only.
+    /// `into`: a model of the file's configuration and shard to fill instead of a new one (a
+    /// resume loads its checkpoint's parameters straight into the run's buffers).
     public static func model(from file: SafeTensors, path: String, fieldDims: [Int]?, dropout: Float,
-                             shardOf: (rank: Int, ranks: Int) = (0, 1), rowsHeldOnly: Bool = false) throws(ModelFileError) -> (Model, Info) {
+                             shardOf: (rank: Int, ranks: Int) = (0, 1), rowsHeldOnly: Bool = false,
+                             into target: Model? = nil) throws(ModelFileError) -> (Model, Info) {
         func fail(_ message: String) -> ModelFileError { ModelFileError(path: path, message) }
         guard let embedding = file.tensors["embedding.embedding.weight"] else {
             if file.metadata["format"] == "fnn-par-checkpoint" {
@@ -189,7 +192,12 @@ public enum ModelFile {
         guard let parameters = config.checkedParameterCount, parameters - unheldFloats <= storedFloats else {
             throw fail("corrupt: its sizes (\(config.implausibility ?? "\(config.checkedParameterCount ?? 0) parameters")) need more values than its \(storedFloats) stored ones")
         }
-        let model = Model(config: config, shard: TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks))
+        let shard = TableShard(tableRows: config.tableRows, rank: shardOf.rank, ranks: shardOf.ranks)
+        if let target, target.config != config || target.shard != shard {
+            throw fail("its model (\(config.kind.rawValue), \(config.tableRows) table rows) is not the one being filled")
+        }
+        let model = target ?? Model(config: config, shard: shard)
+        model.batchesTracked = 0
         func take(_ name: String, _ destination: UnsafeMutablePointer<Float>, _ shape: [Int], rowsOf shard: TableShard? = nil) throws(ModelFileError) {
             guard let t = file.tensors[name] else { throw fail("missing tensor '\(name)'") }
             guard t.dtype == .f32, t.shape == shape else {
@@ -224,6 +232,10 @@ public enum ModelFile {
         }
         for i in 0..<model.dense.count where !model.dense[i].isFinite {
             throw fail("corrupt: a dense parameter is not finite")
+        }
+        if target != nil {
+            model.denseDidChange()
+            model.tablesDidChange()
         }
         return (model, Info(metadata: file.metadata, isNative: native))
     }

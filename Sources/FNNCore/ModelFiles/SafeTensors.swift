@@ -185,6 +185,14 @@ public struct SafeTensors {
         /// is never resident twice.
         public func copyFloats(into destination: UnsafeMutablePointer<Float>) {
             precondition(dtype == .f32)
+            if case .generated = storage {
+                var done = 0
+                forEachPiece { piece in
+                    (UnsafeMutableRawPointer(destination) + done).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
+                    done += piece.count
+                }
+                return
+            }
             let total = elementCount * 4
             let piece = 8 << 20
             withUnsafeBytes { raw in

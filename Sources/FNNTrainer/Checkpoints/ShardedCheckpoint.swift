@@ -85,15 +85,17 @@ public enum ShardedCheckpoint {
         var shape = parts[0].shape
         shape[0] = shard.localRows
         let source = TableShard(tableRows: shard.tableRows, rank: 0, ranks: n)
-        return SafeTensors.Tensor(dtype: parts[0].dtype, shape: shape) { out in
+        // Made a block of rows at a time when read (`SafeTensors.Tensor(fillRows:)`), so a
+        // resume under another rank count never holds a second copy of its rank's state.
+        return SafeTensors.Tensor(dtype: parts[0].dtype, shape: shape) { range, out in
             // Each shard's bytes in place (mapped): one copy per row.
             var bases: [UnsafeRawPointer] = []
             func collect(_ q: Int) {
                 if q == n {
-                    for l in 0..<shard.localRows {
+                    for l in range {
                         let g = shard.globalRow(ofLocal: l)
-                        (out.baseAddress! + l * rowBytes).copyMemory(from: bases[source.owner(of: g)] + source.localRow(of: g) * rowBytes,
-                                                                     byteCount: rowBytes)
+                        (out.baseAddress! + (l - range.lowerBound) * rowBytes).copyMemory(
+                            from: bases[source.owner(of: g)] + source.localRow(of: g) * rowBytes, byteCount: rowBytes)
                     }
                     return
                 }

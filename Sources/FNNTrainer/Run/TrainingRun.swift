@@ -43,17 +43,18 @@ public final class TrainingRun {
     }
 
     /// Continues from a saved state (the engine must already hold the matching parameters and
-    /// optimizer state, `best` the best model's).
-    public func restore(state: TrainingState, best bestParameters: Model) {
+    /// optimizer state); `loadBest` puts the saved best epoch's parameters into the model it is
+    /// given, where they are needed.
+    public func restore(state: TrainingState, loadBest: (Model) throws(ModelFileError) -> Void) throws(ModelFileError) {
         self.state = state
         // Whether it is over follows from these options: a larger --epochs extends a finished run.
         self.state.finished = state.epoch > max(options.epochs, 1)
             || (options.patience > 0 && state.epochsWithoutImprovement >= options.patience)
         if keepsBestCopy {
-            best.copyParameters(from: bestParameters)
+            try loadBest(best)
         } else if self.state.finished {
             // Nothing left to train: the result is the saved best, now the engine's model.
-            engine.model.copyParameters(from: bestParameters)
+            try loadBest(engine.model)
         }
         // Else an epoch's end comes before the result, and its model is the best (one epoch:
         // the first epoch's; no validation rows: every epoch's), whatever the saved best was.
