@@ -97,6 +97,9 @@ public enum ShardedCheckpoint {
                         (out.baseAddress! + (l - range.lowerBound) * rowBytes).copyMemory(
                             from: bases[source.owner(of: g)] + source.localRow(of: g) * rowBytes, byteCount: rowBytes)
                     }
+                    // The block's source pages go back (a block of local rows reads one contiguous
+                    // run of each shard's rows): the shards are never resident whole.
+                    for part in parts { part.releasePages() }
                     return
                 }
                 parts[q].withUnsafeBytes { raw in
