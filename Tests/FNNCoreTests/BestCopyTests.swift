@@ -5,15 +5,15 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A run keeps its best epoch's parameters apart only where a later epoch can be worse (more than
-/// one epoch, with validation rows); otherwise the training model is the best, and the memory
-/// plan counts it once. Resumes across the two kinds of run end where they should.
+/// A run keeps its best epoch's parameters apart only where a later epoch can differ from the
+/// best (more than one epoch); a one-epoch run's training model is its best, and the memory plan
+/// counts it once. Resumes across the two kinds of run end where they should.
 @Suite struct BestCopyTests {
     static let data = PlantedFMGenerator.movieLens1MShape(seed: 6).generate(rows: 3000)
     static let split = DataSplit(rowCount: data.rowCount, seed: 3)
     static let config = ModelConfig(kind: .fnn, fieldDims: data.fieldDims, embedDim: 4, mlpDims: [6], dropout: 0.1)
 
-    static func makeRun(epochs: Int) -> TrainingRun {
+    static func makeRun(epochs: Int, split: DataSplit = split) -> TrainingRun {
         var options = TrainingOptions()
         options.epochs = epochs
         options.patience = 0
@@ -22,11 +22,34 @@ import Testing
                            data: data, split: split, options: options, executor: SerialExecutor())
     }
 
+    /// Without validation rows each epoch's model is the one kept, yet a run of several epochs
+    /// keeps a copy: its checkpoint from inside epoch 2, resumed with `--epochs 1`, has nothing
+    /// left to train and must give epoch 1's model, not the half-trained one.
+    @Test func aRunWithoutValidationResumedWithFewerEpochsGivesItsLastFinishedEpoch() throws {
+        let all = DataSplit.allRows(rowCount: Self.data.rowCount, seed: 3)
+        #expect(all.validationCount == 0)
+        let one = try Self.makeRun(epochs: 1, split: all).run()
+        let long = Self.makeRun(epochs: 3, split: all)
+        #expect(long.keepsBestCopy)
+        let stepsPerEpoch = (all.trainCount + 399) / 400
+        var steps = 0
+        long.shouldStop = { steps += 1; return steps > stepsPerEpoch + 2 }
+        let partial = try long.run()
+        #expect(partial.interrupted && long.state.epoch == 2 && long.state.stepInEpoch == 2)
+        let path = temporaryDirectory() + "/all.ckpt"
+        try Checkpoint.write(long, to: path)
+        let resumed = Self.makeRun(epochs: 1, split: all)
+        try Checkpoint.resume(resumed, from: try Checkpoint.read(path: path), path: path)
+        #expect(resumed.state.finished)
+        let result = try resumed.run()
+        #expect(result.model.bitwiseEqual(one.model) && result.bestEpoch == 1)
+    }
+
     @Test func onlyARunOfSeveralEpochsKeepsACopy() throws {
         let one = Self.makeRun(epochs: 1), three = Self.makeRun(epochs: 3)
         #expect(!one.keepsBestCopy && one.best === one.engine.model)
         #expect(three.keepsBestCopy && three.best !== three.engine.model)
-        #expect(!TrainingRun.keepsBestCopy(epochs: 3, validationRows: 0) && TrainingRun.keepsBestCopy(epochs: 2, validationRows: 1))
+        #expect(!TrainingRun.keepsBestCopy(epochs: 1) && TrainingRun.keepsBestCopy(epochs: 2))
         // One epoch's result is its training model, handed over as it is.
         let result = try one.run()
         #expect(result.model === one.engine.model && result.bestEpoch == 1)

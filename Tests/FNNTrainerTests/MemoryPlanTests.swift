@@ -104,8 +104,7 @@ extension MemoryPlanTests {
         #expect(optimizerError <= 0.05 * Double(held) + 1024, "\(kind): optimizer plan \(plan.optimizer), rank 0 \(held)")
         let low = 0.9 * Double(work), high = 1.5 * Double(work) + 65536
         #expect(Double(planned) >= low && Double(planned) <= high, "\(kind): workspace and exchange plan \(planned), rank 0 \(work)")
-        // No validation rows: each epoch's model is the one kept, so no best copy is planned.
-        #expect(!plan.keepsBestCopy && plan.parameters < whole.parameters / 2 && plan.parameters >= table,
+        #expect(plan.keepsBestCopy && plan.parameters < whole.parameters / 2 && plan.parameters >= 2 * table,
                 "\(kind): \(plan.parameters) of \(whole.parameters)")
     }
 }

@@ -237,7 +237,18 @@ public struct SafeTensors {
             if shard.isWholeTable { return self }
             var localShape = shape
             localShape[0] = shard.localRows
-            return Tensor(dtype: dtype, shape: localShape) { copyRows(of: shard, into: $0.baseAddress!) }
+            let rowBytes = shard.tableRows == 0 ? 0 : byteCount / shard.tableRows
+            // Made a block of rows at a time when read, each block's pages of a mapping handed
+            // back after it: a resume of a whole-table checkpoint on several ranks holds no copy.
+            return Tensor(dtype: dtype, shape: localShape) { range, out in
+                withUnsafeBytes { raw in
+                    for l in range {
+                        (out.baseAddress! + (l - range.lowerBound) * rowBytes).copyMemory(
+                            from: raw.baseAddress! + shard.globalRow(ofLocal: l) * rowBytes, byteCount: rowBytes)
+                    }
+                }
+                releasePages()
+            }
         }
 
         public init(int64s values: [Int64]) {

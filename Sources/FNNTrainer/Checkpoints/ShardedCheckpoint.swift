@@ -85,8 +85,9 @@ public enum ShardedCheckpoint {
         var shape = parts[0].shape
         shape[0] = shard.localRows
         let source = TableShard(tableRows: shard.tableRows, rank: 0, ranks: n)
-        // Made a block of rows at a time when read (`SafeTensors.Tensor(fillRows:)`), so a
-        // resume under another rank count never holds a second copy of its rank's state.
+        // Made a block of rows at a time when read (`SafeTensors.Tensor(fillRows:)`): a resume
+        // under another rank count loads its parameters a block at a time and its optimizer's
+        // tensors one at a time, never a second copy of its rank's whole state.
         return SafeTensors.Tensor(dtype: parts[0].dtype, shape: shape) { range, out in
             // Each shard's bytes in place (mapped): one copy per row.
             var bases: [UnsafeRawPointer] = []

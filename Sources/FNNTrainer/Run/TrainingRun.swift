@@ -15,15 +15,17 @@ public final class TrainingRun {
     /// The best epoch's parameters so far: a copy of their own, or the engine's model itself where
     /// no copy can be needed (`keepsBestCopy`).
     public let best: Model
-    /// Whether `best` is a copy. Not when the run has one epoch, or no validation rows (each
-    /// epoch's model is then the one kept): the last epoch's model is then the best, and a copy
-    /// would only double the parameters' memory (the whole table, for the large-table runs that
-    /// train one epoch).
+    /// Whether `best` is a copy. Not when the run has one epoch: its one epoch's model is the
+    /// best, and a copy would only double the parameters' memory (the whole table, for the
+    /// large-table runs that train one epoch). A run of several epochs keeps one even without
+    /// validation rows (where each epoch's model is the one kept): a checkpoint written inside
+    /// an epoch must still hold the last finished epoch's model as its best, for a resume with a
+    /// lower `--epochs` that ends there.
     public let keepsBestCopy: Bool
 
-    /// Whether a run of `epochs` epochs over `validationRows` validation rows needs its best
-    /// epoch's parameters apart from the training model's (for `MemoryPlan` too).
-    public static func keepsBestCopy(epochs: Int, validationRows: Int) -> Bool { max(epochs, 1) > 1 && validationRows > 0 }
+    /// Whether a run of `epochs` epochs needs its best epoch's parameters apart from the
+    /// training model's (for `MemoryPlan` too).
+    public static func keepsBestCopy(epochs: Int) -> Bool { max(epochs, 1) > 1 }
     /// Polled between steps; true stops the run (the state then describes where).
     public var shouldStop: (() -> Bool)?
     public var onProgress: ((TrainingProgress) -> Void)?
@@ -38,7 +40,7 @@ public final class TrainingRun {
         self.split = split
         self.options = options
         self.executor = executor
-        keepsBestCopy = Self.keepsBestCopy(epochs: options.epochs, validationRows: split.validationCount)
+        keepsBestCopy = Self.keepsBestCopy(epochs: options.epochs)
         best = keepsBestCopy ? engine.model.copy() : engine.model
     }
 
@@ -56,8 +58,8 @@ public final class TrainingRun {
             // Nothing left to train: the result is the saved best, now the engine's model.
             try loadBest(engine.model)
         }
-        // Else an epoch's end comes before the result, and its model is the best (one epoch:
-        // the first epoch's; no validation rows: every epoch's), whatever the saved best was.
+        // Else an epoch's end comes before the result (a one-epoch run not finished is inside
+        // its first epoch), and that epoch's model is the best, whatever the saved best was.
     }
 
     /// The training order of `epoch`: a permutation of the training split that depends on the

@@ -37,7 +37,7 @@ public struct MemoryPlan: Sendable, Equatable {
         let layout = DenseLayout(config)
         let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
         let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
-        keepsBestCopy = TrainingRun.keepsBestCopy(epochs: options.epochs, validationRows: validationRows)
+        keepsBestCopy = TrainingRun.keepsBestCopy(epochs: options.epochs)
         parameters = (keepsBestCopy ? 2 : 1)
             * (parameterCount - unheld) * 4
         // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
