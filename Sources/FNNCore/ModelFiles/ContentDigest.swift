@@ -14,10 +14,10 @@ extension SafeTensors {
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
             hasher.beginTensor(name: name, dtype: t.dtype, shape: t.shape)
+            // A piece at a time: a mapped tensor's pages go back as it is hashed (it is read again
+            // when copied out), a generated one is never whole.
             t.forEachPiece { hasher.absorb($0) }
             hasher.endTensor()
-            // A mapped tensor is read again when copied out; meanwhile it need not stay resident.
-            t.releasePages()
         }
         return hasher.digest
     }

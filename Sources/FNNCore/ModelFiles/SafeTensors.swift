@@ -85,21 +85,39 @@ public struct SafeTensors {
             }
         }
 
-        /// The raw bytes in order, a piece at a time: a generated tensor's in blocks of rows (so
-        /// it is never whole in memory), any other's at once.
+        /// The raw bytes in order, a piece at a time, so a large tensor is never whole in memory
+        /// twice: a generated tensor's in blocks of rows, a mapped one's 8 MB at a time with each
+        /// piece's pages handed back after it, any other's at once.
         public func forEachPiece(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-            guard case .generated(let rows, let rowBytes, let fill) = storage else { return try withUnsafeBytes(body) }
-            let block = Self.blockRows(rowBytes: rowBytes)
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(rows, block) * rowBytes), alignment: 64)
-            defer { scratch.deallocate() }
-            var first = 0
-            while first < rows {
-                let end = min(rows, first + block)
-                let piece = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<((end - first) * rowBytes)])
-                fill(first..<end, piece)
-                try body(UnsafeRawBufferPointer(piece))
-                first = end
+            switch storage {
+            case .generated(let rows, let rowBytes, let fill):
+                let block = Self.blockRows(rowBytes: rowBytes)
+                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(rows, block) * rowBytes), alignment: 64)
+                defer { scratch.deallocate() }
+                var first = 0
+                while first < rows {
+                    let end = min(rows, first + block)
+                    let piece = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<((end - first) * rowBytes)])
+                    fill(first..<end, piece)
+                    try body(UnsafeRawBufferPointer(piece))
+                    first = end
+                }
+            case .mapped(let file, let offset, let count):
+                var done = 0
+                while done < count {
+                    let n = min(8 << 20, count - done)
+                    try body(UnsafeRawBufferPointer(start: file.base + offset + done, count: n))
+                    file.releasePages((offset + done)..<(offset + done + n))
+                    done += n
+                }
+            case .owned, .borrowed:
+                try withUnsafeBytes(body)
             }
+        }
+
+        /// A mapped tensor's pages within bytes `range` of it back to the kernel; nothing for any other.
+        func releasePages(bytes range: Range<Int>) {
+            if case .mapped(let file, let offset, _) = storage { file.releasePages((offset + range.lowerBound)..<(offset + range.upperBound)) }
         }
 
         /// Hands a mapped tensor's pages back to the kernel (read again from the file if touched);
@@ -180,66 +198,42 @@ public struct SafeTensors {
             return withUnsafeBytes { raw in (0..<elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
         }
 
-        /// Copies the values into `destination` (which must hold `elementCount` floats). From a
-        /// mapping, 8 MB at a time with each piece's pages handed back after it, so a large table
-        /// is never resident twice.
+        /// Copies the values into `destination` (which must hold `elementCount` floats), a piece
+        /// at a time (`forEachPiece`): from a mapping, each piece's pages handed back after it, so
+        /// a large table is never resident twice.
         public func copyFloats(into destination: UnsafeMutablePointer<Float>) {
             precondition(dtype == .f32)
-            if case .generated = storage {
-                var done = 0
-                forEachPiece { piece in
-                    (UnsafeMutableRawPointer(destination) + done).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
-                    done += piece.count
-                }
-                return
-            }
-            let total = elementCount * 4
-            let piece = 8 << 20
-            withUnsafeBytes { raw in
-                var done = 0
-                while done < total {
-                    let n = min(piece, total - done)
-                    (UnsafeMutableRawPointer(destination) + done).copyMemory(from: raw.baseAddress! + done, byteCount: n)
-                    if case .mapped(let file, let offset, _) = storage { file.releasePages((offset + done)..<(offset + done + n)) }
-                    done += n
-                }
+            var done = 0
+            forEachPiece { piece in
+                guard let bytes = piece.baseAddress else { return }
+                (UnsafeMutableRawPointer(destination) + done).copyMemory(from: bytes, byteCount: piece.count)
+                done += piece.count
             }
         }
 
         /// Copies the rows (first dimension) that `shard` holds into `destination`, in the
-        /// shard's local order; the tensor must have `shard.tableRows` rows. From a mapping, a
-        /// piece at a time with each piece's pages handed back, as `copyFloats` does.
+        /// shard's local order; the tensor must have `shard.tableRows` rows. A block at a time,
+        /// as `rows(of:)` makes them.
         public func copyRows(of shard: TableShard, into destination: UnsafeMutableRawPointer) {
             precondition(shape.first == shard.tableRows)
-            let rowBytes = shard.tableRows == 0 ? 0 : byteCount / shard.tableRows
-            let piece = max(1, (8 << 20) / max(1, rowBytes * shard.ranks))
-            withUnsafeBytes { raw in
-                var local = 0
-                let count = shard.localRows
-                while local < count {
-                    let end = min(count, local + piece)
-                    for l in local..<end {
-                        (destination + l * rowBytes).copyMemory(from: raw.baseAddress! + shard.globalRow(ofLocal: l) * rowBytes,
-                                                                byteCount: rowBytes)
-                    }
-                    if case .mapped(let file, let offset, _) = storage {
-                        let first = shard.globalRow(ofLocal: local) * rowBytes, last = shard.globalRow(ofLocal: end - 1) * rowBytes + rowBytes
-                        file.releasePages((offset + first)..<(offset + last))
-                    }
-                    local = end
-                }
+            var done = 0
+            rows(of: shard).forEachPiece { piece in
+                guard let bytes = piece.baseAddress else { return }
+                (destination + done).copyMemory(from: bytes, byteCount: piece.count)
+                done += piece.count
             }
         }
 
         /// The rows `shard` holds, as a tensor of `shard.localRows` rows (the whole tensor for a
-        /// whole-table shard).
+        /// whole-table shard). Made a block of rows at a time when read, the block's pages of a
+        /// mapping handed back after it: a resume of a whole-table checkpoint on several ranks
+        /// holds no copy.
         public func rows(of shard: TableShard) -> Tensor {
             if shard.isWholeTable { return self }
+            precondition(shape.first == shard.tableRows)
             var localShape = shape
             localShape[0] = shard.localRows
             let rowBytes = shard.tableRows == 0 ? 0 : byteCount / shard.tableRows
-            // Made a block of rows at a time when read, each block's pages of a mapping handed
-            // back after it: a resume of a whole-table checkpoint on several ranks holds no copy.
             return Tensor(dtype: dtype, shape: localShape) { range, out in
                 withUnsafeBytes { raw in
                     for l in range {
@@ -247,7 +241,8 @@ public struct SafeTensors {
                             from: raw.baseAddress! + shard.globalRow(ofLocal: l) * rowBytes, byteCount: rowBytes)
                     }
                 }
-                releasePages()
+                let first = shard.globalRow(ofLocal: range.lowerBound) * rowBytes
+                releasePages(bytes: first..<(shard.globalRow(ofLocal: range.upperBound - 1) * rowBytes + rowBytes))
             }
         }
 

@@ -321,8 +321,8 @@ public final class FNNEngine: TrainingEngine {
 
     /// Each position's gradient is its field's block of the MLP input's gradient (times its value,
     /// for variable positions: several positions of a multi-hot field share the block).
-    /// Sharded over more than two ranks: the entries each owner received for its pairs, in their
-    /// order (`entriesGoToOwners`).
+    /// Where the entries go to owners (`entriesGoToOwners`): the entries each owner received for
+    /// its pairs, in their order.
     var rowGradients: RowGradients {
         let fieldWidth = model.config.fieldInputWidth, hasLinear = model.config.hasLinearTable
         let entries = entriesGoToOwners ? sharded!.heldEntries : UnsafePointer(dX0.base)

@@ -38,8 +38,7 @@ public struct MemoryPlan: Sendable, Equatable {
         let slices = (batch + options.sliceRows - 1) / max(options.sliceRows, 1)
         let unheld = (config.tableRows - rows) * (d + (config.hasLinearTable ? 1 : 0))
         keepsBestCopy = TrainingRun.keepsBestCopy(epochs: options.epochs)
-        parameters = (keepsBestCopy ? 2 : 1)
-            * (parameterCount - unheld) * 4
+        parameters = (keepsBestCopy ? 2 : 1) * (parameterCount - unheld) * 4
         // The table rule's row records (`RowRecords`): fused ones hold the live rows too.
         let rowLayout = tableShards > 1 ? RowRecords.Layout.separate : options.rowLayout
         let rowState = options.tables.kind.rowState(width: d, hasLinear: config.hasLinearTable)
